@@ -1,0 +1,145 @@
+# faultline: one non-recursive Makefile for the whole tree.
+#
+#   make            build bin/faultline and bin/taskd
+#   make chaos      install missing packages, build, run scenarios/default.json
+#   make test       install missing packages, build, run every test
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make deps       install missing Debian packages (apt-get; needs root)
+#   make format     clang-format every C file
+#
+# Each module is a folder; its sources are every .c file in it except the
+# tests (test_*.c), so adding a file needs no edit here. A test_X.c becomes
+# build/tests/test_X, linked with its module; test_*.sh scripts run as they
+# are, with FAULTLINE_BIN pointing at the binaries under test.
+
+# SAN=1 builds everything with sanitizers into a separate tree.
+ifeq ($(SAN),1)
+BUILD := build/asan
+BIN := build/asan/bin
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+else
+BUILD := build/release
+BIN := bin
+SANFLAGS :=
+endif
+
+CC ?= cc
+PKGS_CORE := jansson
+PKGS_UV := libuv
+PKGS_NODE := raft libuv sqlite3 jansson
+
+# -Wno-format-truncation: messages are cut to their buffers on purpose.
+CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
+               -Wno-unused-parameter -Wno-format-truncation -Wstrict-prototypes -Wmissing-prototypes \
+               -D_GNU_SOURCE -I. $(SANFLAGS)
+LDFLAGS_BASE := $(SANFLAGS)
+
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pc_libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+srcs_in = $(filter-out $(1)/test_%.c,$(wildcard $(1)/*.c))
+objs_of = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+HISTORY_SRC := $(call srcs_in,histories)
+CHECKER_SRC := $(call srcs_in,checker)
+TASKD_SRC := $(call srcs_in,nodes/taskd)
+ADAPTER_SRC := $(call srcs_in,nodes)
+NEMESIS_SRC := $(call srcs_in,nemesis)
+RUNNER_SRC := $(call srcs_in,runner)
+
+HISTORY_OBJ := $(call objs_of,$(HISTORY_SRC))
+CHECKER_OBJ := $(call objs_of,$(CHECKER_SRC))
+TASKD_OBJ := $(call objs_of,$(TASKD_SRC))
+TASKD_LIB_OBJ := $(filter-out $(BUILD)/nodes/taskd/main.o,$(TASKD_OBJ))
+RUNNER_ALL_OBJ := $(call objs_of,$(ADAPTER_SRC) $(NEMESIS_SRC) $(RUNNER_SRC))
+RUNNER_LIB_OBJ := $(filter-out $(BUILD)/runner/main.o,$(RUNNER_ALL_OBJ))
+
+LIBS_CORE := $(call pc_libs,$(PKGS_CORE))
+LIBS_RUNNER := $(call pc_libs,$(PKGS_UV) $(PKGS_CORE)) -lm
+LIBS_NODE := $(call pc_libs,$(PKGS_NODE)) -lm
+
+# Every object gets the include flags of every library we use: simpler than
+# per-module flags, and harmless.
+ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE))
+
+PROGRAMS := $(BIN)/faultline $(BIN)/taskd
+
+C_TESTS := \
+  $(patsubst histories/%.c,$(BUILD)/tests/%,$(wildcard histories/test_*.c)) \
+  $(patsubst checker/%.c,$(BUILD)/tests/%,$(wildcard checker/test_*.c)) \
+  $(patsubst nodes/taskd/%.c,$(BUILD)/tests/%,$(wildcard nodes/taskd/test_*.c)) \
+  $(patsubst nemesis/%.c,$(BUILD)/tests/%,$(wildcard nemesis/test_*.c)) \
+  $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
+# Script tests, in the order they run: fast ones first, the chaos runs last.
+SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
+                  nodes/taskd/test_*.sh nemesis/test_*.sh)) \
+                $(sort $(wildcard runner/test_*.sh))
+
+.PHONY: all chaos test test-c test-scripts asan deps format clean bench
+all: $(PROGRAMS) $(C_TESTS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(ALL_PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN)/taskd: $(TASKD_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_NODE)
+
+$(BIN)/faultline: $(RUNNER_ALL_OBJ) $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
+$(BUILD)/tests/test_%: $(BUILD)/histories/test_%.o $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_CORE)
+
+$(BUILD)/tests/test_%: $(BUILD)/checker/test_%.o $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) -lm
+
+$(BUILD)/tests/test_%: $(BUILD)/nodes/taskd/test_%.o $(TASKD_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_NODE)
+
+$(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
+                       $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
+$(BUILD)/tests/test_%: $(BUILD)/runner/test_%.o $(RUNNER_LIB_OBJ) \
+                       $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
+deps:
+	@ci/install-deps
+
+chaos: deps
+	@$(MAKE) --no-print-directory all
+	$(BIN)/faultline run scenarios/default.json
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-c test-scripts
+
+# Tests run from the top of the tree; each prints its name and its seed.
+test-c: $(C_TESTS)
+	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
+
+test-scripts: $(PROGRAMS)
+	@set -e; for t in $(SCRIPT_TESTS); do echo "== $$t"; \
+	  FAULTLINE_BIN=$(BIN) bash $$t; done
+
+asan: deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory SAN=1 test-c test-scripts
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,62 @@
+/* client: how a workload talks to one system under test.
+ *
+ * Jepsen's client protocol (open, invoke, close) on a libuv loop: a client
+ * holds at most one operation in flight, against a node it is pointed at,
+ * and reports how it ended in the history's terms: ok, fail (certainly did
+ * not happen) or info (may have happened). A new system is a new file
+ * implementing this table. */
+#ifndef FAULTLINE_CLIENT_H
+#define FAULTLINE_CLIENT_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "histories/history.h"
+
+/* An operation to perform. Everything is borrowed for the call. */
+struct client_op {
+    const char *f;   /* read, write, cas, status */
+    const char *key; /* NULL for status */
+    json_t *value;   /* write: N; cas: [from, to]; else null */
+};
+
+/* How an operation ended. */
+struct client_result {
+    enum history_type type; /* HISTORY_OK, HISTORY_FAIL or HISTORY_INFO */
+    json_t *value;          /* borrowed for the callback: ok's result */
+    const char *error;      /* fail/info: short code ("not_leader"...) */
+    const char *message;    /* fail/info: text for people, or NULL */
+    const char *leader;     /* not_leader: "host:port" of the leader */
+    bool unreachable;       /* fail: could not connect; nothing was sent */
+};
+
+struct client;
+typedef void (*client_cb)(void *arg, const struct client_result *res);
+
+struct client_ops {
+    const char *name;
+    /* A new client on @loop, not yet connected. NULL when out of memory. */
+    struct client *(*new)(uv_loop_t *loop);
+    /* Perform @op at the node listening on @addr ("host:port"), connecting
+     * (or reconnecting, when @addr changed) first. @cb is called exactly
+     * once, unless abandon() comes first. Returns 0, or -EBUSY when an op
+     * is already in flight, or a negative errno. */
+    int (*invoke)(struct client *c, const char *addr,
+                  const struct client_op *op, client_cb cb, void *arg);
+    /* Give up on the op in flight (it timed out): its callback will not be
+     * called, and the connection is dropped since its state is unknown. */
+    void (*abandon)(struct client *c);
+    /* True when the op in flight may have reached the node. */
+    bool (*in_doubt)(const struct client *c);
+    /* Close and free @c (asynchronously; no callback is called after). */
+    void (*free)(struct client *c);
+};
+
+/* The client named @name ("taskd"), or NULL. */
+const struct client_ops *client_find(const char *name);
+
+extern const struct client_ops client_taskd;
+
+#endif /* FAULTLINE_CLIENT_H */

@@ -1,0 +1,418 @@
+/* taskd_client: the client_ops of taskd, JSON lines over TCP.
+ *
+ * Happy path: invoke() connects to the node (or reuses the connection when
+ * the address is the same), writes one request line with a fresh id, and the
+ * reply line with that id completes the op.
+ *
+ * Failure modes, and what each means for the history:
+ * - connect fails: nothing was sent, so the op is a fail (unreachable);
+ * - the reply says ok:false, definite:true: the node did not apply it: fail;
+ * - the reply says ok:false, definite:false, or the connection breaks or the
+ *   write fails after the request left: the op may have happened: info;
+ * - abandon() (the workload's timeout): the connection is dropped, and a late
+ *   reply can't reach a later op because it arrives on a closed socket.
+ *
+ * A connection is its own heap object: closing one is asynchronous, so a
+ * client detaches it (conn->owner = NULL) and the close callback frees it,
+ * while the client can open the next connection at once. */
+#include "nodes/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conn {
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    struct client *owner; /* NULL once detached */
+    char *rbuf;
+    size_t rlen;
+    size_t rcap;
+};
+
+struct client {
+    uv_loop_t *loop;
+    struct conn *conn;
+    char addr[128];
+    bool connected;
+    /* The op in flight. */
+    bool busy;
+    bool sent; /* the request line was handed to the socket */
+    char *line;
+    size_t line_len;
+    json_int_t req_id;
+    char f[16];
+    json_t *op_value;
+    client_cb cb;
+    void *arg;
+};
+
+struct wreq {
+    uv_write_t req;
+    struct conn *conn;
+    char data[];
+};
+
+static void conn_close_cb(uv_handle_t *h)
+{
+    struct conn *conn = h->data;
+    free(conn->rbuf);
+    free(conn);
+}
+
+static void detach(struct client *c)
+{
+    struct conn *conn = c->conn;
+    if (conn == NULL) {
+        return;
+    }
+    conn->owner = NULL;
+    c->conn = NULL;
+    c->connected = false;
+    uv_read_stop((uv_stream_t *)&conn->tcp);
+    uv_close((uv_handle_t *)&conn->tcp, conn_close_cb);
+}
+
+static void clear_op(struct client *c)
+{
+    c->busy = false;
+    c->sent = false;
+    free(c->line);
+    c->line = NULL;
+    json_decref(c->op_value);
+    c->op_value = NULL;
+}
+
+/* End the op in flight with @res. The callback may start the next op. */
+static void complete(struct client *c, struct client_result *res)
+{
+    client_cb cb = c->cb;
+    void *arg = c->arg;
+    if (!c->busy) {
+        return;
+    }
+    clear_op(c);
+    cb(arg, res);
+}
+
+static void complete_error(struct client *c, enum history_type type,
+                           const char *error, const char *message,
+                           bool unreachable)
+{
+    struct client_result res = {
+        .type = type,
+        .value = json_null(),
+        .error = error,
+        .message = message,
+        .unreachable = unreachable,
+    };
+    complete(c, &res);
+}
+
+/* The connection broke: what it means depends on whether we had sent. */
+static void broken(struct client *c, const char *what, int status)
+{
+    char msg[160];
+    bool sent = c->sent;
+    snprintf(msg, sizeof msg, "%s: %s", what, uv_strerror(status));
+    detach(c);
+    if (sent) {
+        complete_error(c, HISTORY_INFO, "connection_lost", msg, false);
+    } else {
+        complete_error(c, HISTORY_FAIL, "unreachable", msg, true);
+    }
+}
+
+static void handle_reply(struct client *c, json_t *reply)
+{
+    json_t *id = json_object_get(reply, "id");
+    struct client_result res = {.value = json_null()};
+
+    if (!c->busy || !json_is_integer(id) ||
+        json_integer_value(id) != c->req_id) {
+        return; /* a late reply to an op we gave up on */
+    }
+    if (json_is_true(json_object_get(reply, "ok"))) {
+        res.type = HISTORY_OK;
+        if (strcmp(c->f, "read") == 0) {
+            json_t *v = json_object_get(reply, "value");
+            res.value = v != NULL ? v : json_null();
+        } else if (strcmp(c->f, "status") == 0) {
+            res.value = reply;
+        } else {
+            res.value = c->op_value;
+        }
+        complete(c, &res);
+        return;
+    }
+    /* A reply without "definite" is treated as in doubt: never guess that
+     * an op did not happen. */
+    res.type = json_is_true(json_object_get(reply, "definite")) ? HISTORY_FAIL
+                                                                 : HISTORY_INFO;
+    res.error = json_string_value(json_object_get(reply, "error"));
+    res.message = json_string_value(json_object_get(reply, "message"));
+    res.leader = json_string_value(json_object_get(reply, "leader"));
+    if (res.error == NULL) {
+        res.error = "error";
+    }
+    complete(c, &res);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *conn = h->data;
+    if (conn->rcap - conn->rlen < 4096) {
+        size_t cap = conn->rcap == 0 ? 16384 : conn->rcap * 2;
+        char *p = realloc(conn->rbuf, cap);
+        if (p == NULL) {
+            *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+            return;
+        }
+        conn->rbuf = p;
+        conn->rcap = cap;
+    }
+    *buf = uv_buf_init(conn->rbuf + conn->rlen,
+                       (unsigned)(conn->rcap - conn->rlen));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *conn = s->data;
+    struct client *c = conn->owner;
+    size_t start = 0;
+
+    if (c == NULL) {
+        return;
+    }
+    if (nread < 0) {
+        broken(c, "read", (int)nread);
+        return;
+    }
+    conn->rlen += (size_t)nread;
+    for (size_t i = 0; i < conn->rlen; i++) {
+        json_t *reply;
+        if (conn->rbuf[i] != '\n') {
+            continue;
+        }
+        reply = json_loadb(conn->rbuf + start, i - start, 0, NULL);
+        start = i + 1;
+        if (reply != NULL) {
+            handle_reply(c, reply);
+            json_decref(reply);
+        }
+        /* The callback may have started another op on a new connection. */
+        if (c->conn != conn) {
+            return;
+        }
+    }
+    memmove(conn->rbuf, conn->rbuf + start, conn->rlen - start);
+    conn->rlen -= start;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct client *c = w->conn->owner;
+    free(w);
+    if (status < 0 && c != NULL && c->busy && c->sent) {
+        broken(c, "write", status);
+    }
+}
+
+static int send_line(struct client *c)
+{
+    struct wreq *w = malloc(sizeof *w + c->line_len);
+    uv_buf_t buf;
+    int rv;
+
+    if (w == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(w->data, c->line, c->line_len);
+    w->conn = c->conn;
+    buf = uv_buf_init(w->data, (unsigned)c->line_len);
+    rv = uv_write(&w->req, (uv_stream_t *)&c->conn->tcp, &buf, 1, write_cb);
+    if (rv != 0) {
+        free(w);
+        return rv;
+    }
+    c->sent = true;
+    return 0;
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+    struct conn *conn = req->data;
+    struct client *c = conn->owner;
+    int rv;
+
+    if (c == NULL) {
+        return; /* detached while connecting */
+    }
+    if (status < 0) {
+        broken(c, "connect", status);
+        return;
+    }
+    c->connected = true;
+    rv = uv_read_start((uv_stream_t *)&conn->tcp, alloc_cb, read_cb);
+    if (rv == 0) {
+        rv = send_line(c);
+    }
+    if (rv != 0) {
+        broken(c, "send", rv);
+    }
+}
+
+static int parse_addr(const char *addr, struct sockaddr_in *sa)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    size_t len;
+    if (colon == NULL || (len = (size_t)(colon - addr)) >= sizeof host) {
+        return -EINVAL;
+    }
+    memcpy(host, addr, len);
+    host[len] = '\0';
+    return uv_ip4_addr(host, atoi(colon + 1), sa);
+}
+
+static int open_conn(struct client *c, const char *addr)
+{
+    struct sockaddr_in sa;
+    struct conn *conn;
+    int rv = parse_addr(addr, &sa);
+
+    if (rv != 0) {
+        return rv;
+    }
+    conn = calloc(1, sizeof *conn);
+    if (conn == NULL) {
+        return -ENOMEM;
+    }
+    rv = uv_tcp_init(c->loop, &conn->tcp);
+    if (rv != 0) {
+        free(conn);
+        return rv;
+    }
+    conn->tcp.data = conn;
+    conn->connect_req.data = conn;
+    conn->owner = c;
+    c->conn = conn;
+    c->connected = false;
+    snprintf(c->addr, sizeof c->addr, "%s", addr);
+    uv_tcp_nodelay(&conn->tcp, 1);
+    rv = uv_tcp_connect(&conn->connect_req, &conn->tcp,
+                        (const struct sockaddr *)&sa, connect_cb);
+    if (rv != 0) {
+        detach(c);
+    }
+    return rv;
+}
+
+static json_t *request_of(const struct client_op *op, json_int_t id)
+{
+    json_t *req = json_pack("{s:I, s:s}", "id", id, "op", op->f);
+    if (req == NULL) {
+        return NULL;
+    }
+    if (op->key != NULL) {
+        json_object_set_new(req, "key", json_string(op->key));
+    }
+    if (strcmp(op->f, "write") == 0) {
+        json_object_set(req, "value", op->value);
+    } else if (strcmp(op->f, "cas") == 0) {
+        json_object_set(req, "from", json_array_get(op->value, 0));
+        json_object_set(req, "to", json_array_get(op->value, 1));
+    }
+    return req;
+}
+
+static int taskd_invoke(struct client *c, const char *addr,
+                        const struct client_op *op, client_cb cb, void *arg)
+{
+    json_t *req;
+    char *text;
+    int rv;
+
+    if (c->busy) {
+        return -EBUSY;
+    }
+    req = request_of(op, ++c->req_id);
+    if (req == NULL) {
+        return -ENOMEM;
+    }
+    text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    if (text == NULL) {
+        return -ENOMEM;
+    }
+    c->line_len = strlen(text) + 1;
+    c->line = realloc(text, c->line_len + 1);
+    if (c->line == NULL) {
+        free(text);
+        return -ENOMEM;
+    }
+    c->line[c->line_len - 1] = '\n';
+    c->line[c->line_len] = '\0';
+    snprintf(c->f, sizeof c->f, "%s", op->f);
+    c->op_value = json_incref(op->value);
+    c->cb = cb;
+    c->arg = arg;
+    c->busy = true;
+    c->sent = false;
+
+    if (c->conn != NULL && strcmp(c->addr, addr) != 0) {
+        detach(c);
+    }
+    if (c->conn == NULL) {
+        rv = open_conn(c, addr);
+    } else if (c->connected) {
+        rv = send_line(c);
+    } else {
+        rv = 0; /* still connecting: connect_cb sends */
+    }
+    if (rv != 0) {
+        clear_op(c);
+        detach(c);
+    }
+    return rv;
+}
+
+static void taskd_abandon(struct client *c)
+{
+    clear_op(c);
+    detach(c);
+}
+
+static bool taskd_in_doubt(const struct client *c)
+{
+    return c->busy && c->sent;
+}
+
+static struct client *taskd_new(uv_loop_t *loop)
+{
+    struct client *c = calloc(1, sizeof *c);
+    if (c != NULL) {
+        c->loop = loop;
+    }
+    return c;
+}
+
+static void taskd_free(struct client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    taskd_abandon(c);
+    free(c);
+}
+
+const struct client_ops client_taskd = {
+    .name = "taskd",
+    .new = taskd_new,
+    .invoke = taskd_invoke,
+    .abandon = taskd_abandon,
+    .in_doubt = taskd_in_doubt,
+    .free = taskd_free,
+};

@@ -1,0 +1,29 @@
+/* check: run the checkers over a stored history and write the verdict. */
+#ifndef FAULTLINE_CHECK_H
+#define FAULTLINE_CHECK_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct check_options {
+    const char *model;   /* NULL: from the run's scenario, else cas-register */
+    double time_limit_s; /* <= 0: from the scenario, else 60 */
+    int memory_mb;       /* <= 0: from the scenario, else 1024 */
+};
+
+struct check_result {
+    int code;          /* an EXIT_* code from runner/run.h */
+    int64_t ops;       /* operations checked */
+    char summary[1024]; /* one line for people */
+    json_t *verdict;   /* owned: the verdict object, or NULL */
+};
+
+/* Check @path, a run directory (its history.jsonl, with the limits of its
+ * scenario.json; the verdict is written to verdict.json there) or a history
+ * file. Errors are described in res->summary. Returns res->code. Free res->verdict
+ * with json_decref. */
+int check_path(const char *path, const struct check_options *o,
+               struct check_result *res);
+
+#endif /* FAULTLINE_CHECK_H */

@@ -1,0 +1,346 @@
+/* cluster: spawning and supervising the node processes of a run.
+ *
+ * Each node runs in a session of its own (so a terminal's Ctrl-C reaches
+ * only the runner, which then stops the nodes in order) with its stdout
+ * appended to nodes/nN/events.jsonl and its stderr to nodes/nN/stderr.log.
+ * A node that exits when nobody asked (a fail-stop on an I/O error, a crash)
+ * is restarted after a second, as a supervisor would, unless the run is
+ * stopping; the crash is counted and logged. */
+#include "runner/cluster.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RESTART_AFTER_CRASH_MS 1000
+
+struct cluster_proc {
+    uv_process_t h;
+    struct cluster *c;
+    int i;
+};
+
+static void logf_(struct cluster *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct cluster *c, const char *fmt, ...)
+{
+    va_list ap;
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32];
+    if (c->log == NULL) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%H:%M:%S", &tm);
+    fprintf(c->log, "%s.%03ld cluster: ", stamp, ts.tv_nsec / 1000000);
+    va_start(ap, fmt);
+    vfprintf(c->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', c->log);
+    fflush(c->log);
+}
+
+/* A free TCP port on @host, found by binding port 0. Another process could
+ * take it before the node binds it; a node that fails to bind exits and is
+ * restarted, so the window only costs a restart. */
+static int free_port(const char *host)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof sa;
+    int port = -1;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
+        port = ntohs(sa.sin_port);
+    } else {
+        port = -errno;
+    }
+    close(fd);
+    return port;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    return 0;
+}
+
+static void restart_cb(uv_timer_t *t)
+{
+    struct cluster_node *node = t->data;
+    struct cluster *c = node->owner;
+    int i = (int)(node - c->nodes);
+    if (!c->stopping && node->proc == NULL) {
+        logf_(c, "%s: restarting after a crash", node->spec.name);
+        cluster_start(c, i);
+    }
+}
+
+int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
+                 const struct scenario *s, const char *bin_dir,
+                 const char *run_dir, FILE *log)
+{
+    memset(c, 0, sizeof *c);
+    c->loop = loop;
+    c->db = db;
+    c->s = s;
+    c->log = log;
+    c->n = s->nodes;
+    snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
+
+    for (int i = 0; i < c->n; i++) {
+        struct db_node *spec = &c->nodes[i].spec;
+        int rv;
+        spec->id = i + 1;
+        snprintf(spec->name, sizeof spec->name, "n%d", i + 1);
+        snprintf(spec->host, sizeof spec->host, "127.0.0.1");
+        spec->peer_port = free_port(spec->host);
+        spec->client_port = free_port(spec->host);
+        if (spec->peer_port < 0 || spec->client_port < 0) {
+            logf_(c, "no free port on %s", spec->host);
+            return -EADDRNOTAVAIL;
+        }
+        snprintf(spec->dir, sizeof spec->dir, "%s/nodes/%s", run_dir,
+                 spec->name);
+        snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
+        rv = mkdir_p(spec->data_dir);
+        if (rv != 0) {
+            logf_(c, "mkdir %s: %s", spec->data_dir, strerror(-rv));
+            return rv;
+        }
+        c->nodes[i].owner = c;
+        uv_timer_init(loop, &c->nodes[i].restart_timer);
+        c->nodes[i].restart_timer.data = &c->nodes[i];
+        c->handles++;
+    }
+    return 0;
+}
+
+static void proc_close_cb(uv_handle_t *h)
+{
+    struct cluster_proc *p = h->data;
+    p->c->live--;
+    free(p);
+}
+
+static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
+{
+    struct cluster_proc *p = h->data;
+    struct cluster *c = p->c;
+    struct cluster_node *node = &c->nodes[p->i];
+    bool ours = node->killed || c->stopping;
+
+    logf_(c, "%s: pid %d exited (status %lld, signal %d)%s", node->spec.name,
+          h->pid, (long long)status, term_signal,
+          ours ? "" : ": not caused by faultline");
+    node->proc = NULL;
+    node->paused = false;
+    node->killed = false;
+    uv_close((uv_handle_t *)h, proc_close_cb);
+    if (!ours) {
+        node->crashes++;
+        uv_timer_start(&node->restart_timer, restart_cb,
+                       RESTART_AFTER_CRASH_MS, 0);
+    }
+}
+
+static int open_append(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int cluster_start(struct cluster *c, int i)
+{
+    struct cluster_node *node = &c->nodes[i];
+    struct db_node specs[DB_MAX_NODES];
+    struct db_argv argv;
+    uv_process_options_t opts;
+    uv_stdio_container_t stdio[3];
+    struct cluster_proc *p;
+    int out, err, rv;
+
+    if (node->proc != NULL) {
+        return 0;
+    }
+    if (c->stopping) {
+        return -ECANCELED;
+    }
+    for (int j = 0; j < c->n; j++) {
+        specs[j] = c->nodes[j].spec;
+    }
+    rv = c->db->command(c->s, c->bin_dir, specs, c->n, i, &argv);
+    if (rv != 0) {
+        logf_(c, "%s: command line too long", node->spec.name);
+        return rv;
+    }
+    out = open_append(node->spec.dir, "events.jsonl");
+    err = open_append(node->spec.dir, "stderr.log");
+    if (out < 0 || err < 0) {
+        rv = -errno;
+        logf_(c, "%s: open log in %s: %s", node->spec.name, node->spec.dir,
+              strerror(errno));
+        goto err_close;
+    }
+    p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        rv = -ENOMEM;
+        goto err_close;
+    }
+    p->c = c;
+    p->i = i;
+    p->h.data = p;
+
+    memset(&opts, 0, sizeof opts);
+    stdio[0].flags = UV_IGNORE;
+    stdio[1].flags = UV_INHERIT_FD;
+    stdio[1].data.fd = out;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = err;
+    opts.file = argv.argv[0];
+    opts.args = argv.argv;
+    opts.exit_cb = exit_cb;
+    opts.stdio = stdio;
+    opts.stdio_count = 3;
+    opts.flags = UV_PROCESS_DETACHED; /* own session: see the top comment */
+
+    rv = uv_spawn(c->loop, &p->h, &opts);
+    if (rv != 0) {
+        logf_(c, "%s: spawn %s: %s", node->spec.name, argv.argv[0],
+              uv_strerror(rv));
+        /* uv_spawn initialised the handle: it must still be closed. */
+        c->live++;
+        uv_close((uv_handle_t *)&p->h, proc_close_cb);
+        goto err_close;
+    }
+    c->live++;
+    node->proc = p;
+    node->starts++;
+    node->killed = false;
+    node->paused = false;
+    logf_(c, "%s: started pid %d (client %s:%d, peer %s:%d)", node->spec.name,
+          p->h.pid, node->spec.host, node->spec.client_port, node->spec.host,
+          node->spec.peer_port);
+    close(out);
+    close(err);
+    return 0;
+
+err_close:
+    if (out >= 0) {
+        close(out);
+    }
+    if (err >= 0) {
+        close(err);
+    }
+    return rv;
+}
+
+int cluster_signal(struct cluster *c, int i, int sig)
+{
+    struct cluster_node *node = &c->nodes[i];
+    int rv;
+    if (node->proc == NULL) {
+        return -ESRCH;
+    }
+    rv = uv_process_kill(&node->proc->h, sig);
+    if (rv != 0) {
+        return rv;
+    }
+    if (sig == SIGKILL || sig == SIGTERM) {
+        node->killed = true;
+        uv_timer_stop(&node->restart_timer);
+    } else if (sig == SIGSTOP) {
+        node->paused = true;
+    } else if (sig == SIGCONT) {
+        node->paused = false;
+    }
+    logf_(c, "%s: sent %s to pid %d", node->spec.name, strsignal(sig),
+          node->proc->h.pid);
+    return 0;
+}
+
+bool cluster_running(const struct cluster *c, int i)
+{
+    return c->nodes[i].proc != NULL;
+}
+
+int cluster_up(const struct cluster *c)
+{
+    int up = 0;
+    for (int i = 0; i < c->n; i++) {
+        up += c->nodes[i].proc != NULL;
+    }
+    return up;
+}
+
+void cluster_client_addr(const struct cluster *c, int i, char *buf,
+                         size_t size)
+{
+    snprintf(buf, size, "%s:%d", c->nodes[i].spec.host,
+             c->nodes[i].spec.client_port);
+}
+
+int cluster_node_of(const struct cluster *c, const char *addr)
+{
+    char mine[96];
+    for (int i = 0; i < c->n; i++) {
+        cluster_client_addr(c, i, mine, sizeof mine);
+        if (strcmp(mine, addr) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+void cluster_stop(struct cluster *c, int sig)
+{
+    c->stopping = true;
+    for (int i = 0; i < c->n; i++) {
+        uv_timer_stop(&c->nodes[i].restart_timer);
+        if (c->nodes[i].proc == NULL) {
+            continue;
+        }
+        if (c->nodes[i].paused) {
+            cluster_signal(c, i, SIGCONT);
+        }
+        cluster_signal(c, i, sig);
+    }
+}
+
+void cluster_close(struct cluster *c)
+{
+    for (int i = 0; i < c->n; i++) {
+        uv_close((uv_handle_t *)&c->nodes[i].restart_timer, NULL);
+    }
+    c->handles = 0;
+}

@@ -1,0 +1,74 @@
+/* cluster: the node processes of a run: start, signal, restart, stop. */
+#ifndef FAULTLINE_CLUSTER_H
+#define FAULTLINE_CLUSTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <uv.h>
+
+#include "nodes/db.h"
+#include "runner/scenario.h"
+
+struct cluster_proc;
+
+struct cluster_node {
+    struct db_node spec;
+    struct cluster *owner;
+    struct cluster_proc *proc; /* NULL when not running */
+    bool paused;
+    bool killed;     /* we sent the signal that will end it */
+    int starts;      /* times spawned */
+    int crashes;     /* exits we did not cause */
+    uv_timer_t restart_timer;
+};
+
+struct cluster {
+    uv_loop_t *loop;
+    const struct db_ops *db;
+    const struct scenario *s;
+    char bin_dir[1024];
+    int n;
+    struct cluster_node nodes[DB_MAX_NODES];
+    FILE *log;     /* borrowed: the runner's log */
+    bool stopping; /* no restarts any more */
+    int live;      /* processes spawned and not yet reaped */
+    int handles;   /* uv handles open, for cluster_close */
+};
+
+/* Prepare @c: node folders under @run_dir/nodes/, free loopback ports.
+ * @db, @s and @log are borrowed and must outlive @c. Returns 0 or a negative
+ * errno (with a message on @log). */
+int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
+                 const struct scenario *s, const char *bin_dir,
+                 const char *run_dir, FILE *log);
+
+/* Spawn node @i if it is not running. Returns 0 or a negative errno. */
+int cluster_start(struct cluster *c, int i);
+
+/* Send @sig to node @i. SIGKILL/SIGTERM mark the exit as ours (no automatic
+ * restart); SIGSTOP/SIGCONT track the paused flag. Returns 0, -ESRCH when
+ * the node is not running, or a negative errno. */
+int cluster_signal(struct cluster *c, int i, int sig);
+
+bool cluster_running(const struct cluster *c, int i);
+
+/* Number of nodes running. */
+int cluster_up(const struct cluster *c);
+
+/* The client address "host:port" of node @i. */
+void cluster_client_addr(const struct cluster *c, int i, char *buf,
+                         size_t size);
+
+/* The index of the node whose client address is @addr, or -1. */
+int cluster_node_of(const struct cluster *c, const char *addr);
+
+/* Stop every node: SIGCONT the paused ones, then @sig to all; no more
+ * restarts. Processes are reaped by the loop. */
+void cluster_stop(struct cluster *c, int sig);
+
+/* Close the cluster's handles; run the loop afterwards to finish. */
+void cluster_close(struct cluster *c);
+
+#endif /* FAULTLINE_CLUSTER_H */

@@ -1,0 +1,214 @@
+/* faultline: the command line: run a scenario, check a history. */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner/check.h"
+#include "runner/run.h"
+
+static const char usage[] =
+    "usage: faultline COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  run SCENARIO [--seed N] [--time-limit S] [--bug NAME]\n"
+    "        Run the scenario (a JSON file, e.g. scenarios/default.json)\n"
+    "        against a fresh local cluster, check the history, and print\n"
+    "        the verdict and the run directory\n"
+    "        (histories/runs/<scenario>/<UTC time>-<seed>/).\n"
+    "        --seed N        the seed (default: the scenario's, else random)\n"
+    "        --time-limit S  fault phase length in seconds (overrides\n"
+    "                        duration_s; recovery still follows)\n"
+    "        --bug NAME      start the nodes with a seeded bug (test only)\n"
+    "        --runs-dir DIR  where run directories go (histories/runs)\n"
+    "  check [--model NAME] [--time-limit S] [--memory-limit MB] [--json]\n"
+    "        FILE|RUN_DIR\n"
+    "        Check a history file, or a run directory (rewrites its\n"
+    "        verdict.json). --json prints the verdict object on stdout.\n"
+    "  help  This text.\n"
+    "\n"
+    "Exit codes: 0 valid, 1 invalid, 2 unknown (a checker limit was\n"
+    "reached), 3 bad input or usage, 4 harness failure, 5 interrupted.\n";
+
+/* The folder of this executable: taskd is built beside it. */
+static void own_dir(char *buf, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(buf, size, "bin");
+        return;
+    }
+    exe[n] = '\0';
+    snprintf(buf, size, "%s", dirname(exe));
+}
+
+static int parse_double(const char *flag, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || *out <= 0) {
+        fprintf(stderr, "faultline: %s: expected a positive number, got "
+                "\"%s\"\n", flag, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_u64(const char *flag, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+        fprintf(stderr, "faultline: %s: expected a non-negative integer, got "
+                "\"%s\"\n", flag, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"seed", required_argument, NULL, 's'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"bug", required_argument, NULL, 'b'},
+        {"runs-dir", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char bin_dir[PATH_MAX];
+    struct run_options o = {.runs_dir = "histories/runs"};
+    int c;
+
+    own_dir(bin_dir, sizeof bin_dir);
+    o.bin_dir = bin_dir;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (parse_u64("--seed", optarg, &o.seed) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            o.has_seed = true;
+            break;
+        case 't':
+            if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            break;
+        case 'b':
+            o.bug = optarg;
+            break;
+        case 'r':
+            o.runs_dir = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "faultline run: expected one SCENARIO file\n");
+        return EXIT_BAD_INPUT;
+    }
+    o.scenario_path = argv[optind];
+    return run_scenario(&o);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"memory-limit", required_argument, NULL, 'M'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct check_options o = {0};
+    struct check_result res;
+    bool json = false;
+    uint64_t mb;
+    int c, code;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            o.model = optarg;
+            break;
+        case 't':
+            if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            break;
+        case 'M':
+            if (parse_u64("--memory-limit", optarg, &mb) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            if (mb == 0 || mb > (1u << 20)) {
+                fprintf(stderr, "faultline: --memory-limit: expected 1 to "
+                        "%u MB, got %llu\n", 1u << 20,
+                        (unsigned long long)mb);
+                return EXIT_BAD_INPUT;
+            }
+            o.memory_mb = (int)mb;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "faultline check: expected one FILE or RUN_DIR\n");
+        return EXIT_BAD_INPUT;
+    }
+    code = check_path(argv[optind], &o, &res);
+    if (json && res.verdict != NULL) {
+        json_dumpf(res.verdict, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+    } else if (res.summary[0] != '\0') {
+        fprintf(code >= EXIT_BAD_INPUT ? stderr : stdout, "%s%s\n",
+                code >= EXIT_BAD_INPUT ? "faultline: " : "", res.summary);
+    }
+    json_decref(res.verdict);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "help";
+
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (strcmp(cmd, "run") == 0) {
+        return cmd_run(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "check") == 0) {
+        return cmd_check(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        fputs(usage, stdout);
+        return argc > 1 ? 0 : EXIT_BAD_INPUT;
+    }
+    fprintf(stderr, "faultline: unknown command \"%s\"\n\n%s", cmd, usage);
+    return EXIT_BAD_INPUT;
+}

@@ -1,0 +1,601 @@
+/* run: conduct one run of a scenario.
+ *
+ * The phases, all on one libuv loop:
+ *   start     spawn every node, poll their status until one is leader;
+ *   faults    workload + nemesis for duration_s;
+ *   recovery  heal every fault, workload only, for recovery_s;
+ *   drain     stop issuing ops, wait for the open ones (op timeout bounds it);
+ *   stop      SIGTERM every node, SIGKILL after a grace period.
+ * Then the history is checked and verdict.json written. SIGINT/SIGTERM at
+ * any point skip to stop (a second one kills at once); the history on disk
+ * is complete up to that moment and `faultline check` can read it. */
+#include "runner/run.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "histories/history.h"
+#include "nemesis/nemesis.h"
+#include "nodes/client.h"
+#include "nodes/db.h"
+#include "runner/check.h"
+#include "runner/cluster.h"
+#include "runner/rng.h"
+#include "runner/scenario.h"
+#include "runner/workload.h"
+
+#define LEADER_WAIT_MS 30000
+#define STATUS_POLL_MS 200
+#define STOP_GRACE_MS 5000
+
+enum phase { P_START, P_FAULTS, P_RECOVERY, P_DRAIN, P_STOP, P_DONE };
+
+static const char *const phase_names[] = {"start", "faults", "recovery",
+                                          "drain", "stop", "done"};
+
+struct run {
+    uv_loop_t loop;
+    struct scenario s;
+    uint64_t seed;
+    char dir[PATH_MAX];
+    FILE *log;
+    struct history_writer *history;
+    uint64_t t0; /* uv_hrtime() at time 0 of the history */
+    struct cluster cluster;
+    const struct client_ops *client_ops;
+    struct client *status[DB_MAX_NODES];
+    struct rng workload_rng;
+    struct rng nemesis_rng;
+    struct workload *workload;
+    struct nemesis *nemesis;
+    enum phase phase;
+    uv_timer_t phase_timer;
+    uv_timer_t tick;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    uint64_t phase_start;
+    bool tty;
+    int interrupts;
+    int exit_code; /* harness error or interrupt; else the verdict decides */
+    int faults; /* started by the nemesis */
+    int ticks;
+    int write_errors;
+};
+
+static void run_log(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void run_log(struct run *r, const char *fmt, ...)
+{
+    va_list ap;
+    double t = (double)(uv_hrtime() - r->t0) / 1e9;
+    if (r->log == NULL) {
+        return;
+    }
+    fprintf(r->log, "%9.3f run: ", t);
+    va_start(ap, fmt);
+    vfprintf(r->log, fmt, ap);
+    va_end(ap);
+    fputc('\n', r->log);
+    fflush(r->log);
+}
+
+/* Progress and notices for the person watching. */
+static void say(struct run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(struct run *r, const char *fmt, ...)
+{
+    va_list ap;
+    if (r->tty) {
+        fputs("\r\033[K", stdout);
+    }
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+}
+
+static void record_event(void *arg, struct history_event *e)
+{
+    struct run *r = arg;
+    int rv;
+    e->time = (int64_t)(uv_hrtime() - r->t0);
+    rv = history_writer_append(r->history, e);
+    if (rv != 0 && r->write_errors++ == 0) {
+        /* The history is the run's product: without it the verdict would
+         * be about a different history. Stop the run. */
+        run_log(r, "history write failed: %s", strerror(-rv));
+        fprintf(stderr, "faultline: writing %s/history.jsonl: %s\n", r->dir,
+                strerror(-rv));
+        r->exit_code = EXIT_HARNESS;
+    }
+}
+
+static void record_nemesis(void *arg, enum history_type type, const char *f,
+                           json_t *value)
+{
+    struct run *r = arg;
+    struct history_event e;
+    memset(&e, 0, sizeof e);
+    e.process = HISTORY_NEMESIS;
+    e.type = type;
+    snprintf(e.f, sizeof e.f, "%s", f);
+    e.value = value != NULL ? value : json_null();
+    record_event(r, &e);
+    if (type == HISTORY_INFO) {
+        char *text = json_dumps(e.value, JSON_COMPACT | JSON_ENCODE_ANY);
+        run_log(r, "nemesis: %s %s", f, text != NULL ? text : "");
+        free(text);
+    }
+    json_decref(value);
+}
+
+static void enter(struct run *r, enum phase p);
+
+/* --- start: wait for a leader ------------------------------------------- */
+
+static void status_cb(void *arg, const struct client_result *res)
+{
+    struct run *r = arg;
+    const char *state;
+    if (r->phase != P_START || res->type != HISTORY_OK) {
+        return;
+    }
+    state = json_string_value(json_object_get(res->value, "state"));
+    if (state == NULL) {
+        state = json_string_value(json_object_get(res->value, "role"));
+    }
+    if (state != NULL && strcmp(state, "leader") == 0) {
+        run_log(r, "leader elected: node %lld",
+                (long long)json_integer_value(json_object_get(res->value,
+                                                              "id")));
+        enter(r, P_FAULTS);
+    }
+}
+
+static void poll_status(struct run *r)
+{
+    struct client_op op = {.f = "status", .key = NULL, .value = json_null()};
+    char addr[128];
+    for (int i = 0; i < r->cluster.n; i++) {
+        r->client_ops->abandon(r->status[i]);
+        cluster_client_addr(&r->cluster, i, addr, sizeof addr);
+        r->client_ops->invoke(r->status[i], addr, &op, status_cb, r);
+    }
+}
+
+/* --- progress ------------------------------------------------------------ */
+
+static void tick_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    double elapsed = (double)(uv_hrtime() - r->t0) / 1e9;
+    double total = r->s.duration_s + r->s.recovery_s;
+    const struct workload_stats *st;
+    char faults[256] = "";
+    int every = r->tty ? 1000 / STATUS_POLL_MS : 5000 / STATUS_POLL_MS;
+
+    if (r->phase == P_START) {
+        if ((uv_hrtime() - r->phase_start) / 1000000 > LEADER_WAIT_MS) {
+            say(r, "faultline: no leader after %d s; see %s/nodes/*/stderr.log\n",
+                LEADER_WAIT_MS / 1000, r->dir);
+            r->exit_code = EXIT_HARNESS;
+            enter(r, P_STOP);
+            return;
+        }
+        poll_status(r);
+        return;
+    }
+    if (r->workload == NULL || r->phase > P_DRAIN) {
+        return;
+    }
+    /* A line a second on a terminal (rewritten in place), every 5 s else. */
+    if (++r->ticks % every != 0) {
+        return;
+    }
+    st = workload_stats(r->workload);
+    if (r->nemesis != NULL) {
+        nemesis_describe(r->nemesis, faults, sizeof faults);
+    }
+    say(r, "[%5.0fs/%.0fs] %-8s ops %lld ok %lld fail %lld info %lld | "
+           "nodes up %d/%d | faults: %s%s",
+        elapsed, total, phase_names[r->phase], (long long)st->invoked,
+        (long long)st->ok, (long long)st->fail, (long long)st->info,
+        cluster_up(&r->cluster), r->cluster.n, faults[0] ? faults : "none",
+        r->tty ? "" : "\n");
+}
+
+/* --- phases ------------------------------------------------------------- */
+
+static void phase_timer_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    switch (r->phase) {
+    case P_FAULTS:
+        enter(r, P_RECOVERY);
+        break;
+    case P_RECOVERY:
+        enter(r, P_DRAIN);
+        break;
+    case P_STOP:
+        run_log(r, "nodes still up after %d ms: SIGKILL", STOP_GRACE_MS);
+        cluster_stop(&r->cluster, SIGKILL);
+        break;
+    default:
+        break;
+    }
+}
+
+static void drained(void *arg)
+{
+    struct run *r = arg;
+    if (r->phase == P_DRAIN) {
+        enter(r, P_STOP);
+    }
+}
+
+static void close_all(struct run *r)
+{
+    uv_timer_stop(&r->phase_timer);
+    uv_close((uv_handle_t *)&r->phase_timer, NULL);
+    uv_close((uv_handle_t *)&r->tick, NULL);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    for (int i = 0; i < r->cluster.n; i++) {
+        r->client_ops->free(r->status[i]);
+        r->status[i] = NULL;
+    }
+    workload_free(r->workload);
+    r->workload = NULL;
+    if (r->nemesis != NULL) {
+        r->faults = nemesis_count(r->nemesis);
+    }
+    nemesis_free(r->nemesis);
+    r->nemesis = NULL;
+    cluster_close(&r->cluster);
+}
+
+/* Polls, in the stop phase, for every node process to be reaped. */
+static void reap_check_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    if (r->phase == P_STOP && r->cluster.live == 0) {
+        r->phase = P_DONE;
+        run_log(r, "every node stopped");
+        close_all(r);
+    }
+}
+
+static void enter(struct run *r, enum phase p)
+{
+    struct workload_env wenv;
+    struct nemesis_env nenv;
+
+    run_log(r, "phase %s -> %s", phase_names[r->phase], phase_names[p]);
+    r->phase = p;
+    r->phase_start = uv_hrtime();
+    uv_timer_stop(&r->phase_timer);
+
+    switch (p) {
+    case P_FAULTS:
+        for (int i = 0; i < r->cluster.n; i++) {
+            r->client_ops->abandon(r->status[i]);
+        }
+        wenv = (struct workload_env){
+            .cluster = &r->cluster,
+            .client = r->client_ops,
+            .s = &r->s,
+            .rng = &r->workload_rng,
+            .record = record_event,
+            .arg = r,
+        };
+        nenv = (struct nemesis_env){
+            .cluster = &r->cluster,
+            .s = &r->s,
+            .rng = &r->nemesis_rng,
+            .record = record_nemesis,
+            .arg = r,
+        };
+        r->workload = workload_new(&r->loop, &wenv);
+        r->nemesis = nemesis_new(&r->loop, &nenv);
+        if (r->workload == NULL || r->nemesis == NULL) {
+            r->exit_code = EXIT_HARNESS;
+            enter(r, P_STOP);
+            return;
+        }
+        workload_start(r->workload);
+        nemesis_start(r->nemesis);
+        uv_timer_start(&r->phase_timer, phase_timer_cb,
+                       (uint64_t)(r->s.duration_s * 1000), 0);
+        break;
+    case P_RECOVERY:
+        nemesis_heal(r->nemesis);
+        uv_timer_start(&r->phase_timer, phase_timer_cb,
+                       (uint64_t)(r->s.recovery_s * 1000), 0);
+        break;
+    case P_DRAIN:
+        workload_stop(r->workload, drained, r);
+        break;
+    case P_STOP:
+        if (r->workload != NULL) {
+            workload_abort(r->workload);
+        }
+        if (r->nemesis != NULL) {
+            nemesis_heal(r->nemesis);
+        }
+        cluster_stop(&r->cluster, SIGTERM);
+        uv_timer_start(&r->phase_timer, phase_timer_cb, STOP_GRACE_MS, 0);
+        uv_timer_start(&r->tick, reap_check_cb, 50, 50);
+        break;
+    default:
+        break;
+    }
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct run *r = h->data;
+    r->interrupts++;
+    r->exit_code = EXIT_INTERRUPTED;
+    say(r, "\nfaultline: %s: stopping the nodes%s\n", strsignal(signum),
+        r->interrupts > 1 ? " now (SIGKILL)" : "");
+    run_log(r, "interrupted by %s", strsignal(signum));
+    if (r->interrupts > 1) {
+        cluster_stop(&r->cluster, SIGKILL);
+    } else if (r->phase < P_STOP) {
+        enter(r, P_STOP);
+    }
+}
+
+/* --- set-up -------------------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -errno;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+/* histories/runs/<scenario>/<UTC time>-<seed>/, made fresh. */
+static int make_run_dir(struct run *r, const char *runs_dir, char *wall,
+                        size_t wall_size)
+{
+    struct timespec ts;
+    struct tm tm;
+    char stamp[32];
+    int rv;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    strftime(wall, wall_size, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(wall + strlen(wall), wall_size - strlen(wall), ".%03ldZ",
+             ts.tv_nsec / 1000000);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (attempt == 0) {
+            snprintf(r->dir, sizeof r->dir, "%s/%s/%s-%llu", runs_dir,
+                     r->s.name, stamp, (unsigned long long)r->seed);
+        } else {
+            snprintf(r->dir, sizeof r->dir, "%s/%s/%s-%llu.%d", runs_dir,
+                     r->s.name, stamp, (unsigned long long)r->seed, attempt);
+        }
+        rv = mkdir_p(r->dir);
+        if (rv != -EEXIST) {
+            return rv;
+        }
+    }
+    return -EEXIST;
+}
+
+static int write_json(const char *dir, const char *name, json_t *obj)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return json_dump_file(obj, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ==
+                   0
+               ? 0
+               : -EIO;
+}
+
+static int setup(struct run *r, const struct run_options *o)
+{
+    char err[512];
+    char wall[64];
+    char path[PATH_MAX + 64];
+    const struct db_ops *db;
+    struct history_header header;
+    json_t *resolved;
+    int rv;
+
+    scenario_defaults(&r->s);
+    rv = scenario_load(o->scenario_path, &r->s, err, sizeof err);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    if (o->bug != NULL) {
+        snprintf(r->s.db.bug, sizeof r->s.db.bug, "%s", o->bug);
+    }
+    if (o->time_limit_s > 0) {
+        r->s.duration_s = o->time_limit_s;
+    }
+    r->seed = o->has_seed ? o->seed
+                          : r->s.has_seed ? r->s.seed : rng_fresh_seed();
+    r->s.seed = r->seed;
+    r->s.has_seed = true;
+    /* Independent streams, so that the fault schedule does not depend on
+     * how many ops the clients happened to issue. */
+    rng_init(&r->workload_rng, r->seed * 2 + 1);
+    rng_init(&r->nemesis_rng, r->seed * 2 + 2);
+
+    db = db_find(r->s.db.name);
+    r->client_ops = client_find(r->s.db.name);
+    if (db == NULL || r->client_ops == NULL) {
+        fprintf(stderr, "faultline: %s: no db/client for \"%s\"\n",
+                o->scenario_path, r->s.db.name);
+        return EXIT_BAD_INPUT;
+    }
+
+    rv = make_run_dir(r, o->runs_dir, wall, sizeof wall);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: mkdir %s: %s\n", r->dir, strerror(-rv));
+        return EXIT_HARNESS;
+    }
+    resolved = scenario_to_json(&r->s);
+    rv = write_json(r->dir, "scenario.json", resolved);
+    json_decref(resolved);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: writing %s/scenario.json failed\n",
+                r->dir);
+        return EXIT_HARNESS;
+    }
+    snprintf(path, sizeof path, "%s/runner.log", r->dir);
+    r->log = fopen(path, "a");
+    if (r->log == NULL) {
+        fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
+        return EXIT_HARNESS;
+    }
+    header = (struct history_header){
+        .version = HISTORY_FORMAT_VERSION,
+        .scenario = r->s.name,
+        .seed = r->seed,
+        .start_wall = wall,
+    };
+    snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
+    r->t0 = uv_hrtime();
+    r->history = history_writer_new(path, &header);
+    if (r->history == NULL) {
+        fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
+        return EXIT_HARNESS;
+    }
+
+    rv = uv_loop_init(&r->loop);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: uv_loop_init: %s\n", uv_strerror(rv));
+        return EXIT_HARNESS;
+    }
+    rv = cluster_init(&r->cluster, &r->loop, db, &r->s, o->bin_dir, r->dir,
+                      r->log);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: preparing the cluster: %s (see %s)\n",
+                strerror(-rv), r->dir);
+        cluster_close(&r->cluster);
+        return EXIT_HARNESS;
+    }
+    for (int i = 0; i < r->cluster.n; i++) {
+        r->status[i] = r->client_ops->new(&r->loop);
+    }
+    uv_timer_init(&r->loop, &r->phase_timer);
+    uv_timer_init(&r->loop, &r->tick);
+    uv_signal_init(&r->loop, &r->sigint);
+    uv_signal_init(&r->loop, &r->sigterm);
+    r->phase_timer.data = r->tick.data = r;
+    r->sigint.data = r->sigterm.data = r;
+    uv_signal_start(&r->sigint, signal_cb, SIGINT);
+    uv_signal_start(&r->sigterm, signal_cb, SIGTERM);
+    return 0;
+}
+
+int run_scenario(const struct run_options *o)
+{
+    struct run *r = calloc(1, sizeof *r);
+    struct check_options copts;
+    struct check_result result;
+    int code;
+    int crashes = 0;
+
+    if (r == NULL) {
+        return EXIT_HARNESS;
+    }
+    r->tty = isatty(STDOUT_FILENO);
+    r->exit_code = -1;
+    code = setup(r, o);
+    if (code != 0) {
+        goto out;
+    }
+
+    printf("faultline: scenario %s, seed %llu, %d nodes, %.0f s + %.0f s "
+           "recovery%s%s\nfaultline: run directory %s\n",
+           r->s.name, (unsigned long long)r->seed, r->s.nodes,
+           r->s.duration_s, r->s.recovery_s, r->s.db.bug[0] ? ", bug " : "",
+           r->s.db.bug, r->dir);
+    fflush(stdout);
+    run_log(r, "scenario %s seed %llu", r->s.name,
+            (unsigned long long)r->seed);
+
+    for (int i = 0; i < r->cluster.n; i++) {
+        if (cluster_start(&r->cluster, i) != 0) {
+            r->exit_code = EXIT_HARNESS;
+        }
+    }
+    r->phase = P_START;
+    r->phase_start = uv_hrtime();
+    if (r->exit_code == EXIT_HARNESS) {
+        fprintf(stderr, "faultline: could not start the nodes (see %s)\n",
+                r->dir);
+        enter(r, P_STOP);
+    } else {
+        uv_timer_start(&r->tick, tick_cb, STATUS_POLL_MS, STATUS_POLL_MS);
+    }
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&r->loop);
+    if (r->tty) {
+        say(r, "%s", "");
+    }
+
+    history_writer_free(r->history);
+    r->history = NULL;
+
+    if (r->exit_code >= 0) {
+        code = r->exit_code;
+        printf("faultline: run %s; history kept; check it with: "
+               "faultline check %s\n",
+               code == EXIT_INTERRUPTED ? "interrupted" : "failed", r->dir);
+        goto out;
+    }
+
+    copts = (struct check_options){
+        .model = NULL,
+        .time_limit_s = r->s.checker.time_limit_s,
+        .memory_mb = r->s.checker.memory_mb,
+    };
+    code = check_path(r->dir, &copts, &result);
+    json_decref(result.verdict);
+    for (int i = 0; i < r->cluster.n; i++) {
+        crashes += r->cluster.nodes[i].crashes;
+    }
+    printf("faultline: %lld ops, %d faults injected, %d unplanned node "
+           "exits\n",
+           (long long)result.ops, r->faults, crashes);
+    printf("faultline: %s\nfaultline: run directory %s\n", result.summary,
+           r->dir);
+
+out:
+    if (r->log != NULL) {
+        fclose(r->log);
+    }
+    history_writer_free(r->history);
+    free(r);
+    return code;
+}

@@ -1,0 +1,73 @@
+/* scenario: a declarative run (cluster, workload, faults, duration, seed). */
+#ifndef FAULTLINE_SCENARIO_H
+#define FAULTLINE_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SCENARIO_MAX_FAULTS 8
+
+struct scenario {
+    char name[64];
+    char description[256];
+    int nodes;
+    double duration_s; /* faults and workload */
+    double recovery_s; /* after the final heal: workload, no faults */
+    uint64_t seed;
+    bool has_seed;
+
+    struct {
+        char name[32]; /* the system under test: "taskd" */
+        char bug[32];  /* a seeded bug to turn on, or "" */
+        int election_timeout_ms;
+        int heartbeat_ms;
+        int snapshot_threshold;
+        int snapshot_trailing;
+    } db;
+
+    struct {
+        char name[32]; /* "register" */
+        int clients;
+        int keys;
+        double rate; /* target ops per second, all clients together */
+        int op_timeout_ms;
+        int values; /* values are drawn from [0, values) */
+        double read, write, cas; /* relative weights */
+    } workload;
+
+    struct {
+        char faults[SCENARIO_MAX_FAULTS][32];
+        int n_faults;
+        double interval_s;      /* time between fault starts */
+        double restart_after_s; /* kill: how long a node stays down */
+    } nemesis;
+
+    struct {
+        double time_limit_s;
+        int memory_mb;
+    } checker;
+};
+
+/* Fill @s with the defaults every scenario starts from. */
+void scenario_defaults(struct scenario *s);
+
+/* Read the scenario at @path over the defaults. Unknown keys, wrong types
+ * and out-of-range values are errors naming the file and the key, written to
+ * @err. Returns 0, -EINVAL (bad content) or a negative errno (unreadable). */
+int scenario_load(const char *path, struct scenario *s, char *err,
+                  size_t errlen);
+
+/* Same, from a JSON object; @origin names it in errors. @obj is borrowed. */
+int scenario_from_json(json_t *obj, const char *origin, struct scenario *s,
+                       char *err, size_t errlen);
+
+/* The resolved scenario (every field, with the seed), as a new reference. */
+json_t *scenario_to_json(const struct scenario *s);
+
+/* True when the scenario's nemesis includes @fault. */
+bool scenario_has_fault(const struct scenario *s, const char *fault);
+
+#endif /* FAULTLINE_SCENARIO_H */

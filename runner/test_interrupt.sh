@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# An interrupted run (SIGINT, SIGTERM) stops every node, exits 5, and leaves a
+# history that faultline check can read; a SIGKILLed runner takes its nodes
+# with it (PR_SET_PDEATHSIG) and leaves every written line readable.
+set -uo pipefail
+BIN=${FAULTLINE_BIN:-bin}
+tmp=$(mktemp -d)
+trap 'pkill -KILL -f "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+wait_for_ops() { # wait until the run's history has some ops
+  for _ in $(seq 1 100); do
+    h=$(ls "$tmp"/runs/*/*/history.jsonl 2>/dev/null | head -1)
+    [ -n "$h" ] && [ "$(grep -c '"type":"ok"' "$h")" -gt 20 ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+for sig in INT TERM KILL; do
+  rm -rf "$tmp/runs"
+  "$BIN/faultline" run scenarios/smoke.json --seed 7 --runs-dir "$tmp/runs" \
+    >"$tmp/out" 2>&1 &
+  pid=$!
+  wait_for_ops || fail "$sig: the run never got going"
+  kill -"$sig" "$pid"
+  wait "$pid"; code=$?
+  sleep 0.5
+  if [ "$sig" = KILL ]; then
+    [ "$code" -eq 137 ] || fail "KILL: exit $code"
+  else
+    [ "$code" -eq 5 ] || fail "$sig: exit $code, want 5"
+  fi
+  pgrep -f "$tmp/runs" >/dev/null && fail "$sig: node processes outlived the runner"
+  dir=$(dirname "$(ls "$tmp"/runs/*/*/history.jsonl)")
+  "$BIN/faultline" check "$dir" >"$tmp/check" 2>&1; c=$?
+  [ "$c" -le 2 ] || { fail "$sig: check of the interrupted history exited $c"; cat "$tmp/check"; }
+  echo "ok: $sig -> runner exit $code, check exit $c"
+done
+
+[ "$failures" -eq 0 ] || { echo "test_interrupt: $failures failed"; exit 1; }
+echo "test_interrupt: all passed"
