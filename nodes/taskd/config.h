@@ -1,0 +1,51 @@
+/* config: taskd's command line, parsed and checked. */
+#ifndef TASKD_CONFIG_H
+#define TASKD_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_MAX_PEERS 16
+#define CONFIG_ADDR_MAX  64 /* "255.255.255.255:65535" fits with room */
+
+/* Returned by config_parse when --help was given. */
+#define CONFIG_HELP 1
+
+struct config_peer {
+    uint64_t id;
+    char raft[CONFIG_ADDR_MAX];   /* HOST:PORT of its Raft transport */
+    char client[CONFIG_ADDR_MAX]; /* HOST:PORT of its client API */
+};
+
+struct config {
+    uint64_t id;
+    char data_dir[4096];
+    char raft[CONFIG_ADDR_MAX];   /* where this node's Raft listens */
+    char client[CONFIG_ADDR_MAX]; /* where this node's client API listens */
+    struct config_peer peers[CONFIG_MAX_PEERS]; /* includes this node */
+    unsigned n_peers;
+    unsigned election_timeout_ms;
+    unsigned heartbeat_ms;
+    unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
+    unsigned bugs; /* mask of enum bug */
+};
+
+/* Parse @argv into @cfg (which the caller allocates; it is filled with the
+ * defaults first). Returns 0, CONFIG_HELP when --help was given, or -EINVAL
+ * with a message naming the offending flag in @err. @argv is borrowed: every
+ * string is copied. */
+int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
+                 size_t errlen);
+
+/* Write the usage text to @out. */
+void config_usage(FILE *out);
+
+/* The peer with @id, or NULL. */
+const struct config_peer *config_peer(const struct config *cfg, uint64_t id);
+
+/* Split "HOST:PORT" (IPv4 literal host) into @host (size @hostlen) and @port.
+ * Returns 0 or -EINVAL. */
+int config_split_addr(const char *addr, char *host, size_t hostlen, int *port);
+
+#endif /* TASKD_CONFIG_H */

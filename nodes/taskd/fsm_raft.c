@@ -1,0 +1,142 @@
+/* fsm_raft: glue between libraft's raft_fsm and the SQLite fsm. */
+#include "nodes/taskd/fsm_raft.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "nodes/taskd/event.h"
+#include "nodes/taskd/failstop.h"
+
+void fsm_raft_flush(struct fsm_raft *fr)
+{
+    if (fr->skip_count == 0) {
+        return;
+    }
+    event_emit("apply_skipped",
+               json_pack("{s:I, s:I, s:I, s:I}", "first",
+                         (json_int_t)fr->skip_first, "last",
+                         (json_int_t)fr->skip_last, "count",
+                         (json_int_t)fr->skip_count, "applied_index",
+                         (json_int_t)fsm_applied_index(fr->fsm)));
+    fr->skip_count = 0;
+}
+
+static int fr_apply(struct raft_fsm *iface, const struct raft_buffer *buf,
+                    void **result)
+{
+    struct fsm_raft *fr = iface->data;
+    raft_index index = raft_last_applied(fr->raft) + 1;
+    enum fsm_result res;
+    int rv;
+
+    /* Never apply what Raft has not committed: if this fires, the index
+     * derivation above no longer matches the library. */
+    if (index > fr->raft->commit_index) {
+        failstop("raft", "apply", RAFT_INVALID,
+                 "apply index beyond commit index: libraft does not apply "
+                 "in order any more");
+    }
+    rv = fsm_apply(fr->fsm, index, buf->base, buf->len, &res);
+    if (rv != 0) {
+        failstop("sqlite", "apply", fsm_errcode(fr->fsm), fsm_errmsg(fr->fsm));
+    }
+    if (res == FSM_SKIPPED) {
+        fr->n_skipped++;
+        if (fr->skip_count == 0) {
+            fr->skip_first = index;
+        }
+        fr->skip_last = index;
+        fr->skip_count++;
+    } else {
+        fsm_raft_flush(fr);
+        fr->n_applied++;
+    }
+    *result = FSM_RAFT_RESULT(res);
+    return 0;
+}
+
+static int fr_snapshot(struct raft_fsm *iface, struct raft_buffer *bufs[],
+                       unsigned *n_bufs)
+{
+    struct fsm_raft *fr = iface->data;
+    struct raft_buffer *out;
+    void *image;
+    size_t len;
+    int rv;
+
+    rv = fsm_snapshot(fr->fsm, &image, &len);
+    if (rv == -ENOMEM) {
+        return RAFT_NOMEM;
+    }
+    if (rv != 0) {
+        failstop("sqlite", "snapshot", fsm_errcode(fr->fsm),
+                 fsm_errmsg(fr->fsm));
+    }
+    /* libraft frees snapshot buffers with raft_free(). */
+    out = raft_malloc(sizeof *out);
+    if (out == NULL) {
+        goto err_free_image;
+    }
+    out->base = raft_malloc(len);
+    if (out->base == NULL) {
+        goto err_free_out;
+    }
+    memcpy(out->base, image, len);
+    out->len = len;
+    fsm_snapshot_free(image);
+    *bufs = out;
+    *n_bufs = 1;
+    /* libraft takes the snapshot at its last applied index. */
+    event_emit("snapshot_taken",
+               json_pack("{s:I, s:I, s:I}", "index",
+                         (json_int_t)raft_last_applied(fr->raft),
+                         "applied_index",
+                         (json_int_t)fsm_applied_index(fr->fsm), "bytes",
+                         (json_int_t)len));
+    return 0;
+
+err_free_out:
+    raft_free(out);
+err_free_image:
+    fsm_snapshot_free(image);
+    return RAFT_NOMEM;
+}
+
+static int fr_restore(struct raft_fsm *iface, struct raft_buffer *buf)
+{
+    struct fsm_raft *fr = iface->data;
+    uint64_t before = fsm_applied_index(fr->fsm);
+    int rv;
+
+    rv = fsm_restore(fr->fsm, buf->base, buf->len);
+    if (rv == -EINVAL) {
+        fprintf(stderr, "taskd: refusing snapshot: %s\n", fsm_errmsg(fr->fsm));
+        return RAFT_MALFORMED;
+    }
+    if (rv != 0) {
+        failstop("sqlite", "restore", fsm_errcode(fr->fsm),
+                 fsm_errmsg(fr->fsm));
+    }
+    /* On success the buffer is ours (libraft's contract for restore). */
+    event_emit("snapshot_restored",
+               json_pack("{s:I, s:I, s:I}", "applied_index",
+                         (json_int_t)fsm_applied_index(fr->fsm),
+                         "applied_index_before", (json_int_t)before, "bytes",
+                         (json_int_t)buf->len));
+    raft_free(buf->base);
+    return 0;
+}
+
+void fsm_raft_init(struct fsm_raft *fr, struct fsm *fsm, struct raft *raft)
+{
+    memset(fr, 0, sizeof *fr);
+    fr->fsm = fsm;
+    fr->raft = raft;
+    fr->iface.version = 1;
+    fr->iface.data = fr;
+    fr->iface.apply = fr_apply;
+    fr->iface.snapshot = fr_snapshot;
+    fr->iface.restore = fr_restore;
+}
