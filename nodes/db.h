@@ -19,6 +19,7 @@ struct db_node {
     int id;            /* 1-based */
     char name[16];     /* "n1" */
     char host[64];     /* address the node listens on */
+    char netns[16];    /* its network namespace */
     int peer_port;     /* replication traffic */
     int client_port;   /* client API */
     char dir[4096];    /* the node's folder in the run directory */

@@ -8,15 +8,14 @@
  * stopping; the crash is counted and logged. */
 #include "runner/cluster.h"
 
-#include <arpa/inet.h>
+#include "runner/netns.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,29 +49,6 @@ static void logf_(struct cluster *c, const char *fmt, ...)
     va_end(ap);
     fputc('\n', c->log);
     fflush(c->log);
-}
-
-/* A free TCP port on @host, found by binding port 0. Another process could
- * take it before the node binds it; a node that fails to bind exits and is
- * restarted, so the window only costs a restart. */
-static int free_port(const char *host)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof sa;
-    int port = -1;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return -errno;
-    }
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0) {
-        port = ntohs(sa.sin_port);
-    } else {
-        port = -errno;
-    }
-    close(fd);
-    return port;
 }
 
 static int mkdir_p(const char *path)
@@ -122,13 +98,12 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
         int rv;
         spec->id = i + 1;
         snprintf(spec->name, sizeof spec->name, "n%d", i + 1);
-        snprintf(spec->host, sizeof spec->host, "127.0.0.1");
-        spec->peer_port = free_port(spec->host);
-        spec->client_port = free_port(spec->host);
-        if (spec->peer_port < 0 || spec->client_port < 0) {
-            logf_(c, "no free port on %s", spec->host);
-            return -EADDRNOTAVAIL;
-        }
+        /* Each node has a network namespace and an address of its own
+         * (runner/netns.c), so every node can use the same ports. */
+        netns_node_ip(i, spec->host, sizeof spec->host);
+        netns_name(i, spec->netns, sizeof spec->netns);
+        spec->peer_port = CLUSTER_PEER_PORT;
+        spec->client_port = CLUSTER_CLIENT_PORT;
         snprintf(spec->dir, sizeof spec->dir, "%s/nodes/%s", run_dir,
                  spec->name);
         snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
@@ -185,6 +160,8 @@ int cluster_start(struct cluster *c, int i)
     struct cluster_node *node = &c->nodes[i];
     struct db_node specs[DB_MAX_NODES];
     struct db_argv argv;
+    char *args[DB_MAX_ARGS + 8];
+    int argc = 0;
     uv_process_options_t opts;
     uv_stdio_container_t stdio[3];
     struct cluster_proc *p;
@@ -204,6 +181,16 @@ int cluster_start(struct cluster *c, int i)
         logf_(c, "%s: command line too long", node->spec.name);
         return rv;
     }
+    /* ip netns exec sets the namespace and execs: the node keeps the pid. */
+    args[argc++] = "ip";
+    args[argc++] = "netns";
+    args[argc++] = "exec";
+    args[argc++] = node->spec.netns;
+    for (int j = 0; j < argv.argc; j++) {
+        args[argc++] = argv.argv[j];
+    }
+    args[argc] = NULL;
+
     out = open_append(node->spec.dir, "events.jsonl");
     err = open_append(node->spec.dir, "stderr.log");
     if (out < 0 || err < 0) {
@@ -227,8 +214,8 @@ int cluster_start(struct cluster *c, int i)
     stdio[1].data.fd = out;
     stdio[2].flags = UV_INHERIT_FD;
     stdio[2].data.fd = err;
-    opts.file = argv.argv[0];
-    opts.args = argv.argv;
+    opts.file = args[0];
+    opts.args = args;
     opts.exit_cb = exit_cb;
     opts.stdio = stdio;
     opts.stdio_count = 3;
@@ -236,7 +223,7 @@ int cluster_start(struct cluster *c, int i)
 
     rv = uv_spawn(c->loop, &p->h, &opts);
     if (rv != 0) {
-        logf_(c, "%s: spawn %s: %s", node->spec.name, argv.argv[0],
+        logf_(c, "%s: spawn %s: %s", node->spec.name, args[0],
               uv_strerror(rv));
         /* uv_spawn initialised the handle: it must still be closed. */
         c->live++;

@@ -11,6 +11,10 @@
 #include "nodes/db.h"
 #include "runner/scenario.h"
 
+/* Every node listens on these, at its own address. */
+#define CLUSTER_PEER_PORT 7000
+#define CLUSTER_CLIENT_PORT 8000
+
 struct cluster_proc;
 
 struct cluster_node {
@@ -37,7 +41,8 @@ struct cluster {
     int handles;   /* uv handles open, for cluster_close */
 };
 
-/* Prepare @c: node folders under @run_dir/nodes/, free loopback ports.
+/* Prepare @c: node folders under @run_dir/nodes/, addresses in the run's
+ * network (runner/netns.h; netns_setup must have run).
  * @db, @s and @log are borrowed and must outlive @c. Returns 0 or a negative
  * errno (with a message on @log). */
 int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,

@@ -28,7 +28,9 @@
 #include "nodes/db.h"
 #include "runner/check.h"
 #include "runner/cluster.h"
+#include "runner/netns.h"
 #include "runner/rng.h"
+#include "runner/sandbox.h"
 #include "runner/scenario.h"
 #include "runner/workload.h"
 
@@ -457,6 +459,13 @@ static int setup(struct run *r, const struct run_options *o)
         return EXIT_BAD_INPUT;
     }
 
+    /* From here on, everything happens in namespaces that die with us. */
+    rv = sandbox_enter(err, sizeof err);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: %s\n", err);
+        return EXIT_HARNESS;
+    }
+
     rv = make_run_dir(r, o->runs_dir, wall, sizeof wall);
     if (rv != 0) {
         fprintf(stderr, "faultline: mkdir %s: %s\n", r->dir, strerror(-rv));
@@ -487,6 +496,12 @@ static int setup(struct run *r, const struct run_options *o)
     r->history = history_writer_new(path, &header);
     if (r->history == NULL) {
         fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
+        return EXIT_HARNESS;
+    }
+
+    rv = netns_setup(r->s.nodes, fileno(r->log), err, sizeof err);
+    if (rv != 0) {
+        fprintf(stderr, "faultline: %s (see %s/runner.log)\n", err, r->dir);
         return EXIT_HARNESS;
     }
 

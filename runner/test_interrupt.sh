@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # An interrupted run (SIGINT, SIGTERM) stops every node, exits 5, and leaves a
-# history that faultline check can read; a SIGKILLed runner takes its nodes
-# with it (PR_SET_PDEATHSIG) and leaves every written line readable.
+# history that faultline check can read; a SIGKILLed runner takes everything
+# it made with it (processes, network namespaces, bridge, veths, mounts: the
+# sandbox's pid namespace dies with it) and leaves every written line
+# readable.
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
@@ -18,6 +20,7 @@ wait_for_ops() { # wait until the run's history has some ops
   return 1
 }
 
+netns_before=$(ip netns list | sort)
 for sig in INT TERM KILL; do
   rm -rf "$tmp/runs"
   "$BIN/faultline" run scenarios/smoke.json --seed 7 --runs-dir "$tmp/runs" \
@@ -33,6 +36,9 @@ for sig in INT TERM KILL; do
     [ "$code" -eq 5 ] || fail "$sig: exit $code, want 5"
   fi
   pgrep -f "$tmp/runs" >/dev/null && fail "$sig: node processes outlived the runner"
+  [ "$(ip netns list | sort)" = "$netns_before" ] || fail "$sig: network namespaces left: $(ip netns list)"
+  ip -o link show | grep -qE ' (fl0|v[0-9]+)[@:]' && fail "$sig: bridge or veth left: $(ip -o link show | grep -E ' (fl0|v[0-9]+)[@:]')"
+  grep -q faultline-netns /proc/mounts && fail "$sig: the sandbox's /run/netns mount is visible outside"
   dir=$(dirname "$(ls "$tmp"/runs/*/*/history.jsonl)")
   "$BIN/faultline" check "$dir" >"$tmp/check" 2>&1; c=$?
   [ "$c" -le 2 ] || { fail "$sig: check of the interrupted history exited $c"; cat "$tmp/check"; }
