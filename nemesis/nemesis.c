@@ -1,13 +1,24 @@
-/* nemesis: the registry of fault kinds and the schedule that drives them. */
+/* nemesis: the registry of fault kinds, target selection, and the planned
+ * schedule that drives them. */
 #include "nemesis/nemesis.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ACTIVE 16
+#include "runner/sandbox.h"
 
-static const struct nemesis_ops *const kinds[] = {&nemesis_kill, NULL};
+#define MAX_ACTIVE 16
+#define MAX_STEPS 4096
+
+static const struct nemesis_ops *const kinds[] = {
+    &nemesis_kill,  &nemesis_pause, &nemesis_partition,
+    &nemesis_loss,  &nemesis_clock, &nemesis_disk,
+    NULL,
+};
+
+const char *const nemesis_names[] = {"kill",  "pause", "partition", "loss",
+                                     "clock", "disk",  NULL};
 
 const struct nemesis_ops *nemesis_find(const char *name)
 {
@@ -19,6 +30,147 @@ const struct nemesis_ops *nemesis_find(const char *name)
     return NULL;
 }
 
+/* --- targets -------------------------------------------------------------- */
+
+static void shuffle(struct rng *draw, int *a, int n)
+{
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(draw, (uint64_t)i + 1);
+        int t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+    }
+}
+
+int nemesis_pick(struct nemesis_env *env, struct rng *draw,
+                 const char *selector, bool running_only, int *out)
+{
+    struct cluster *c = env->cluster;
+    int pool[DB_MAX_NODES];
+    int n = 0, want;
+
+    for (int i = 0; i < c->n; i++) {
+        if (!running_only || cluster_running(c, i)) {
+            pool[n++] = i;
+        }
+    }
+    /* Shuffle first, always: the draws consumed don't depend on the
+     * selector, and ties are broken at random. */
+    shuffle(draw, pool, n);
+    if (n == 0) {
+        return 0;
+    }
+    if (strcmp(selector, "leader") == 0) {
+        for (int i = 0; i < n; i++) {
+            if (pool[i] == c->leader) {
+                out[0] = pool[i];
+                return 1;
+            }
+        }
+        out[0] = pool[0];
+        return 1;
+    }
+    if (strcmp(selector, "one") == 0) {
+        want = 1;
+    } else if (strcmp(selector, "minority") == 0) {
+        want = (c->n - 1) / 2;
+    } else if (strcmp(selector, "majority") == 0) {
+        want = c->n / 2 + 1;
+    } else {
+        want = c->n; /* all */
+    }
+    if (want < 1) {
+        want = 1;
+    }
+    if (want > n) {
+        want = n;
+    }
+    memcpy(out, pool, sizeof(int) * (size_t)want);
+    return want;
+}
+
+const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw)
+{
+    const struct scenario *s = env->s;
+    if (s->nemesis.n_targets == 0) {
+        return "one";
+    }
+    return s->nemesis.targets[rng_below(draw, (uint64_t)s->nemesis.n_targets)];
+}
+
+json_t *nemesis_node_names(struct nemesis_env *env, const int *idx, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(
+            a, json_string(env->cluster->nodes[idx[i]].spec.name));
+    }
+    return a;
+}
+
+int nemesis_netns_run(struct nemesis_env *env, int i, char *const argv[])
+{
+    char *full[40];
+    int k = 0;
+    full[k++] = "ip";
+    full[k++] = "netns";
+    full[k++] = "exec";
+    full[k++] = env->cluster->nodes[i].spec.netns;
+    for (int j = 0; argv[j] != NULL && k < 39; j++) {
+        full[k++] = argv[j];
+    }
+    full[k] = NULL;
+    return sandbox_run(full, env->log_fd);
+}
+
+/* --- the plan -------------------------------------------------------------- */
+
+int nemesis_plan(const struct scenario *s, uint64_t seed,
+                 struct nemesis_step *steps, int max)
+{
+    const struct nemesis_ops *ops[SCENARIO_MAX_FAULTS];
+    struct rng r;
+    int n_ops = 0, n = 0;
+
+    for (int i = 0; i < s->nemesis.n_faults; i++) {
+        const struct nemesis_ops *o = nemesis_find(s->nemesis.faults[i]);
+        if (o != NULL) {
+            ops[n_ops++] = o;
+        }
+    }
+    if (n_ops == 0) {
+        return 0;
+    }
+    rng_init(&r, seed);
+    /* A fault starts every interval, give or take a quarter of it, and
+     * every fault ends before the fault phase does. */
+    for (double t = s->nemesis.interval_s; n < max; t += s->nemesis.interval_s) {
+        double jitter = (rng_unit(&r) - 0.5) * 0.5 * s->nemesis.interval_s;
+        double at = t + jitter;
+        struct nemesis_step *st;
+        if (at + s->nemesis.duration_s > s->duration_s) {
+            break;
+        }
+        st = &steps[n++];
+        st->at_s = at;
+        st->duration_s = s->nemesis.duration_s;
+        st->ops = ops[rng_below(&r, (uint64_t)n_ops)];
+        st->draw = rng_next(&r);
+    }
+    return n;
+}
+
+void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n)
+{
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%8.3f s  %-10s for %6.3f s  draw %016llx\n",
+                steps[i].at_s, steps[i].ops->name, steps[i].duration_s,
+                (unsigned long long)steps[i].draw);
+    }
+}
+
+/* --- the scheduler ---------------------------------------------------------- */
+
 struct active {
     struct nemesis *owner;
     const struct nemesis_ops *ops; /* NULL when the slot is free */
@@ -28,9 +180,12 @@ struct active {
 
 struct nemesis {
     struct nemesis_env env;
-    const struct nemesis_ops *kinds[SCENARIO_MAX_FAULTS];
-    int n_kinds;
+    struct nemesis_step *plan;
+    int n_plan;
+    int next; /* next step to start */
     uv_timer_t tick;
+    uint64_t t0; /* uv_now at nemesis_start */
+    bool healed;
     struct active active[MAX_ACTIVE];
     int started;
     int closing; /* handles whose close callback has not run yet */
@@ -53,52 +208,61 @@ static void fault_timer_cb(uv_timer_t *t)
     end_fault(t->data);
 }
 
+static void arm(struct nemesis *n);
+
 static void tick_cb(uv_timer_t *t)
 {
     struct nemesis *n = t->data;
-    const struct nemesis_ops *ops;
+    struct nemesis_step *st = &n->plan[n->next++];
     struct active *slot = NULL;
-    double duration_s = n->env.s->nemesis.restart_after_s;
+    struct rng draw;
 
-    if (n->n_kinds == 0) {
-        return;
-    }
-    /* Draw first, so that the schedule depends only on the seed. */
-    ops = n->kinds[rng_below(n->env.rng, (uint64_t)n->n_kinds)];
+    rng_init(&draw, st->draw);
     for (int i = 0; i < MAX_ACTIVE; i++) {
         if (n->active[i].ops == NULL) {
             slot = &n->active[i];
             break;
         }
     }
-    if (slot == NULL || ops->start(&n->env, &slot->state) != 0) {
-        return;
+    if (slot != NULL && st->ops->start(&n->env, &draw, &slot->state) == 0) {
+        slot->ops = st->ops;
+        n->started++;
+        uv_timer_start(&slot->timer, fault_timer_cb,
+                       (uint64_t)(st->duration_s * 1000), 0);
     }
-    slot->ops = ops;
-    n->started++;
-    uv_timer_start(&slot->timer, fault_timer_cb,
-                   (uint64_t)(duration_s * 1000), 0);
+    arm(n);
 }
 
-struct nemesis *nemesis_new(uv_loop_t *loop, const struct nemesis_env *env)
+/* Set the timer for the next planned step. */
+static void arm(struct nemesis *n)
+{
+    uint64_t now, due;
+    if (n->healed || n->next >= n->n_plan) {
+        return;
+    }
+    now = uv_now(n->env.loop);
+    due = n->t0 + (uint64_t)(n->plan[n->next].at_s * 1000);
+    uv_timer_start(&n->tick, tick_cb, due > now ? due - now : 0, 0);
+}
+
+struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
 {
     struct nemesis *n = calloc(1, sizeof *n);
     if (n == NULL) {
         return NULL;
     }
-    n->env = *env;
-    for (int i = 0; i < env->s->nemesis.n_faults; i++) {
-        const struct nemesis_ops *ops =
-            nemesis_find(env->s->nemesis.faults[i]);
-        if (ops != NULL) {
-            n->kinds[n->n_kinds++] = ops;
-        }
+    n->plan = calloc(MAX_STEPS, sizeof *n->plan);
+    if (n->plan == NULL) {
+        free(n);
+        return NULL;
     }
-    uv_timer_init(loop, &n->tick);
+    n->env = *env;
+    n->n_plan = nemesis_plan(env->s, seed, n->plan, MAX_STEPS);
+    uv_timer_init(env->loop, &n->tick);
     n->tick.data = n;
     for (int i = 0; i < MAX_ACTIVE; i++) {
         n->active[i].owner = n;
-        uv_timer_init(loop, &n->active[i].timer);
+        uv_timer_init(env->loop, &n->active[i].timer);
         n->active[i].timer.data = &n->active[i];
     }
     return n;
@@ -106,12 +270,14 @@ struct nemesis *nemesis_new(uv_loop_t *loop, const struct nemesis_env *env)
 
 int nemesis_start(struct nemesis *n)
 {
-    uint64_t ms = (uint64_t)(n->env.s->nemesis.interval_s * 1000);
-    return uv_timer_start(&n->tick, tick_cb, ms, ms);
+    n->t0 = uv_now(n->env.loop);
+    arm(n);
+    return 0;
 }
 
 void nemesis_heal(struct nemesis *n)
 {
+    n->healed = true;
     uv_timer_stop(&n->tick);
     for (int i = 0; i < MAX_ACTIVE; i++) {
         end_fault(&n->active[i]);
@@ -122,7 +288,7 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
-    for (int i = 0; i < MAX_ACTIVE && used + 1 < size; i++) {
+    for (int i = 0; i < MAX_ACTIVE && used + 3 < size; i++) {
         struct active *a = &n->active[i];
         if (a->ops == NULL) {
             continue;
@@ -130,10 +296,8 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size)
         if (used > 0) {
             used += (size_t)snprintf(buf + used, size - used, ", ");
         }
-        if (used + 1 < size) {
-            a->ops->describe(&n->env, a->state, buf + used, size - used);
-            used = strlen(buf);
-        }
+        a->ops->describe(&n->env, a->state, buf + used, size - used);
+        used = strlen(buf);
     }
 }
 
@@ -142,15 +306,22 @@ int nemesis_count(const struct nemesis *n)
     return n->started;
 }
 
-static void close_cb(uv_handle_t *h)
+static void release(struct nemesis *n)
 {
-    struct nemesis *n = h->data;
-    if (h != (uv_handle_t *)&n->tick) {
-        n = ((struct active *)h->data)->owner;
-    }
     if (--n->closing == 0) {
+        free(n->plan);
         free(n);
     }
+}
+
+static void tick_close_cb(uv_handle_t *h)
+{
+    release(h->data);
+}
+
+static void active_close_cb(uv_handle_t *h)
+{
+    release(((struct active *)h->data)->owner);
 }
 
 void nemesis_free(struct nemesis *n)
@@ -160,8 +331,8 @@ void nemesis_free(struct nemesis *n)
     }
     nemesis_heal(n);
     n->closing = 1 + MAX_ACTIVE;
-    uv_close((uv_handle_t *)&n->tick, close_cb);
+    uv_close((uv_handle_t *)&n->tick, tick_close_cb);
     for (int i = 0; i < MAX_ACTIVE; i++) {
-        uv_close((uv_handle_t *)&n->active[i].timer, close_cb);
+        uv_close((uv_handle_t *)&n->active[i].timer, active_close_cb);
     }
 }

@@ -1,14 +1,16 @@
 /* nemesis: faults injected into a run, on a schedule drawn from its seed.
  *
  * Jepsen's nemesis protocol as a table: a fault kind is a struct nemesis_ops
- * that can start one fault (choosing its targets with the run's generator)
- * and stop it again. The scheduler starts a fault every interval, stops each
- * after its duration, and heal() stops every fault still active. Every start
- * and stop is written to the history as a nemesis event. */
+ * that can start one fault and stop it again. The whole schedule (when each
+ * fault starts, which kind, how long it lasts, and the random draw that
+ * picks its targets) is planned from the seed before the run begins, so the
+ * same seed gives the same schedule. heal() stops every fault still active.
+ * Every start and stop is written to the history as a nemesis event. */
 #ifndef FAULTLINE_NEMESIS_H
 #define FAULTLINE_NEMESIS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -20,9 +22,10 @@
 
 /* What a fault acts on, and how it reports. */
 struct nemesis_env {
+    uv_loop_t *loop;
     struct cluster *cluster;
     const struct scenario *s;
-    struct rng *rng; /* the nemesis's own stream: same seed, same schedule */
+    int log_fd; /* output of the commands faults run (iptables...) */
     /* Write a nemesis event; @value is stolen (may be NULL). */
     void (*record)(void *arg, enum history_type type, const char *f,
                    json_t *value);
@@ -32,10 +35,12 @@ struct nemesis_env {
 /* One fault kind. */
 struct nemesis_ops {
     const char *name;
-    /* Start one fault. On success set *@state (what stop() needs) and
-     * return 0; -EAGAIN when there is no target now (nothing recorded). */
-    int (*start)(struct nemesis_env *env, void **state);
-    /* End the fault started with @state, and free @state. */
+    /* Start one fault, choosing its targets and parameters with @draw (its
+     * own generator, seeded from the plan). On success set *@state (what
+     * stop() needs), record the fault, and return 0; -EAGAIN when it can't
+     * apply now (nothing recorded). */
+    int (*start)(struct nemesis_env *env, struct rng *draw, void **state);
+    /* End the fault started with @state, record it, and free @state. */
     int (*stop)(struct nemesis_env *env, void *state);
     /* Describe the active fault @state in a few words, into @buf. */
     void (*describe)(struct nemesis_env *env, void *state, char *buf,
@@ -45,14 +50,75 @@ struct nemesis_ops {
 /* The fault kind called @name ("kill"), or NULL. */
 const struct nemesis_ops *nemesis_find(const char *name);
 
+/* Names of every fault kind, NULL-terminated. */
+extern const char *const nemesis_names[];
+
 extern const struct nemesis_ops nemesis_kill;
+extern const struct nemesis_ops nemesis_pause;
+extern const struct nemesis_ops nemesis_partition;
+extern const struct nemesis_ops nemesis_loss;
+extern const struct nemesis_ops nemesis_clock;
+extern const struct nemesis_ops nemesis_disk;
+
+/* Set node @i's clock offset (its faketime.rc). Returns 0 or -errno. */
+int nemesis_clock_set(struct cluster *c, int i, double offset_s);
+
+/* Names a scenario may use for disk faults (nemesis.disk_ops) and their
+ * errno (nemesis.disk_errno). */
+bool nemesis_disk_op_known(const char *op);
+bool nemesis_disk_errno_known(const char *name);
+
+/* Target selection, shared by the fault kinds.
+ *
+ * Choose nodes by @selector ("one", "minority", "majority", "all",
+ * "leader"), using @draw; with @running_only, only nodes whose process is
+ * up. "leader" is the node the workload last saw acting as leader (one
+ * random node when none is known). Writes indices to @out, returns how
+ * many (0 when none qualifies). */
+int nemesis_pick(struct nemesis_env *env, struct rng *draw,
+                 const char *selector, bool running_only, int *out);
+
+/* One of the scenario's target selectors, drawn with @draw. */
+const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw);
+
+/* A JSON array of the names of nodes @idx[0..n). */
+json_t *nemesis_node_names(struct nemesis_env *env, const int *idx, int n);
+
+/* Run a command inside node @i's network namespace (via `ip netns exec`),
+ * synchronously; output to env->log_fd. Returns its exit status or a
+ * negative errno. */
+int nemesis_netns_run(struct nemesis_env *env, int i, char *const argv[]);
+
+/* One planned fault. */
+struct nemesis_step {
+    double at_s;       /* seconds after the fault phase begins */
+    double duration_s; /* how long it stays */
+    const struct nemesis_ops *ops;
+    uint64_t draw; /* seed of the fault's own generator */
+};
+
+/* Plan the schedule of @s from @seed into @steps (at most @max); returns
+ * how many. Pure: the same scenario and seed give the same plan. */
+int nemesis_plan(const struct scenario *s, uint64_t seed,
+                 struct nemesis_step *steps, int max);
+
+/* The plan's seed for a run with seed @run_seed: a stream of its own, so
+ * that the schedule does not depend on what the clients drew. */
+static inline uint64_t nemesis_seed(uint64_t run_seed)
+{
+    return run_seed * 2 + 2;
+}
+
+/* Print a plan, one step a line (for `faultline schedule`). */
+void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n);
 
 struct nemesis;
 
-/* A scheduler on @loop for the faults of @env->s. @env is copied. */
-struct nemesis *nemesis_new(uv_loop_t *loop, const struct nemesis_env *env);
+/* A scheduler on env->loop for the faults of env->s, planned from @seed.
+ * @env is copied. NULL when out of memory. */
+struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed);
 
-/* Begin: the first fault starts one interval from now. */
+/* Begin: time 0 of the plan is now. */
 int nemesis_start(struct nemesis *n);
 
 /* Stop the schedule and end every active fault. */

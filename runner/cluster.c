@@ -8,6 +8,7 @@
  * stopping; the crash is counted and logged. */
 #include "runner/cluster.h"
 
+#include "nemesis/nemesis.h"
 #include "runner/netns.h"
 
 #include <errno.h>
@@ -91,6 +92,7 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
     c->s = s;
     c->log = log;
     c->n = s->nodes;
+    c->leader = -1;
     snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
 
     for (int i = 0; i < c->n; i++) {
@@ -148,6 +150,65 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
     }
 }
 
+extern char **environ;
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+#define FIU_LIB_DIR "/usr/lib/fiu"
+
+/* The environment of node @i: ours, plus the preloads its scenario's faults
+ * need. libfaketime reads the clock offset from the node's faketime.rc
+ * (nemesis/clock.c); libfiu's preload listens on the node's fiu-PID FIFOs
+ * (nemesis/disk.c). Both keep the node's pid: nothing is exec'd in between.
+ * Returns the number of entries set in @env (NULL-terminated). */
+static int node_env(struct cluster *c, int i, char **env, size_t max,
+                    char *buf, size_t bufsize)
+{
+    struct cluster_node *node = &c->nodes[i];
+    bool clock = scenario_has_fault(c->s, "clock");
+    bool disk = scenario_has_fault(c->s, "disk");
+    char preload[1024] = "";
+    size_t used = 0, n = 0;
+
+#define PUT(...)                                                              \
+    do {                                                                      \
+        int len_ = snprintf(buf + used, bufsize - used, __VA_ARGS__);         \
+        if (len_ < 0 || used + (size_t)len_ + 1 > bufsize || n + 2 > max) {   \
+            return -ENOSPC;                                                   \
+        }                                                                     \
+        env[n++] = buf + used;                                                \
+        used += (size_t)len_ + 1;                                             \
+    } while (0)
+
+    for (char **e = environ; *e != NULL; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && n + 16 < max) {
+            env[n++] = *e;
+        }
+    }
+    if (clock) {
+        snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
+                 "%s ", FAKETIME_LIB);
+        nemesis_clock_set(c, i, 0);
+        PUT("FAKETIME_TIMESTAMP_FILE=%s/faketime.rc", node->spec.dir);
+        PUT("FAKETIME_CACHE_DURATION=1");
+        PUT("FAKETIME_DONT_FAKE_MONOTONIC=1");
+    }
+    if (disk) {
+        snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
+                 "%s/fiu_run_preload.so %s/fiu_posix_preload.so ",
+                 FIU_LIB_DIR, FIU_LIB_DIR);
+        PUT("FIU_CTRL_FIFO=%s/fiu", node->spec.dir);
+        PUT("FIU_ENABLE=");
+    }
+    if (preload[0] != '\0') {
+        PUT("LD_PRELOAD=%s", preload);
+        /* An ASan build of the node would refuse a preload ahead of it. */
+        PUT("ASAN_OPTIONS=verify_asan_link_order=0");
+    }
+    env[n] = NULL;
+    return (int)n;
+#undef PUT
+}
+
 static int open_append(const char *dir, const char *name)
 {
     char path[4200];
@@ -161,6 +222,8 @@ int cluster_start(struct cluster *c, int i)
     struct db_node specs[DB_MAX_NODES];
     struct db_argv argv;
     char *args[DB_MAX_ARGS + 8];
+    char *env[512];
+    char envbuf[8192];
     int argc = 0;
     uv_process_options_t opts;
     uv_stdio_container_t stdio[3];
@@ -190,6 +253,12 @@ int cluster_start(struct cluster *c, int i)
         args[argc++] = argv.argv[j];
     }
     args[argc] = NULL;
+    rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf,
+                  sizeof envbuf);
+    if (rv < 0) {
+        logf_(c, "%s: environment too large", node->spec.name);
+        return rv;
+    }
 
     out = open_append(node->spec.dir, "events.jsonl");
     err = open_append(node->spec.dir, "stderr.log");
@@ -216,6 +285,7 @@ int cluster_start(struct cluster *c, int i)
     stdio[2].data.fd = err;
     opts.file = args[0];
     opts.args = args;
+    opts.env = env;
     opts.exit_cb = exit_cb;
     opts.stdio = stdio;
     opts.stdio_count = 3;
@@ -279,6 +349,11 @@ int cluster_signal(struct cluster *c, int i, int sig)
 bool cluster_running(const struct cluster *c, int i)
 {
     return c->nodes[i].proc != NULL;
+}
+
+int cluster_pid(const struct cluster *c, int i)
+{
+    return c->nodes[i].proc != NULL ? c->nodes[i].proc->h.pid : 0;
 }
 
 int cluster_up(const struct cluster *c)

@@ -38,6 +38,7 @@ struct cluster {
     FILE *log;     /* borrowed: the runner's log */
     bool stopping; /* no restarts any more */
     int live;      /* processes spawned and not yet reaped */
+    int leader;    /* the node last seen acting as leader, or -1 */
     int handles;   /* uv handles open, for cluster_close */
 };
 
@@ -58,6 +59,9 @@ int cluster_start(struct cluster *c, int i);
 int cluster_signal(struct cluster *c, int i, int sig);
 
 bool cluster_running(const struct cluster *c, int i);
+
+/* The pid of node @i's process, or 0 when it is not running. */
+int cluster_pid(const struct cluster *c, int i);
 
 /* Number of nodes running. */
 int cluster_up(const struct cluster *c);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nemesis/nemesis.h"
 #include "runner/check.h"
 #include "runner/run.h"
 
@@ -30,6 +31,10 @@ static const char usage[] =
     "        FILE|RUN_DIR\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
+    "  schedule SCENARIO [--seed N]\n"
+    "        Print the fault schedule a run of SCENARIO with seed N would\n"
+    "        follow (times, fault kinds, target draws): the same seed gives\n"
+    "        the same schedule.\n"
     "  help  This text.\n"
     "\n"
     "Exit codes: 0 valid, 1 invalid, 2 unknown (a checker limit was\n"
@@ -192,6 +197,55 @@ static int cmd_check(int argc, char **argv)
     return code;
 }
 
+static int cmd_schedule(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"seed", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
+    };
+    struct nemesis_step *steps;
+    struct scenario s;
+    char err[512];
+    uint64_t seed = 0;
+    bool has_seed = false;
+    int c, n;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c != 's' || parse_u64("--seed", optarg, &seed) != 0) {
+            return EXIT_BAD_INPUT;
+        }
+        has_seed = true;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "faultline schedule: expected one SCENARIO file\n");
+        return EXIT_BAD_INPUT;
+    }
+    scenario_defaults(&s);
+    if (scenario_load(argv[optind], &s, err, sizeof err) != 0) {
+        fprintf(stderr, "faultline: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    if (!has_seed) {
+        if (!s.has_seed) {
+            fprintf(stderr, "faultline schedule: give --seed (the scenario "
+                    "has none)\n");
+            return EXIT_BAD_INPUT;
+        }
+        seed = s.seed;
+    }
+    steps = calloc(4096, sizeof *steps);
+    if (steps == NULL) {
+        return EXIT_HARNESS;
+    }
+    n = nemesis_plan(&s, nemesis_seed(seed), steps, 4096);
+    printf("scenario %s, seed %llu: %d faults in %.0f s\n", s.name,
+           (unsigned long long)seed, n, s.duration_s);
+    nemesis_plan_print(stdout, steps, n);
+    free(steps);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "help";
@@ -203,6 +257,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         return cmd_check(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "schedule") == 0) {
+        return cmd_schedule(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {

@@ -55,7 +55,6 @@ struct run {
     const struct client_ops *client_ops;
     struct client *status[DB_MAX_NODES];
     struct rng workload_rng;
-    struct rng nemesis_rng;
     struct workload *workload;
     struct nemesis *nemesis;
     enum phase phase;
@@ -301,14 +300,15 @@ static void enter(struct run *r, enum phase p)
             .arg = r,
         };
         nenv = (struct nemesis_env){
+            .loop = &r->loop,
             .cluster = &r->cluster,
             .s = &r->s,
-            .rng = &r->nemesis_rng,
+            .log_fd = fileno(r->log),
             .record = record_nemesis,
             .arg = r,
         };
         r->workload = workload_new(&r->loop, &wenv);
-        r->nemesis = nemesis_new(&r->loop, &nenv);
+        r->nemesis = nemesis_new(&nenv, nemesis_seed(r->seed));
         if (r->workload == NULL || r->nemesis == NULL) {
             r->exit_code = EXIT_HARNESS;
             enter(r, P_STOP);
@@ -449,7 +449,6 @@ static int setup(struct run *r, const struct run_options *o)
     /* Independent streams, so that the fault schedule does not depend on
      * how many ops the clients happened to issue. */
     rng_init(&r->workload_rng, r->seed * 2 + 1);
-    rng_init(&r->nemesis_rng, r->seed * 2 + 2);
 
     db = db_find(r->s.db.name);
     r->client_ops = client_find(r->s.db.name);

@@ -6,65 +6,110 @@
  * that names it rather than a silently ignored setting. */
 #include "runner/scenario.h"
 
+#include "nemesis/nemesis.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-enum field_type { F_SECTION, F_INT, F_NUM, F_STR, F_SEED, F_FAULTS };
+enum field_type { F_SECTION, F_INT, F_NUM, F_STR, F_SEED, F_LIST };
 
 struct field {
     const char *path;
     enum field_type type;
     size_t offset;
-    size_t size; /* F_STR: buffer size */
+    size_t size; /* F_STR: buffer size; F_LIST: offset of the count */
     double min, max;
+    /* F_LIST (and F_STR when not NULL): the values allowed. */
+    bool (*allowed)(const char *value);
+    const char *allowed_text;
 };
 
 #define OFF(member) offsetof(struct scenario, member)
 #define STR(member) OFF(member), sizeof(((struct scenario *)0)->member)
+#define LIST(member, count) OFF(member), OFF(count)
+
+static bool in_list(const char *const *list, const char *s);
+
+static const char *const target_names[] = {"one", "minority", "majority",
+                                           "all", "leader", NULL};
+static const char *const partition_names[] = {
+    "isolate-one", "isolate-leader", "halves", "majorities-ring", "bridge",
+    NULL};
+
+static bool fault_ok(const char *v)
+{
+    return nemesis_find(v) != NULL;
+}
+
+static bool target_ok(const char *v)
+{
+    return in_list(target_names, v);
+}
+
+static bool partition_ok(const char *v)
+{
+    return in_list(partition_names, v);
+}
 
 static const struct field fields[] = {
-    {"name", F_STR, STR(name), 0, 0},
-    {"description", F_STR, STR(description), 0, 0},
-    {"nodes", F_INT, OFF(nodes), 0, 1, 9},
-    {"duration_s", F_NUM, OFF(duration_s), 0, 0, 86400},
-    {"recovery_s", F_NUM, OFF(recovery_s), 0, 0, 3600},
-    {"seed", F_SEED, OFF(seed), 0, 0, 0},
-    {"db", F_SECTION, 0, 0, 0, 0},
-    {"db.name", F_STR, STR(db.name), 0, 0},
-    {"db.bug", F_STR, STR(db.bug), 0, 0},
+    {"name", F_STR, STR(name), 0, 0, NULL, NULL},
+    {"description", F_STR, STR(description), 0, 0, NULL, NULL},
+    {"nodes", F_INT, OFF(nodes), 0, 1, 9, NULL, NULL},
+    {"duration_s", F_NUM, OFF(duration_s), 0, 0, 86400, NULL, NULL},
+    {"recovery_s", F_NUM, OFF(recovery_s), 0, 0, 3600, NULL, NULL},
+    {"seed", F_SEED, OFF(seed), 0, 0, 0, NULL, NULL},
+    {"db", F_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"db.name", F_STR, STR(db.name), 0, 0, NULL, NULL},
+    {"db.bug", F_STR, STR(db.bug), 0, 0, NULL, NULL},
     {"db.election_timeout_ms", F_INT, OFF(db.election_timeout_ms), 0, 50,
-     60000},
-    {"db.heartbeat_ms", F_INT, OFF(db.heartbeat_ms), 0, 10, 10000},
-    {"db.snapshot_threshold", F_INT, OFF(db.snapshot_threshold), 0, 1, 1e9},
-    {"db.snapshot_trailing", F_INT, OFF(db.snapshot_trailing), 0, 0, 1e9},
-    {"workload", F_SECTION, 0, 0, 0, 0},
-    {"workload.name", F_STR, STR(workload.name), 0, 0},
-    {"workload.clients", F_INT, OFF(workload.clients), 0, 1, 1000},
-    {"workload.keys", F_INT, OFF(workload.keys), 0, 1, 100000},
-    {"workload.rate", F_NUM, OFF(workload.rate), 0, 0.1, 1e6},
+     60000, NULL, NULL},
+    {"db.heartbeat_ms", F_INT, OFF(db.heartbeat_ms), 0, 10, 10000, NULL, NULL},
+    {"db.snapshot_threshold", F_INT, OFF(db.snapshot_threshold), 0, 1, 1e9, NULL, NULL},
+    {"db.snapshot_trailing", F_INT, OFF(db.snapshot_trailing), 0, 0, 1e9, NULL, NULL},
+    {"workload", F_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"workload.name", F_STR, STR(workload.name), 0, 0, NULL, NULL},
+    {"workload.clients", F_INT, OFF(workload.clients), 0, 1, 1000, NULL, NULL},
+    {"workload.keys", F_INT, OFF(workload.keys), 0, 1, 100000, NULL, NULL},
+    {"workload.rate", F_NUM, OFF(workload.rate), 0, 0.1, 1e6, NULL, NULL},
     {"workload.op_timeout_ms", F_INT, OFF(workload.op_timeout_ms), 0, 10,
-     600000},
-    {"workload.values", F_INT, OFF(workload.values), 0, 1, 1e9},
-    {"workload.read", F_NUM, OFF(workload.read), 0, 0, 1e6},
-    {"workload.write", F_NUM, OFF(workload.write), 0, 0, 1e6},
-    {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6},
-    {"nemesis", F_SECTION, 0, 0, 0, 0},
-    {"nemesis.faults", F_FAULTS, OFF(nemesis), 0, 0, 0},
-    {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400},
-    {"nemesis.restart_after_s", F_NUM, OFF(nemesis.restart_after_s), 0, 0,
-     86400},
-    {"checker", F_SECTION, 0, 0, 0, 0},
+     600000, NULL, NULL},
+    {"workload.values", F_INT, OFF(workload.values), 0, 1, 1e9, NULL, NULL},
+    {"workload.read", F_NUM, OFF(workload.read), 0, 0, 1e6, NULL, NULL},
+    {"workload.write", F_NUM, OFF(workload.write), 0, 0, 1e6, NULL, NULL},
+    {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6, NULL, NULL},
+    {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
+    {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
+     fault_ok, "kill, pause, partition, loss, clock, disk"},
+    {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL, NULL},
+    {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL, NULL},
+    {"nemesis.targets", F_LIST, LIST(nemesis.targets, nemesis.n_targets), 0,
+     0, target_ok, "one, minority, majority, all, leader"},
+    {"nemesis.partitions", F_LIST,
+     LIST(nemesis.partitions, nemesis.n_partitions), 0, 0, partition_ok,
+     "isolate-one, isolate-leader, halves, majorities-ring, bridge"},
+    {"nemesis.loss_probability", F_NUM, OFF(nemesis.loss_probability), 0,
+     0.001, 1, NULL, NULL},
+    {"nemesis.clock_offset_ms", F_INT, OFF(nemesis.clock_offset_ms), 0, 0,
+     1e9, NULL, NULL},
+    {"nemesis.disk_ops", F_LIST, LIST(nemesis.disk_ops, nemesis.n_disk_ops),
+     0, 0, nemesis_disk_op_known,
+     "fsync, fdatasync, write, pwrite, raft-append, raft-set-term, "
+     "raft-set-vote, raft-snapshot-put, sqlite-commit"},
+    {"nemesis.disk_errno", F_STR, STR(nemesis.disk_errno), 0, 0,
+     nemesis_disk_errno_known, "EIO, ENOSPC, EROFS, EDQUOT"},
+    {"nemesis.disk_probability", F_NUM, OFF(nemesis.disk_probability), 0,
+     0.0001, 1, NULL, NULL},
+    {"checker", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01,
-     86400},
-    {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20},
+     86400, NULL, NULL},
+    {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20, NULL, NULL},
 };
 
 /* The values each string field may take; NULL means free text. */
 static const char *const known_dbs[] = {"taskd", NULL};
 static const char *const known_workloads[] = {"register", NULL};
-static const char *const known_faults[] = {"kill", NULL};
 
 void scenario_defaults(struct scenario *s)
 {
@@ -88,7 +133,11 @@ void scenario_defaults(struct scenario *s)
     s->workload.write = 0.3;
     s->workload.cas = 0.2;
     s->nemesis.interval_s = 5;
-    s->nemesis.restart_after_s = 2;
+    s->nemesis.duration_s = 2;
+    s->nemesis.loss_probability = 0.3;
+    s->nemesis.clock_offset_ms = 60000;
+    snprintf(s->nemesis.disk_errno, sizeof s->nemesis.disk_errno, "EIO");
+    s->nemesis.disk_probability = 1;
     s->checker.time_limit_s = 60;
     s->checker.memory_mb = 1024;
 }
@@ -122,33 +171,42 @@ static bool in_list(const char *const *list, const char *s)
     return false;
 }
 
-static int set_faults(json_t *v, const char *origin, struct scenario *s,
-                      char *err, size_t errlen)
+static int set_list(const struct field *f, json_t *v, const char *origin,
+                    struct scenario *s, char *err, size_t errlen)
 {
+    char(*items)[SCENARIO_NAME_LEN] =
+        (void *)((char *)s + f->offset);
+    int *count = (int *)(void *)((char *)s + f->size);
     size_t i;
     json_t *item;
+
     if (!json_is_array(v)) {
-        return fail(err, errlen, "%s: \"nemesis.faults\": expected an array "
-                    "of fault names", origin);
+        return fail(err, errlen, "%s: \"%s\": expected an array of names",
+                    origin, f->path);
     }
-    if (json_array_size(v) > SCENARIO_MAX_FAULTS) {
-        return fail(err, errlen, "%s: \"nemesis.faults\": at most %d faults",
-                    origin, SCENARIO_MAX_FAULTS);
+    if (json_array_size(v) > SCENARIO_MAX_LIST) {
+        return fail(err, errlen, "%s: \"%s\": at most %d names", origin,
+                    f->path, SCENARIO_MAX_LIST);
     }
-    s->nemesis.n_faults = 0;
+    if (strcmp(f->path, "nemesis.faults") == 0 &&
+        json_array_size(v) > SCENARIO_MAX_FAULTS) {
+        return fail(err, errlen, "%s: \"%s\": at most %d faults", origin,
+                    f->path, SCENARIO_MAX_FAULTS);
+    }
+    *count = 0;
     json_array_foreach(v, i, item)
     {
         const char *name = json_string_value(item);
         if (name == NULL) {
-            return fail(err, errlen, "%s: \"nemesis.faults[%zu]\": expected "
-                        "a string", origin, i);
+            return fail(err, errlen, "%s: \"%s[%zu]\": expected a string",
+                        origin, f->path, i);
         }
-        if (!in_list(known_faults, name)) {
-            return fail(err, errlen, "%s: \"nemesis.faults[%zu]\": unknown "
-                        "fault \"%s\" (known: kill)", origin, i, name);
+        if (!f->allowed(name)) {
+            return fail(err, errlen, "%s: \"%s[%zu]\": unknown value "
+                        "\"%s\" (known: %s)", origin, f->path, i, name,
+                        f->allowed_text);
         }
-        snprintf(s->nemesis.faults[s->nemesis.n_faults++],
-                 sizeof s->nemesis.faults[0], "%s", name);
+        snprintf(items[(*count)++], SCENARIO_NAME_LEN, "%s", name);
     }
     return 0;
 }
@@ -162,12 +220,17 @@ static int set_field(const struct field *f, json_t *v, const char *origin,
     switch (f->type) {
     case F_SECTION:
         return 0; /* walked by the caller */
-    case F_FAULTS:
-        return set_faults(v, origin, s, err, errlen);
+    case F_LIST:
+        return set_list(f, v, origin, s, err, errlen);
     case F_STR:
         if (!json_is_string(v)) {
             return fail(err, errlen, "%s: \"%s\": expected a string", origin,
                         f->path);
+        }
+        if (f->allowed != NULL && !f->allowed(json_string_value(v))) {
+            return fail(err, errlen, "%s: \"%s\": unknown value \"%s\" "
+                        "(known: %s)", origin, f->path, json_string_value(v),
+                        f->allowed_text);
         }
         if (json_string_length(v) >= f->size) {
             return fail(err, errlen, "%s: \"%s\": longer than %zu characters",
@@ -306,17 +369,33 @@ int scenario_load(const char *path, struct scenario *s, char *err,
     return rv;
 }
 
+static json_t *list_json(const char (*items)[SCENARIO_NAME_LEN], int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(items[i]));
+    }
+    return a;
+}
+
 json_t *scenario_to_json(const struct scenario *s)
 {
-    json_t *faults = json_array();
-    for (int i = 0; i < s->nemesis.n_faults; i++) {
-        json_array_append_new(faults, json_string(s->nemesis.faults[i]));
-    }
+    json_t *nemesis = json_pack(
+        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:s, s:f}", "faults",
+        list_json(s->nemesis.faults, s->nemesis.n_faults), "interval_s",
+        s->nemesis.interval_s, "duration_s", s->nemesis.duration_s, "targets",
+        list_json(s->nemesis.targets, s->nemesis.n_targets), "partitions",
+        list_json(s->nemesis.partitions, s->nemesis.n_partitions),
+        "loss_probability", s->nemesis.loss_probability, "clock_offset_ms",
+        s->nemesis.clock_offset_ms, "disk_ops",
+        list_json(s->nemesis.disk_ops, s->nemesis.n_disk_ops), "disk_errno",
+        s->nemesis.disk_errno, "disk_probability",
+        s->nemesis.disk_probability);
     return json_pack(
         "{s:s, s:s, s:i, s:f, s:f, s:I,"
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
         " s:{s:s, s:i, s:i, s:f, s:i, s:i, s:f, s:f, s:f},"
-        " s:{s:o, s:f, s:f},"
+        " s:o,"
         " s:{s:f, s:i}}",
         "name", s->name, "description", s->description, "nodes", s->nodes,
         "duration_s", s->duration_s, "recovery_s", s->recovery_s, "seed",
@@ -328,10 +407,8 @@ json_t *scenario_to_json(const struct scenario *s)
         s->workload.keys, "rate", s->workload.rate, "op_timeout_ms",
         s->workload.op_timeout_ms, "values", s->workload.values, "read",
         s->workload.read, "write", s->workload.write, "cas", s->workload.cas,
-        "nemesis", "faults", faults, "interval_s", s->nemesis.interval_s,
-        "restart_after_s", s->nemesis.restart_after_s, "checker",
-        "time_limit_s", s->checker.time_limit_s, "memory_mb",
-        s->checker.memory_mb);
+        "nemesis", nemesis, "checker", "time_limit_s",
+        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb);
 }
 
 bool scenario_has_fault(const struct scenario *s, const char *fault)

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #define SCENARIO_MAX_FAULTS 8
+#define SCENARIO_MAX_LIST 12
+#define SCENARIO_NAME_LEN 24
 
 struct scenario {
     char name[64];
@@ -39,10 +41,23 @@ struct scenario {
     } workload;
 
     struct {
-        char faults[SCENARIO_MAX_FAULTS][32];
+        char faults[SCENARIO_MAX_FAULTS][SCENARIO_NAME_LEN];
         int n_faults;
-        double interval_s;      /* time between fault starts */
-        double restart_after_s; /* kill: how long a node stays down */
+        double interval_s; /* time between fault starts */
+        double duration_s; /* how long each fault lasts */
+        /* Process, clock, disk and loss faults pick targets with one of
+         * these: one, minority, majority, all, leader. */
+        char targets[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_targets;
+        /* Partition shapes to draw from. */
+        char partitions[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_partitions;
+        double loss_probability;
+        int clock_offset_ms; /* clock faults move clocks up to this far */
+        char disk_ops[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_disk_ops;
+        char disk_errno[SCENARIO_NAME_LEN];
+        double disk_probability;
     } nemesis;
 
     struct {

@@ -30,7 +30,7 @@ expect 3 '"workload.rat": unknown key' -- "$BIN/faultline" run "$tmp/unknown-key
 echo '{"name":"x","nodes":"three"}' >"$tmp/wrong-type.json"
 expect 3 '"nodes": expected an integer' -- "$BIN/faultline" run "$tmp/wrong-type.json"
 echo '{"name":"x","nemesis":{"faults":["kill","meteor"]}}' >"$tmp/bad-fault.json"
-expect 3 'nemesis.faults\[1\].*unknown fault "meteor"' -- "$BIN/faultline" run "$tmp/bad-fault.json"
+expect 3 'nemesis.faults\[1\].*unknown value "meteor"' -- "$BIN/faultline" run "$tmp/bad-fault.json"
 printf '{"name":"x",\n "nodes": 3,,\n}\n' >"$tmp/bad-json.json"
 expect 3 'bad-json.json:2:' -- "$BIN/faultline" run "$tmp/bad-json.json"
 expect 3 "positive number" -- "$BIN/faultline" run --time-limit abc scenarios/smoke.json

@@ -171,6 +171,14 @@ static void result_cb(void *arg, const struct client_result *res)
     struct wclient *c = arg;
     struct workload *w = c->w;
 
+    if (res->type == HISTORY_OK && strcmp(c->f, "read") != 0) {
+        /* Only the leader acknowledges writes: a hint for faults that
+         * target the leader. */
+        int i = cluster_node_of(w->env.cluster, c->addr);
+        if (i >= 0) {
+            w->env.cluster->leader = i;
+        }
+    }
     if (res->type != HISTORY_FAIL || !retryable(res)) {
         finish(c, res->type, res->value, res->error);
         return;

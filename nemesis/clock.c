@@ -1,0 +1,130 @@
+/* clock: move the wall clock of target nodes with libfaketime.
+ *
+ * Nodes of a scenario with clock faults start with libfaketime preloaded
+ * (runner/cluster.c), reading their offset from nodes/nN/faketime.rc (at
+ * most a second old: FAKETIME_CACHE_DURATION=1); the monotonic clock is left
+ * alone (FAKETIME_DONT_FAKE_MONOTONIC=1), as on a machine whose NTP steps
+ * the time. Modes, drawn per fault:
+ *   bump    jump by a random offset within +-clock_offset_ms, held
+ *   strobe  flip between that offset and none every 200 ms
+ * Stopping the fault puts the offset back to zero. The offset file is
+ * replaced by rename, so it is never read half-written. */
+#include "nemesis/nemesis.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STROBE_MS 200
+
+struct clock_fault {
+    struct nemesis_env *env;
+    int nodes[DB_MAX_NODES];
+    int n;
+    double offset_s;
+    bool strobe;
+    bool on; /* strobe: offset applied now */
+    uv_timer_t timer;
+};
+
+int nemesis_clock_set(struct cluster *c, int i, double offset_s)
+{
+    char path[4200], tmp[4200];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/faketime.rc", c->nodes[i].spec.dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        return -errno;
+    }
+    fprintf(f, "%+.3f\n", offset_s);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        return -errno;
+    }
+    return 0;
+}
+
+static void set_all(struct clock_fault *f, double offset_s)
+{
+    for (int i = 0; i < f->n; i++) {
+        nemesis_clock_set(f->env->cluster, f->nodes[i], offset_s);
+    }
+}
+
+static void strobe_cb(uv_timer_t *t)
+{
+    struct clock_fault *f = t->data;
+    f->on = !f->on;
+    set_all(f, f->on ? f->offset_s : 0);
+}
+
+static json_t *describe_json(struct clock_fault *f)
+{
+    return json_pack("{s:s, s:f, s:o}", "mode", f->strobe ? "strobe" : "bump",
+                     "offset_ms", f->offset_s * 1000, "nodes",
+                     nemesis_node_names(f->env, f->nodes, f->n));
+}
+
+static int clock_start(struct nemesis_env *env, struct rng *draw,
+                       void **state)
+{
+    const char *selector = nemesis_draw_selector(env, draw);
+    double max_s = env->s->nemesis.clock_offset_ms / 1000.0;
+    struct clock_fault *f = calloc(1, sizeof *f);
+
+    if (f == NULL) {
+        return -ENOMEM;
+    }
+    f->env = env;
+    f->n = nemesis_pick(env, draw, selector, false, f->nodes);
+    f->offset_s = (rng_unit(draw) * 2 - 1) * max_s;
+    f->strobe = rng_below(draw, 2) == 1;
+    f->on = true;
+    uv_timer_init(env->loop, &f->timer);
+    f->timer.data = f;
+    env->record(env->arg, HISTORY_INVOKE, "clock", describe_json(f));
+    set_all(f, f->offset_s);
+    if (f->strobe) {
+        uv_timer_start(&f->timer, strobe_cb, STROBE_MS, STROBE_MS);
+    }
+    env->record(env->arg, HISTORY_INFO, "clock", describe_json(f));
+    *state = f;
+    return 0;
+}
+
+static void free_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static int clock_stop(struct nemesis_env *env, void *state)
+{
+    struct clock_fault *f = state;
+    env->record(env->arg, HISTORY_INVOKE, "clock-reset", describe_json(f));
+    uv_timer_stop(&f->timer);
+    set_all(f, 0);
+    env->record(env->arg, HISTORY_INFO, "clock-reset", describe_json(f));
+    uv_close((uv_handle_t *)&f->timer, free_cb);
+    return 0;
+}
+
+static void clock_describe(struct nemesis_env *env, void *state, char *buf,
+                           size_t size)
+{
+    struct clock_fault *f = state;
+    size_t used = (size_t)snprintf(buf, size, "clock %s %+.0f ms",
+                                   f->strobe ? "strobe" : "bump",
+                                   f->offset_s * 1000);
+    for (int i = 0; i < f->n && used < size; i++) {
+        used += (size_t)snprintf(buf + used, size - used, " %s",
+                                 env->cluster->nodes[f->nodes[i]].spec.name);
+    }
+}
+
+const struct nemesis_ops nemesis_clock = {
+    .name = "clock",
+    .start = clock_start,
+    .stop = clock_stop,
+    .describe = clock_describe,
+};
