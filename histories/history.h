@@ -37,10 +37,10 @@ struct history_event {
 
 /* The first line of a history file: what produced it. */
 struct history_header {
-    int version;        /* format version, HISTORY_FORMAT_VERSION or older */
-    char *scenario;     /* owned; scenario name, or NULL */
-    uint64_t seed;      /* the run's seed */
-    char *start_wall;   /* owned; UTC wall time of time 0, ISO 8601, or NULL */
+    int version;      /* format version, HISTORY_FORMAT_VERSION or older */
+    char *scenario;   /* owned; scenario name, or NULL */
+    uint64_t seed;    /* the run's seed */
+    char *start_wall; /* owned; UTC wall time of time 0, ISO 8601, or NULL */
 };
 
 /* A history read into memory. */
@@ -55,8 +55,8 @@ struct history {
 /* Where and why reading failed. */
 struct history_error {
     char path[512];
-    int line;      /* 1-based line in the file, 0 when not about a line */
-    int column;    /* 1-based column when known, else 0 */
+    int line;   /* 1-based line in the file, 0 when not about a line */
+    int column; /* 1-based column when known, else 0 */
     char text[256];
 };
 

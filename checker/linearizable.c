@@ -1,0 +1,1004 @@
+/* linearizable: Wing-Gong-Lowe search over a history, one key at a time.
+ *
+ * Happy path: pair each invoke with its completion (per process), let the
+ * model translate the pairs into ops, group the ops by key, and search each
+ * key; the first invalid key ends the check.
+ *
+ * The search is Lowe's variant of Wing & Gong ("Testing for
+ * linearizability", 2017), as Porcupine implements it. A key's ops become
+ * call and return entries in a doubly linked list sorted by time (a call
+ * before a return at the same instant: intervals are closed). Walk from the
+ * head: at a call, apply the op to the model; if it applies and the pair
+ * (set of linearized ops, new state) has not been seen, lift the op (its
+ * call and return leave the list), push the old state and restart at the
+ * head. At a return, the op it closes was not linearized in time: undo the
+ * last lift and carry on after that op's call. Success is every op with a
+ * real return lifted (ops without one may stay: they never happened);
+ * nothing left to undo means no linearization exists.
+ *
+ * Failure modes: a history that can't be paired or read by the model
+ * (-EINVAL, verdict unknown with the line); the time limit (checked every
+ * few thousand steps) or the memory limit of the visited-state cache
+ * (verdict unknown naming the key); allocation failure (-ENOMEM).
+ */
+#include "checker/linearizable.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CHECK_EVERY 4096 /* steps between looks at the clock */
+#define OPEN_RET    INT64_MAX
+
+/* One client operation: an invoke and how it ended. */
+struct op {
+    size_t inv;             /* position of the invoke in h->events */
+    size_t done;            /* position of the completion, or SIZE_MAX */
+    enum history_type type; /* completion type; HISTORY_INVOKE if none */
+    int64_t call;
+    int64_t ret; /* OPEN_RET when the op has no result */
+    struct model_op mop;
+    bool keep; /* takes part in the search */
+};
+
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ------------------------------------------------------------------ */
+/* Visited configurations.                                            */
+/*                                                                    */
+/* A configuration is (set of linearized ops, model state). The set   */
+/* has two parts: ops with a return (rwords words of bits), then open */
+/* ops (owords). Configurations with the same returned ops and state  */
+/* form a group: one slot of an open-addressing table. A group keeps  */
+/* the open parts seen as a list, an antichain: a configuration is    */
+/* covered when its group holds a subset of its open part, because    */
+/* open ops constrain nothing (whatever can follow the bigger set can */
+/* follow the smaller one), and a new open part evicts its supersets. */
+/* With no open ops a group is one configuration: plain equality.     */
+/* Records live in chunks (no malloc per step); evicted open parts    */
+/* go on a free list.                                                 */
+/* ------------------------------------------------------------------ */
+
+#define CHUNK_BYTES (256 * 1024)
+#define NIL         UINT32_MAX
+
+/* Fixed-size records in chunks, addressed by number. */
+struct arena {
+    size_t stride; /* bytes per record, a multiple of 8 */
+    unsigned shift;
+    size_t per_chunk; /* records per chunk, a power of two */
+    unsigned char **chunks;
+    size_t nchunks, chunks_cap;
+    size_t n; /* records handed out */
+};
+
+static void arena_init(struct arena *a, size_t stride)
+{
+    memset(a, 0, sizeof *a);
+    a->stride = stride;
+    a->per_chunk = 1;
+    while (a->per_chunk * 2 * stride <= CHUNK_BYTES) {
+        a->per_chunk *= 2;
+        a->shift++;
+    }
+}
+
+static void arena_close(struct arena *a)
+{
+    for (size_t i = 0; i < a->nchunks; i++) {
+        free(a->chunks[i]);
+    }
+    free(a->chunks);
+    memset(a, 0, sizeof *a);
+}
+
+static unsigned char *arena_at(const struct arena *a, size_t i)
+{
+    return a->chunks[i >> a->shift] + (i & (a->per_chunk - 1)) * a->stride;
+}
+
+struct cache {
+    const struct model *m;
+    size_t rwords, owords;
+    size_t ss;           /* state bytes, rounded up to 8 */
+    struct arena groups; /* hash, returned bits, state, list head */
+    struct arena opens;  /* next, open bits */
+    uint32_t free_open;  /* evicted open records, or NIL */
+    uint32_t *slots;     /* group number + 1; 0 is empty */
+    size_t mask;         /* slot count - 1 */
+    size_t bytes;        /* allocated */
+    size_t limit;        /* 0: none */
+    size_t live;         /* configurations held */
+};
+
+static void cache_init(struct cache *c, const struct model *m, size_t rwords,
+                       size_t owords, size_t limit)
+{
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->rwords = rwords;
+    c->owords = owords;
+    c->ss = (m->state_size + 7) & ~(size_t)7;
+    arena_init(&c->groups, 8 + 8 * rwords + c->ss + 8);
+    arena_init(&c->opens, 8 + 8 * owords);
+    c->free_open = NIL;
+    c->limit = limit;
+}
+
+static void cache_close(struct cache *c)
+{
+    arena_close(&c->groups);
+    arena_close(&c->opens);
+    free(c->slots);
+    memset(c, 0, sizeof *c);
+}
+
+static bool over_limit(const struct cache *c, size_t more)
+{
+    return c->limit != 0 && c->bytes + more > c->limit;
+}
+
+/* A new record of @a: its number, or -ENOSPC / -ENOMEM. */
+static int64_t arena_new(struct cache *c, struct arena *a)
+{
+    if (a->n == a->nchunks << a->shift) {
+        size_t size = a->per_chunk * a->stride;
+        if (a->n >= NIL - a->per_chunk || over_limit(c, size)) {
+            return -ENOSPC;
+        }
+        if (a->nchunks == a->chunks_cap) {
+            size_t cap = a->chunks_cap ? a->chunks_cap * 2 : 16;
+            unsigned char **ch = realloc(a->chunks, cap * sizeof *ch);
+            if (ch == NULL) {
+                return -ENOMEM;
+            }
+            a->chunks = ch;
+            a->chunks_cap = cap;
+        }
+        a->chunks[a->nchunks] = malloc(size);
+        if (a->chunks[a->nchunks] == NULL) {
+            return -ENOMEM;
+        }
+        a->nchunks++;
+        c->bytes += size;
+    }
+    return (int64_t)a->n++;
+}
+
+static int cache_grow_slots(struct cache *c)
+{
+    size_t cap = c->slots ? (c->mask + 1) * 2 : 1024;
+    size_t size = cap * sizeof *c->slots;
+    uint32_t *slots;
+
+    if (cap > (size_t)UINT32_MAX || over_limit(c, size)) {
+        return -ENOSPC;
+    }
+    slots = calloc(cap, sizeof *slots);
+    if (slots == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->groups.n; i++) {
+        uint64_t h;
+        memcpy(&h, arena_at(&c->groups, i), sizeof h);
+        size_t j = (size_t)h & (cap - 1);
+        while (slots[j] != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+        slots[j] = (uint32_t)(i + 1);
+    }
+    if (c->slots != NULL) {
+        c->bytes -= (c->mask + 1) * sizeof *c->slots;
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->mask = cap - 1;
+    c->bytes += size;
+    return 0;
+}
+
+/* Do the open bits @a all appear in @b? */
+static bool subset(const uint64_t *a, const uint64_t *b, size_t words)
+{
+    for (size_t w = 0; w < words; w++) {
+        if ((a[w] & ~b[w]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Add the configuration (@bits, @state), whose returned part and state
+ * hash to @hash. Returns 1 if added, 0 if it is covered by one already
+ * there, -ENOSPC at the memory limit, or -ENOMEM. */
+static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
+                        const void *state)
+{
+    const size_t rsize = 8 * c->rwords;
+    const uint64_t *open = bits + c->rwords;
+    unsigned char *g = NULL;
+    uint32_t *head;
+    size_t i;
+    int64_t num;
+    int rv;
+
+    if (c->slots == NULL || (c->groups.n + 1) * 2 > c->mask + 1) {
+        rv = cache_grow_slots(c);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    for (i = (size_t)hash & c->mask; c->slots[i] != 0; i = (i + 1) & c->mask) {
+        unsigned char *e = arena_at(&c->groups, c->slots[i] - 1);
+        uint64_t h;
+        memcpy(&h, e, sizeof h);
+        if (h == hash && memcmp(e + 8, bits, rsize) == 0 &&
+            c->m->equal(e + 8 + rsize, state)) {
+            g = e;
+            break;
+        }
+    }
+    if (g != NULL && c->owords == 0) {
+        return 0;
+    }
+    if (g != NULL) {
+        /* Covered by a smaller open part? Else drop the bigger ones. */
+        head = (uint32_t *)(g + 8 + rsize + c->ss);
+        for (uint32_t *link = head; *link != NIL;) {
+            unsigned char *r = arena_at(&c->opens, *link);
+            const uint64_t *ro = (const uint64_t *)(r + 8);
+            if (subset(ro, open, c->owords)) {
+                return 0;
+            }
+            if (subset(open, ro, c->owords)) {
+                uint32_t dead = *link;
+                memcpy(link, r, sizeof *link);
+                memcpy(r, &c->free_open, sizeof c->free_open);
+                c->free_open = dead;
+                c->live--;
+            } else {
+                link = (uint32_t *)r;
+            }
+        }
+    } else {
+        num = arena_new(c, &c->groups);
+        if (num < 0) {
+            return (int)num;
+        }
+        g = arena_at(&c->groups, (size_t)num);
+        memcpy(g, &hash, sizeof hash);
+        memcpy(g + 8, bits, rsize);
+        memset(g + 8 + rsize, 0, c->ss);
+        memcpy(g + 8 + rsize, state, c->m->state_size);
+        head = (uint32_t *)(g + 8 + rsize + c->ss);
+        *head = NIL;
+        c->slots[i] = (uint32_t)(num + 1);
+        if (c->owords == 0) {
+            c->live++;
+            return 1;
+        }
+    }
+    if (c->free_open != NIL) {
+        num = c->free_open;
+        memcpy(&c->free_open, arena_at(&c->opens, (size_t)num),
+               sizeof c->free_open);
+    } else {
+        num = arena_new(c, &c->opens);
+        if (num < 0) {
+            /* The group may be new and empty: harmless, it covers
+             * nothing. */
+            return (int)num;
+        }
+    }
+    unsigned char *r = arena_at(&c->opens, (size_t)num);
+    memcpy(r, head, sizeof *head);
+    memcpy(r + 8, open, 8 * c->owords);
+    *head = (uint32_t)num;
+    c->live++;
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The search over one key                                            */
+/* ------------------------------------------------------------------ */
+
+struct entry {
+    int64_t time;
+    int rank;   /* 0 call, 1 return, 2 open return: the order at a tie */
+    int32_t id; /* 2 * op for a call, 2 * op + 1 for its return */
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    if (x->time != y->time) {
+        return x->time < y->time ? -1 : 1;
+    }
+    if (x->rank != y->rank) {
+        return x->rank - y->rank;
+    }
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+enum outcome { OUT_VALID, OUT_INVALID, OUT_TIME, OUT_MEMORY };
+
+struct search {
+    const struct model *m;
+    double deadline; /* 0: none */
+    size_t memory_limit;
+    uint64_t steps;  /* over all keys */
+    uint64_t states; /* over all keys */
+
+    /* Invalid: the op (index into the key's ops) whose return could not be
+     * reached, how many ops with a return the deepest dead end had
+     * linearized, and the state there. */
+    size_t culprit;
+    size_t best_depth;
+    size_t nreq; /* ops with a return in the last key searched */
+    unsigned char fail_state[MODEL_STATE_MAX];
+};
+
+/* Order of open ops: by effect, then by invoke time. */
+static int effect_cmp(const struct model_op *a, const struct model_op *b)
+{
+    if (a->f != b->f) {
+        return a->f < b->f ? -1 : 1;
+    }
+    for (int i = 0; i < 2; i++) {
+        if (a->in[i] != b->in[i]) {
+            return a->in[i] < b->in[i] ? -1 : 1;
+        }
+    }
+    return 0;
+}
+
+static int by_effect(const void *a, const void *b, void *arg)
+{
+    const struct op *all = arg;
+    const struct op *x = &all[*(const size_t *)a],
+                    *y = &all[*(const size_t *)b];
+    int c = effect_cmp(&x->mop, &y->mop);
+    if (c != 0) {
+        return c;
+    }
+    if (x->call != y->call) {
+        return x->call < y->call ? -1 : 1;
+    }
+    return (*(const size_t *)a > *(const size_t *)b) -
+           (*(const size_t *)a < *(const size_t *)b);
+}
+
+/* Search the @n ops at @ops (positions into @all; reordered in place, ops
+ * with a return first, and s->culprit indexes the new order). Returns an
+ * outcome, or -ENOMEM. */
+static int search_key(struct search *s, const struct op *all, size_t *ops,
+                      size_t n)
+{
+    const struct model *m = s->m;
+    const size_t ss = m->state_size;
+    const int32_t head = (int32_t)(2 * n), tail = (int32_t)(2 * n + 1);
+    size_t nreq = 0, rwords, owords;
+    struct entry *entries = malloc(2 * n * sizeof *entries);
+    int32_t *next = malloc((2 * n + 2) * sizeof *next);
+    int32_t *prev = malloc((2 * n + 2) * sizeof *prev);
+    uint64_t *zob = malloc(n * sizeof *zob);
+    size_t *cls = malloc(n * sizeof *cls);
+    size_t *used = calloc(n + 1, sizeof *used);
+    uint64_t *bits = NULL;
+    uint32_t *stack = malloc(n * sizeof *stack);
+    unsigned char *saved = malloc(n * ss + 1);
+    unsigned char buf_a[MODEL_STATE_MAX], buf_b[MODEL_STATE_MAX];
+    unsigned char *cur = buf_a, *nxt = buf_b;
+    struct cache cache;
+    size_t remaining, depth = 0;
+    bool have_culprit = false;
+    uint64_t hreq = 0;
+    bool open_pass = false;
+    int32_t e;
+    int rv;
+
+    cache_init(&cache, m, 0, 0, 0);
+    if (!entries || !next || !prev || !zob || !cls || !used || !stack ||
+        !saved) {
+        rv = -ENOMEM;
+        goto out;
+    }
+    /* Ops with a return first, then the open ones by effect. */
+    for (size_t j = 0, k = 0; j < n; j++) {
+        if (!all[ops[j]].mop.open) {
+            ops[nreq++] = ops[j];
+        } else {
+            cls[k++] = ops[j]; /* scratch */
+        }
+    }
+    memcpy(ops + nreq, cls, (n - nreq) * sizeof *ops);
+    qsort_r(ops + nreq, n - nreq, sizeof *ops, by_effect, (void *)all);
+    remaining = nreq;
+    s->nreq = nreq;
+    rwords = (nreq + 63) / 64;
+    owords = (n - nreq + 63) / 64;
+    cache_init(&cache, m, rwords, owords, s->memory_limit);
+    bits = calloc(rwords + owords + 1, sizeof *bits);
+    if (bits == NULL) {
+        rv = -ENOMEM;
+        goto out;
+    }
+    for (size_t j = 0; j < n; j++) {
+        const struct op *o = &all[ops[j]];
+        entries[2 * j] = (struct entry){o->call, 0, (int32_t)(2 * j)};
+        entries[2 * j + 1] =
+            (struct entry){o->ret, o->mop.open ? 2 : 1, (int32_t)(2 * j + 1)};
+        /* Open ops stay out of the hash (see the cache). */
+        zob[j] = j < nreq ? mix64(0x9e3779b97f4a7c15ULL * (j + 1)) : 0;
+        /* Open ops with equal effects form a class (they are sorted so),
+         * numbered by its first op; bit cls + k means "k + 1 of them are
+         * linearized": which ones does not matter, since every open op
+         * linearized so far was invoked before the current frontier. */
+        if (j >= nreq) {
+            bool same =
+                j > nreq && effect_cmp(&all[ops[j - 1]].mop, &o->mop) == 0;
+            cls[j] = same ? cls[j - 1] : j - nreq;
+        }
+    }
+    qsort(entries, 2 * n, sizeof *entries, entry_cmp);
+    {
+        int32_t last = head;
+        for (size_t i = 0; i < 2 * n; i++) {
+            next[last] = entries[i].id;
+            prev[entries[i].id] = last;
+            last = entries[i].id;
+        }
+        next[last] = tail;
+        prev[tail] = last;
+        next[tail] = tail; /* never followed */
+        prev[head] = head;
+    }
+    m->init(cur);
+
+    e = next[head];
+    while (remaining > 0) {
+        if ((++s->steps % CHECK_EVERY) == 0 && s->deadline != 0 &&
+            now_s() >= s->deadline) {
+            rv = OUT_TIME;
+            goto out;
+        }
+        if ((e & 1) == 0) {
+            size_t j = (size_t)e >> 1;
+            const struct op *o = &all[ops[j]];
+            if ((j >= nreq) != open_pass) {
+                e = next[e];
+                continue;
+            }
+            /* An open op that changes nothing is no better than skipping
+             * it, which the search does anyway. */
+            if (m->step(cur, &o->mop, nxt) &&
+                !(o->mop.open && m->equal(cur, nxt))) {
+                size_t b = j;
+                if (j >= nreq) {
+                    b = 64 * rwords + cls[j] + used[cls[j]];
+                }
+                uint64_t hr = hreq ^ zob[j];
+                uint64_t hash =
+                    mix64(hr ^ (m->hash(nxt) * 0x9e3779b97f4a7c15ULL));
+                bits[b >> 6] |= 1ULL << (b & 63);
+                rv = cache_insert(&cache, hash, bits, nxt);
+                if (rv == 1) {
+                    unsigned char *t;
+                    int32_t r = e + 1;
+                    stack[depth] = (uint32_t)j;
+                    memcpy(saved + depth * ss, cur, ss);
+                    depth++;
+                    t = cur, cur = nxt, nxt = t;
+                    hreq = hr;
+                    /* lift: the call, then its return */
+                    next[prev[e]] = next[e];
+                    prev[next[e]] = prev[e];
+                    next[prev[r]] = next[r];
+                    prev[next[r]] = prev[r];
+                    remaining -= j < nreq;
+                    if (j >= nreq) {
+                        used[cls[j]]++;
+                    }
+                    open_pass = false;
+                    e = next[head];
+                    continue;
+                }
+                bits[b >> 6] &= ~(1ULL << (b & 63));
+                if (rv == -ENOSPC) {
+                    rv = OUT_MEMORY;
+                    goto out;
+                }
+                if (rv < 0) {
+                    goto out;
+                }
+            }
+            e = next[e];
+        } else if (!open_pass) {
+            /* Every op with a return that could go next was tried: now
+             * the open ones. */
+            open_pass = true;
+            e = next[head];
+        } else {
+            /* A return (the tail is odd too, but is unreachable while an
+             * op with a return is left: that return comes first). */
+            if (e != tail &&
+                (!have_culprit || nreq - remaining > s->best_depth)) {
+                have_culprit = true;
+                s->best_depth = nreq - remaining;
+                s->culprit = (size_t)e >> 1;
+                memcpy(s->fail_state, cur, ss);
+            }
+            if (depth == 0) {
+                rv = OUT_INVALID;
+                goto out;
+            }
+            depth--;
+            size_t j = stack[depth], b = j;
+            int32_t c = (int32_t)(2 * j), r = c + 1;
+            if (j >= nreq) {
+                used[cls[j]]--;
+                b = 64 * rwords + cls[j] + used[cls[j]];
+            }
+            memcpy(cur, saved + depth * ss, ss);
+            bits[b >> 6] &= ~(1ULL << (b & 63));
+            hreq ^= zob[j];
+            /* unlift: the return, then the call */
+            next[prev[r]] = r;
+            prev[next[r]] = r;
+            next[prev[c]] = c;
+            prev[next[c]] = c;
+            remaining += j < nreq;
+            open_pass = j >= nreq;
+            e = next[c];
+        }
+    }
+    rv = OUT_VALID;
+
+out:
+    s->states += cache.live;
+    cache_close(&cache);
+    free(entries);
+    free(next);
+    free(prev);
+    free(zob);
+    free(cls);
+    free(used);
+    free(bits);
+    free(stack);
+    free(saved);
+    return rv;
+}
+
+/* ------------------------------------------------------------------ */
+/* From events to ops                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Where an event is, for messages: its line, or its index when built in
+ * memory. */
+static const char *where(const struct history_event *e, char *buf, size_t size)
+{
+    if (e->line > 0) {
+        snprintf(buf, size, "line %d", e->line);
+    } else {
+        snprintf(buf, size, "index %" PRId64, e->index);
+    }
+    return buf;
+}
+
+static int fail_history(struct verdict *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail_history(struct verdict *out, const char *fmt, ...)
+{
+    va_list ap;
+    out->result = VERDICT_UNKNOWN;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+static int int_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Per process: the op it has open, and where it went info. */
+struct proc {
+    size_t open; /* op number, or SIZE_MAX */
+    size_t info; /* event position of its info completion, or SIZE_MAX */
+};
+
+static bool same_key(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return a == b;
+    }
+    return strcmp(a, b) == 0;
+}
+
+/* Pair the client events of @h into ops (*ops, *n). */
+static int pair_events(const struct history *h, struct op **ops_out,
+                       size_t *n_out, struct verdict *out)
+{
+    char w1[40], w2[40];
+    int *procs = NULL;
+    size_t nprocs = 0;
+    struct proc *ps = NULL;
+    struct op *ops = NULL;
+    size_t n = 0;
+    int rv = 0;
+
+    /* Dense process numbers: sort the distinct ones. */
+    procs = malloc((h->n + 1) * sizeof *procs);
+    if (procs == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->events[i].process != HISTORY_NEMESIS) {
+            procs[nprocs++] = h->events[i].process;
+        }
+    }
+    qsort(procs, nprocs, sizeof *procs, int_cmp);
+    {
+        size_t u = 0;
+        for (size_t i = 0; i < nprocs; i++) {
+            if (u == 0 || procs[u - 1] != procs[i]) {
+                procs[u++] = procs[i];
+            }
+        }
+        nprocs = u;
+    }
+    ps = malloc((nprocs + 1) * sizeof *ps);
+    ops = malloc((h->n + 1) * sizeof *ops);
+    if (ps == NULL || ops == NULL) {
+        rv = -ENOMEM;
+        goto err;
+    }
+    for (size_t i = 0; i < nprocs; i++) {
+        ps[i].open = SIZE_MAX;
+        ps[i].info = SIZE_MAX;
+    }
+
+    for (size_t i = 0; i < h->n; i++) {
+        const struct history_event *ev = &h->events[i];
+        if (ev->process == HISTORY_NEMESIS) {
+            continue;
+        }
+        int *found =
+            bsearch(&ev->process, procs, nprocs, sizeof *procs, int_cmp);
+        struct proc *p = &ps[found - procs];
+        if (ev->type == HISTORY_INVOKE) {
+            if (p->open != SIZE_MAX) {
+                const struct history_event *o = &h->events[ops[p->open].inv];
+                rv = fail_history(
+                    out,
+                    "%s: process %d invokes %s while its %s from %s is "
+                    "still open",
+                    where(ev, w1, sizeof w1), ev->process, ev->f, o->f,
+                    where(o, w2, sizeof w2));
+                goto err;
+            }
+            if (p->info != SIZE_MAX) {
+                rv = fail_history(
+                    out,
+                    "%s: process %d invokes %s after its op ended in "
+                    "info at %s (it must move to a new process)",
+                    where(ev, w1, sizeof w1), ev->process, ev->f,
+                    where(&h->events[p->info], w2, sizeof w2));
+                goto err;
+            }
+            ops[n] = (struct op){.inv = i,
+                                 .done = SIZE_MAX,
+                                 .type = HISTORY_INVOKE,
+                                 .call = ev->time,
+                                 .ret = OPEN_RET};
+            p->open = n++;
+            continue;
+        }
+        if (p->open == SIZE_MAX) {
+            rv = fail_history(out, "%s: process %d: %s %s without an invoke",
+                              where(ev, w1, sizeof w1), ev->process,
+                              history_type_name(ev->type), ev->f);
+            goto err;
+        }
+        struct op *o = &ops[p->open];
+        const struct history_event *inv = &h->events[o->inv];
+        if (strcmp(inv->f, ev->f) != 0 ||
+            (ev->key != NULL && !same_key(inv->key, ev->key))) {
+            rv = fail_history(
+                out,
+                "%s: process %d completes %s on key %s%s%s, but its "
+                "invoke at %s is %s on key %s%s%s",
+                where(ev, w1, sizeof w1), ev->process, ev->f,
+                ev->key ? "\"" : "", ev->key ? ev->key : "(none)",
+                ev->key ? "\"" : "", where(inv, w2, sizeof w2), inv->f,
+                inv->key ? "\"" : "", inv->key ? inv->key : "(none)",
+                inv->key ? "\"" : "");
+            goto err;
+        }
+        if (ev->time < inv->time) {
+            rv = fail_history(out,
+                              "%s: process %d completes at time %" PRId64
+                              ", before its invoke at %s (time %" PRId64 ")",
+                              where(ev, w1, sizeof w1), ev->process, ev->time,
+                              where(inv, w2, sizeof w2), inv->time);
+            goto err;
+        }
+        o->done = i;
+        o->type = ev->type;
+        if (ev->type != HISTORY_INFO) {
+            o->ret = ev->time;
+        } else {
+            p->info = i;
+        }
+        p->open = SIZE_MAX;
+    }
+    free(procs);
+    free(ps);
+    *ops_out = ops;
+    *n_out = n;
+    return 0;
+
+err:
+    free(procs);
+    free(ps);
+    free(ops);
+    return rv;
+}
+
+/* Let the model translate each op; fail ops and dropped ones are not kept. */
+static int translate(const struct history *h, const struct model *m,
+                     struct op *ops, size_t n, struct verdict *out)
+{
+    char msg[160], w1[40], w2[64];
+    for (size_t i = 0; i < n; i++) {
+        struct op *o = &ops[i];
+        const struct history_event *inv = &h->events[o->inv];
+        const struct history_event *done = NULL;
+        int rv;
+
+        o->keep = false;
+        if (o->type == HISTORY_FAIL) {
+            continue; /* it did not happen */
+        }
+        if (o->type == HISTORY_OK) {
+            done = &h->events[o->done];
+        } else {
+            o->ret = OPEN_RET;
+        }
+        msg[0] = '\0';
+        rv = m->op_from_events(inv, done, &o->mop, msg, sizeof msg);
+        if (rv < 0) {
+            w2[0] = '\0';
+            if (done != NULL) {
+                char w3[40];
+                snprintf(w2, sizeof w2, " (ok at %s)",
+                         where(done, w3, sizeof w3));
+            }
+            return fail_history(out, "%s: process %d %s%s: %s",
+                                where(inv, w1, sizeof w1), inv->process, inv->f,
+                                w2, msg);
+        }
+        o->mop.open = done == NULL;
+        o->keep = rv == MODEL_KEEP;
+    }
+    return 0;
+}
+
+static const char *op_key(const struct history *h, const struct op *o)
+{
+    return h->events[o->inv].key;
+}
+
+static int key_cmp(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL) {
+        return (a != NULL) - (b != NULL);
+    }
+    return strcmp(a, b);
+}
+
+struct sort_ctx {
+    const struct history *h;
+    const struct op *ops;
+};
+
+static int by_key(const void *a, const void *b, void *arg)
+{
+    const struct sort_ctx *ctx = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = key_cmp(op_key(ctx->h, &ctx->ops[x]), op_key(ctx->h, &ctx->ops[y]));
+    if (c != 0) {
+        return c;
+    }
+    return (x > y) - (x < y);
+}
+
+static void describe_op(const struct history *h, const struct model *m,
+                        const struct op *o, struct verdict_op *vo)
+{
+    const struct history_event *inv = &h->events[o->inv];
+    const struct history_event *done =
+        o->done != SIZE_MAX ? &h->events[o->done] : NULL;
+    json_t *value = inv->value;
+
+    vo->index = inv->index;
+    vo->done_index = done ? done->index : -1;
+    vo->process = inv->process;
+    snprintf(vo->f, sizeof vo->f, "%s", inv->f);
+    vo->type = done ? done->type : HISTORY_INFO;
+    if (done != NULL && done->type == HISTORY_OK && done->value != NULL &&
+        !json_is_null(done->value)) {
+        value = done->value;
+    }
+    json_decref(vo->value);
+    vo->value = value ? json_incref(value) : json_null();
+    vo->call = o->call;
+    vo->ret = o->ret == OPEN_RET ? -1 : o->ret;
+    m->describe_op(&o->mop, vo->desc, sizeof vo->desc);
+}
+
+static int set_key(struct verdict *out, const char *key)
+{
+    free(out->key);
+    out->key = NULL;
+    out->has_key = true;
+    if (key != NULL) {
+        out->key = strdup(key);
+        if (out->key == NULL) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+int checker_linearizable(const struct history *h, const struct model *m,
+                         const struct checker_limits *lim, struct verdict *out)
+{
+    double start = now_s();
+    struct search s;
+    struct op *ops = NULL;
+    size_t nops = 0, *order = NULL, *ids = NULL;
+    bool unknown = false;
+    int rv;
+
+    verdict_init(out);
+    out->model = m->name;
+    out->partial = h->partial;
+    if (m->state_size > MODEL_STATE_MAX) {
+        return fail_history(out, "model %s: state of %zu bytes (at most %d)",
+                            m->name, m->state_size, MODEL_STATE_MAX);
+    }
+    memset(&s, 0, sizeof s);
+    s.m = m;
+    if (lim != NULL && lim->time_s > 0) {
+        s.deadline = start + lim->time_s;
+    }
+    if (lim != NULL) {
+        s.memory_limit = lim->memory_bytes;
+    }
+
+    rv = pair_events(h, &ops, &nops, out);
+    if (rv == 0) {
+        rv = translate(h, m, ops, nops, out);
+    }
+    if (rv != 0) {
+        goto err;
+    }
+    out->ops = nops;
+
+    order = malloc((nops + 1) * sizeof *order);
+    ids = malloc((nops + 1) * sizeof *ids);
+    if (order == NULL || ids == NULL) {
+        rv = -ENOMEM;
+        goto err;
+    }
+    for (size_t i = 0; i < nops; i++) {
+        order[i] = i;
+    }
+    struct sort_ctx ctx = {h, ops};
+    qsort_r(order, nops, sizeof *order, by_key, &ctx);
+    for (size_t i = 0; i < nops; i++) {
+        out->keys += i == 0 || key_cmp(op_key(h, &ops[order[i]]),
+                                       op_key(h, &ops[order[i - 1]])) != 0;
+    }
+
+    for (size_t lo = 0, hi; lo < nops; lo = hi) {
+        const char *key = op_key(h, &ops[order[lo]]);
+        size_t n = 0;
+        for (hi = lo;
+             hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0; hi++) {
+            if (ops[order[hi]].keep) {
+                ids[n++] = order[hi];
+            }
+        }
+        if (n == 0) {
+            continue;
+        }
+        if (n >= (size_t)INT32_MAX / 2) {
+            rv = fail_history(out, "too many operations on one key (%zu)", n);
+            goto err;
+        }
+        if (s.deadline != 0 && now_s() >= s.deadline) {
+            rv = OUT_TIME;
+        } else {
+            rv = search_key(&s, ops, ids, n);
+        }
+        if (rv < 0) {
+            goto err;
+        }
+        if (rv == OUT_INVALID) {
+            out->result = VERDICT_INVALID;
+            if (set_key(out, key) != 0) {
+                rv = -ENOMEM;
+                goto err;
+            }
+            describe_op(h, m, &ops[ids[s.culprit]], &out->op);
+            out->prefix = s.best_depth;
+            out->key_ops = s.nreq;
+            m->describe_state(s.fail_state, out->state, sizeof out->state);
+            unknown = false;
+            break;
+        }
+        if ((rv == OUT_TIME || rv == OUT_MEMORY) && !unknown) {
+            unknown = true;
+            if (set_key(out, key) != 0) {
+                rv = -ENOMEM;
+                goto err;
+            }
+            out->key_ops = n;
+            if (rv == OUT_TIME) {
+                snprintf(out->reason, sizeof out->reason,
+                         "time limit of %g s reached", lim->time_s);
+            } else {
+                snprintf(out->reason, sizeof out->reason,
+                         "memory limit of %zu bytes reached",
+                         lim->memory_bytes);
+            }
+        }
+        if (rv == OUT_TIME) {
+            break; /* the keys after this one go unchecked */
+        }
+    }
+    if (unknown) {
+        out->result = VERDICT_UNKNOWN;
+    }
+    out->steps = s.steps;
+    out->states = s.states;
+    out->seconds = now_s() - start;
+    free(ops);
+    free(order);
+    free(ids);
+    return 0;
+
+err:
+    if (rv == -ENOMEM) {
+        out->result = VERDICT_UNKNOWN;
+        snprintf(out->reason, sizeof out->reason, "out of memory");
+    }
+    out->steps = s.steps;
+    out->states = s.states;
+    out->seconds = now_s() - start;
+    free(ops);
+    free(order);
+    free(ids);
+    return rv;
+}

@@ -1,0 +1,70 @@
+/* model: a sequential specification the linearizability checker runs ops on. */
+#ifndef FAULTLINE_MODEL_H
+#define FAULTLINE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "histories/history.h"
+
+/* The largest model state, in bytes. */
+#define MODEL_STATE_MAX 64
+
+/* What model_op_from_events() may return besides an error. */
+enum {
+    MODEL_KEEP = 0, /* the op takes part in the search */
+    MODEL_DROP = 1, /* the op constrains nothing (a read with no result) */
+};
+
+/* One operation, translated from its events into the model's terms. */
+struct model_op {
+    int f;         /* the model's operation code */
+    int64_t in[2]; /* arguments (write N: in[0]; cas A B: in[0], in[1]) */
+    int64_t out;   /* result, when !out_nil and !open */
+    bool out_nil;  /* the result is nil (a read of an unset register) */
+    bool open;     /* no result: it may or may not have taken effect */
+};
+
+/* A model is this table; a new model is one file defining one. States are
+ * plain bytes of size state_size, so the checker can copy and cache them:
+ * a model must keep every byte of a state meaningful (no padding holes). */
+struct model {
+    const char *name;  /* "cas-register" */
+    size_t state_size; /* at most MODEL_STATE_MAX */
+
+    /* Fill @op from an invoke and its completion. @done is the ok event, or
+     * NULL when the outcome is unknown (info, or the history ended first);
+     * fail completions never get here (those ops did not happen). Returns
+     * MODEL_KEEP, MODEL_DROP, or -EINVAL with a message (naming the field,
+     * not the line) written to @err. Both events are borrowed. */
+    int (*op_from_events)(const struct history_event *invoke,
+                          const struct history_event *done, struct model_op *op,
+                          char *err, size_t errlen);
+
+    /* Write the initial state into @state. */
+    void (*init)(void *state);
+
+    /* Apply @op to @state: return false if the op can't happen in that
+     * state (its result disagrees), else true with the new state written to
+     * @next (which never aliases @state). For an open op, true means "it
+     * took effect here". */
+    bool (*step)(const void *state, const struct model_op *op, void *next);
+
+    bool (*equal)(const void *a, const void *b);
+    uint64_t (*hash)(const void *state);
+
+    /* Short text for people: "read -> 3", "cas 1 -> 2"; "3", "nil". */
+    void (*describe_op)(const struct model_op *op, char *buf, size_t size);
+    void (*describe_state)(const void *state, char *buf, size_t size);
+};
+
+/* The compare-and-set register (model_register.c): starts unset; read
+ * returns the value or nil; write N; cas [A, B] succeeds iff the value is A. */
+extern const struct model model_register;
+
+/* The model called @name ("cas-register", or its alias "register"), or NULL
+ * when there is none. */
+const struct model *model_find(const char *name);
+
+#endif /* FAULTLINE_MODEL_H */

@@ -1,0 +1,170 @@
+/* model_register: a compare-and-set register that starts unset.
+ *
+ * These are the semantics of the Porcupine/Knossos etcd register: a read
+ * returns the value or nil (never written); write N sets it; cas [A, B]
+ * sets B if the value is A, and fails (changing nothing) otherwise, which
+ * the history records as `fail`, so a cas that reaches the search matched.
+ * An unset register matches no cas. */
+#include "checker/model.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { REG_READ, REG_WRITE, REG_CAS };
+
+/* Two whole words: no padding, so states compare and hash as bytes. */
+struct reg {
+    int64_t set; /* 0 while unset */
+    int64_t v;   /* 0 while unset */
+};
+
+static int op_from_events(const struct history_event *invoke,
+                          const struct history_event *done, struct model_op *op,
+                          char *err, size_t errlen)
+{
+    memset(op, 0, sizeof *op);
+    op->open = done == NULL;
+    if (strcmp(invoke->f, "read") == 0) {
+        op->f = REG_READ;
+        if (done == NULL) {
+            return MODEL_DROP; /* no result: consistent with any state */
+        }
+        if (done->value == NULL || json_is_null(done->value)) {
+            op->out_nil = true;
+        } else if (json_is_integer(done->value)) {
+            op->out = json_integer_value(done->value);
+        } else {
+            snprintf(err, errlen,
+                     "ok read value: expected an integer or "
+                     "null");
+            return -EINVAL;
+        }
+        return MODEL_KEEP;
+    }
+    if (strcmp(invoke->f, "write") == 0) {
+        op->f = REG_WRITE;
+        if (!json_is_integer(invoke->value)) {
+            snprintf(err, errlen, "write value: expected an integer");
+            return -EINVAL;
+        }
+        op->in[0] = json_integer_value(invoke->value);
+        return MODEL_KEEP;
+    }
+    if (strcmp(invoke->f, "cas") == 0) {
+        json_t *v = invoke->value;
+        op->f = REG_CAS;
+        if (!json_is_array(v) || json_array_size(v) != 2 ||
+            !json_is_integer(json_array_get(v, 0)) ||
+            !json_is_integer(json_array_get(v, 1))) {
+            snprintf(err, errlen,
+                     "cas value: expected [from, to], two "
+                     "integers");
+            return -EINVAL;
+        }
+        op->in[0] = json_integer_value(json_array_get(v, 0));
+        op->in[1] = json_integer_value(json_array_get(v, 1));
+        return MODEL_KEEP;
+    }
+    snprintf(err, errlen,
+             "unknown operation \"%s\" (cas-register has read, write, cas)",
+             invoke->f);
+    return -EINVAL;
+}
+
+static void init(void *state)
+{
+    memset(state, 0, sizeof(struct reg));
+}
+
+static bool step(const void *state, const struct model_op *op, void *next)
+{
+    const struct reg *s = state;
+    struct reg *n = next;
+
+    switch (op->f) {
+    case REG_READ:
+        if (op->out_nil ? s->set : (!s->set || s->v != op->out)) {
+            return false;
+        }
+        *n = *s;
+        return true;
+    case REG_WRITE:
+        n->set = 1;
+        n->v = op->in[0];
+        return true;
+    case REG_CAS:
+        /* An open cas that took effect matched; one that did not match
+         * changed nothing, which is the same as never happening. */
+        if (!s->set || s->v != op->in[0]) {
+            return false;
+        }
+        n->set = 1;
+        n->v = op->in[1];
+        return true;
+    }
+    return false;
+}
+
+static bool equal(const void *a, const void *b)
+{
+    const struct reg *x = a, *y = b;
+    return x->set == y->set && x->v == y->v;
+}
+
+static uint64_t hash(const void *state)
+{
+    const struct reg *s = state;
+    uint64_t z = (uint64_t)s->v + (s->set ? 0x9e3779b97f4a7c15ULL : 0);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void describe_op(const struct model_op *op, char *buf, size_t size)
+{
+    switch (op->f) {
+    case REG_READ:
+        if (op->open) {
+            snprintf(buf, size, "read -> ?");
+        } else if (op->out_nil) {
+            snprintf(buf, size, "read -> nil");
+        } else {
+            snprintf(buf, size, "read -> %" PRId64, op->out);
+        }
+        break;
+    case REG_WRITE:
+        snprintf(buf, size, "write %" PRId64 "%s", op->in[0],
+                 op->open ? " (outcome unknown)" : "");
+        break;
+    case REG_CAS:
+        snprintf(buf, size, "cas %" PRId64 " -> %" PRId64 "%s", op->in[0],
+                 op->in[1], op->open ? " (outcome unknown)" : "");
+        break;
+    default:
+        snprintf(buf, size, "?");
+    }
+}
+
+static void describe_state(const void *state, char *buf, size_t size)
+{
+    const struct reg *s = state;
+    if (s->set) {
+        snprintf(buf, size, "%" PRId64, s->v);
+    } else {
+        snprintf(buf, size, "nil");
+    }
+}
+
+const struct model model_register = {
+    .name = "cas-register",
+    .state_size = sizeof(struct reg),
+    .op_from_events = op_from_events,
+    .init = init,
+    .step = step,
+    .equal = equal,
+    .hash = hash,
+    .describe_op = describe_op,
+    .describe_state = describe_state,
+};

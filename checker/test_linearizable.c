@@ -1,0 +1,839 @@
+/* test_linearizable: the checker on case folders, random histories, limits. */
+#include "checker/linearizable.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int failures;
+static uint64_t seed;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
+                    __LINE__, __func__, #cond);                                \
+            failures++;                                                        \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+
+#define RUN(test)                                                              \
+    do {                                                                       \
+        int before_ = failures;                                                \
+        test();                                                                \
+        printf("%s %s\n", failures == before_ ? "ok  " : "FAIL", #test);       \
+        fflush(stdout);                                                        \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* splitmix64: the same generator the runner uses, kept local. */
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int64_t below(uint64_t *s, int64_t n)
+{
+    return n <= 0 ? 0 : (int64_t)(rnd(s) % (uint64_t)n);
+}
+
+static bool chance(uint64_t *s, double p)
+{
+    return (double)(rnd(s) >> 11) * (1.0 / 9007199254740992.0) < p;
+}
+
+static bool read_word(const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    bool ok = f != NULL && fgets(buf, (int)size, f) != NULL;
+    if (f != NULL) {
+        fclose(f);
+    }
+    if (ok) {
+        buf[strcspn(buf, "\r\n")] = '\0';
+    }
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Case folders: checker/cases/<name>/{history.jsonl,expected[,summary]} */
+/* ------------------------------------------------------------------ */
+
+static int check_case(const char *dir, const char *name)
+{
+    char path[1024], want[64], summary_want[512], summary[1024];
+    struct history h;
+    struct history_error err;
+    struct checker_limits lim = {.time_s = 20};
+    struct verdict v;
+    json_t *js;
+    bool has_summary;
+    int rv, bad = 0;
+
+    snprintf(path, sizeof path, "%s/%s/expected", dir, name);
+    if (!read_word(path, want, sizeof want)) {
+        fprintf(stderr, "case %s: no expected file\n", name);
+        return 1;
+    }
+    snprintf(path, sizeof path, "%s/%s/summary", dir, name);
+    has_summary = read_word(path, summary_want, sizeof summary_want);
+    snprintf(path, sizeof path, "%s/%s/history.jsonl", dir, name);
+    rv = history_load(path, &h, &err);
+    if (rv != 0) {
+        char msg[1024];
+        history_error_format(&err, msg, sizeof msg);
+        fprintf(stderr, "case %s: %s\n", name, msg);
+        return 1;
+    }
+    rv = checker_linearizable(&h, &model_register, &lim, &v);
+    verdict_summary(&v, summary, sizeof summary);
+    if (rv != 0 && rv != -EINVAL) {
+        fprintf(stderr, "case %s: checker returned %d\n", name, rv);
+        bad = 1;
+    }
+    if (strcmp(verdict_result_name(v.result), want) != 0) {
+        fprintf(stderr, "case %s: got %s, want %s\n  %s\n", name,
+                verdict_result_name(v.result), want, summary);
+        bad = 1;
+    }
+    if (has_summary && strstr(summary, summary_want) == NULL) {
+        fprintf(stderr, "case %s: summary\n  %s\nlacks\n  %s\n", name, summary,
+                summary_want);
+        bad = 1;
+    }
+    js = verdict_to_json(&v);
+    if (js == NULL) {
+        fprintf(stderr, "case %s: verdict_to_json failed\n", name);
+        bad = 1;
+    } else {
+        json_t *valid = json_object_get(js, "valid");
+        bool agree = v.result == VERDICT_VALID     ? json_is_true(valid)
+                     : v.result == VERDICT_INVALID ? json_is_false(valid)
+                                                   : json_is_string(valid);
+        if (!agree || (v.result == VERDICT_INVALID &&
+                       json_object_get(js, "anomaly") == NULL)) {
+            fprintf(stderr, "case %s: JSON disagrees with the verdict\n", name);
+            bad = 1;
+        }
+        json_decref(js);
+    }
+    verdict_close(&v);
+    history_close(&h);
+    return bad;
+}
+
+static void test_linearizable_cases(void)
+{
+    const char *dir = "checker/cases";
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int cases = 0, bad = 0;
+
+    CHECK(d != NULL);
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        bad += check_case(dir, de->d_name);
+        cases++;
+    }
+    closedir(d);
+    printf("     %d cases, %d wrong\n", cases, bad);
+    failures += bad;
+    CHECK(cases >= 12);
+}
+
+/* ------------------------------------------------------------------ */
+/* Generated register histories                                       */
+/* ------------------------------------------------------------------ */
+
+enum { G_READ, G_WRITE, G_CAS };
+enum { O_OK, O_FAIL, O_INFO, O_NONE }; /* O_NONE: no completion event */
+
+struct gop {
+    int process, client, key, f;
+    int64_t a, b;           /* write a; cas a -> b */
+    int64_t call, ret, lin; /* lin: when it takes effect, if it does */
+    int outcome;
+    bool applied; /* took effect (always for ok; maybe for info/none) */
+    bool rnil;    /* read result */
+    int64_t rval;
+};
+
+struct gen_params {
+    int clients, keys, ops, values;
+    int64_t gap, dur; /* upper bounds, ns */
+    double p_info, p_fail, p_none, seq_frac;
+};
+
+static int lin_cmp(const void *a, const void *b, void *arg)
+{
+    const struct gop *ops = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (ops[x].lin != ops[y].lin) {
+        return ops[x].lin < ops[y].lin ? -1 : 1;
+    }
+    return (x > y) - (x < y);
+}
+
+/* Simulate a register: ops take effect at a point inside their interval
+ * (or, for an info op, any time after its invoke), so the history is
+ * linearizable by construction. */
+static struct gop *generate(uint64_t *s, const struct gen_params *p)
+{
+    struct gop *ops = calloc((size_t)p->ops, sizeof *ops);
+    int64_t *free_at = calloc((size_t)p->clients, sizeof *free_at);
+    int *proc = calloc((size_t)p->clients, sizeof *proc);
+    int *last = calloc((size_t)p->clients, sizeof *last);
+    size_t *order = calloc((size_t)p->ops, sizeof *order);
+    struct {
+        bool set;
+        int64_t v;
+    } *reg = calloc((size_t)p->keys, sizeof *reg);
+    int next_proc = p->clients;
+    int nseq = (int)(p->ops * p->seq_frac);
+    int64_t t = 0;
+
+    if (!ops || !free_at || !proc || !last || !order || !reg) {
+        abort();
+    }
+    for (int c = 0; c < p->clients; c++) {
+        proc[c] = c;
+        last[c] = -1;
+    }
+    for (int i = 0; i < p->ops; i++) {
+        struct gop *o = &ops[i];
+        int c = (int)below(s, p->clients);
+        o->client = c;
+        o->process = proc[c];
+        o->key = (int)below(s, p->keys);
+        o->f = (int)below(s, 3);
+        o->a = below(s, p->values);
+        o->b = below(s, p->values);
+        if (i < nseq) {
+            o->call = t + below(s, p->gap + 1);
+        } else {
+            if (i == nseq) {
+                for (int k = 0; k < p->clients; k++) {
+                    free_at[k] = t;
+                }
+            }
+            o->call = free_at[c] + below(s, p->gap + 1);
+        }
+        o->ret = o->call + below(s, p->dur + 1);
+        o->lin = o->call + below(s, o->ret - o->call + 1);
+        o->outcome = O_OK;
+        o->applied = true;
+        if (chance(s, p->p_info)) {
+            o->outcome = O_INFO;
+            o->applied = chance(s, 0.5);
+            /* It may take effect long after the client gave up. */
+            o->lin = o->call + below(s, 4 * (p->dur + p->gap) + 1);
+            proc[c] = next_proc++;
+        } else if (o->f != G_CAS && chance(s, p->p_fail)) {
+            o->outcome = O_FAIL;
+            o->applied = false;
+        }
+        free_at[c] = o->ret + 1;
+        t = o->ret + 1;
+        last[c] = i;
+    }
+    /* Some clients are cut off mid-op when the history ends. */
+    for (int c = 0; c < p->clients; c++) {
+        if (last[c] >= 0 && ops[last[c]].outcome == O_OK &&
+            chance(s, p->p_none)) {
+            ops[last[c]].outcome = O_NONE;
+            ops[last[c]].applied = chance(s, 0.5);
+        }
+    }
+    for (int i = 0; i < p->ops; i++) {
+        order[i] = (size_t)i;
+    }
+    qsort_r(order, (size_t)p->ops, sizeof *order, lin_cmp, ops);
+    for (int k = 0; k < p->ops; k++) {
+        struct gop *o = &ops[order[k]];
+        if (!o->applied) {
+            continue;
+        }
+        switch (o->f) {
+        case G_READ:
+            o->rnil = !reg[o->key].set;
+            o->rval = reg[o->key].v;
+            break;
+        case G_WRITE:
+            reg[o->key].set = true;
+            reg[o->key].v = o->a;
+            break;
+        default:
+            if (reg[o->key].set && reg[o->key].v == o->a) {
+                reg[o->key].v = o->b;
+            } else if (o->outcome == O_OK) {
+                o->outcome = O_FAIL;
+            }
+        }
+    }
+    free(free_at);
+    free(proc);
+    free(last);
+    free(order);
+    free(reg);
+    return ops;
+}
+
+static const char *const fnames[] = {"read", "write", "cas"};
+
+struct gev {
+    int64_t time;
+    int kind; /* 0 invoke, 1 completion */
+    int op;
+};
+
+static int gev_cmp(const void *a, const void *b)
+{
+    const struct gev *x = a, *y = b;
+    if (x->time != y->time) {
+        return x->time < y->time ? -1 : 1;
+    }
+    if (x->op != y->op) {
+        return x->op - y->op;
+    }
+    return x->kind - y->kind;
+}
+
+/* The generated ops as a history, events in time order, nemesis events
+ * sprinkled in. */
+static void to_history(const struct gop *ops, int n, uint64_t *s,
+                       struct history *h)
+{
+    struct gev *evs = calloc((size_t)(2 * n + 1), sizeof *evs);
+    int ne = 0;
+    if (evs == NULL) {
+        abort();
+    }
+    for (int i = 0; i < n; i++) {
+        evs[ne++] = (struct gev){ops[i].call, 0, i};
+        if (ops[i].outcome != O_NONE) {
+            evs[ne++] = (struct gev){ops[i].ret, 1, i};
+        }
+    }
+    qsort(evs, (size_t)ne, sizeof *evs, gev_cmp);
+    history_init(h);
+    for (int k = 0; k < ne; k++) {
+        const struct gop *o = &ops[evs[k].op];
+        struct history_event e;
+        char key[16];
+        memset(&e, 0, sizeof e);
+        if (chance(s, 0.01)) {
+            e.process = HISTORY_NEMESIS;
+            e.type = HISTORY_INFO;
+            e.time = evs[k].time;
+            snprintf(e.f, sizeof e.f, "kill");
+            e.value = json_pack("[s]", "n2");
+            if (history_add(h, &e) != 0) {
+                abort();
+            }
+            json_decref(e.value);
+        }
+        snprintf(key, sizeof key, "k%d", o->key);
+        e.key = key;
+        e.process = o->process;
+        e.time = evs[k].time;
+        snprintf(e.f, sizeof e.f, "%s", fnames[o->f]);
+        if (evs[k].kind == 0) {
+            e.type = HISTORY_INVOKE;
+        } else {
+            e.type = o->outcome == O_OK     ? HISTORY_OK
+                     : o->outcome == O_FAIL ? HISTORY_FAIL
+                                            : HISTORY_INFO;
+        }
+        switch (o->f) {
+        case G_READ:
+            e.value = e.type == HISTORY_OK && !o->rnil ? json_integer(o->rval)
+                                                       : json_null();
+            break;
+        case G_WRITE:
+            e.value = json_integer(o->a);
+            break;
+        default:
+            e.value = json_pack("[II]", (json_int_t)o->a, (json_int_t)o->b);
+        }
+        if (history_add(h, &e) != 0) {
+            abort();
+        }
+        json_decref(e.value);
+    }
+    free(evs);
+}
+
+/* Keep a failing history where it can be replayed. */
+static void dump(const struct history *h, const char *what)
+{
+    char path[256];
+    struct history_header hd = {.version = 1, .seed = seed};
+    struct history_writer *w;
+    snprintf(path, sizeof path, "%s/faultline-%s-%" PRIu64 "-%d.jsonl",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", what, seed,
+             (int)getpid());
+    w = history_writer_new(path, &hd);
+    if (w == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        struct history_event e = h->events[i];
+        history_writer_append(w, &e);
+    }
+    history_writer_free(w);
+    fprintf(stderr, "  history kept in %s\n", path);
+}
+
+static enum verdict_result check(const struct history *h, double limit_s)
+{
+    struct checker_limits lim = {.time_s = limit_s};
+    struct verdict v;
+    int rv = checker_linearizable(h, &model_register, &lim, &v);
+    enum verdict_result r = v.result;
+    if (rv != 0) {
+        fprintf(stderr, "  checker error %d: %s\n", rv, v.reason);
+        r = (enum verdict_result) - 1;
+    }
+    verdict_close(&v);
+    return r;
+}
+
+static void random_params(uint64_t *s, struct gen_params *p, int max_ops)
+{
+    p->clients = 1 + (int)below(s, 8);
+    p->keys = 1 + (int)below(s, 3);
+    p->ops = 1 + (int)below(s, max_ops);
+    p->values = 2 + (int)below(s, 6);
+    p->gap = below(s, 20);
+    p->dur = below(s, 40);
+    p->p_info = chance(s, 0.5) ? 0.0 : 0.1;
+    p->p_fail = chance(s, 0.5) ? 0.0 : 0.1;
+    p->p_none = 0.3;
+    p->seq_frac = chance(s, 0.5) ? 0.2 : 0.0;
+}
+
+/* Per history: long enough for all but the rare pathological search
+ * (many info ops on one key), short enough to keep the suite quick. */
+#define RANDOM_LIMIT_S 3.0
+
+static void test_linearizable_generated_valid(void)
+{
+    uint64_t s = seed ^ 0x1111;
+    int unknown = 0, rounds = 400;
+    for (int round = 0; round < rounds; round++) {
+        struct gen_params p;
+        struct history h;
+        random_params(&s, &p, round < 300 ? 60 : 400);
+        struct gop *ops = generate(&s, &p);
+        to_history(ops, p.ops, &s, &h);
+        enum verdict_result r = check(&h, RANDOM_LIMIT_S);
+        if (r != VERDICT_VALID) {
+            fprintf(stderr, "round %d: generated history judged %s\n", round,
+                    verdict_result_name(r));
+            dump(&h, "valid");
+        }
+        history_close(&h);
+        free(ops);
+        /* Never invalid; unknown (a limit) only rarely. */
+        CHECK(r == VERDICT_VALID || r == VERDICT_UNKNOWN);
+        unknown += r == VERDICT_UNKNOWN;
+    }
+    CHECK(unknown <= rounds / 100);
+}
+
+/* Mutations that certainly break linearizability: a read of a value never
+ * written, or of nil after a write completed. */
+static void test_linearizable_generated_mutated(void)
+{
+    uint64_t s = seed ^ 0x2222;
+    int mutated = 0, unknown = 0;
+    for (int round = 0; round < 400; round++) {
+        struct gen_params p;
+        struct history h;
+        random_params(&s, &p, round < 300 ? 60 : 400);
+        struct gop *ops = generate(&s, &p);
+        int victim = -1, tries = 0;
+        while (victim < 0 && tries++ < 50) {
+            int i = (int)below(&s, p.ops);
+            if (ops[i].f == G_READ && ops[i].outcome == O_OK) {
+                victim = i;
+            }
+        }
+        if (victim < 0) {
+            free(ops);
+            continue;
+        }
+        struct gop *r = &ops[victim];
+        bool nil_ok = false;
+        for (int i = 0; i < p.ops && !r->rnil; i++) {
+            if (ops[i].key == r->key && ops[i].f == G_WRITE &&
+                ops[i].outcome == O_OK && ops[i].ret < r->call) {
+                nil_ok = true;
+            }
+        }
+        if (nil_ok && chance(&s, 0.5)) {
+            r->rnil = true;
+        } else {
+            r->rnil = false;
+            r->rval = 1000 + below(&s, 1000);
+        }
+        to_history(ops, p.ops, &s, &h);
+        enum verdict_result v = check(&h, RANDOM_LIMIT_S);
+        if (v != VERDICT_INVALID) {
+            fprintf(stderr, "round %d: mutated history judged %s\n", round,
+                    verdict_result_name(v));
+            dump(&h, "mutated");
+        }
+        history_close(&h);
+        free(ops);
+        mutated++;
+        /* Never valid; unknown (a limit) only rarely. */
+        CHECK(v == VERDICT_INVALID || v == VERDICT_UNKNOWN);
+        unknown += v == VERDICT_UNKNOWN;
+    }
+    CHECK(mutated > 100);
+    CHECK(unknown <= mutated / 100);
+}
+
+/* ------------------------------------------------------------------ */
+/* A brute-force oracle for small histories                           */
+/* ------------------------------------------------------------------ */
+
+struct oracle {
+    const struct gop *ops;
+    int n;
+    bool done[16];
+};
+
+static bool oracle_search(struct oracle *o, bool set, int64_t v)
+{
+    int left = 0;
+    for (int i = 0; i < o->n; i++) {
+        left += !o->done[i] && o->ops[i].outcome == O_OK;
+    }
+    if (left == 0) {
+        return true;
+    }
+    for (int i = 0; i < o->n; i++) {
+        const struct gop *x = &o->ops[i];
+        bool minimal = true, nset = set;
+        int64_t nv = v;
+        if (o->done[i]) {
+            continue;
+        }
+        /* x can go next unless an op that must happen returned before x
+         * was invoked. */
+        for (int j = 0; j < o->n && minimal; j++) {
+            if (j != i && !o->done[j] && o->ops[j].outcome == O_OK &&
+                o->ops[j].ret < x->call) {
+                minimal = false;
+            }
+        }
+        if (!minimal) {
+            continue;
+        }
+        switch (x->f) {
+        case G_READ:
+            if (x->rnil ? set : (!set || v != x->rval)) {
+                continue;
+            }
+            break;
+        case G_WRITE:
+            nset = true;
+            nv = x->a;
+            break;
+        default:
+            if (!set || v != x->a) {
+                continue;
+            }
+            nv = x->b;
+        }
+        o->done[i] = true;
+        bool ok = oracle_search(o, nset, nv);
+        o->done[i] = false;
+        if (ok) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The oracle's ops: what the checker should search, derived directly. */
+static bool oracle_valid(const struct gop *ops, int n)
+{
+    struct gop kept[16];
+    struct oracle o = {.ops = kept};
+    for (int i = 0; i < n; i++) {
+        if (ops[i].outcome == O_FAIL ||
+            (ops[i].f == G_READ && ops[i].outcome != O_OK)) {
+            continue;
+        }
+        kept[o.n++] = ops[i];
+    }
+    memset(o.done, 0, sizeof o.done);
+    return oracle_search(&o, false, 0);
+}
+
+static void test_linearizable_matches_oracle(void)
+{
+    uint64_t s = seed ^ 0x3333;
+    int valid = 0, invalid = 0;
+    for (int round = 0; round < 4000; round++) {
+        struct gen_params p = {
+            .clients = 1 + (int)below(&s, 4),
+            .keys = 1,
+            .ops = 1 + (int)below(&s, 8),
+            .values = 2 + (int)below(&s, 2),
+            .gap = below(&s, 4),
+            .dur = below(&s, 8),
+            .p_info = 0.15,
+            .p_fail = 0.1,
+            .p_none = 0.3,
+            .seq_frac = 0,
+        };
+        struct history h;
+        struct gop *ops = generate(&s, &p);
+        /* Damage a few ops at random. */
+        int k = (int)below(&s, 3);
+        for (int m = 0; m < k; m++) {
+            struct gop *x = &ops[below(&s, p.ops)];
+            switch (x->f) {
+            case G_READ:
+                x->rnil = chance(&s, 0.3);
+                x->rval = below(&s, p.values);
+                break;
+            case G_WRITE:
+                x->outcome = x->outcome == O_OK ? O_FAIL : O_OK;
+                break;
+            default:
+                x->outcome = x->outcome == O_OK ? O_FAIL : O_OK;
+            }
+            if (chance(&s, 0.3)) {
+                /* Shrink the interval (never earlier: same process). */
+                int64_t c = x->ret - below(&s, 3);
+                x->call = c > x->call ? c : x->call;
+            }
+        }
+        to_history(ops, p.ops, &s, &h);
+        bool want = oracle_valid(ops, p.ops);
+        enum verdict_result got = check(&h, 30);
+        if (got != (want ? VERDICT_VALID : VERDICT_INVALID)) {
+            fprintf(stderr, "round %d: checker %s, oracle %s\n", round,
+                    verdict_result_name(got), want ? "valid" : "invalid");
+            dump(&h, "oracle");
+        }
+        history_close(&h);
+        free(ops);
+        CHECK(got == (want ? VERDICT_VALID : VERDICT_INVALID));
+        want ? valid++ : invalid++;
+    }
+    printf("     oracle agreed on %d valid and %d invalid histories\n", valid,
+           invalid);
+    CHECK(valid > 100 && invalid > 100);
+}
+
+/* ------------------------------------------------------------------ */
+/* Limits                                                             */
+/* ------------------------------------------------------------------ */
+
+/* @n concurrent writes of distinct values, then a read of a value none
+ * wrote: every order of the writes must be tried before "invalid". */
+static void ambiguous_history(struct history *h, int n)
+{
+    history_init(h);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            struct history_event e;
+            memset(&e, 0, sizeof e);
+            e.process = i;
+            e.type = pass == 0 ? HISTORY_INVOKE : HISTORY_OK;
+            e.time = pass == 0 ? i : 1000 + i;
+            snprintf(e.f, sizeof e.f, "write");
+            e.key = "k";
+            e.value = json_integer(i);
+            if (history_add(h, &e) != 0) {
+                abort();
+            }
+            json_decref(e.value);
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        struct history_event e;
+        memset(&e, 0, sizeof e);
+        e.process = n;
+        e.type = pass == 0 ? HISTORY_INVOKE : HISTORY_OK;
+        e.time = 2000 + pass;
+        snprintf(e.f, sizeof e.f, "read");
+        e.key = "k";
+        e.value = pass == 0 ? json_null() : json_integer(999999);
+        if (history_add(h, &e) != 0) {
+            abort();
+        }
+        json_decref(e.value);
+    }
+}
+
+static void test_linearizable_time_limit_gives_unknown(void)
+{
+    struct history h;
+    struct checker_limits lim = {.time_s = 0.05};
+    struct verdict v;
+    char line[512];
+    double t0 = now_s();
+
+    ambiguous_history(&h, 28);
+    CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+    verdict_summary(&v, line, sizeof line);
+    printf("     %s\n", line);
+    CHECK(v.result == VERDICT_UNKNOWN);
+    CHECK(now_s() - t0 < 5);
+    CHECK(strstr(v.reason, "time limit") != NULL);
+    CHECK(v.has_key && v.key != NULL && strcmp(v.key, "k") == 0);
+    verdict_close(&v);
+    history_close(&h);
+}
+
+static void test_linearizable_memory_limit_gives_unknown(void)
+{
+    struct history h;
+    struct checker_limits lim = {.time_s = 30, .memory_bytes = 4 << 20};
+    struct verdict v;
+    char line[512];
+    json_t *js;
+
+    ambiguous_history(&h, 28);
+    CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+    verdict_summary(&v, line, sizeof line);
+    printf("     %s\n", line);
+    CHECK(v.result == VERDICT_UNKNOWN);
+    CHECK(strstr(v.reason, "memory limit") != NULL);
+    js = verdict_to_json(&v);
+    CHECK(js != NULL);
+    CHECK(strcmp(json_string_value(json_object_get(js, "valid")), "unknown") ==
+          0);
+    json_decref(js);
+    verdict_close(&v);
+    history_close(&h);
+}
+
+/* An unknown key does not hide an invalid one. */
+static void test_linearizable_invalid_beats_unknown(void)
+{
+    struct history h;
+    struct checker_limits lim = {.time_s = 30, .memory_bytes = 1 << 20};
+    struct verdict v;
+    const int64_t t = 5000;
+    const char *f[] = {"write", "write", "read"};
+    const int type[] = {HISTORY_INVOKE, HISTORY_OK};
+
+    ambiguous_history(&h, 26); /* key "k" runs out of memory */
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 2; k++) {
+            struct history_event e;
+            memset(&e, 0, sizeof e);
+            e.process = 100;
+            e.type = (enum history_type)type[k];
+            e.time = t + 10 * i + k;
+            snprintf(e.f, sizeof e.f, "%s", f[i]);
+            e.key = "z"; /* sorts after "k" */
+            e.value = i < 2 ? json_integer(i) : json_integer(0);
+            if (i == 2 && k == 0) {
+                json_decref(e.value);
+                e.value = json_null();
+            }
+            CHECK(history_add(&h, &e) == 0);
+            json_decref(e.value);
+        }
+    }
+    CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+    CHECK(v.result == VERDICT_INVALID);
+    CHECK(v.key != NULL && strcmp(v.key, "z") == 0);
+    CHECK(v.keys == 2);
+    verdict_close(&v);
+    history_close(&h);
+}
+
+static void test_linearizable_model_lookup(void)
+{
+    CHECK(model_find("cas-register") == &model_register);
+    CHECK(model_find("register") == &model_register);
+    CHECK(model_find("queue") == NULL);
+    CHECK(model_find(NULL) == NULL);
+}
+
+/* The size the runner produces: 10 clients, 5 keys, 5000 ops. */
+static void test_linearizable_speed(void)
+{
+    uint64_t s = seed ^ 0x4444;
+    struct gen_params p = {
+        .clients = 10,
+        .keys = 5,
+        .ops = 5000,
+        .values = 5,
+        .gap = 2000000,  /* up to 2 ms between a client's ops */
+        .dur = 10000000, /* up to 10 ms per op */
+        .p_info = 0.02,
+        .p_fail = 0.0,
+        .p_none = 0.5,
+        .seq_frac = 0.05,
+    };
+    struct history h;
+    struct gop *ops = generate(&s, &p);
+    struct verdict v;
+    double t0;
+
+    to_history(ops, p.ops, &s, &h);
+    t0 = now_s();
+    CHECK(checker_linearizable(&h, &model_register, NULL, &v) == 0);
+    printf("     10 clients, 5 keys, 5000 ops: %s in %.3f s (%" PRIu64
+           " steps, %" PRIu64 " states)\n",
+           verdict_result_name(v.result), now_s() - t0, v.steps, v.states);
+    CHECK(v.result == VERDICT_VALID);
+    verdict_close(&v);
+    history_close(&h);
+    free(ops);
+}
+
+int main(void)
+{
+    const char *env = getenv("FAULTLINE_SEED");
+    seed = env ? strtoull(env, NULL, 0)
+               : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
+    printf("test_linearizable: FAULTLINE_SEED=%" PRIu64 "\n", seed);
+
+    RUN(test_linearizable_cases);
+    RUN(test_linearizable_model_lookup);
+    RUN(test_linearizable_generated_valid);
+    RUN(test_linearizable_generated_mutated);
+    RUN(test_linearizable_matches_oracle);
+    RUN(test_linearizable_time_limit_gives_unknown);
+    RUN(test_linearizable_memory_limit_gives_unknown);
+    RUN(test_linearizable_invalid_beats_unknown);
+    RUN(test_linearizable_speed);
+
+    if (failures != 0) {
+        printf("test_linearizable: %d failure(s); replay with "
+               "FAULTLINE_SEED=%" PRIu64 "\n",
+               failures, seed);
+        return 1;
+    }
+    printf("test_linearizable: all passed\n");
+    return 0;
+}
