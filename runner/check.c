@@ -124,11 +124,14 @@ int check_path(const char *path, const struct check_options *o,
 
     rv = checker_linearizable(&h, model, &limits, &v);
     if (rv != 0) {
-        /* The history is well-formed JSON but not a consistent history
-         * (e.g. a completion without an invoke): bad input. */
+        /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
+         * completion without an invoke): bad input. -ENOMEM: ours. */
+        int code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+        set_result(res, code, "%s: %s", history_path,
+                   rv == -ENOMEM ? "out of memory" : v.reason);
+        verdict_close(&v);
         history_close(&h);
-        return set_result(res, EXIT_BAD_INPUT, "%s: %s", history_path,
-                          v.reason);
+        return code;
     }
     res->ops = v.ops;
     res->verdict = verdict_to_json(&v);
@@ -136,11 +139,6 @@ int check_path(const char *path, const struct check_options *o,
     json_object_set_new(res->verdict, "history",
                         json_string(history_path));
     verdict_summary(&v, res->summary, sizeof res->summary);
-    if (h.partial) {
-        strncat(res->summary,
-                " (partial history: its last line was cut short)",
-                sizeof res->summary - strlen(res->summary) - 1);
-    }
     switch (v.result) {
     case VERDICT_VALID:
         res->code = EXIT_VALID;
