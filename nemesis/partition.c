@@ -57,18 +57,6 @@ static int rule(struct nemesis_env *env, int i, int j, const char *action,
     return nemesis_netns_run(env, i, argv);
 }
 
-static void apply(struct nemesis_env *env, struct grudge *g,
-                  const char *action)
-{
-    for (int i = 0; i < g->n; i++) {
-        for (int j = 0; j < g->n; j++) {
-            if (g->drop[i][j]) {
-                rule(env, i, j, action, g->probability);
-            }
-        }
-    }
-}
-
 static json_t *describe_json(struct nemesis_env *env, struct grudge *g)
 {
     json_t *drops = json_object();
@@ -92,6 +80,34 @@ static json_t *describe_json(struct nemesis_env *env, struct grudge *g)
                          g->probability, "drops", drops);
     }
     return json_pack("{s:s, s:o}", "shape", g->shape, "drops", drops);
+}
+
+/* Add (-A) or delete (-D) the grudge's rules; returns how many failed. */
+static int apply(struct nemesis_env *env, struct grudge *g,
+                 const char *action)
+{
+    int failed = 0;
+    for (int i = 0; i < g->n; i++) {
+        for (int j = 0; j < g->n; j++) {
+            if (g->drop[i][j] && rule(env, i, j, action, g->probability)) {
+                failed++;
+            }
+        }
+    }
+    return failed;
+}
+
+/* The info event: what was done, and how many rules failed if any (their
+ * iptables output is in runner.log), so the history never claims a cut
+ * that did not happen. */
+static void record_done(struct nemesis_env *env, const char *f,
+                        struct grudge *g, int failed)
+{
+    json_t *v = describe_json(env, g);
+    if (failed > 0) {
+        json_object_set_new(v, "failed_rules", json_integer(failed));
+    }
+    env->record(env->arg, HISTORY_INFO, f, v);
 }
 
 static void cut_between(struct grudge *g, const int *a, int na, const int *b,
@@ -170,8 +186,7 @@ static int partition_start(struct nemesis_env *env, struct rng *draw,
     g->probability = 1;
     shape_grudge(env, draw, shape, g);
     env->record(env->arg, HISTORY_INVOKE, "partition", describe_json(env, g));
-    apply(env, g, "-A");
-    env->record(env->arg, HISTORY_INFO, "partition", describe_json(env, g));
+    record_done(env, "partition", g, apply(env, g, "-A"));
     partition_active = true;
     *state = g;
     return 0;
@@ -181,8 +196,7 @@ static int partition_stop(struct nemesis_env *env, void *state)
 {
     struct grudge *g = state;
     env->record(env->arg, HISTORY_INVOKE, "heal", describe_json(env, g));
-    apply(env, g, "-D");
-    env->record(env->arg, HISTORY_INFO, "heal", describe_json(env, g));
+    record_done(env, "heal", g, apply(env, g, "-D"));
     partition_active = false;
     free(g);
     return 0;
@@ -220,8 +234,7 @@ static int loss_start(struct nemesis_env *env, struct rng *draw, void **state)
         }
     }
     env->record(env->arg, HISTORY_INVOKE, "loss", describe_json(env, g));
-    apply(env, g, "-A");
-    env->record(env->arg, HISTORY_INFO, "loss", describe_json(env, g));
+    record_done(env, "loss", g, apply(env, g, "-A"));
     *state = g;
     return 0;
 }
@@ -230,8 +243,7 @@ static int loss_stop(struct nemesis_env *env, void *state)
 {
     struct grudge *g = state;
     env->record(env->arg, HISTORY_INVOKE, "loss-stop", describe_json(env, g));
-    apply(env, g, "-D");
-    env->record(env->arg, HISTORY_INFO, "loss-stop", describe_json(env, g));
+    record_done(env, "loss-stop", g, apply(env, g, "-D"));
     free(g);
     return 0;
 }
