@@ -7,6 +7,10 @@
  * - a reply: ok, or fail when the node says it surely did not happen;
  * - only definite refusals until the deadline: fail;
  * - the timeout while a request may have reached a node: info.
+ * Each client is bound to a home node, as in Jepsen: every op starts there,
+ * and a redirect or an unreachable node moves only that op elsewhere. So
+ * reads keep reaching followers, where a node that serves stale state shows
+ * it.
  * After an info the client takes a fresh process number (old + clients), as
  * in Jepsen: the old process's op stays open forever, and a process never
  * has two open ops. Clients wait a random stagger between ops, so that the
@@ -26,8 +30,9 @@ struct wclient {
     int index;
     int process;
     struct client *conn;
-    int node;       /* the node this client goes to first */
-    char addr[128]; /* where the current attempt goes */
+    int home;       /* the node this client is bound to */
+    int node;       /* the node the current attempt goes to */
+    char addr[128]; /* its address (a redirect may point elsewhere) */
     uv_timer_t pace;
     uv_timer_t timeout;
     bool busy; /* an op is open: invoked, not completed */
@@ -262,6 +267,7 @@ static void next_op(struct wclient *c)
     choose_op(c);
     c->busy = true;
     c->attempts = 0;
+    point_at(c, c->home);
     w->stats.invoked++;
     record(c, HISTORY_INVOKE, c->value, NULL);
     uv_timer_start(&c->timeout, timeout_cb,
@@ -294,7 +300,8 @@ struct workload *workload_new(uv_loop_t *loop, const struct workload_env *env)
             workload_free(w);
             return NULL;
         }
-        point_at(c, i % env->cluster->n);
+        c->home = i % env->cluster->n;
+        point_at(c, c->home);
         uv_timer_init(loop, &c->pace);
         uv_timer_init(loop, &c->timeout);
         c->pace.data = c;
