@@ -9,6 +9,7 @@
 #include "runner/cluster.h"
 
 #include "nemesis/nemesis.h"
+#include "runner/fs.h"
 #include "runner/netns.h"
 
 #include <errno.h>
@@ -52,25 +53,6 @@ static void logf_(struct cluster *c, const char *fmt, ...)
     fflush(c->log);
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-                return -errno;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-        return -errno;
-    }
-    return 0;
-}
-
 static void restart_cb(uv_timer_t *t)
 {
     struct cluster_node *node = t->data;
@@ -109,7 +91,7 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
         snprintf(spec->dir, sizeof spec->dir, "%s/nodes/%s", run_dir,
                  spec->name);
         snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
-        rv = mkdir_p(spec->data_dir);
+        rv = fs_mkdirs(spec->data_dir, false);
         if (rv != 0) {
             logf_(c, "mkdir %s: %s", spec->data_dir, strerror(-rv));
             return rv;

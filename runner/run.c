@@ -28,6 +28,7 @@
 #include "nodes/db.h"
 #include "runner/check.h"
 #include "runner/cluster.h"
+#include "runner/fs.h"
 #include "runner/netns.h"
 #include "runner/rng.h"
 #include "runner/sandbox.h"
@@ -360,25 +361,6 @@ static void signal_cb(uv_signal_t *h, int signum)
 
 /* --- set-up -------------------------------------------------------------- */
 
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
-                return -errno;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0755) != 0) {
-        return -errno;
-    }
-    return 0;
-}
-
 /* histories/runs/<scenario>/<UTC time>-<seed>/, made fresh. */
 static int make_run_dir(struct run *r, const char *runs_dir, char *wall,
                         size_t wall_size)
@@ -402,7 +384,7 @@ static int make_run_dir(struct run *r, const char *runs_dir, char *wall,
             snprintf(r->dir, sizeof r->dir, "%s/%s/%s-%llu.%d", runs_dir,
                      r->s.name, stamp, (unsigned long long)r->seed, attempt);
         }
-        rv = mkdir_p(r->dir);
+        rv = fs_mkdirs(r->dir, true);
         if (rv != -EEXIST) {
             return rv;
         }
