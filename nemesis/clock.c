@@ -66,8 +66,7 @@ static json_t *describe_json(struct clock_fault *f)
                      nemesis_node_names(f->env, f->nodes, f->n));
 }
 
-static int clock_start(struct nemesis_env *env, struct rng *draw,
-                       void **state)
+static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
     const char *selector = nemesis_draw_selector(env, draw);
     double max_s = env->s->nemesis.clock_offset_ms / 1000.0;
@@ -113,9 +112,9 @@ static void clock_describe(struct nemesis_env *env, void *state, char *buf,
                            size_t size)
 {
     struct clock_fault *f = state;
-    size_t used = (size_t)snprintf(buf, size, "clock %s %+.0f ms",
-                                   f->strobe ? "strobe" : "bump",
-                                   f->offset_s * 1000);
+    size_t used =
+        (size_t)snprintf(buf, size, "clock %s %+.0f ms",
+                         f->strobe ? "strobe" : "bump", f->offset_s * 1000);
     for (int i = 0; i < f->n && used < size; i++) {
         used += (size_t)snprintf(buf + used, size - used, " %s",
                                  env->cluster->nodes[f->nodes[i]].spec.name);

@@ -43,8 +43,11 @@ static const struct point points[] = {
 static const struct {
     const char *name;
     int value;
-} errnos[] = {{"EIO", EIO}, {"ENOSPC", ENOSPC}, {"EROFS", EROFS},
-              {"EDQUOT", EDQUOT}, {NULL, 0}};
+} errnos[] = {{"EIO", EIO},
+              {"ENOSPC", ENOSPC},
+              {"EROFS", EROFS},
+              {"EDQUOT", EDQUOT},
+              {NULL, 0}};
 
 bool nemesis_disk_op_known(const char *op)
 {
@@ -98,8 +101,8 @@ static int fiu_ctrl(struct nemesis_env *env, int i, int pid,
                     const char *command)
 {
     char prefix[4200], pidbuf[16];
-    char *argv[] = {"timeout", "2",    "fiu-ctrl", "-f",  prefix,
-                    "-c",      (char *)command,    pidbuf, NULL};
+    char *argv[] = {"timeout",       "2",    "fiu-ctrl", "-f", prefix, "-c",
+                    (char *)command, pidbuf, NULL};
     snprintf(prefix, sizeof prefix, "%s/fiu", env->cluster->nodes[i].spec.dir);
     snprintf(pidbuf, sizeof pidbuf, "%d", pid);
     return sandbox_run(argv, env->log_fd);
@@ -124,10 +127,11 @@ static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
     if (f == NULL) {
         return -ENOMEM;
     }
-    f->op = s->nemesis.n_disk_ops > 0
-                ? s->nemesis.disk_ops[rng_below(
-                      draw, (uint64_t)s->nemesis.n_disk_ops)]
-                : "fsync";
+    f->op =
+        s->nemesis.n_disk_ops > 0
+            ? s->nemesis
+                  .disk_ops[rng_below(draw, (uint64_t)s->nemesis.n_disk_ops)]
+            : "fsync";
     f->err = s->nemesis.disk_errno;
     f->n = nemesis_pick(env, draw, selector, true, f->nodes);
     if (f->n == 0) {
@@ -135,12 +139,16 @@ static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
         return -EAGAIN;
     }
     if (s->nemesis.disk_probability >= 1) {
-        snprintf(command, sizeof command, "enable name=%s,failnum=1,"
-                 "failinfo=%d", point_of(f->op), errno_of(f->err));
+        snprintf(command, sizeof command,
+                 "enable name=%s,failnum=1,"
+                 "failinfo=%d",
+                 point_of(f->op), errno_of(f->err));
     } else {
-        snprintf(command, sizeof command, "enable_random name=%s,failnum=1,"
-                 "failinfo=%d,probability=%.4f", point_of(f->op),
-                 errno_of(f->err), s->nemesis.disk_probability);
+        snprintf(command, sizeof command,
+                 "enable_random name=%s,failnum=1,"
+                 "failinfo=%d,probability=%.4f",
+                 point_of(f->op), errno_of(f->err),
+                 s->nemesis.disk_probability);
     }
     env->record(env->arg, HISTORY_INVOKE, "disk", describe_json(env, f));
     enabled = json_array();

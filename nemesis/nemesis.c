@@ -9,11 +9,11 @@
 #include "runner/sandbox.h"
 
 #define MAX_ACTIVE 16
-#define MAX_STEPS 4096
+#define MAX_STEPS  4096
 
 static const struct nemesis_ops *const kinds[] = {
-    &nemesis_kill,  &nemesis_pause, &nemesis_partition,
-    &nemesis_loss,  &nemesis_clock, &nemesis_disk,
+    &nemesis_kill, &nemesis_pause, &nemesis_partition,
+    &nemesis_loss, &nemesis_clock, &nemesis_disk,
     NULL,
 };
 
@@ -123,7 +123,8 @@ int nemesis_netns_run(struct nemesis_env *env, int i, char *const argv[])
     return sandbox_run(full, env->log_fd);
 }
 
-/* --- the plan -------------------------------------------------------------- */
+/* --- the plan --------------------------------------------------------------
+ */
 
 int nemesis_plan(const struct scenario *s, uint64_t seed,
                  struct nemesis_step *steps, int max)
@@ -144,7 +145,8 @@ int nemesis_plan(const struct scenario *s, uint64_t seed,
     rng_init(&r, seed);
     /* A fault starts every interval, give or take a quarter of it, and
      * every fault ends before the fault phase does. */
-    for (double t = s->nemesis.interval_s; n < max; t += s->nemesis.interval_s) {
+    for (double t = s->nemesis.interval_s; n < max;
+         t += s->nemesis.interval_s) {
         double jitter = (rng_unit(&r) - 0.5) * 0.5 * s->nemesis.interval_s;
         double at = t + jitter;
         struct nemesis_step *st;
@@ -163,13 +165,14 @@ int nemesis_plan(const struct scenario *s, uint64_t seed,
 void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n)
 {
     for (int i = 0; i < n; i++) {
-        fprintf(f, "%8.3f s  %-10s for %6.3f s  draw %016llx\n",
-                steps[i].at_s, steps[i].ops->name, steps[i].duration_s,
+        fprintf(f, "%8.3f s  %-10s for %6.3f s  draw %016llx\n", steps[i].at_s,
+                steps[i].ops->name, steps[i].duration_s,
                 (unsigned long long)steps[i].draw);
     }
 }
 
-/* --- the scheduler ---------------------------------------------------------- */
+/* --- the scheduler ----------------------------------------------------------
+ */
 
 struct active {
     struct nemesis *owner;

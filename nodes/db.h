@@ -12,17 +12,17 @@
 #include "runner/scenario.h"
 
 #define DB_MAX_NODES 9
-#define DB_MAX_ARGS 64
+#define DB_MAX_ARGS  64
 
 /* What the runner knows of one node. */
 struct db_node {
-    int id;            /* 1-based */
-    char name[16];     /* "n1" */
-    char host[64];     /* address the node listens on */
-    char netns[16];    /* its network namespace */
-    int peer_port;     /* replication traffic */
-    int client_port;   /* client API */
-    char dir[4096];    /* the node's folder in the run directory */
+    int id;          /* 1-based */
+    char name[16];   /* "n1" */
+    char host[64];   /* address the node listens on */
+    char netns[16];  /* its network namespace */
+    int peer_port;   /* replication traffic */
+    int client_port; /* client API */
+    char dir[4096];  /* the node's folder in the run directory */
     char data_dir[4096];
 };
 

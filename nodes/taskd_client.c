@@ -149,7 +149,7 @@ static void handle_reply(struct client *c, json_t *reply)
     /* A reply without "definite" is treated as in doubt: never guess that
      * an op did not happen. */
     res.type = json_is_true(json_object_get(reply, "definite")) ? HISTORY_FAIL
-                                                                 : HISTORY_INFO;
+                                                                : HISTORY_INFO;
     res.error = json_string_value(json_object_get(reply, "error"));
     res.message = json_string_value(json_object_get(reply, "message"));
     res.leader = json_string_value(json_object_get(reply, "leader"));

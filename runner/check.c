@@ -15,7 +15,7 @@
 #include "runner/scenario.h"
 
 #define DEFAULT_TIME_LIMIT_S 60
-#define DEFAULT_MEMORY_MB 1024
+#define DEFAULT_MEMORY_MB    1024
 
 static int set_result(struct check_result *res, int code, const char *fmt,
                       const char *a, const char *b)
@@ -27,8 +27,7 @@ static int set_result(struct check_result *res, int code, const char *fmt,
 
 /* The run's own settings, when @dir holds a scenario.json. A scenario that
  * no longer loads is an error: it names what the run was. */
-static int load_run_scenario(const char *dir, struct scenario *s,
-                             bool *found)
+static int load_run_scenario(const char *dir, struct scenario *s, bool *found)
 {
     char path[PATH_MAX + 32];
     char err[512];
@@ -82,8 +81,7 @@ int check_path(const char *path, const struct check_options *o,
 
     memset(res, 0, sizeof *res);
     if (stat(path, &st) != 0) {
-        return set_result(res, EXIT_BAD_INPUT, "%s: %s", path,
-                          strerror(errno));
+        return set_result(res, EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
     }
     is_dir = S_ISDIR(st.st_mode);
     scenario_defaults(&s);
@@ -108,18 +106,17 @@ int check_path(const char *path, const struct check_options *o,
     model = model_find(model_name);
     if (model == NULL) {
         history_close(&h);
-        return set_result(res, EXIT_BAD_INPUT, "--model: unknown model \"%s\"%s",
-                          model_name, "");
+        return set_result(res, EXIT_BAD_INPUT,
+                          "--model: unknown model \"%s\"%s", model_name, "");
     }
     limits = (struct checker_limits){
         .time_s = o->time_limit_s > 0 ? o->time_limit_s
-                        : has_scenario      ? s.checker.time_limit_s
-                                            : DEFAULT_TIME_LIMIT_S,
-        .memory_bytes =
-            (size_t)(o->memory_mb > 0  ? o->memory_mb
-                     : has_scenario    ? s.checker.memory_mb
-                                       : DEFAULT_MEMORY_MB) *
-            1024 * 1024,
+                  : has_scenario      ? s.checker.time_limit_s
+                                      : DEFAULT_TIME_LIMIT_S,
+        .memory_bytes = (size_t)(o->memory_mb > 0 ? o->memory_mb
+                                 : has_scenario   ? s.checker.memory_mb
+                                                  : DEFAULT_MEMORY_MB) *
+                        1024 * 1024,
     };
 
     rv = checker_linearizable(&h, model, &limits, &v);
@@ -136,8 +133,7 @@ int check_path(const char *path, const struct check_options *o,
     res->ops = v.ops;
     res->verdict = verdict_to_json(&v);
     json_object_set_new(res->verdict, "partial", json_boolean(h.partial));
-    json_object_set_new(res->verdict, "history",
-                        json_string(history_path));
+    json_object_set_new(res->verdict, "history", json_string(history_path));
     verdict_summary(&v, res->summary, sizeof res->summary);
     switch (v.result) {
     case VERDICT_VALID:

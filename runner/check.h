@@ -13,16 +13,16 @@ struct check_options {
 };
 
 struct check_result {
-    int code;          /* an EXIT_* code from runner/run.h */
-    int64_t ops;       /* operations checked */
+    int code;           /* an EXIT_* code from runner/run.h */
+    int64_t ops;        /* operations checked */
     char summary[1024]; /* one line for people */
-    json_t *verdict;   /* owned: the verdict object, or NULL */
+    json_t *verdict;    /* owned: the verdict object, or NULL */
 };
 
 /* Check @path, a run directory (its history.jsonl, with the limits of its
  * scenario.json; the verdict is written to verdict.json there) or a history
- * file. Errors are described in res->summary. Returns res->code. Free res->verdict
- * with json_decref. */
+ * file. Errors are described in res->summary. Returns res->code. Free
+ * res->verdict with json_decref. */
 int check_path(const char *path, const struct check_options *o,
                struct check_result *res);
 

@@ -127,23 +127,23 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
     uv_close((uv_handle_t *)h, proc_close_cb);
     if (!ours) {
         node->crashes++;
-        uv_timer_start(&node->restart_timer, restart_cb,
-                       RESTART_AFTER_CRASH_MS, 0);
+        uv_timer_start(&node->restart_timer, restart_cb, RESTART_AFTER_CRASH_MS,
+                       0);
     }
 }
 
 extern char **environ;
 
 #define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-#define FIU_LIB_DIR "/usr/lib/fiu"
+#define FIU_LIB_DIR  "/usr/lib/fiu"
 
 /* The environment of node @i: ours, plus the preloads its scenario's faults
  * need. libfaketime reads the clock offset from the node's faketime.rc
  * (nemesis/clock.c); libfiu's preload listens on the node's fiu-PID FIFOs
  * (nemesis/disk.c). Both keep the node's pid: nothing is exec'd in between.
  * Returns the number of entries set in @env (NULL-terminated). */
-static int node_env(struct cluster *c, int i, char **env, size_t max,
-                    char *buf, size_t bufsize)
+static int node_env(struct cluster *c, int i, char **env, size_t max, char *buf,
+                    size_t bufsize)
 {
     struct cluster_node *node = &c->nodes[i];
     bool clock = scenario_has_fault(c->s, "clock");
@@ -151,14 +151,14 @@ static int node_env(struct cluster *c, int i, char **env, size_t max,
     char preload[1024] = "";
     size_t used = 0, n = 0;
 
-#define PUT(...)                                                              \
-    do {                                                                      \
-        int len_ = snprintf(buf + used, bufsize - used, __VA_ARGS__);         \
-        if (len_ < 0 || used + (size_t)len_ + 1 > bufsize || n + 2 > max) {   \
-            return -ENOSPC;                                                   \
-        }                                                                     \
-        env[n++] = buf + used;                                                \
-        used += (size_t)len_ + 1;                                             \
+#define PUT(...)                                                               \
+    do {                                                                       \
+        int len_ = snprintf(buf + used, bufsize - used, __VA_ARGS__);          \
+        if (len_ < 0 || used + (size_t)len_ + 1 > bufsize || n + 2 > max) {    \
+            return -ENOSPC;                                                    \
+        }                                                                      \
+        env[n++] = buf + used;                                                 \
+        used += (size_t)len_ + 1;                                              \
     } while (0)
 
     for (char **e = environ; *e != NULL; e++) {
@@ -176,8 +176,8 @@ static int node_env(struct cluster *c, int i, char **env, size_t max,
     }
     if (disk) {
         snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
-                 "%s/fiu_run_preload.so %s/fiu_posix_preload.so ",
-                 FIU_LIB_DIR, FIU_LIB_DIR);
+                 "%s/fiu_run_preload.so %s/fiu_posix_preload.so ", FIU_LIB_DIR,
+                 FIU_LIB_DIR);
         PUT("FIU_CTRL_FIFO=%s/fiu", node->spec.dir);
         PUT("FIU_ENABLE=");
     }
@@ -235,8 +235,7 @@ int cluster_start(struct cluster *c, int i)
         args[argc++] = argv.argv[j];
     }
     args[argc] = NULL;
-    rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf,
-                  sizeof envbuf);
+    rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf, sizeof envbuf);
     if (rv < 0) {
         logf_(c, "%s: environment too large", node->spec.name);
         return rv;
@@ -275,8 +274,7 @@ int cluster_start(struct cluster *c, int i)
 
     rv = uv_spawn(c->loop, &p->h, &opts);
     if (rv != 0) {
-        logf_(c, "%s: spawn %s: %s", node->spec.name, args[0],
-              uv_strerror(rv));
+        logf_(c, "%s: spawn %s: %s", node->spec.name, args[0], uv_strerror(rv));
         /* uv_spawn initialised the handle: it must still be closed. */
         c->live++;
         uv_close((uv_handle_t *)&p->h, proc_close_cb);
@@ -347,8 +345,7 @@ int cluster_up(const struct cluster *c)
     return up;
 }
 
-void cluster_client_addr(const struct cluster *c, int i, char *buf,
-                         size_t size)
+void cluster_client_addr(const struct cluster *c, int i, char *buf, size_t size)
 {
     snprintf(buf, size, "%s:%d", c->nodes[i].spec.host,
              c->nodes[i].spec.client_port);

@@ -12,7 +12,7 @@
 #include "runner/scenario.h"
 
 /* Every node listens on these, at its own address. */
-#define CLUSTER_PEER_PORT 7000
+#define CLUSTER_PEER_PORT   7000
 #define CLUSTER_CLIENT_PORT 8000
 
 struct cluster_proc;
@@ -22,9 +22,9 @@ struct cluster_node {
     struct cluster *owner;
     struct cluster_proc *proc; /* NULL when not running */
     bool paused;
-    bool killed;     /* we sent the signal that will end it */
-    int starts;      /* times spawned */
-    int crashes;     /* exits we did not cause */
+    bool killed; /* we sent the signal that will end it */
+    int starts;  /* times spawned */
+    int crashes; /* exits we did not cause */
     uv_timer_t restart_timer;
 };
 

@@ -59,8 +59,10 @@ static int parse_double(const char *flag, const char *s, double *out)
     errno = 0;
     *out = strtod(s, &end);
     if (errno != 0 || end == s || *end != '\0' || *out <= 0) {
-        fprintf(stderr, "faultline: %s: expected a positive number, got "
-                "\"%s\"\n", flag, s);
+        fprintf(stderr,
+                "faultline: %s: expected a positive number, got "
+                "\"%s\"\n",
+                flag, s);
         return -1;
     }
     return 0;
@@ -72,8 +74,10 @@ static int parse_u64(const char *flag, const char *s, uint64_t *out)
     errno = 0;
     *out = strtoull(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-        fprintf(stderr, "faultline: %s: expected a non-negative integer, got "
-                "\"%s\"\n", flag, s);
+        fprintf(stderr,
+                "faultline: %s: expected a non-negative integer, got "
+                "\"%s\"\n",
+                flag, s);
         return -1;
     }
     return 0;
@@ -163,9 +167,10 @@ static int cmd_check(int argc, char **argv)
                 return EXIT_BAD_INPUT;
             }
             if (mb == 0 || mb > (1u << 20)) {
-                fprintf(stderr, "faultline: --memory-limit: expected 1 to "
-                        "%u MB, got %llu\n", 1u << 20,
-                        (unsigned long long)mb);
+                fprintf(stderr,
+                        "faultline: --memory-limit: expected 1 to "
+                        "%u MB, got %llu\n",
+                        1u << 20, (unsigned long long)mb);
                 return EXIT_BAD_INPUT;
             }
             o.memory_mb = (int)mb;
@@ -229,7 +234,7 @@ static int cmd_schedule(int argc, char **argv)
     if (!has_seed) {
         if (!s.has_seed) {
             fprintf(stderr, "faultline schedule: give --seed (the scenario "
-                    "has none)\n");
+                            "has none)\n");
             return EXIT_BAD_INPUT;
         }
         seed = s.seed;

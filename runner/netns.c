@@ -65,8 +65,8 @@ int netns_setup(int n, int log_fd, char *err, size_t errlen)
 
     rv = ip(log_fd, err, errlen, "link add " BRIDGE " type bridge");
     if (rv == 0) {
-        rv = ip(log_fd, err, errlen, "addr add " NETNS_BRIDGE_IP
-                "/24 dev " BRIDGE);
+        rv = ip(log_fd, err, errlen,
+                "addr add " NETNS_BRIDGE_IP "/24 dev " BRIDGE);
     }
     if (rv == 0) {
         rv = ip(log_fd, err, errlen, "link set " BRIDGE " up");
@@ -85,8 +85,8 @@ int netns_setup(int n, int log_fd, char *err, size_t errlen)
                     i + 1);
         }
         if (rv == 0) {
-            rv = ip(log_fd, err, errlen, "-n %s addr add %s/24 dev eth0",
-                    name, addr);
+            rv = ip(log_fd, err, errlen, "-n %s addr add %s/24 dev eth0", name,
+                    addr);
         }
         if (rv == 0) {
             rv = ip(log_fd, err, errlen, "-n %s link set eth0 up", name);

@@ -37,12 +37,12 @@
 
 #define LEADER_WAIT_MS 30000
 #define STATUS_POLL_MS 200
-#define STOP_GRACE_MS 5000
+#define STOP_GRACE_MS  5000
 
 enum phase { P_START, P_FAULTS, P_RECOVERY, P_DRAIN, P_STOP, P_DONE };
 
 static const char *const phase_names[] = {"start", "faults", "recovery",
-                                          "drain", "stop", "done"};
+                                          "drain", "stop",   "done"};
 
 struct run {
     uv_loop_t loop;
@@ -67,7 +67,7 @@ struct run {
     bool tty;
     int interrupts;
     int exit_code; /* harness error or interrupt; else the verdict decides */
-    int faults; /* started by the nemesis */
+    int faults;    /* started by the nemesis */
     int ticks;
     int write_errors;
 };
@@ -157,9 +157,9 @@ static void status_cb(void *arg, const struct client_result *res)
         state = json_string_value(json_object_get(res->value, "role"));
     }
     if (state != NULL && strcmp(state, "leader") == 0) {
-        run_log(r, "leader elected: node %lld",
-                (long long)json_integer_value(json_object_get(res->value,
-                                                              "id")));
+        run_log(
+            r, "leader elected: node %lld",
+            (long long)json_integer_value(json_object_get(res->value, "id")));
         enter(r, P_FAULTS);
     }
 }
@@ -188,7 +188,8 @@ static void tick_cb(uv_timer_t *t)
 
     if (r->phase == P_START) {
         if ((uv_hrtime() - r->phase_start) / 1000000 > LEADER_WAIT_MS) {
-            say(r, "faultline: no leader after %d s; see %s/nodes/*/stderr.log\n",
+            say(r,
+                "faultline: no leader after %d s; see %s/nodes/*/stderr.log\n",
                 LEADER_WAIT_MS / 1000, r->dir);
             r->exit_code = EXIT_HARNESS;
             enter(r, P_STOP);
@@ -208,8 +209,9 @@ static void tick_cb(uv_timer_t *t)
     if (r->nemesis != NULL) {
         nemesis_describe(r->nemesis, faults, sizeof faults);
     }
-    say(r, "[%5.0fs/%.0fs] %-8s ops %lld ok %lld fail %lld info %lld | "
-           "nodes up %d/%d | faults: %s%s",
+    say(r,
+        "[%5.0fs/%.0fs] %-8s ops %lld ok %lld fail %lld info %lld | "
+        "nodes up %d/%d | faults: %s%s",
         elapsed, total, phase_names[r->phase], (long long)st->invoked,
         (long long)st->ok, (long long)st->fail, (long long)st->info,
         cluster_up(&r->cluster), r->cluster.n, faults[0] ? faults : "none",
@@ -396,8 +398,7 @@ static int write_json(const char *dir, const char *name, json_t *obj)
 {
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return json_dump_file(obj, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) ==
-                   0
+    return json_dump_file(obj, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0
                ? 0
                : -EIO;
 }
@@ -424,8 +425,9 @@ static int setup(struct run *r, const struct run_options *o)
     if (o->time_limit_s > 0) {
         r->s.duration_s = o->time_limit_s;
     }
-    r->seed = o->has_seed ? o->seed
-                          : r->s.has_seed ? r->s.seed : rng_fresh_seed();
+    r->seed = o->has_seed     ? o->seed
+              : r->s.has_seed ? r->s.seed
+                              : rng_fresh_seed();
     r->s.seed = r->seed;
     r->s.has_seed = true;
     /* Independent streams, so that the fault schedule does not depend on
@@ -456,8 +458,7 @@ static int setup(struct run *r, const struct run_options *o)
     rv = write_json(r->dir, "scenario.json", resolved);
     json_decref(resolved);
     if (rv != 0) {
-        fprintf(stderr, "faultline: writing %s/scenario.json failed\n",
-                r->dir);
+        fprintf(stderr, "faultline: writing %s/scenario.json failed\n", r->dir);
         return EXIT_HARNESS;
     }
     snprintf(path, sizeof path, "%s/runner.log", r->dir);
@@ -500,7 +501,7 @@ static int setup(struct run *r, const struct run_options *o)
         return EXIT_HARNESS;
     }
     for (int i = 0; i < r->cluster.n; i++) {
-        r->status[i] = r->client_ops->new(&r->loop);
+        r->status[i] = r->client_ops->new (&r->loop);
     }
     uv_timer_init(&r->loop, &r->phase_timer);
     uv_timer_init(&r->loop, &r->tick);
@@ -533,12 +534,11 @@ int run_scenario(const struct run_options *o)
 
     printf("faultline: scenario %s, seed %llu, %d nodes, %.0f s + %.0f s "
            "recovery%s%s\nfaultline: run directory %s\n",
-           r->s.name, (unsigned long long)r->seed, r->s.nodes,
-           r->s.duration_s, r->s.recovery_s, r->s.db.bug[0] ? ", bug " : "",
-           r->s.db.bug, r->dir);
+           r->s.name, (unsigned long long)r->seed, r->s.nodes, r->s.duration_s,
+           r->s.recovery_s, r->s.db.bug[0] ? ", bug " : "", r->s.db.bug,
+           r->dir);
     fflush(stdout);
-    run_log(r, "scenario %s seed %llu", r->s.name,
-            (unsigned long long)r->seed);
+    run_log(r, "scenario %s seed %llu", r->s.name, (unsigned long long)r->seed);
 
     for (int i = 0; i < r->cluster.n; i++) {
         if (cluster_start(&r->cluster, i) != 0) {

@@ -19,7 +19,7 @@ struct run_options {
     const char *scenario_path;
     uint64_t seed;
     bool has_seed;
-    double time_limit_s; /* > 0: overrides duration_s */
+    double time_limit_s;  /* > 0: overrides duration_s */
     const char *bin_dir;  /* where taskd is; default: beside faultline */
     const char *runs_dir; /* default: histories/runs */
     const char *bug;      /* overrides db.bug when not NULL */

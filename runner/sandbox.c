@@ -86,8 +86,10 @@ static void outside(pid_t pid, int go_fd, bool userns, uid_t uid, gid_t gid)
     sigaction(SIGHUP, &sa, NULL);
 
     if (userns && map_ids(pid, uid, gid) != 0) {
-        fprintf(stderr, "faultline: cannot map user ids into the sandbox's "
-                "user namespace: %s\n", strerror(errno));
+        fprintf(stderr,
+                "faultline: cannot map user ids into the sandbox's "
+                "user namespace: %s\n",
+                strerror(errno));
         kill(pid, SIGKILL);
     } else if (write(go_fd, "g", 1) != 1) {
         kill(pid, SIGKILL);
@@ -106,8 +108,7 @@ static void outside(pid_t pid, int go_fd, bool userns, uid_t uid, gid_t gid)
 static int mount_private(char *err, size_t errlen)
 {
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-        snprintf(err, errlen, "sandbox: making / private: %s",
-                 strerror(errno));
+        snprintf(err, errlen, "sandbox: making / private: %s", strerror(errno));
         return -errno;
     }
     if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,

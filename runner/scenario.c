@@ -26,17 +26,17 @@ struct field {
     const char *allowed_text;
 };
 
-#define OFF(member) offsetof(struct scenario, member)
-#define STR(member) OFF(member), sizeof(((struct scenario *)0)->member)
+#define OFF(member)         offsetof(struct scenario, member)
+#define STR(member)         OFF(member), sizeof(((struct scenario *)0)->member)
 #define LIST(member, count) OFF(member), OFF(count)
 
 static bool in_list(const char *const *list, const char *s);
 
 static const char *const target_names[] = {"one", "minority", "majority",
-                                           "all", "leader", NULL};
-static const char *const partition_names[] = {
-    "isolate-one", "isolate-leader", "halves", "majorities-ring", "bridge",
-    NULL};
+                                           "all", "leader",   NULL};
+static const char *const partition_names[] = {"isolate-one", "isolate-leader",
+                                              "halves",      "majorities-ring",
+                                              "bridge",      NULL};
 
 static bool fault_ok(const char *v)
 {
@@ -63,11 +63,13 @@ static const struct field fields[] = {
     {"db", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"db.name", F_STR, STR(db.name), 0, 0, NULL, NULL},
     {"db.bug", F_STR, STR(db.bug), 0, 0, NULL, NULL},
-    {"db.election_timeout_ms", F_INT, OFF(db.election_timeout_ms), 0, 50,
-     60000, NULL, NULL},
+    {"db.election_timeout_ms", F_INT, OFF(db.election_timeout_ms), 0, 50, 60000,
+     NULL, NULL},
     {"db.heartbeat_ms", F_INT, OFF(db.heartbeat_ms), 0, 10, 10000, NULL, NULL},
-    {"db.snapshot_threshold", F_INT, OFF(db.snapshot_threshold), 0, 1, 1e9, NULL, NULL},
-    {"db.snapshot_trailing", F_INT, OFF(db.snapshot_trailing), 0, 0, 1e9, NULL, NULL},
+    {"db.snapshot_threshold", F_INT, OFF(db.snapshot_threshold), 0, 1, 1e9,
+     NULL, NULL},
+    {"db.snapshot_trailing", F_INT, OFF(db.snapshot_trailing), 0, 0, 1e9, NULL,
+     NULL},
     {"workload", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"workload.name", F_STR, STR(workload.name), 0, 0, NULL, NULL},
     {"workload.clients", F_INT, OFF(workload.clients), 0, 1, 1000, NULL, NULL},
@@ -82,19 +84,21 @@ static const struct field fields[] = {
     {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
      fault_ok, "kill, pause, partition, loss, clock, disk"},
-    {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL, NULL},
-    {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL, NULL},
-    {"nemesis.targets", F_LIST, LIST(nemesis.targets, nemesis.n_targets), 0,
-     0, target_ok, "one, minority, majority, all, leader"},
+    {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL,
+     NULL},
+    {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL,
+     NULL},
+    {"nemesis.targets", F_LIST, LIST(nemesis.targets, nemesis.n_targets), 0, 0,
+     target_ok, "one, minority, majority, all, leader"},
     {"nemesis.partitions", F_LIST,
      LIST(nemesis.partitions, nemesis.n_partitions), 0, 0, partition_ok,
      "isolate-one, isolate-leader, halves, majorities-ring, bridge"},
-    {"nemesis.loss_probability", F_NUM, OFF(nemesis.loss_probability), 0,
-     0.001, 1, NULL, NULL},
-    {"nemesis.clock_offset_ms", F_INT, OFF(nemesis.clock_offset_ms), 0, 0,
-     1e9, NULL, NULL},
-    {"nemesis.disk_ops", F_LIST, LIST(nemesis.disk_ops, nemesis.n_disk_ops),
-     0, 0, nemesis_disk_op_known,
+    {"nemesis.loss_probability", F_NUM, OFF(nemesis.loss_probability), 0, 0.001,
+     1, NULL, NULL},
+    {"nemesis.clock_offset_ms", F_INT, OFF(nemesis.clock_offset_ms), 0, 0, 1e9,
+     NULL, NULL},
+    {"nemesis.disk_ops", F_LIST, LIST(nemesis.disk_ops, nemesis.n_disk_ops), 0,
+     0, nemesis_disk_op_known,
      "fsync, fdatasync, write, pwrite, raft-append, raft-set-term, "
      "raft-set-vote, raft-snapshot-put, sqlite-commit"},
     {"nemesis.disk_errno", F_STR, STR(nemesis.disk_errno), 0, 0,
@@ -102,9 +106,10 @@ static const struct field fields[] = {
     {"nemesis.disk_probability", F_NUM, OFF(nemesis.disk_probability), 0,
      0.0001, 1, NULL, NULL},
     {"checker", F_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01,
-     86400, NULL, NULL},
-    {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20, NULL, NULL},
+    {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01, 86400,
+     NULL, NULL},
+    {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20, NULL,
+     NULL},
 };
 
 /* The values each string field may take; NULL means free text. */
@@ -174,8 +179,7 @@ static bool in_list(const char *const *list, const char *s)
 static int set_list(const struct field *f, json_t *v, const char *origin,
                     struct scenario *s, char *err, size_t errlen)
 {
-    char(*items)[SCENARIO_NAME_LEN] =
-        (void *)((char *)s + f->offset);
+    char(*items)[SCENARIO_NAME_LEN] = (void *)((char *)s + f->offset);
     int *count = (int *)(void *)((char *)s + f->size);
     size_t i;
     json_t *item;
@@ -202,9 +206,10 @@ static int set_list(const struct field *f, json_t *v, const char *origin,
                         origin, f->path, i);
         }
         if (!f->allowed(name)) {
-            return fail(err, errlen, "%s: \"%s[%zu]\": unknown value "
-                        "\"%s\" (known: %s)", origin, f->path, i, name,
-                        f->allowed_text);
+            return fail(err, errlen,
+                        "%s: \"%s[%zu]\": unknown value "
+                        "\"%s\" (known: %s)",
+                        origin, f->path, i, name, f->allowed_text);
         }
         snprintf(items[(*count)++], SCENARIO_NAME_LEN, "%s", name);
     }
@@ -228,9 +233,10 @@ static int set_field(const struct field *f, json_t *v, const char *origin,
                         f->path);
         }
         if (f->allowed != NULL && !f->allowed(json_string_value(v))) {
-            return fail(err, errlen, "%s: \"%s\": unknown value \"%s\" "
-                        "(known: %s)", origin, f->path, json_string_value(v),
-                        f->allowed_text);
+            return fail(err, errlen,
+                        "%s: \"%s\": unknown value \"%s\" "
+                        "(known: %s)",
+                        origin, f->path, json_string_value(v), f->allowed_text);
         }
         if (json_string_length(v) >= f->size) {
             return fail(err, errlen, "%s: \"%s\": longer than %zu characters",
@@ -240,16 +246,18 @@ static int set_field(const struct field *f, json_t *v, const char *origin,
         return 0;
     case F_SEED:
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            return fail(err, errlen, "%s: \"%s\": expected a non-negative "
-                        "integer", origin, f->path);
+            return fail(err, errlen,
+                        "%s: \"%s\": expected a non-negative "
+                        "integer",
+                        origin, f->path);
         }
         s->seed = (uint64_t)json_integer_value(v);
         s->has_seed = true;
         return 0;
     case F_INT:
         if (!json_is_integer(v)) {
-            return fail(err, errlen, "%s: \"%s\": expected an integer",
-                        origin, f->path);
+            return fail(err, errlen, "%s: \"%s\": expected an integer", origin,
+                        f->path);
         }
         x = (double)json_integer_value(v);
         break;
@@ -261,8 +269,8 @@ static int set_field(const struct field *f, json_t *v, const char *origin,
         x = json_number_value(v);
         break;
     default:
-        return fail(err, errlen, "%s: \"%s\": internal: bad field type",
-                    origin, f->path);
+        return fail(err, errlen, "%s: \"%s\": internal: bad field type", origin,
+                    f->path);
     }
     if (x < f->min || x > f->max) {
         return fail(err, errlen, "%s: \"%s\": %g is out of range [%g, %g]",
@@ -287,8 +295,7 @@ static int walk(json_t *obj, const char *prefix, const char *origin,
     json_object_foreach(obj, key, v)
     {
         const struct field *f;
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
-                 key);
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
         f = field_find(path);
         if (f == NULL) {
             return fail(err, errlen, "%s: \"%s\": unknown key", origin, path);
@@ -313,20 +320,28 @@ static int validate(const char *origin, struct scenario *s, char *err,
                     size_t errlen)
 {
     if (!in_list(known_dbs, s->db.name)) {
-        return fail(err, errlen, "%s: \"db.name\": unknown system \"%s\" "
-                    "(known: taskd)", origin, s->db.name);
+        return fail(err, errlen,
+                    "%s: \"db.name\": unknown system \"%s\" "
+                    "(known: taskd)",
+                    origin, s->db.name);
     }
     if (!in_list(known_workloads, s->workload.name)) {
-        return fail(err, errlen, "%s: \"workload.name\": unknown workload "
-                    "\"%s\" (known: register)", origin, s->workload.name);
+        return fail(err, errlen,
+                    "%s: \"workload.name\": unknown workload "
+                    "\"%s\" (known: register)",
+                    origin, s->workload.name);
     }
     if (s->workload.read + s->workload.write + s->workload.cas <= 0) {
-        return fail(err, errlen, "%s: \"workload\": read, write and cas "
-                    "weights are all zero", origin);
+        return fail(err, errlen,
+                    "%s: \"workload\": read, write and cas "
+                    "weights are all zero",
+                    origin);
     }
     if (s->db.heartbeat_ms >= s->db.election_timeout_ms) {
-        return fail(err, errlen, "%s: \"db.heartbeat_ms\": must be below "
-                    "db.election_timeout_ms", origin);
+        return fail(err, errlen,
+                    "%s: \"db.heartbeat_ms\": must be below "
+                    "db.election_timeout_ms",
+                    origin);
     }
     return 0;
 }
@@ -389,8 +404,7 @@ json_t *scenario_to_json(const struct scenario *s)
         "loss_probability", s->nemesis.loss_probability, "clock_offset_ms",
         s->nemesis.clock_offset_ms, "disk_ops",
         list_json(s->nemesis.disk_ops, s->nemesis.n_disk_ops), "disk_errno",
-        s->nemesis.disk_errno, "disk_probability",
-        s->nemesis.disk_probability);
+        s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability);
     return json_pack(
         "{s:s, s:s, s:i, s:f, s:f, s:I,"
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
@@ -407,8 +421,8 @@ json_t *scenario_to_json(const struct scenario *s)
         s->workload.keys, "rate", s->workload.rate, "op_timeout_ms",
         s->workload.op_timeout_ms, "values", s->workload.values, "read",
         s->workload.read, "write", s->workload.write, "cas", s->workload.cas,
-        "nemesis", nemesis, "checker", "time_limit_s",
-        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb);
+        "nemesis", nemesis, "checker", "time_limit_s", s->checker.time_limit_s,
+        "memory_mb", s->checker.memory_mb);
 }
 
 bool scenario_has_fault(const struct scenario *s, const char *fault)

@@ -9,8 +9,8 @@
 #include <jansson.h>
 
 #define SCENARIO_MAX_FAULTS 8
-#define SCENARIO_MAX_LIST 12
-#define SCENARIO_NAME_LEN 24
+#define SCENARIO_MAX_LIST   12
+#define SCENARIO_NAME_LEN   24
 
 struct scenario {
     char name[64];
@@ -36,7 +36,7 @@ struct scenario {
         int keys;
         double rate; /* target ops per second, all clients together */
         int op_timeout_ms;
-        int values; /* values are drawn from [0, values) */
+        int values;              /* values are drawn from [0, values) */
         double read, write, cas; /* relative weights */
     } workload;
 

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_REDIRECTS 8
+#define MAX_REDIRECTS  8
 #define RETRY_DELAY_MS 100
 
 struct wclient {
@@ -58,8 +58,8 @@ struct workload {
 static void next_op(struct wclient *c);
 static void attempt(struct wclient *c);
 
-static void record(struct wclient *c, enum history_type type,
-                   json_t *value, const char *error)
+static void record(struct wclient *c, enum history_type type, json_t *value,
+                   const char *error)
 {
     struct history_event e;
     char node[16] = "";
@@ -73,7 +73,8 @@ static void record(struct wclient *c, enum history_type type,
     e.value = value != NULL ? value : json_null();
     e.error = (char *)error;
     if (type != HISTORY_INVOKE && i >= 0) {
-        snprintf(node, sizeof node, "%s", c->w->env.cluster->nodes[i].spec.name);
+        snprintf(node, sizeof node, "%s",
+                 c->w->env.cluster->nodes[i].spec.name);
         e.node = node;
     }
     c->w->env.record(c->w->env.arg, &e);
@@ -143,8 +144,8 @@ static void finish(struct wclient *c, enum history_type type, json_t *value,
  * before doing anything. */
 static bool retryable(const struct client_result *res)
 {
-    static const char *const codes[] = {"not_leader", "unreachable",
-                                        "unavailable", "no_leader",
+    static const char *const codes[] = {"not_leader",    "unreachable",
+                                        "unavailable",   "no_leader",
                                         "shutting_down", NULL};
     if (res->unreachable) {
         return true;
@@ -294,7 +295,7 @@ struct workload *workload_new(uv_loop_t *loop, const struct workload_env *env)
         c->w = w;
         c->index = i;
         c->process = i;
-        c->conn = env->client->new(loop);
+        c->conn = env->client->new (loop);
         if (c->conn == NULL) {
             w->n = i; /* free what was made */
             workload_free(w);

@@ -1,0 +1,55 @@
+/* process: target selection and description shared by kill and pause. */
+#include "nemesis/process.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+int proc_fault_start(struct nemesis_env *env, struct rng *draw, void **state,
+                     const char *verb, int sig)
+{
+    const char *selector = nemesis_draw_selector(env, draw);
+    struct proc_fault *f = calloc(1, sizeof *f);
+
+    if (f == NULL) {
+        return -ENOMEM;
+    }
+    f->verb = verb;
+    snprintf(f->selector, sizeof f->selector, "%s", selector);
+    f->n = nemesis_pick(env, draw, selector, true, f->nodes);
+    if (sig == SIGSTOP) {
+        /* A paused node can't be paused again: skip those. */
+        int k = 0;
+        for (int i = 0; i < f->n; i++) {
+            if (!env->cluster->nodes[f->nodes[i]].paused) {
+                f->nodes[k++] = f->nodes[i];
+            }
+        }
+        f->n = k;
+    }
+    if (f->n == 0) {
+        free(f);
+        return -EAGAIN;
+    }
+    env->record(env->arg, HISTORY_INVOKE, verb,
+                nemesis_node_names(env, f->nodes, f->n));
+    for (int i = 0; i < f->n; i++) {
+        cluster_signal(env->cluster, f->nodes[i], sig);
+    }
+    env->record(env->arg, HISTORY_INFO, verb,
+                nemesis_node_names(env, f->nodes, f->n));
+    *state = f;
+    return 0;
+}
+
+void proc_fault_describe(struct nemesis_env *env, void *state, char *buf,
+                         size_t size)
+{
+    struct proc_fault *f = state;
+    size_t used = (size_t)snprintf(buf, size, "%s", f->verb);
+    for (int i = 0; i < f->n && used < size; i++) {
+        used += (size_t)snprintf(buf + used, size - used, " %s",
+                                 env->cluster->nodes[f->nodes[i]].spec.name);
+    }
+}
