@@ -336,7 +336,7 @@ static int entry_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-enum outcome { OUT_VALID, OUT_INVALID, OUT_TIME, OUT_MEMORY };
+enum outcome { OUT_VALID, OUT_INVALID, OUT_TIME, OUT_MEMORY, OUT_BUDGET };
 
 struct search {
     const struct model *m;
@@ -344,6 +344,7 @@ struct search {
     size_t memory_limit;
     uint64_t steps;  /* over all keys */
     uint64_t states; /* over all keys */
+    uint64_t budget; /* steps this search may take; 0: no bound */
 
     /* Invalid: the op (index into the key's ops) whose return could not be
      * reached, how many ops with a return the deepest dead end had
@@ -410,6 +411,7 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     bool have_culprit = false;
     uint64_t hreq = 0;
     bool open_pass = false;
+    const uint64_t first_step = s->steps;
     int32_t e;
     int rv;
 
@@ -473,10 +475,15 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
 
     e = next[head];
     while (remaining > 0) {
-        if ((++s->steps % CHECK_EVERY) == 0 && s->deadline != 0 &&
-            now_s() >= s->deadline) {
-            rv = OUT_TIME;
-            goto out;
+        if ((++s->steps % CHECK_EVERY) == 0) {
+            if (s->deadline != 0 && now_s() >= s->deadline) {
+                rv = OUT_TIME;
+                goto out;
+            }
+            if (s->budget != 0 && s->steps - first_step > s->budget) {
+                rv = OUT_BUDGET;
+                goto out;
+            }
         }
         if ((e & 1) == 0) {
             size_t j = (size_t)e >> 1;
@@ -803,9 +810,12 @@ static int translate(const struct history *h, const struct model *m,
     return 0;
 }
 
+/* Set for a check that does not split by key: every op has the same key. */
+static _Thread_local bool whole_history;
+
 static const char *op_key(const struct history *h, const struct op *o)
 {
-    return h->events[o->inv].key;
+    return whole_history ? NULL : h->events[o->inv].key;
 }
 
 static int key_cmp(const char *a, const char *b)
@@ -870,14 +880,24 @@ static int set_key(struct verdict *out, const char *key)
     return 0;
 }
 
+/* Partitions still to search (searched ones are SIZE_MAX). */
+static size_t npending(const size_t *parts, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        k += parts[i] != SIZE_MAX;
+    }
+    return k;
+}
+
 int checker_linearizable(const struct history *h, const struct model *m,
                          const struct checker_limits *lim, struct verdict *out)
 {
     double start = now_s();
     struct search s;
     struct op *ops = NULL;
-    size_t nops = 0, *order = NULL, *ids = NULL;
-    bool unknown = false;
+    size_t nops = 0, *order = NULL, *ids = NULL, *parts = NULL, nparts = 0;
+    bool unknown = false, stop = false;
     int rv;
 
     verdict_init(out);
@@ -896,6 +916,10 @@ int checker_linearizable(const struct history *h, const struct model *m,
         s.memory_limit = lim->memory_bytes;
     }
 
+    whole_history = lim != NULL && lim->whole;
+    if (m->reset != NULL) {
+        m->reset();
+    }
     rv = pair_events(h, &ops, &nops, out);
     if (rv == 0) {
         rv = translate(h, m, ops, nops, out);
@@ -921,61 +945,100 @@ int checker_linearizable(const struct history *h, const struct model *m,
                                        op_key(h, &ops[order[i - 1]])) != 0;
     }
 
-    for (size_t lo = 0, hi; lo < nops; lo = hi) {
+    /* Keys are searched in rounds with a step budget that grows eightfold
+     * each round, so that one hard key (valid or not) does not hide an
+     * easy invalid one after it: as if the keys were searched side by
+     * side, at most about 1/7 of the work is repeated. The first key
+     * found invalid ends the check. */
+    parts = malloc((out->keys + 1) * sizeof *parts);
+    if (parts == NULL) {
+        rv = -ENOMEM;
+        goto err;
+    }
+    for (size_t lo = 0; lo < nops;) {
+        size_t hi = lo;
         const char *key = op_key(h, &ops[order[lo]]);
-        size_t n = 0;
-        for (hi = lo;
-             hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0; hi++) {
-            if (ops[order[hi]].keep) {
-                ids[n++] = order[hi];
+        while (hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0) {
+            hi++;
+        }
+        parts[nparts++] = lo;
+        lo = hi;
+    }
+    for (uint64_t budget = 1 << 15; npending(parts, nparts) > 0;
+         budget = budget < (UINT64_MAX >> 4) ? budget * 8 : 0) {
+        for (size_t pi = 0; pi < nparts; pi++) {
+            size_t lo = parts[pi], hi;
+            if (lo == SIZE_MAX) {
+                continue;
             }
-        }
-        if (n == 0) {
-            continue;
-        }
-        if (n >= (size_t)INT32_MAX / 2) {
-            rv = fail_history(out, "too many operations on one key (%zu)", n);
-            goto err;
-        }
-        if (s.deadline != 0 && now_s() >= s.deadline) {
-            rv = OUT_TIME;
-        } else {
-            rv = search_key(&s, ops, ids, n);
-        }
-        if (rv < 0) {
-            goto err;
-        }
-        if (rv == OUT_INVALID) {
-            out->result = VERDICT_INVALID;
-            if (set_key(out, key) != 0) {
-                rv = -ENOMEM;
+            const char *key = op_key(h, &ops[order[lo]]);
+            size_t n = 0;
+            for (hi = lo;
+                 hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0;
+                 hi++) {
+                if (ops[order[hi]].keep) {
+                    ids[n++] = order[hi];
+                }
+            }
+            if (n == 0) {
+                parts[pi] = SIZE_MAX;
+                continue;
+            }
+            if (n >= (size_t)INT32_MAX / 2) {
+                rv = fail_history(out, "too many operations on one key (%zu)",
+                                  n);
                 goto err;
             }
-            describe_op(h, m, &ops[ids[s.culprit]], &out->op);
-            out->prefix = s.best_depth;
-            out->key_ops = s.nreq;
-            m->describe_state(s.fail_state, out->state, sizeof out->state);
-            unknown = false;
-            break;
-        }
-        if ((rv == OUT_TIME || rv == OUT_MEMORY) && !unknown) {
-            unknown = true;
-            if (set_key(out, key) != 0) {
-                rv = -ENOMEM;
-                goto err;
-            }
-            out->key_ops = n;
-            if (rv == OUT_TIME) {
-                snprintf(out->reason, sizeof out->reason,
-                         "time limit of %g s reached", lim->time_s);
+            if (s.deadline != 0 && now_s() >= s.deadline) {
+                rv = OUT_TIME;
             } else {
-                snprintf(out->reason, sizeof out->reason,
-                         "memory limit of %zu bytes reached",
-                         lim->memory_bytes);
+                s.budget = nparts > 1 ? budget : 0;
+                rv = search_key(&s, ops, ids, n);
+            }
+            if (rv < 0) {
+                goto err;
+            }
+            if (rv == OUT_BUDGET) {
+                continue; /* next round */
+            }
+            parts[pi] = SIZE_MAX;
+            if (rv == OUT_INVALID) {
+                out->result = VERDICT_INVALID;
+                if (set_key(out, key) != 0) {
+                    rv = -ENOMEM;
+                    goto err;
+                }
+                describe_op(h, m, &ops[ids[s.culprit]], &out->op);
+                out->prefix = s.best_depth;
+                out->key_ops = s.nreq;
+                m->describe_state(s.fail_state, out->state, sizeof out->state);
+                unknown = false;
+                stop = true;
+                break;
+            }
+            if ((rv == OUT_TIME || rv == OUT_MEMORY) && !unknown) {
+                unknown = true;
+                if (set_key(out, key) != 0) {
+                    rv = -ENOMEM;
+                    goto err;
+                }
+                out->key_ops = n;
+                if (rv == OUT_TIME) {
+                    snprintf(out->reason, sizeof out->reason,
+                             "time limit of %g s reached", lim->time_s);
+                } else {
+                    snprintf(out->reason, sizeof out->reason,
+                             "memory limit of %zu bytes reached",
+                             lim->memory_bytes);
+                }
+            }
+            if (rv == OUT_TIME) {
+                stop = true;
+                break; /* the keys after this one go unchecked */
             }
         }
-        if (rv == OUT_TIME) {
-            break; /* the keys after this one go unchecked */
+        if (stop) {
+            break;
         }
     }
     if (unknown) {
@@ -987,6 +1050,10 @@ int checker_linearizable(const struct history *h, const struct model *m,
     free(ops);
     free(order);
     free(ids);
+    free(parts);
+    if (m->reset != NULL) {
+        m->reset();
+    }
     return 0;
 
 err:
@@ -1000,5 +1067,9 @@ err:
     free(ops);
     free(order);
     free(ids);
+    free(parts);
+    if (m->reset != NULL) {
+        m->reset();
+    }
     return rv;
 }

@@ -2,6 +2,7 @@
 #ifndef FAULTLINE_LINEARIZABLE_H
 #define FAULTLINE_LINEARIZABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "checker/model.h"
@@ -13,6 +14,8 @@
 struct checker_limits {
     double time_s;       /* wall-clock seconds for the whole history */
     size_t memory_bytes; /* cache of visited states, per key */
+    bool whole;          /* search the whole history as one part: do not
+                          * split it by key (for comparison and tests) */
 };
 
 /* Check that @h is linearizable under @m (both borrowed; @lim may be NULL).

@@ -9,6 +9,7 @@ static const struct {
 } models[] = {
     {"cas-register", &model_register},
     {"register", &model_register}, /* the workload's name for it */
+    {"kv", &model_kv},
 };
 
 const struct model *model_find(const char *name)

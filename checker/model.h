@@ -57,14 +57,24 @@ struct model {
     /* Short text for people: "read -> 3", "cas 1 -> 2"; "3", "nil". */
     void (*describe_op)(const struct model_op *op, char *buf, size_t size);
     void (*describe_state)(const void *state, char *buf, size_t size);
+
+    /* Optional (NULL: none): free what the model keeps between ops (an
+     * intern table). The checker calls it before it translates a history's
+     * ops and after the search, so a model may keep such tables in static
+     * storage; two checks with one such model must not run at once. */
+    void (*reset)(void);
 };
 
 /* The compare-and-set register (model_register.c): starts unset; read
  * returns the value or nil; write N; cas [A, B] succeeds iff the value is A. */
 extern const struct model model_register;
 
-/* The model called @name ("cas-register", or its alias "register"), or NULL
- * when there is none. */
+/* Key-value strings (model_kv.c): every key starts as ""; get returns
+ * the string; put sets it; append concatenates. Values are strings. */
+extern const struct model model_kv;
+
+/* The model called @name ("cas-register" or its alias "register"; "kv"),
+ * or NULL when there is none. */
 const struct model *model_find(const char *name);
 
 #endif /* FAULTLINE_MODEL_H */

@@ -1,9 +1,12 @@
-/* test_conformance: the checker against Porcupine's etcd logs and verdicts.
+/* test_conformance: the checker against Porcupine's histories and verdicts:
+ * every row of expected.tsv (etcd logs and kv histories), read through the
+ * importers (histories/import.h) as `faultline check` reads them.
  *
  * The set lives outside the tree (FAULTLINE_CONFORMANCE, default
  * /work/shared/conformance/porcupine; see its README for how the logs read).
  * Without it the test says so and passes. */
 #include "checker/linearizable.h"
+#include "histories/import.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,98 +24,12 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* "nil" / "N" / "[A B]" / ":timed-out" as JSON (NULL: not understood). */
-static json_t *edn_value(const char *s)
-{
-    long long a, b;
-    char end;
-    if (strcmp(s, "nil") == 0 || s[0] == ':') {
-        return json_null();
-    }
-    if (sscanf(s, "[%lld %lld%c", &a, &b, &end) == 3 && end == ']') {
-        return json_pack("[II]", (json_int_t)a, (json_int_t)b);
-    }
-    if (sscanf(s, "%lld%c", &a, &end) == 1) {
-        return json_integer(a);
-    }
-    return NULL;
-}
-
-/* Read one Jepsen etcd log into @h: every line
- * "INFO jepsen.util - PROCESS :TYPE :F VALUE" is an event, its line number
- * its time; other lines are ignored. Returns 0 or -EINVAL/-ENOENT. */
-static int load_etcd_log(const char *path, struct history *h)
-{
-    FILE *f = fopen(path, "r");
-    char line[512];
-    int lineno = 0;
-
-    history_init(h);
-    if (f == NULL) {
-        return -errno;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *tok[16], *save = NULL, value[128] = "";
-        int n = 0;
-        lineno++;
-        for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL && n < 16;
-             t = strtok_r(NULL, " \t\r\n", &save)) {
-            tok[n++] = t;
-        }
-        if (n < 7 || strcmp(tok[0], "INFO") != 0 ||
-            strcmp(tok[1], "jepsen.util") != 0 || strcmp(tok[2], "-") != 0) {
-            continue;
-        }
-        for (int i = 6; i < n; i++) { /* "[3" "0]" -> "[3 0]" */
-            if (i > 6) {
-                strncat(value, " ", sizeof value - strlen(value) - 1);
-            }
-            strncat(value, tok[i], sizeof value - strlen(value) - 1);
-        }
-        struct history_event e;
-        memset(&e, 0, sizeof e);
-        e.time = lineno;
-        e.line = lineno;
-        e.process = atoi(tok[3]);
-        int type = tok[4][0] == ':' ? history_type_parse(tok[4] + 1) : -1;
-        if (type < 0 || tok[5][0] != ':' ||
-            !isdigit((unsigned char)tok[3][0])) {
-            fprintf(stderr, "%s:%d: not understood\n", path, lineno);
-            fclose(f);
-            history_close(h);
-            return -EINVAL;
-        }
-        e.type = (enum history_type)type;
-        snprintf(e.f, sizeof e.f, "%s", tok[5] + 1);
-        e.value = edn_value(value);
-        if (e.value == NULL) {
-            fprintf(stderr, "%s:%d: value \"%s\" not understood\n", path,
-                    lineno, value);
-            fclose(f);
-            history_close(h);
-            return -EINVAL;
-        }
-        if (value[0] == ':') {
-            e.error = value + 1; /* "timed-out" */
-        }
-        int rv = history_add(h, &e);
-        json_decref(e.value);
-        if (rv != 0) {
-            fclose(f);
-            history_close(h);
-            return rv;
-        }
-    }
-    fclose(f);
-    return 0;
-}
-
 int main(void)
 {
     const char *dir = getenv("FAULTLINE_CONFORMANCE");
     char path[1024], row[1024];
     FILE *tsv;
-    int checked = 0, wrong = 0, skipped = 0;
+    int checked = 0, wrong = 0, skipped = 0, kv = 0;
     double spent = 0, worst = 0;
     char worst_name[256] = "";
 
@@ -133,19 +50,34 @@ int main(void)
         double t0;
         int rv;
 
+        struct history_error herr;
+        enum history_format fmt;
+        const struct model *m;
+
         if (sscanf(row, "%511s %15s", name, want) != 2 ||
-            strncmp(name, "etcd/", 5) != 0) {
-            continue; /* the header, and the kv histories (another model) */
+            strcmp(name, "file") == 0) {
+            continue; /* the header */
         }
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        rv = load_etcd_log(path, &h);
+        rv = history_import(path, HISTORY_FORMAT_AUTO, &h, &fmt, &herr);
         if (rv != 0) {
-            printf("FAIL %s: cannot read (%d)\n", name, rv);
+            char text[768];
+            history_error_format(&herr, text, sizeof text);
+            printf("FAIL %s: cannot read: %s\n", name, text);
             wrong++;
             continue;
         }
+        m = model_find(history_format_model(fmt));
+        if (m == NULL) {
+            printf("FAIL %s: read as %s, which names no model\n", name,
+                   history_format_name(fmt));
+            history_close(&h);
+            wrong++;
+            continue;
+        }
+        kv += fmt == HISTORY_FORMAT_KV_EDN;
         t0 = now_s();
-        rv = checker_linearizable(&h, &model_register, &lim, &v);
+        rv = checker_linearizable(&h, m, &lim, &v);
         double dt = now_s() - t0;
         spent += dt;
         if (dt > worst) {
@@ -166,29 +98,34 @@ int main(void)
     }
     fclose(tsv);
 
-    /* The empty log has no verdict; it must simply not crash. */
+    /* The empty log has no verdict: reading it is a clear error. */
     {
         struct history h;
-        struct verdict v;
+        struct history_error herr;
         snprintf(path, sizeof path, "%s/etcd/etcd_095.log", dir);
-        if (load_etcd_log(path, &h) == 0) {
-            if (checker_linearizable(&h, &model_register, NULL, &v) != 0 ||
-                v.result != VERDICT_VALID) {
-                printf("FAIL etcd_095.log (empty): not valid\n");
-                wrong++;
-            }
-            verdict_close(&v);
-            history_close(&h);
-        } else {
+        int rv = history_import(path, HISTORY_FORMAT_ETCD_LOG, &h, NULL, &herr);
+        if (rv == -ENOENT) {
             skipped++;
+        } else if (rv != -EINVAL || strstr(herr.text, "no events") == NULL) {
+            printf("FAIL etcd_095.log (empty): want an error naming no "
+                   "events, got %d \"%s\"\n",
+                   rv, herr.text);
+            wrong++;
+            if (rv == 0) {
+                history_close(&h);
+            }
         }
     }
 
-    printf("test_conformance: %d etcd logs, %d wrong; check time %.0f ms "
-           "(slowest %s, %.1f ms)%s\n",
-           checked, wrong, spent * 1000, worst_name, worst * 1000,
-           skipped ? "; etcd_095.log missing" : "");
-    if (checked == 0 || wrong != 0) {
+    printf("test_conformance: %d histories (%d etcd, %d kv), %d wrong; check "
+           "time %.0f ms (slowest %s, %.1f ms)%s\n",
+           checked, checked - kv, kv, wrong, spent * 1000, worst_name,
+           worst * 1000, skipped ? "; etcd_095.log missing" : "");
+    if (checked != 108 || wrong != 0) {
+        if (checked != 108) {
+            printf("FAIL: expected.tsv should have 108 rows, read %d\n",
+                   checked);
+        }
         return 1;
     }
     return 0;

@@ -11,6 +11,7 @@
 #include "checker/model.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
+#include "histories/import.h"
 #include "runner/run.h"
 #include "runner/scenario.h"
 
@@ -62,6 +63,26 @@ static int write_verdict(const char *dir, json_t *verdict)
     return 0;
 }
 
+/* The model a history's op names suggest: kv for get/put/append. */
+static const char *guess_model(const struct history *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        const char *f = h->events[i].f;
+        if (h->events[i].process == HISTORY_NEMESIS) {
+            continue;
+        }
+        if (strcmp(f, "get") == 0 || strcmp(f, "put") == 0 ||
+            strcmp(f, "append") == 0) {
+            return "kv";
+        }
+        if (strcmp(f, "read") == 0 || strcmp(f, "write") == 0 ||
+            strcmp(f, "cas") == 0) {
+            return "cas-register";
+        }
+    }
+    return "cas-register";
+}
+
 int check_path(const char *path, const struct check_options *o,
                struct check_result *res)
 {
@@ -76,6 +97,7 @@ int check_path(const char *path, const struct check_options *o,
     const struct model *model;
     const char *model_name;
     struct stat st;
+    enum history_format fmt;
     bool is_dir, has_scenario = false;
     int rv;
 
@@ -96,13 +118,47 @@ int check_path(const char *path, const struct check_options *o,
         snprintf(history_path, sizeof history_path, "%s", path);
     }
 
-    rv = history_load(history_path, &h, &herr);
+    fmt = HISTORY_FORMAT_AUTO;
+    if (o->format != NULL) {
+        int f = history_format_parse(o->format);
+        if (f < 0) {
+            return set_result(res, EXIT_BAD_INPUT,
+                              "--format: unknown format \"%s\" (jsonl, edn, "
+                              "etcd-log, kv-edn)%s",
+                              o->format, "");
+        }
+        fmt = (enum history_format)f;
+    }
+    rv = history_import(history_path, fmt, &h, &fmt, &herr);
     if (rv != 0) {
         history_error_format(&herr, text, sizeof text);
         return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
     }
+    if (o->export_edn != NULL) {
+        FILE *out = strcmp(o->export_edn, "-") == 0 ? stdout
+                                                    : fopen(o->export_edn, "w");
+        rv = out != NULL ? history_export_edn(&h, out) : -errno;
+        if (out != NULL && out != stdout && fclose(out) != 0 && rv == 0) {
+            rv = -EIO;
+        }
+        history_close(&h);
+        if (rv != 0) {
+            return set_result(res, EXIT_HARNESS, "%s: %s", o->export_edn,
+                              strerror(-rv));
+        }
+        return set_result(res, EXIT_VALID, "%s%s", "", "");
+    }
 
-    model_name = o->model != NULL ? o->model : "cas-register";
+    model_name = o->model;
+    if (model_name == NULL) {
+        model_name = history_format_model(fmt);
+    }
+    if (model_name == NULL && has_scenario && s.workload.name[0] != '\0') {
+        model_name = s.workload.name;
+    }
+    if (model_name == NULL) {
+        model_name = guess_model(&h);
+    }
     model = model_find(model_name);
     if (model == NULL) {
         history_close(&h);
@@ -117,6 +173,7 @@ int check_path(const char *path, const struct check_options *o,
                                  : has_scenario   ? s.checker.memory_mb
                                                   : DEFAULT_MEMORY_MB) *
                         1024 * 1024,
+        .whole = o->whole,
     };
 
     rv = checker_linearizable(&h, model, &limits, &v);
@@ -134,6 +191,8 @@ int check_path(const char *path, const struct check_options *o,
     res->verdict = verdict_to_json(&v);
     json_object_set_new(res->verdict, "partial", json_boolean(h.partial));
     json_object_set_new(res->verdict, "history", json_string(history_path));
+    json_object_set_new(res->verdict, "format",
+                        json_string(history_format_name(fmt)));
     verdict_summary(&v, res->summary, sizeof res->summary);
     switch (v.result) {
     case VERDICT_VALID:

@@ -2,14 +2,22 @@
 #ifndef FAULTLINE_CHECK_H
 #define FAULTLINE_CHECK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 struct check_options {
-    const char *model;   /* NULL: from the run's scenario, else cas-register */
+    const char *format; /* "jsonl", "edn", "etcd-log", "kv-edn"; NULL or
+                         * "auto": detected from the content */
+    const char *model;  /* NULL: from the format (etcd-log: cas-register,
+                         * kv-edn: kv), the run's scenario, or the ops'
+                         * names (get/put/append: kv), else cas-register */
     double time_limit_s; /* <= 0: from the scenario, else 60 */
     int memory_mb;       /* <= 0: from the scenario, else 1024 */
+    bool whole;          /* do not split the history by key */
+    const char *export_edn; /* write the history as Jepsen EDN here ("-":
+                             * stdout) instead of checking it */
 };
 
 struct check_result {
@@ -21,7 +29,7 @@ struct check_result {
 
 /* Check @path, a run directory (its history.jsonl, with the limits of its
  * scenario.json; the verdict is written to verdict.json there) or a history
- * file. Errors are described in res->summary. Returns res->code. Free
+ * file in any format histories/import.h reads. Errors are described in res->summary. Returns res->code. Free
  * res->verdict with json_decref. */
 int check_path(const char *path, const struct check_options *o,
                struct check_result *res);

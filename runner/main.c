@@ -27,10 +27,17 @@ static const char usage[] =
     "                        duration_s; recovery still follows)\n"
     "        --bug NAME      start the nodes with a seeded bug (test only)\n"
     "        --runs-dir DIR  where run directories go (histories/runs)\n"
-    "  check [--model NAME] [--time-limit S] [--memory-limit MB] [--json]\n"
-    "        FILE|RUN_DIR\n"
+    "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
+    "        [--time-limit S] [--memory-limit MB] [--no-split] [--json]\n"
+    "        [--export-edn OUT] FILE|RUN_DIR\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
+    "        --format   the file's format (default: detected from content)\n"
+    "        --model    cas-register or kv (default: from the format, the\n"
+    "                   run's scenario, or the operations' names)\n"
+    "        --no-split search the whole history at once, not key by key\n"
+    "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
+    "                   (- for stdout) for Knossos or Elle; no check\n"
     "  schedule SCENARIO [--seed N]\n"
     "        Print the fault schedule a run of SCENARIO with seed N would\n"
     "        follow (times, fault kinds, target draws): the same seed gives\n"
@@ -139,8 +146,11 @@ static int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"format", required_argument, NULL, 'f'},
         {"time-limit", required_argument, NULL, 't'},
         {"memory-limit", required_argument, NULL, 'M'},
+        {"no-split", no_argument, NULL, 'w'},
+        {"export-edn", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -156,6 +166,15 @@ static int cmd_check(int argc, char **argv)
         switch (c) {
         case 'm':
             o.model = optarg;
+            break;
+        case 'f':
+            o.format = optarg;
+            break;
+        case 'w':
+            o.whole = true;
+            break;
+        case 'e':
+            o.export_edn = optarg;
             break;
         case 't':
             if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
