@@ -14,7 +14,15 @@ fault's "info" and before the "invoke" of its end, which is checked by
 re-reading the history once the probe is over. A probe that overran the
 window is reported as inconclusive, never as a pass. Each CHECK needs at
 least one conclusive pass of each of its observations and no failure; the
-run itself must end valid (exit 0).
+run itself must end valid (exit 0), and no node may exit on its own except
+right after an io_error event (a segfault under a partition fails the run).
+
+Clock faults are judged after the run: every node's events.jsonl is tailed
+live and each line stamped with the real time it was read, so an event's
+skew (its "time", faked by libfaketime, minus the real time) is measured to
+within the read delay; it must match the offset recorded in the history
+inside the fault's window and be ~0 after the reset, allowing
+--clock-lag seconds around each change for libfaketime to re-read its file.
 
 Checks: partition, pause, kill, disk, clock, schedule (see the handlers).
 Only the standard library; exits 0 when everything passed, 1 otherwise.
@@ -447,6 +455,32 @@ class Run:
         for line in self.out_lines:
             if re.match(r"faultline: \d+ ops", line):
                 res.note("summary", line[len("faultline: "):])
+        if self.run_dir:
+            self._unplanned_exits()
+
+    def _unplanned_exits(self):
+        """A node may exit on its own only after an io_error (disk faults):
+        any other crash is a failure, whatever the fault checks saw."""
+        with open(self.run_dir + "/runner.log") as f:
+            exits = re.findall(r"(n\d+): pid (\d+) exited \((.*?)\): not "
+                               r"caused by faultline", f.read())
+        io_errors = {}
+        for n in self.names:
+            try:
+                with open("%s/nodes/%s/events.jsonl" % (self.run_dir, n)) as f:
+                    io_errors[n] = sum(1 for line in f if '"io_error"' in line)
+            except OSError:
+                io_errors[n] = 0
+        bad = []
+        for n in self.names:
+            mine = [e for e in exits if e[0] == n]
+            if len(mine) > io_errors[n]:
+                bad += ["%s pid %s (%s)" % e for e in mine]
+        self.res.expect("exits", not bad,
+                        "unplanned node exits: %d, io_error events: %d%s" % (
+                            len(exits), sum(io_errors.values()),
+                            "" if not bad else "; CRASHES not caused by a "
+                            "disk fault: " + ", ".join(bad)))
 
     # --- partition -------------------------------------------------------
 
@@ -551,7 +585,7 @@ class Run:
         a, b = minority[0], majority[0]
         t_end = time.monotonic() + 3.0
         while True:
-            r = probe(pid[a], "connect", node_ip(b), RAFT_PORT)
+            r = probe(self.pids.get(a), "connect", node_ip(b), RAFT_PORT)
             again = self.hist.find_after(hpos, self.hist.nemesis("partition", "invoke"))
             if r["ok"] or time.monotonic() > t_end:
                 break
@@ -880,7 +914,8 @@ def main():
     ap.add_argument("--plan", help="`faultline schedule` output (schedule)")
     ap.add_argument("--fault-s", type=float, default=3.0,
                     help="nemesis.duration_s of the scenario")
-    ap.add_argument("--clock-lag", type=float, default=2.2)
+    ap.add_argument("--clock-lag", type=float, default=2.4,
+                    help="libfaketime re-reads its file every 1-2 s")
     ap.add_argument("--clock-tol", type=float, default=1.0)
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
@@ -893,7 +928,7 @@ def main():
     checks = a.checks.split(",")
     res = Results(a.label or a.checks)
     run = Run(a, res)
-    required = ["verdict"]
+    required = ["verdict", "exits"]
     if "partition" in checks:
         run.handlers["partition"] = run.on_partition
         required += ["partition-cut", "partition-same-side", "partition-leader",
@@ -919,7 +954,8 @@ def main():
         run.clock_final()
     if "schedule" in checks and run.run_dir:
         run.schedule_final()
-    missing = [c for c in required if res.count("PASS", c) == 0]
+    missing = [c for c in required
+               if res.count("PASS", c) == 0 and res.count("FAIL", c) == 0]
     failed = res.count("FAIL")
     for c in missing:
         res.add("FAIL", c, "no conclusive observation in this run")
