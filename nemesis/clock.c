@@ -6,7 +6,7 @@
  * alone (FAKETIME_DONT_FAKE_MONOTONIC=1), as on a machine whose NTP steps
  * the time. Modes, drawn per fault:
  *   bump    jump by a random offset within +-clock_offset_ms, held
- *   strobe  flip between that offset and none every 200 ms
+ *   strobe  flip between that offset and none every 2.5 s
  * Stopping the fault puts the offset back to zero. The offset file is
  * replaced by rename, so it is never read half-written. */
 #include "nemesis/nemesis.h"
@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STROBE_MS 200
+/* libfaketime re-reads the offset file at most once a second
+ * (FAKETIME_CACHE_DURATION=1): a faster strobe would not be seen. 2.5 s
+ * does not divide the cache period, so the flips land at varying phases. */
+#define STROBE_MS 2500
 
 struct clock_fault {
     struct nemesis_env *env;
