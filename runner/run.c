@@ -159,7 +159,7 @@ static void status_cb(void *arg, const struct client_result *res)
     if (state != NULL && strcmp(state, "leader") == 0) {
         run_log(
             r, "leader elected: node %lld",
-            (long long)json_integer_value(json_object_get(res->value, "id")));
+            (long long)json_integer_value(json_object_get(res->value, "node")));
         enter(r, P_FAULTS);
     }
 }
