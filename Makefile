@@ -76,7 +76,8 @@ SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
                   nodes/taskd/test_*.sh nemesis/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
-.PHONY: all chaos test test-c test-scripts asan deps format clean bench
+.PHONY: all chaos test test-c test-scripts asan deps format clean bench \
+        bench-checker fuzz-checker
 all: $(PROGRAMS) $(C_TESTS)
 
 $(BUILD)/%.o: %.c
@@ -135,6 +136,20 @@ test-scripts: $(PROGRAMS)
 asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(MAKE) --no-print-directory SAN=1 test-c test-scripts
+
+# The checker's speed on the conformance set and a generated million-op
+# history (a table, no assertions), and the differential test at length.
+$(BUILD)/bench_checker: $(BUILD)/checker/bench/bench_checker.o $(CHECKER_OBJ) \
+                        $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_CORE) -lm
+
+bench-checker: $(BUILD)/bench_checker
+	$(BUILD)/bench_checker
+
+fuzz-checker: $(BIN)/faultline
+	FAULTLINE_BIN=$(BIN) DIFF_COUNT=$${DIFF_COUNT:-100000} \
+	  bash checker/test_differential.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
