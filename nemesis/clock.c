@@ -7,6 +7,8 @@
  * the time. Modes, drawn per fault:
  *   bump    jump by a random offset within +-clock_offset_ms, held
  *   strobe  flip between that offset and none every 2.5 s
+ *   drift   the clock runs fast or slow (rate 0.8 to 1.25) from now on,
+ *           with FAKETIME_XRESET=1 so the rate applies from the change
  * Stopping the fault puts the offset back to zero. The offset file is
  * replaced by rename, so it is never read half-written. */
 #include "nemesis/nemesis.h"
@@ -27,11 +29,12 @@ struct clock_fault {
     int n;
     double offset_s;
     bool strobe;
-    bool on; /* strobe: offset applied now */
+    double rate; /* drift: != 1 */
+    bool on;     /* strobe: offset applied now */
     uv_timer_t timer;
 };
 
-int nemesis_clock_set(struct cluster *c, int i, double offset_s)
+int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate)
 {
     char path[4200], tmp[4200];
     FILE *f;
@@ -41,7 +44,11 @@ int nemesis_clock_set(struct cluster *c, int i, double offset_s)
     if (f == NULL) {
         return -errno;
     }
-    fprintf(f, "%+.3f\n", offset_s);
+    if (rate != 1) {
+        fprintf(f, "%+.3f x%.4f\n", offset_s, rate);
+    } else {
+        fprintf(f, "%+.3f\n", offset_s);
+    }
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         return -errno;
     }
@@ -51,8 +58,13 @@ int nemesis_clock_set(struct cluster *c, int i, double offset_s)
 static void set_all(struct clock_fault *f, double offset_s)
 {
     for (int i = 0; i < f->n; i++) {
-        nemesis_clock_set(f->env->cluster, f->nodes[i], offset_s);
+        nemesis_clock_set(f->env->cluster, f->nodes[i], offset_s, 1);
     }
+}
+
+static const char *mode_of(const struct clock_fault *f)
+{
+    return f->rate != 1 ? "drift" : f->strobe ? "strobe" : "bump";
 }
 
 static void strobe_cb(uv_timer_t *t)
@@ -64,8 +76,12 @@ static void strobe_cb(uv_timer_t *t)
 
 static json_t *describe_json(struct clock_fault *f)
 {
-    return json_pack("{s:s, s:f, s:o}", "mode", f->strobe ? "strobe" : "bump",
-                     "offset_ms", f->offset_s * 1000, "nodes",
+    if (f->rate != 1) {
+        return json_pack("{s:s, s:f, s:o}", "mode", "drift", "rate", f->rate,
+                         "nodes", nemesis_node_names(f->env, f->nodes, f->n));
+    }
+    return json_pack("{s:s, s:f, s:o}", "mode", mode_of(f), "offset_ms",
+                     f->offset_s * 1000, "nodes",
                      nemesis_node_names(f->env, f->nodes, f->n));
 }
 
@@ -81,12 +97,32 @@ static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
     f->env = env;
     f->n = nemesis_pick(env, draw, selector, false, f->nodes);
     f->offset_s = (rng_unit(draw) * 2 - 1) * max_s;
-    f->strobe = rng_below(draw, 2) == 1;
+    switch (rng_below(draw, 3)) {
+    case 0:
+        f->rate = 1;
+        break;
+    case 1:
+        f->rate = 1;
+        f->strobe = true;
+        break;
+    default:
+        /* 0.8 to 1.25, as likely slow as fast. */
+        f->rate = rng_below(draw, 2) ? 1 + rng_unit(draw) * 0.25
+                                     : 1 / (1 + rng_unit(draw) * 0.25);
+        f->offset_s = 0;
+        break;
+    }
     f->on = true;
     uv_timer_init(env->loop, &f->timer);
     f->timer.data = f;
     env->record(env->arg, HISTORY_INVOKE, "clock", describe_json(f));
-    set_all(f, f->offset_s);
+    if (f->rate != 1) {
+        for (int i = 0; i < f->n; i++) {
+            nemesis_clock_set(env->cluster, f->nodes[i], 0, f->rate);
+        }
+    } else {
+        set_all(f, f->offset_s);
+    }
     if (f->strobe) {
         uv_timer_start(&f->timer, strobe_cb, STROBE_MS, STROBE_MS);
     }

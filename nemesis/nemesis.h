@@ -60,8 +60,9 @@ extern const struct nemesis_ops nemesis_loss;
 extern const struct nemesis_ops nemesis_clock;
 extern const struct nemesis_ops nemesis_disk;
 
-/* Set node @i's clock offset (its faketime.rc). Returns 0 or -errno. */
-int nemesis_clock_set(struct cluster *c, int i, double offset_s);
+/* Set node @i's clock offset and rate (its faketime.rc; rate 1 = real
+ * speed). Returns 0 or -errno. */
+int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate);
 
 /* Names a scenario may use for disk faults (nemesis.disk_ops) and their
  * errno (nemesis.disk_errno). */

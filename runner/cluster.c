@@ -169,10 +169,11 @@ static int node_env(struct cluster *c, int i, char **env, size_t max, char *buf,
     if (clock) {
         snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
                  "%s ", FAKETIME_LIB);
-        nemesis_clock_set(c, i, 0);
+        nemesis_clock_set(c, i, 0, 1);
         PUT("FAKETIME_TIMESTAMP_FILE=%s/faketime.rc", node->spec.dir);
         PUT("FAKETIME_CACHE_DURATION=1");
         PUT("FAKETIME_DONT_FAKE_MONOTONIC=1");
+        PUT("FAKETIME_XRESET=1"); /* a drift's rate runs from its change */
     }
     if (disk) {
         snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
