@@ -104,7 +104,8 @@ static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
         const struct blob *bl = &T.blobs[T.slots[i] - 1];
         const unsigned char *p = T.bytes + bl->off;
         if (bl->hash == hash && bl->len == len && p[0] == t &&
-            memcmp(p + 1, a, alen) == 0 && memcmp(p + 1 + alen, b, blen) == 0) {
+            memcmp(p + 1, a, alen) == 0 &&
+            (blen == 0 || memcmp(p + 1 + alen, b, blen) == 0)) {
             return T.slots[i] - 1;
         }
     }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# faultline check reads every format it imports, detects it from the
+# content, picks the model from it, and exits 0/1/2/3 as documented.
+set -uo pipefail
+BIN=${FAULTLINE_BIN:-bin}
+CONF=${FAULTLINE_CONFORMANCE:-/work/shared/conformance/porcupine}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+expect() {
+  local want=$1 pattern=$2; shift 3
+  local out code
+  out=$("$@" 2>&1); code=$?
+  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
+    failures=$((failures + 1))
+  else
+    echo "ok: $* -> $code"
+  fi
+}
+
+if [ -f "$CONF/expected.tsv" ]; then
+  expect 0 'valid.*kv' -- "$BIN/faultline" check "$CONF/kv/c10-ok.txt"
+  expect 1 'invalid: key' -- "$BIN/faultline" check "$CONF/kv/c10-bad.txt"
+  expect 1 '"format": "kv-edn"' -- "$BIN/faultline" check --json "$CONF/kv/c01-bad.txt"
+  expect 1 'invalid' -- "$BIN/faultline" check --no-split "$CONF/kv/c01-bad.txt"
+  expect 1 'invalid.*read -> 2' -- "$BIN/faultline" check "$CONF/etcd/etcd_000.log"
+  expect 0 'valid' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_002.log"
+  expect 3 'no events' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_095.log"
+  expect 3 'empty file' -- "$BIN/faultline" check "$CONF/etcd/etcd_095.log"
+  # Export as Jepsen EDN and check the export: same verdict.
+  "$BIN/faultline" check --export-edn "$tmp/c10.edn" "$CONF/kv/c10-bad.txt"
+  expect 1 'invalid' -- "$BIN/faultline" check "$tmp/c10.edn"
+fi
+
+cat >"$tmp/h.edn" <<'H'
+[{:process 0, :type :invoke, :f :write, :value 1, :time 1}
+ {:process :nemesis, :type :info, :f :kill, :value ["n1"], :time 2}
+ {:process 0, :type :ok, :f :write, :value 1, :time 3}
+ {:process 1, :type :invoke, :f :read, :value nil, :time 4}
+ {:process 1, :type :ok, :f :read, :value 2, :time 5}]
+H
+expect 1 'invalid.*read -> 2' -- "$BIN/faultline" check "$tmp/h.edn"
+expect 3 'unknown format' -- "$BIN/faultline" check --format xml "$tmp/h.edn"
+expect 3 'unknown model' -- "$BIN/faultline" check --model nope "$tmp/h.edn"
+printf '[{:process 0, :type :invoke, :f :write, :value 1, :time 1}\n {:process 0 :type' >"$tmp/cut.edn"
+expect 3 'cut.edn:2:' -- "$BIN/faultline" check "$tmp/cut.edn"
+printf '{:process 0, :type :invoke, :f :get, :key "k"}\n{:process 0, :type :ok, :f :get, :key "k", :value 7}\n' >"$tmp/kvtype.txt"
+expect 3 'expected a string' -- "$BIN/faultline" check "$tmp/kvtype.txt"
+printf '{:process 0, :type :ok, :f :get, :key "k", :value ""}\n' >"$tmp/noinvoke.txt"
+expect 3 'without an invoke' -- "$BIN/faultline" check "$tmp/noinvoke.txt"
+
+[ "$failures" -eq 0 ] || { echo "test_check_formats: $failures failed"; exit 1; }
+echo "test_check_formats: all passed"
