@@ -12,13 +12,12 @@
 #define MAX_STEPS  4096
 
 static const struct nemesis_ops *const kinds[] = {
-    &nemesis_kill, &nemesis_pause, &nemesis_partition,
-    &nemesis_loss, &nemesis_clock, &nemesis_disk,
-    NULL,
+    &nemesis_kill, &nemesis_pause, &nemesis_restart, &nemesis_partition,
+    &nemesis_loss, &nemesis_clock, &nemesis_disk,    NULL,
 };
 
-const char *const nemesis_names[] = {"kill",  "pause", "partition", "loss",
-                                     "clock", "disk",  NULL};
+const char *const nemesis_names[] = {"kill", "pause", "restart", "partition",
+                                     "loss", "clock", "disk",    NULL};
 
 const struct nemesis_ops *nemesis_find(const char *name)
 {

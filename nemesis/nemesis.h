@@ -55,6 +55,7 @@ extern const char *const nemesis_names[];
 
 extern const struct nemesis_ops nemesis_kill;
 extern const struct nemesis_ops nemesis_pause;
+extern const struct nemesis_ops nemesis_restart;
 extern const struct nemesis_ops nemesis_partition;
 extern const struct nemesis_ops nemesis_loss;
 extern const struct nemesis_ops nemesis_clock;

@@ -83,7 +83,7 @@ static const struct field fields[] = {
     {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6, NULL, NULL},
     {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
-     fault_ok, "kill, pause, partition, loss, clock, disk"},
+     fault_ok, "kill, pause, restart, partition, loss, clock, disk"},
     {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL,
      NULL},
     {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL,
