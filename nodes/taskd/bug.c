@@ -11,6 +11,24 @@ static const struct {
 } bugs_table[] = {
     {BUG_STALE_READ, "stale-read",
      "serve reads from local state on any node, with no barrier"},
+    {BUG_ACK_BEFORE_COMMIT, "ack-before-commit",
+     "reply ok to write/create/enqueue once appended locally, before "
+     "commit"},
+    {BUG_NO_DEDUP, "no-dedup",
+     "ignore request ids: a retried request is applied again"},
+    {BUG_LOST_CLAIM, "lost-claim",
+     "the leader picks the task to claim from its local state at submit; "
+     "the FSM does not check it is still free"},
+    {BUG_LEASE_LOCAL_CLOCK, "lease-local-clock",
+     "judge lease and claim expiry by each node's own clock when applying "
+     "and reading"},
+    {BUG_UNSYNCED_STATE, "unsynced-state",
+     "SQLite synchronous=OFF; the applied index written apart from the "
+     "state, every 256 entries"},
+    {BUG_LEADER_LOCAL_READ, "leader-local-read",
+     "the leader serves reads from local state with no barrier"},
+    {BUG_DEDUP_IN_MEMORY, "dedup-in-memory",
+     "request ids remembered in the leader's memory, not replicated"},
 };
 
 #define N_BUGS (sizeof bugs_table / sizeof bugs_table[0])
@@ -49,7 +67,7 @@ void bug_list(FILE *out)
     size_t i;
 
     for (i = 0; i < N_BUGS; i++) {
-        fprintf(out, "  %-12s %s\n", bugs_table[i].name,
+        fprintf(out, "  %-18s %s\n", bugs_table[i].name,
                 bugs_table[i].description);
     }
 }

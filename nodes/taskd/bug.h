@@ -1,4 +1,6 @@
-/* bug: seeded bugs a test can switch on to prove the checker catches them. */
+/* bug: seeded bugs a test can switch on to prove the checker catches them.
+ * Each is a mistake real teams make; nodes/taskd/BUGS.md says what anomaly
+ * each should cause. With no --bug, none of this code runs. */
 #ifndef TASKD_BUG_H
 #define TASKD_BUG_H
 
@@ -7,7 +9,14 @@
 
 /* One bit per bug. A new bug is a new value here and a row in bug.c. */
 enum bug {
-    BUG_STALE_READ = 1u << 0, /* reads served from local state, no barrier */
+    BUG_STALE_READ = 1u << 0,        /* reads from local state, any node */
+    BUG_ACK_BEFORE_COMMIT = 1u << 1, /* writes acked once appended */
+    BUG_NO_DEDUP = 1u << 2,          /* request ids ignored */
+    BUG_LOST_CLAIM = 1u << 3,        /* claim decided outside the FSM */
+    BUG_LEASE_LOCAL_CLOCK = 1u << 4, /* expiry judged by the local clock */
+    BUG_UNSYNCED_STATE = 1u << 5,    /* synchronous=OFF, applied index apart */
+    BUG_LEADER_LOCAL_READ = 1u << 6, /* leader reads without a barrier */
+    BUG_DEDUP_IN_MEMORY = 1u << 7,   /* request ids kept in leader memory */
 };
 
 /* The bug named @name, or -ENOENT when no bug has that name. */

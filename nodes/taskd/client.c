@@ -9,11 +9,15 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "nodes/taskd/config.h"
+#include "nodes/taskd/event.h"
 
 struct client_conn {
     uv_tcp_t handle;
@@ -21,6 +25,10 @@ struct client_conn {
     struct client_conn *prev, *next; /* server's list of open connections */
     unsigned refs;
     bool closing;
+    bool discarding; /* skipping the rest of an oversized line */
+    uint64_t number; /* for events: the node's n-th connection */
+    uint64_t n_lines;
+    char peer[64];
     char *line; /* bytes of the current, incomplete line */
     size_t len;
     size_t cap;
@@ -37,6 +45,7 @@ struct client_server {
     bool listener_closed;
     client_server_close_cb close_cb;
     void *close_data;
+    uint64_t n_accepted;
 };
 
 struct write_req {
@@ -87,6 +96,9 @@ static void conn_close_cb(uv_handle_t *handle)
         c->next->prev = c->prev;
     }
     c->server = NULL;
+    event_emit("client_disconnected",
+               json_pack("{s:I, s:s, s:I}", "conn", (json_int_t)c->number,
+                         "peer", c->peer, "lines", (json_int_t)c->n_lines));
     client_conn_release(c);
     server_maybe_done(s);
 }
@@ -187,14 +199,17 @@ static int line_append(struct client_conn *c, const char *p, size_t n)
     return 0;
 }
 
+/* An oversized line gets one error reply; the rest of it, up to its newline,
+ * is skipped, and the connection carries on. */
 static void too_long(struct client_conn *c)
 {
     static const char reply[] =
         "{\"id\":null,\"ok\":false,\"error\":\"bad_request\",\"message\":"
-        "\"request line longer than 65536 bytes; closing\",\"definite\":true}";
+        "\"request line longer than 65536 bytes; skipped\",\"definite\":true}";
 
     send_bytes(c, reply, sizeof reply - 1);
-    client_conn_close(c);
+    c->discarding = true;
+    c->len = 0;
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
@@ -214,28 +229,52 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = (size_t)((nl != NULL ? nl : end) - p);
 
-        if (c->len + n > CLIENT_LINE_MAX) {
+        if (c->discarding) {
+            p += n;
+        } else if (c->len + n > CLIENT_LINE_MAX) {
             too_long(c);
-            break;
+            p += n;
+        } else {
+            if (line_append(c, p, n) != 0) {
+                client_conn_close(c);
+                break;
+            }
+            p += n;
         }
-        if (line_append(c, p, n) != 0) {
-            client_conn_close(c);
-            break;
-        }
-        p += n;
         if (nl == NULL) {
             break;
         }
         p++; /* the newline */
+        if (c->discarding) {
+            c->discarding = false;
+            continue;
+        }
         if (c->len > 0 && c->line[c->len - 1] == '\r') {
             c->line[--c->len] = '\0';
         }
         if (c->len > 0) {
+            c->n_lines++;
             c->server->cb(c, c->line, c->len, c->server->data);
         }
         c->len = 0;
     }
     client_conn_release(c);
+}
+
+static void peer_name(struct client_conn *c)
+{
+    struct sockaddr_storage sa;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int len = sizeof sa;
+    int port = 0;
+
+    if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&sa, &len) == 0 &&
+        sa.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+        uv_ip4_name(in, host, sizeof host);
+        port = ntohs(in->sin_port);
+    }
+    snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
 }
 
 static void connection_cb(uv_stream_t *listener, int status)
@@ -266,6 +305,11 @@ static void connection_cb(uv_stream_t *listener, int status)
         return;
     }
     uv_tcp_nodelay(&c->handle, 1);
+    c->number = ++s->n_accepted;
+    peer_name(c);
+    event_emit("client_connected",
+               json_pack("{s:I, s:s}", "conn", (json_int_t)c->number, "peer",
+                         c->peer));
 }
 
 int client_server_new(uv_loop_t *loop, const char *addr, client_line_cb cb,

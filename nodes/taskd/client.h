@@ -8,8 +8,9 @@
 #include <jansson.h>
 #include <uv.h>
 
-/* Longest request line accepted; a longer one gets an error reply and the
- * connection is closed. */
+/* Longest request line accepted; a longer one gets one bad_request reply
+ * ("id":null), the rest of it up to its newline is skipped, and the
+ * connection carries on. */
 #define CLIENT_LINE_MAX (64 * 1024)
 
 struct client_server;
@@ -23,8 +24,10 @@ typedef void (*client_line_cb)(struct client_conn *conn, const char *line,
 
 typedef void (*client_server_close_cb)(struct client_server *s, void *data);
 
-/* Listen on @addr ("IPV4:PORT", copied) on @loop. Returns 0 and the new
- * server in @out, or a negative libuv error code with the reason in @err. */
+/* Listen on @addr ("IPV4:PORT", copied) on @loop. Emits "client_connected"
+ * (conn, peer) and "client_disconnected" (conn, peer, lines) events. Returns 0
+ * and the new server in @out, or a negative libuv error code with the reason in
+ * @err. */
 int client_server_new(uv_loop_t *loop, const char *addr, client_line_cb cb,
                       void *data, struct client_server **out, char *err,
                       size_t errlen);

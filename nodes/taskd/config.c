@@ -24,6 +24,8 @@ enum {
     OPT_HEARTBEAT,
     OPT_SNAPSHOT_THRESHOLD,
     OPT_SNAPSHOT_TRAILING,
+    OPT_REQUEST_TIMEOUT,
+    OPT_DEDUP_WINDOW,
     OPT_BUG,
     OPT_HELP,
 };
@@ -38,6 +40,8 @@ static const struct option options[] = {
     {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
     {"snapshot-threshold", required_argument, NULL, OPT_SNAPSHOT_THRESHOLD},
     {"snapshot-trailing", required_argument, NULL, OPT_SNAPSHOT_TRAILING},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
     {"bug", required_argument, NULL, OPT_BUG},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -52,7 +56,8 @@ void config_usage(FILE *out)
             "(every member, this one too)\n"
             "             [--election-timeout MS] [--heartbeat MS]\n"
             "             [--snapshot-threshold N] [--snapshot-trailing N]\n"
-            "             [--bug NAME] [--help]\n"
+            "             [--request-timeout MS] [--dedup-window N]\n"
+            "             [--bug NAME]... [--help]\n"
             "\n"
             "  --election-timeout MS    default 1000\n"
             "  --heartbeat MS           default 100, below the election "
@@ -61,7 +66,14 @@ void config_usage(FILE *out)
             "1024\n"
             "  --snapshot-trailing N    entries kept after a snapshot, "
             "default 128\n"
-            "  --bug NAME               TEST ONLY: switch on a seeded bug:\n");
+            "  --request-timeout MS     a client request not done by then "
+            "gets a\n"
+            "                           \"timeout\" error, default 5000\n"
+            "  --dedup-window N         log entries a request id (rid) is "
+            "remembered\n"
+            "                           for, default 65536\n"
+            "  --bug NAME               TEST ONLY: switch on a seeded bug "
+            "(repeatable):\n");
     bug_list(out);
 }
 
@@ -211,6 +223,8 @@ static void defaults(struct config *cfg)
     cfg->heartbeat_ms = 100;
     cfg->snapshot_threshold = 1024;
     cfg->snapshot_trailing = 128;
+    cfg->request_timeout_ms = 5000;
+    cfg->dedup_window = 65536;
 }
 
 int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
@@ -293,6 +307,23 @@ int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
                             optarg);
             }
             cfg->snapshot_trailing = (unsigned)v;
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            if (parse_uint(optarg, 1, 3600000, &v) != 0) {
+                return fail(err, errlen,
+                            "--request-timeout %s: expected milliseconds "
+                            "in [1, 3600000]",
+                            optarg);
+            }
+            cfg->request_timeout_ms = (unsigned)v;
+            break;
+        case OPT_DEDUP_WINDOW:
+            if (parse_uint(optarg, 1, UINT_MAX, &v) != 0) {
+                return fail(err, errlen,
+                            "--dedup-window %s: expected a positive integer",
+                            optarg);
+            }
+            cfg->dedup_window = (unsigned)v;
             break;
         case OPT_BUG:
             bug = bug_lookup(optarg);

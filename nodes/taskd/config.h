@@ -28,7 +28,10 @@ struct config {
     unsigned heartbeat_ms;
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
-    unsigned bugs; /* mask of enum bug */
+    unsigned request_timeout_ms; /* a client request not done by then gets
+                                    a "timeout" error */
+    unsigned dedup_window;       /* log entries a request id is kept for */
+    unsigned bugs;               /* mask of enum bug */
 };
 
 /* Parse @argv into @cfg (which the caller allocates; it is filled with the

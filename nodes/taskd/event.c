@@ -13,6 +13,14 @@ void event_init(uint64_t node_id, FILE *out)
     event_out = out;
 }
 
+int64_t event_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t event_now_ns(void)
 {
     struct timespec ts;
@@ -35,6 +43,7 @@ void event_emit(const char *name, json_t *details)
         goto out;
     }
     json_object_set_new(obj, "time", json_integer(event_now_ns()));
+    json_object_set_new(obj, "mono", json_integer(event_mono_ns()));
     json_object_set_new(obj, "node", json_integer((json_int_t)event_node));
     json_object_set_new(obj, "event", json_string(name));
     if (details != NULL) {

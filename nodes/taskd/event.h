@@ -11,11 +11,17 @@
  * this is called events are dropped, which is what unit tests want. */
 void event_init(uint64_t node_id, FILE *out);
 
-/* Write {"time":ns,"node":N,"event":@name, ...@details} and flush the line.
- * Takes ownership of @details, a JSON object or NULL. */
+/* Write {"time":ns,"mono":ns,"node":N,"event":@name, ...@details} and flush
+ * the line. "time" is CLOCK_REALTIME (comparable across nodes and with the
+ * client history, as far as clocks agree; a clock fault shifts it), "mono"
+ * CLOCK_MONOTONIC (this node's own order and durations, never faked by the
+ * nemesis). Takes ownership of @details, a JSON object or NULL. */
 void event_emit(const char *name, json_t *details);
 
 /* CLOCK_REALTIME in nanoseconds since the epoch. */
 int64_t event_now_ns(void);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t event_mono_ns(void);
 
 #endif /* TASKD_EVENT_H */

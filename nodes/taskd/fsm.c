@@ -1,14 +1,22 @@
 /* fsm: the SQLite state machine.
  *
- * Happy path: fsm_apply() runs BEGIN IMMEDIATE, the write or cas, the update
- * of meta.applied_index, COMMIT. The applied index lives in the same
- * transaction as the data, so after a crash the database says exactly which
- * entries it holds, and replaying the Raft log skips them.
+ * Happy path: fsm_apply() runs BEGIN IMMEDIATE; the deduplication check
+ * (requests table: rid -> first outcome); the operation (store.c); the
+ * outcome recorded under its rid; the meta row (applied index, clock);
+ * COMMIT. All of it in one transaction, so after a crash the database says
+ * exactly which entries it holds and what it answered, and replaying the
+ * Raft log skips them.
  *
  * Failure modes: any SQLite error inside a transaction rolls it back and
  * returns -EIO with SQLite's text; the caller (fsm_raft.c) then fail-stops.
- * A restore from a bad image is refused (-EINVAL) before the live database
- * is touched.
+ * The libfiu point taskd/sqlite/commit fails the COMMIT the same way. A
+ * restore from a bad image is refused (-EINVAL) before the live database is
+ * touched.
+ *
+ * Request ids are remembered for dedup_window log entries: the row of a rid
+ * applied at index i is deleted once an entry past i + window is applied.
+ * A retry that comes later than that is applied again; clients must stop
+ * retrying long before (65536 entries is over a minute at full speed).
  *
  * Snapshots are the raw database image (sqlite3_serialize); restore loads the
  * image into an in-memory database, checks it, and copies it over the live
@@ -20,36 +28,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <fiu.h>
 #include <sqlite3.h>
 
-#include "nodes/taskd/command.h"
+#include "nodes/taskd/bug.h"
+#include "nodes/taskd/reply.h"
+#include "nodes/taskd/store.h"
 
-#define FSM_SCHEMA_VERSION 1
+#define FSM_SCHEMA_VERSION 2
 
 struct fsm {
     sqlite3 *db;
+    struct store *store;
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;
-    sqlite3_stmt *read;
-    sqlite3_stmt *write;
-    sqlite3_stmt *cas;
-    sqlite3_stmt *set_applied;
-    uint64_t applied; /* cache of meta.applied_index */
+    sqlite3_stmt *set_meta;
+    sqlite3_stmt *dedup_get;
+    sqlite3_stmt *dedup_put;
+    sqlite3_stmt *dedup_prune;
+    struct fsm_options opts;
+    uint64_t applied;         /* cache of meta.applied_index */
+    uint64_t applied_on_disk; /* --bug unsynced-state: what meta says */
+    int64_t clock_ms;         /* cache of meta.clock_ms */
     int errcode;
     char errmsg[512];
 };
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS kv ("
-    "  key TEXT PRIMARY KEY,"
-    "  value INTEGER NOT NULL,"
-    "  version INTEGER NOT NULL);"
+static const char tables[] =
     "CREATE TABLE IF NOT EXISTS meta ("
     "  id INTEGER PRIMARY KEY CHECK (id = 1),"
-    "  applied_index INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO meta (id, applied_index) VALUES (1, 0);";
+    "  applied_index INTEGER NOT NULL,"
+    "  clock_ms INTEGER NOT NULL DEFAULT 0);"
+    "INSERT OR IGNORE INTO meta (id, applied_index) VALUES (1, 0);"
+    "CREATE TABLE IF NOT EXISTS requests ("
+    "  rid TEXT PRIMARY KEY,"
+    "  idx INTEGER NOT NULL,"
+    "  op TEXT NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  outcome TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS requests_by_index ON requests (idx);";
+
+static bool bug(const struct fsm *f, enum bug b)
+{
+    return bug_on(f->opts.bugs, b);
+}
 
 /* Record SQLite's view of error @rc while doing @what; returns -EIO. */
 static int sqlite_fail(struct fsm *f, sqlite3 *db, int rc, const char *what)
@@ -58,6 +83,19 @@ static int sqlite_fail(struct fsm *f, sqlite3 *db, int rc, const char *what)
     snprintf(f->errmsg, sizeof f->errmsg, "%s: %s (%d): %s", what,
              sqlite3_errstr(rc), rc, db != NULL ? sqlite3_errmsg(db) : "");
     return -EIO;
+}
+
+/* Take the store's last error as ours. */
+static int store_fail(struct fsm *f, int rv)
+{
+    if (rv == -EIO) {
+        f->errcode = store_errcode(f->store);
+        snprintf(f->errmsg, sizeof f->errmsg, "%s", store_errmsg(f->store));
+    } else {
+        f->errcode = SQLITE_NOMEM;
+        snprintf(f->errmsg, sizeof f->errmsg, "out of memory");
+    }
+    return rv;
 }
 
 static int invalid(struct fsm *f, const char *fmt, ...)
@@ -74,63 +112,77 @@ static int invalid(struct fsm *f, const char *fmt, ...)
     return -EINVAL;
 }
 
+static void done(sqlite3_stmt *stmt)
+{
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+}
+
 /* Run a statement that returns no rows, and reset it. */
 static int run(struct fsm *f, sqlite3_stmt *stmt, const char *what)
 {
     int rc = sqlite3_step(stmt);
 
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
+    done(stmt);
     if (rc != SQLITE_DONE) {
         return sqlite_fail(f, f->db, rc, what);
     }
     return 0;
 }
 
+static const struct {
+    size_t offset;
+    const char *sql;
+} statements[] = {
+    {offsetof(struct fsm, begin), "BEGIN IMMEDIATE"},
+    {offsetof(struct fsm, commit), "COMMIT"},
+    {offsetof(struct fsm, rollback), "ROLLBACK"},
+    {offsetof(struct fsm, set_meta),
+     "UPDATE meta SET applied_index = ?1, clock_ms = ?2 WHERE id = 1"},
+    {offsetof(struct fsm, dedup_get),
+     "SELECT op, fingerprint, outcome FROM requests WHERE rid = ?1"},
+    {offsetof(struct fsm, dedup_put),
+     "INSERT INTO requests (rid, idx, op, fingerprint, outcome) "
+     "VALUES (?1, ?2, ?3, ?4, ?5)"},
+    {offsetof(struct fsm, dedup_prune), "DELETE FROM requests WHERE idx <= ?1"},
+};
+
+#define N_STATEMENTS (sizeof statements / sizeof statements[0])
+
+static sqlite3_stmt **stmt_at(struct fsm *f, size_t i)
+{
+    return (sqlite3_stmt **)((char *)f + statements[i].offset);
+}
+
 static void finalize_statements(struct fsm *f)
 {
-    sqlite3_stmt **stmts[] = {&f->begin, &f->commit, &f->rollback,   &f->read,
-                              &f->write, &f->cas,    &f->set_applied};
     size_t i;
 
-    for (i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
-        sqlite3_finalize(*stmts[i]);
-        *stmts[i] = NULL;
+    for (i = 0; i < N_STATEMENTS; i++) {
+        sqlite3_finalize(*stmt_at(f, i));
+        *stmt_at(f, i) = NULL;
     }
+    store_close(f->store);
+    f->store = NULL;
 }
 
 static int prepare_statements(struct fsm *f)
 {
-    static const struct {
-        size_t offset;
-        const char *sql;
-    } table[] = {
-        {offsetof(struct fsm, begin), "BEGIN IMMEDIATE"},
-        {offsetof(struct fsm, commit), "COMMIT"},
-        {offsetof(struct fsm, rollback), "ROLLBACK"},
-        {offsetof(struct fsm, read),
-         "SELECT value, version FROM kv WHERE key = ?1"},
-        {offsetof(struct fsm, write),
-         "INSERT INTO kv (key, value, version) VALUES (?1, ?2, 1) "
-         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-         "version = kv.version + 1"},
-        {offsetof(struct fsm, cas),
-         "UPDATE kv SET value = ?3, version = version + 1 "
-         "WHERE key = ?1 AND value = ?2"},
-        {offsetof(struct fsm, set_applied),
-         "UPDATE meta SET applied_index = ?1 WHERE id = 1"},
-    };
     size_t i;
     int rc;
 
-    for (i = 0; i < sizeof table / sizeof table[0]; i++) {
-        sqlite3_stmt **stmt = (sqlite3_stmt **)((char *)f + table[i].offset);
-        rc = sqlite3_prepare_v3(f->db, table[i].sql, -1,
-                                SQLITE_PREPARE_PERSISTENT, stmt, NULL);
+    for (i = 0; i < N_STATEMENTS; i++) {
+        rc = sqlite3_prepare_v3(f->db, statements[i].sql, -1,
+                                SQLITE_PREPARE_PERSISTENT, stmt_at(f, i), NULL);
         if (rc != SQLITE_OK) {
             finalize_statements(f);
-            return sqlite_fail(f, f->db, rc, table[i].sql);
+            return sqlite_fail(f, f->db, rc, statements[i].sql);
         }
+    }
+    rc = store_open(f->db, &f->store);
+    if (rc != SQLITE_OK) {
+        finalize_statements(f);
+        return sqlite_fail(f, f->db, rc, "store statements");
     }
     return 0;
 }
@@ -156,16 +208,24 @@ static int query_int(struct fsm *f, sqlite3 *db, const char *sql, int64_t *out)
     return 0;
 }
 
-static int load_applied(struct fsm *f)
+static int load_meta(struct fsm *f)
 {
-    int64_t v;
+    int64_t applied;
+    int64_t clock;
     int rv;
 
-    rv = query_int(f, f->db, "SELECT applied_index FROM meta WHERE id = 1", &v);
+    rv = query_int(f, f->db, "SELECT applied_index FROM meta WHERE id = 1",
+                   &applied);
+    if (rv == 0) {
+        rv = query_int(f, f->db, "SELECT clock_ms FROM meta WHERE id = 1",
+                       &clock);
+    }
     if (rv != 0) {
         return rv;
     }
-    f->applied = (uint64_t)v;
+    f->applied = (uint64_t)applied;
+    f->applied_on_disk = f->applied;
+    f->clock_ms = clock;
     return 0;
 }
 
@@ -199,6 +259,39 @@ static int journal_mode_wal(struct fsm *f, bool *wal)
     return 0;
 }
 
+/* Create the tables, or bring a version 1 (taskd v0) database up to date. */
+static int create_tables(struct fsm *f, int64_t version)
+{
+    int rc;
+    int rv;
+
+    rv = exec(f, "BEGIN IMMEDIATE");
+    if (rv != 0) {
+        return rv;
+    }
+    if (version == 1) {
+        rv = exec(f, "ALTER TABLE meta ADD COLUMN clock_ms INTEGER NOT NULL "
+                     "DEFAULT 0");
+    }
+    if (rv == 0) {
+        rv = exec(f, tables);
+    }
+    if (rv == 0) {
+        rc = store_create_tables(f->db);
+        rv = rc == SQLITE_OK ? 0 : sqlite_fail(f, f->db, rc, "store tables");
+    }
+    if (rv == 0) {
+        rv = exec(f, "PRAGMA user_version = 2");
+    }
+    if (rv == 0) {
+        rv = exec(f, "COMMIT");
+    }
+    if (rv != 0) {
+        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rv;
+}
+
 static int setup(struct fsm *f)
 {
     int64_t version;
@@ -212,16 +305,20 @@ static int setup(struct fsm *f)
      *   - an entry is applied only once Raft committed it, i.e. it is
      *     fsync'ed in the Raft log of a majority, and libraft fsyncs its
      *     snapshots before it trims the log;
-     *   - on every start libraft restores its last snapshot into this
-     *     database (fsm_restore, which also rewinds meta.applied_index) and
-     *     then re-applies every committed entry after it;
-     *   - WAL keeps each transaction atomic, so what a power loss leaves is
-     *     an older prefix of the applied entries, with a matching
-     *     applied_index, never a torn state.
-     * So whatever a power loss takes from SQLite, the replay puts back;
+     *   - WAL keeps each transaction atomic and in order, so what a power
+     *     loss leaves is an older prefix of the applied entries with the
+     *     matching applied index (same transaction), never a torn state;
+     *   - at start, libraft offers its last snapshot: it replaces the
+     *     database unless the database already holds it (fsm_restore), and
+     *     the entries after the database's applied index are still in the
+     *     log (libraft keeps everything after its last snapshot), so the
+     *     replay puts back whatever the power loss took.
      * FULL would add an fsync per applied entry for nothing. The one thing
-     * this does rely on is the Raft log being durable, which is libraft's
-     * job (it fsyncs appends before acknowledging them). */
+     * this relies on is the Raft log being durable, which is libraft's job
+     * (it fsyncs appends before acknowledging them).
+     *
+     * --bug unsynced-state: synchronous=OFF, and the applied index written
+     * apart from the state (every FSM_UNSYNCED_EVERY entries). */
     rv = journal_mode_wal(f, &wal);
     if (rv != 0) {
         return rv;
@@ -229,7 +326,8 @@ static int setup(struct fsm *f)
     if (!wal) {
         return invalid(f, "can't switch the database to WAL mode");
     }
-    rv = exec(f, "PRAGMA synchronous = NORMAL");
+    rv = exec(f, bug(f, BUG_UNSYNCED_STATE) ? "PRAGMA synchronous = OFF"
+                                            : "PRAGMA synchronous = NORMAL");
     if (rv != 0) {
         return rv;
     }
@@ -237,33 +335,23 @@ static int setup(struct fsm *f)
     if (rv != 0) {
         return rv;
     }
-    if (version != 0 && version != FSM_SCHEMA_VERSION) {
+    if (version != 0 && version != 1 && version != FSM_SCHEMA_VERSION) {
         return invalid(f, "schema version %lld, expected %d",
                        (long long)version, FSM_SCHEMA_VERSION);
     }
-    rv = exec(f, "BEGIN IMMEDIATE");
+    rv = create_tables(f, version);
     if (rv != 0) {
-        return rv;
-    }
-    rv = exec(f, schema);
-    if (rv == 0) {
-        rv = exec(f, "PRAGMA user_version = 1");
-    }
-    if (rv == 0) {
-        rv = exec(f, "COMMIT");
-    }
-    if (rv != 0) {
-        sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL);
         return rv;
     }
     rv = prepare_statements(f);
     if (rv != 0) {
         return rv;
     }
-    return load_applied(f);
+    return load_meta(f);
 }
 
-int fsm_open(const char *path, struct fsm **out, char *err, size_t errlen)
+int fsm_open(const char *path, const struct fsm_options *opts, struct fsm **out,
+             char *err, size_t errlen)
 {
     struct fsm *f;
     int rc;
@@ -273,6 +361,12 @@ int fsm_open(const char *path, struct fsm **out, char *err, size_t errlen)
     if (f == NULL) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
+    }
+    if (opts != NULL) {
+        f->opts = *opts;
+    }
+    if (f->opts.dedup_window == 0) {
+        f->opts.dedup_window = FSM_DEDUP_WINDOW;
     }
     rc = sqlite3_open_v2(
         path, &f->db,
@@ -297,76 +391,252 @@ err_close:
     return rv;
 }
 
+/* --bug unsynced-state: write the applied index, in its own transaction. */
+static int sync_applied(struct fsm *f)
+{
+    int rv;
+
+    if (f->applied_on_disk == f->applied) {
+        return 0;
+    }
+    sqlite3_bind_int64(f->set_meta, 1, (sqlite3_int64)f->applied);
+    sqlite3_bind_int64(f->set_meta, 2, f->clock_ms);
+    rv = run(f, f->set_meta, "set applied index");
+    if (rv == 0) {
+        f->applied_on_disk = f->applied;
+    }
+    return rv;
+}
+
 void fsm_close(struct fsm *f)
 {
     if (f == NULL) {
         return;
+    }
+    if (bug(f, BUG_UNSYNCED_STATE)) {
+        sync_applied(f);
     }
     finalize_statements(f);
     sqlite3_close(f->db);
     free(f);
 }
 
-static int apply_command(struct fsm *f, const struct command *c,
-                         enum fsm_result *result)
+void fsm_outcome_clear(struct fsm_outcome *out)
 {
-    int rv;
+    json_decref(out->reply);
+    json_decref(out->entry);
+    memset(out, 0, sizeof *out);
+}
 
-    switch (c->op) {
-    case COMMAND_WRITE:
-        sqlite3_bind_text(f->write, 1, c->key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(f->write, 2, c->value);
-        rv = run(f, f->write, "write");
-        *result = FSM_APPLIED;
-        return rv;
-    case COMMAND_CAS:
-        sqlite3_bind_text(f->cas, 1, c->key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(f->cas, 2, c->from);
-        sqlite3_bind_int64(f->cas, 3, c->to);
-        rv = run(f, f->cas, "cas");
-        *result = sqlite3_changes(f->db) == 1 ? FSM_APPLIED : FSM_CAS_MISMATCH;
-        return rv;
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t local_clock_ms(const struct fsm *f)
+{
+    return f->opts.local_clock_ms != NULL ? f->opts.local_clock_ms()
+                                          : realtime_ms();
+}
+
+/* The time an entry stamped @ts_ms is judged at. */
+static int64_t apply_time(const struct fsm *f, int64_t ts_ms)
+{
+    if (bug(f, BUG_LEASE_LOCAL_CLOCK)) {
+        return local_clock_ms(f); /* differs from node to node */
     }
-    *result = FSM_BAD_COMMAND;
+    return ts_ms > f->clock_ms ? ts_ms : f->clock_ms;
+}
+
+static json_t *entry_json(const struct command *c)
+{
+    return json_pack("{s:s, s:o, s:I, s:I, s:I}", "op", command_op_name(c->op),
+                     "rid", c->rid != NULL ? json_string(c->rid) : json_null(),
+                     "term", (json_int_t)c->term, "ts_ms", (json_int_t)c->ts_ms,
+                     "leader", (json_int_t)c->leader);
+}
+
+/* The first outcome of request @c->rid into @reply, or NULL if it is new.
+ * A rid reused for a different request is refused. */
+static int dedup_lookup(struct fsm *f, const struct command *c,
+                        uint64_t fingerprint, json_t **reply)
+{
+    const char *op;
+    const char *outcome;
+    int rc;
+
+    *reply = NULL;
+    sqlite3_bind_text(f->dedup_get, 1, c->rid, -1, SQLITE_STATIC);
+    rc = sqlite3_step(f->dedup_get);
+    if (rc == SQLITE_ROW) {
+        op = (const char *)sqlite3_column_text(f->dedup_get, 0);
+        outcome = (const char *)sqlite3_column_text(f->dedup_get, 2);
+        if ((uint64_t)sqlite3_column_int64(f->dedup_get, 1) != fingerprint) {
+            *reply = reply_error("bad_request", true,
+                                 "rid \"%.64s\" was used for a different "
+                                 "request (a %s)",
+                                 c->rid, op);
+        } else {
+            *reply = json_loads(outcome, 0, NULL);
+            if (*reply != NULL) {
+                json_object_set_new(*reply, "duplicate", json_true());
+            }
+        }
+        if (*reply == NULL) {
+            done(f->dedup_get);
+            return store_fail(f, -ENOMEM);
+        }
+    }
+    done(f->dedup_get);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return sqlite_fail(f, f->db, rc, "dedup lookup");
+    }
     return 0;
 }
 
+static int dedup_record(struct fsm *f, const struct command *c, uint64_t index,
+                        uint64_t fingerprint, json_t *reply)
+{
+    char *outcome = json_dumps(reply, JSON_COMPACT);
+    int rv;
+
+    if (outcome == NULL) {
+        return store_fail(f, -ENOMEM);
+    }
+    sqlite3_bind_text(f->dedup_put, 1, c->rid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(f->dedup_put, 2, (sqlite3_int64)index);
+    sqlite3_bind_text(f->dedup_put, 3, command_op_name(c->op), -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(f->dedup_put, 4, (sqlite3_int64)fingerprint);
+    sqlite3_bind_text(f->dedup_put, 5, outcome, -1, SQLITE_STATIC);
+    rv = run(f, f->dedup_put, "dedup record");
+    free(outcome);
+    if (rv != 0 || index <= f->opts.dedup_window) {
+        return rv;
+    }
+    sqlite3_bind_int64(f->dedup_prune, 1,
+                       (sqlite3_int64)(index - f->opts.dedup_window));
+    return run(f, f->dedup_prune, "dedup prune");
+}
+
+/* The state change of decoded command @c, inside the open transaction. */
+static int apply_command(struct fsm *f, const struct command *c, uint64_t index,
+                         struct fsm_outcome *out)
+{
+    bool dedup = c->rid != NULL && !bug(f, BUG_NO_DEDUP);
+    uint64_t fingerprint = 0;
+    int rv;
+
+    if (dedup) {
+        rv = command_fingerprint(c, &fingerprint);
+        if (rv != 0) {
+            return store_fail(f, -ENOMEM);
+        }
+        rv = dedup_lookup(f, c, fingerprint, &out->reply);
+        if (rv != 0 || out->reply != NULL) {
+            out->duplicate = out->reply != NULL;
+            return rv;
+        }
+    }
+    rv = store_apply(f->store, c, index, apply_time(f, c->ts_ms), &out->reply);
+    if (rv != 0) {
+        return store_fail(f, rv);
+    }
+    if (dedup) {
+        rv = dedup_record(f, c, index, fingerprint, out->reply);
+    }
+    return rv;
+}
+
+/* The libfiu point taskd/sqlite/commit: fail like a real I/O error. */
+static int injected_commit_failure(struct fsm *f)
+{
+    int err;
+
+    if (!fiu_fail("taskd/sqlite/commit")) {
+        return 0;
+    }
+    err = (int)(intptr_t)fiu_failinfo();
+    f->errcode = err == ENOSPC ? SQLITE_FULL : SQLITE_IOERR;
+    snprintf(f->errmsg, sizeof f->errmsg,
+             "commit: %s (%d): injected by libfiu point taskd/sqlite/commit "
+             "(errno %d)",
+             sqlite3_errstr(f->errcode), f->errcode, err);
+    return -EIO;
+}
+
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
-              enum fsm_result *result)
+              struct fsm_outcome *out)
 {
     struct command c;
-    char why[128];
+    int64_t clock;
+    char why[160];
     bool decoded;
     int rv;
 
+    memset(out, 0, sizeof *out);
     if (index <= f->applied) {
-        *result = FSM_SKIPPED;
+        out->skipped = true;
         return 0;
     }
-    /* An undecodable entry is still applied, as a no-op, so that every node
-     * moves its applied index past it in the same way. */
-    decoded = command_decode(buf, len, &c, why, sizeof why) == 0;
+    rv = command_decode(buf, len, &c, why, sizeof why);
+    if (rv == -ENOMEM) {
+        return store_fail(f, -ENOMEM);
+    }
+    decoded = rv == 0;
     rv = run(f, f->begin, "begin");
     if (rv != 0) {
         goto out;
     }
-    *result = FSM_BAD_COMMAND;
+    clock = f->clock_ms;
     if (decoded) {
-        rv = apply_command(f, &c, result);
+        out->entry = entry_json(&c);
+        rv = apply_command(f, &c, index, out);
         if (rv != 0) {
             goto err_rollback;
         }
+        if (c.ts_ms > clock) {
+            clock = c.ts_ms;
+        }
+    } else {
+        out->entry = json_pack("{s:n, s:s}", "op", "error", why);
+        if (out->entry == NULL) { /* @why quotes bytes cut mid-UTF-8 */
+            out->entry = json_pack("{s:n, s:s}", "op", "error", "undecodable");
+        }
+        out->reply = reply_error("bad_request", true,
+                                 "the state machine could not decode the "
+                                 "command: %s",
+                                 why);
     }
-    sqlite3_bind_int64(f->set_applied, 1, (sqlite3_int64)index);
-    rv = run(f, f->set_applied, "set applied index");
-    if (rv != 0) {
+    if (out->reply == NULL || out->entry == NULL) {
+        rv = store_fail(f, -ENOMEM);
         goto err_rollback;
     }
-    rv = run(f, f->commit, "commit");
+    sqlite3_bind_int64(f->set_meta, 1,
+                       (sqlite3_int64)(bug(f, BUG_UNSYNCED_STATE)
+                                           ? f->applied_on_disk
+                                           : index));
+    sqlite3_bind_int64(f->set_meta, 2, clock);
+    rv = run(f, f->set_meta, "set applied index");
+    if (rv == 0) {
+        rv = injected_commit_failure(f);
+    }
+    if (rv == 0) {
+        rv = run(f, f->commit, "commit");
+    }
     if (rv != 0) {
         goto err_rollback;
     }
     f->applied = index;
+    f->clock_ms = clock;
+    if (!bug(f, BUG_UNSYNCED_STATE)) {
+        f->applied_on_disk = index;
+    } else if (index - f->applied_on_disk >= FSM_UNSYNCED_EVERY) {
+        rv = sync_applied(f);
+    }
     goto out;
 
 err_rollback:
@@ -374,6 +644,7 @@ err_rollback:
         sqlite3_step(f->rollback);
         sqlite3_reset(f->rollback);
     }
+    fsm_outcome_clear(out);
 out:
     if (decoded) {
         command_clear(&c);
@@ -381,33 +652,52 @@ out:
     return rv;
 }
 
+static int64_t read_time(const struct fsm *f, int64_t now_ms)
+{
+    if (bug(f, BUG_LEASE_LOCAL_CLOCK)) {
+        return local_clock_ms(f);
+    }
+    return now_ms > f->clock_ms ? now_ms : f->clock_ms;
+}
+
+int fsm_query(struct fsm *f, const struct command *c, int64_t now_ms,
+              json_t **reply)
+{
+    int rv = store_query(f->store, c, read_time(f, now_ms), reply);
+
+    return rv != 0 ? store_fail(f, rv) : 0;
+}
+
 int fsm_read(struct fsm *f, const char *key, bool *found, int64_t *value,
              int64_t *version)
 {
-    int rc;
+    int rv = store_read(f->store, key, found, value, version);
 
-    sqlite3_bind_text(f->read, 1, key, -1, SQLITE_STATIC);
-    rc = sqlite3_step(f->read);
-    if (rc == SQLITE_ROW) {
-        *found = true;
-        *value = sqlite3_column_int64(f->read, 0);
-        *version = sqlite3_column_int64(f->read, 1);
-    } else {
-        *found = false;
-        *value = 0;
-        *version = 0;
-    }
-    sqlite3_reset(f->read);
-    sqlite3_clear_bindings(f->read);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        return sqlite_fail(f, f->db, rc, "read");
-    }
-    return 0;
+    return rv != 0 ? store_fail(f, rv) : 0;
+}
+
+int fsm_pick_claim(struct fsm *f, int64_t now_ms, char **task_id)
+{
+    int rv = store_pick_claim(f->store, read_time(f, now_ms), task_id);
+
+    return rv != 0 ? store_fail(f, rv) : 0;
+}
+
+int fsm_task_exists(struct fsm *f, const char *task_id, bool *exists)
+{
+    int rv = store_task_exists(f->store, task_id, exists);
+
+    return rv != 0 ? store_fail(f, rv) : 0;
 }
 
 uint64_t fsm_applied_index(const struct fsm *f)
 {
     return f->applied;
+}
+
+int64_t fsm_clock_ms(const struct fsm *f)
+{
+    return f->clock_ms;
 }
 
 /* Bytes 18 and 19 of the header: 2 marks a WAL database, 1 a rollback-journal
@@ -423,7 +713,14 @@ int fsm_snapshot(struct fsm *f, void **data, size_t *len)
 {
     sqlite3_int64 size = 0;
     unsigned char *image;
+    int rv;
 
+    if (bug(f, BUG_UNSYNCED_STATE)) {
+        rv = sync_applied(f);
+        if (rv != 0) {
+            return rv;
+        }
+    }
     image = sqlite3_serialize(f->db, "main", &size, 0);
     if (image == NULL) {
         int rc = sqlite3_errcode(f->db);
@@ -445,13 +742,22 @@ void fsm_snapshot_free(void *data)
     sqlite3_free(data);
 }
 
-/* Check that @db holds a taskd database. */
-static int check_image(struct fsm *f, sqlite3 *db)
+/* Check that @db holds a taskd database; its applied index in @applied. */
+static int check_image(struct fsm *f, sqlite3 *db, uint64_t *applied)
 {
+    static const char *const probes[] = {
+        "SELECT clock_ms FROM meta WHERE id = 1",
+        "SELECT count(*) FROM kv WHERE typeof(value) = 'integer' AND "
+        "typeof(version) = 'integer'",
+        "SELECT count(*) FROM tasks",
+        "SELECT count(*) FROM leases",
+        "SELECT count(*) FROM requests",
+    };
     char why[sizeof f->errmsg];
     sqlite3_stmt *stmt;
     int64_t version;
     int64_t n;
+    size_t i;
     int ok;
     int rc;
     int rv;
@@ -465,14 +771,15 @@ static int check_image(struct fsm *f, sqlite3 *db)
                        (long long)version, FSM_SCHEMA_VERSION);
     }
     rv = query_int(f, db, "SELECT applied_index FROM meta WHERE id = 1", &n);
-    if (rv == 0) {
-        rv = query_int(f, db,
-                       "SELECT count(*) FROM kv WHERE typeof(value) = "
-                       "'integer' AND typeof(version) = 'integer'",
-                       &n);
-    }
     if (rv != 0) {
         goto err_query;
+    }
+    *applied = (uint64_t)n;
+    for (i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        rv = query_int(f, db, probes[i], &n);
+        if (rv != 0) {
+            goto err_query;
+        }
     }
     rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &stmt, NULL);
     if (rc != SQLITE_OK) {
@@ -492,14 +799,17 @@ err_query:
     return invalid(f, "snapshot: %s", why);
 }
 
-int fsm_restore(struct fsm *f, const void *data, size_t len)
+int fsm_restore(struct fsm *f, const void *data, size_t len, bool keep_if_ahead,
+                bool *kept)
 {
     sqlite3 *mem = NULL;
     sqlite3_backup *backup;
     unsigned char *copy;
+    uint64_t image_applied;
     int rc;
     int rv;
 
+    *kept = false;
     if (len < 100 || memcmp(data, "SQLite format 3", 16) != 0) {
         return invalid(f, "snapshot: not an SQLite database image");
     }
@@ -525,8 +835,14 @@ int fsm_restore(struct fsm *f, const void *data, size_t len)
         rv = invalid(f, "snapshot: deserialize: %s", sqlite3_errstr(rc));
         goto out;
     }
-    rv = check_image(f, mem);
+    rv = check_image(f, mem, &image_applied);
     if (rv != 0) {
+        goto out;
+    }
+    /* Every entry the image holds is committed, so a database that applied
+     * as far already holds the same state, and more. */
+    if (keep_if_ahead && f->applied >= image_applied) {
+        *kept = true;
         goto out;
     }
 
@@ -545,7 +861,7 @@ int fsm_restore(struct fsm *f, const void *data, size_t len)
     }
     rv = prepare_statements(f);
     if (rv == 0) {
-        rv = load_applied(f);
+        rv = load_meta(f);
     }
     goto out;
 

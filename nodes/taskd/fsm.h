@@ -1,5 +1,7 @@
-/* fsm: the replicated state machine, a key -> (integer value, version) map in
- * SQLite, with the index of the last applied Raft entry stored beside it. */
+/* fsm: the replicated state machine: the task store (store.h) in SQLite,
+ * with, in the same database and the same transaction as every change, the
+ * index of the last applied Raft entry, the request-id table that makes
+ * retries idempotent, and the state machine's clock. */
 #ifndef TASKD_FSM_H
 #define TASKD_FSM_H
 
@@ -7,40 +9,89 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "nodes/taskd/command.h"
+
 struct fsm;
 
-/* What applying one command did. */
-enum fsm_result {
-    FSM_APPLIED = 0,  /* the write or cas took effect */
-    FSM_CAS_MISMATCH, /* cas found another value (or none): no change */
-    FSM_SKIPPED,      /* index <= applied index: already applied, no change */
-    FSM_BAD_COMMAND,  /* undecodable command: applied as a no-op */
+/* How many log entries a request id is remembered for, by default. */
+#define FSM_DEDUP_WINDOW 65536
+
+/* Under --bug unsynced-state, the applied index is written every this many
+ * applied entries (and at snapshots and close). */
+#define FSM_UNSYNCED_EVERY 256
+
+struct fsm_options {
+    unsigned bugs;         /* mask of enum bug (bug.h); 0 in production */
+    uint64_t dedup_window; /* 0: FSM_DEDUP_WINDOW */
+    /* This node's wall clock in ms, used only under --bug
+     * lease-local-clock; NULL: CLOCK_REALTIME. For tests. */
+    int64_t (*local_clock_ms)(void);
 };
 
-/* Open (creating if missing) the database file at @path. Returns 0 and the
- * new object in @out, or a negative errno with the reason in @err; on failure
- * nothing is left open. @path is copied. */
-int fsm_open(const char *path, struct fsm **out, char *err, size_t errlen);
+/* What applying one entry did. */
+struct fsm_outcome {
+    bool skipped;   /* index <= applied index: nothing done, no reply */
+    bool duplicate; /* a retry of a request id already applied: @reply is
+                       the first outcome, plus "duplicate":true */
+    json_t *reply;  /* owned: the reply body (reply.h); "bad_request" for
+                       an entry that does not decode */
+    json_t *entry;  /* owned: what the entry was: op, rid, term, ts_ms,
+                       leader ({"op":null,"error":...} if undecodable) */
+};
 
-/* Close the database and free @f. */
+/* Open (creating if missing) the database file at @path with @opts (NULL:
+ * defaults). Returns 0 and the new object in @out, or a negative errno with
+ * the reason in @err; on failure nothing is left open. Both are copied. */
+int fsm_open(const char *path, const struct fsm_options *opts, struct fsm **out,
+             char *err, size_t errlen);
+
+/* Close the database and free @f (NULL is fine). */
 void fsm_close(struct fsm *f);
 
-/* Apply the encoded command (see command.h) at Raft log @index, in one
- * transaction with the new applied index. Commands must come in increasing
- * index order; an @index at or below the applied index is skipped, which is
- * what makes replaying the log after a restart harmless. Returns 0 and
- * @result, or -EIO on an SQLite failure (fsm_errmsg says which), in which
- * case nothing changed. */
+/* Apply the encoded command (command.h) at Raft log @index, in one
+ * transaction with the new applied index, the request id and the clock.
+ * Entries must come in increasing index order; an @index at or below the
+ * applied index is skipped, which makes replaying the log after a restart
+ * harmless. An entry that does not decode is applied as a no-op, so that
+ * every node moves past it the same way.
+ *
+ * Time: the entry carries its leader's wall clock (ts_ms); the state
+ * machine's clock is the highest ts_ms applied so far, so it never goes
+ * back, and is the same on every node. Leases and claims are judged at that
+ * clock (under --bug lease-local-clock: at this node's own clock).
+ *
+ * Returns 0 and @out (release with fsm_outcome_clear), or -EIO on an SQLite
+ * failure (fsm_errmsg says which), in which case nothing changed. */
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
-              enum fsm_result *result);
+              struct fsm_outcome *out);
+void fsm_outcome_clear(struct fsm_outcome *out);
 
-/* Read @key (borrowed). @found is false for a key never written. Returns 0
- * or -EIO. */
+/* Answer the read @c (read, get, list, holder; borrowed) from local state.
+ * holder judges expiry at max(@now_ms, the state machine's clock). Returns
+ * 0 and the reply body in @reply (the caller owns it), -ENOMEM or -EIO. */
+int fsm_query(struct fsm *f, const struct command *c, int64_t now_ms,
+              json_t **reply);
+
+/* Register @key (borrowed). @found is false for a key never written.
+ * Returns 0 or -EIO. */
 int fsm_read(struct fsm *f, const char *key, bool *found, int64_t *value,
              int64_t *version);
 
+/* The task a claim would take now, judged at max(@now_ms, the state
+ * machine's clock): its id in @task_id (the caller frees it) or NULL. For
+ * --bug lost-claim. Returns 0, -ENOMEM or -EIO. */
+int fsm_pick_claim(struct fsm *f, int64_t now_ms, char **task_id);
+
+/* Whether task @task_id exists in local state. Returns 0 or -EIO. */
+int fsm_task_exists(struct fsm *f, const char *task_id, bool *exists);
+
 /* Index of the last applied command (0 for a new database). */
 uint64_t fsm_applied_index(const struct fsm *f);
+
+/* The state machine's clock: the highest ts_ms applied (0 at first). */
+int64_t fsm_clock_ms(const struct fsm *f);
 
 /* A consistent image of the whole database, in @data (release it with
  * fsm_snapshot_free) and @len. Returns 0, -ENOMEM or -EIO. */
@@ -48,9 +99,13 @@ int fsm_snapshot(struct fsm *f, void **data, size_t *len);
 void fsm_snapshot_free(void *data);
 
 /* Replace the whole database, atomically, with a fsm_snapshot() image
- * (borrowed). Returns 0; -EINVAL when @data is not such an image, leaving
- * @f unchanged; or -EIO. */
-int fsm_restore(struct fsm *f, const void *data, size_t len);
+ * (borrowed). With @keep_if_ahead, a database that already applied
+ * everything the image holds is kept as it is, and @kept says so (libraft
+ * restores its last snapshot at every start; the database usually has it
+ * already). Returns 0; -EINVAL when @data is not such an image, leaving @f
+ * unchanged; or -EIO. */
+int fsm_restore(struct fsm *f, const void *data, size_t len, bool keep_if_ahead,
+                bool *kept);
 
 /* The last error, with SQLite's own text; and SQLite's extended code. */
 const char *fsm_errmsg(const struct fsm *f);

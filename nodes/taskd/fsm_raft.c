@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "nodes/taskd/event.h"
 #include "nodes/taskd/failstop.h"
 
@@ -23,12 +21,25 @@ void fsm_raft_flush(struct fsm_raft *fr)
     fr->skip_count = 0;
 }
 
+static void emit_applied(raft_index index, struct fsm_outcome *out)
+{
+    json_t *details = json_deep_copy(out->entry);
+
+    if (details == NULL) {
+        return;
+    }
+    json_object_set_new(details, "index", json_integer((json_int_t)index));
+    json_object_set_new(details, "duplicate", json_boolean(out->duplicate));
+    json_object_set(details, "result", out->reply);
+    event_emit("command_applied", details);
+}
+
 static int fr_apply(struct raft_fsm *iface, const struct raft_buffer *buf,
                     void **result)
 {
     struct fsm_raft *fr = iface->data;
     raft_index index = raft_last_applied(fr->raft) + 1;
-    enum fsm_result res;
+    struct fsm_outcome out;
     int rv;
 
     /* Never apply what Raft has not committed: if this fires, the index
@@ -38,22 +49,29 @@ static int fr_apply(struct raft_fsm *iface, const struct raft_buffer *buf,
                  "apply index beyond commit index: libraft does not apply "
                  "in order any more");
     }
-    rv = fsm_apply(fr->fsm, index, buf->base, buf->len, &res);
+    rv = fsm_apply(fr->fsm, index, buf->base, buf->len, &out);
     if (rv != 0) {
         failstop("sqlite", "apply", fsm_errcode(fr->fsm), fsm_errmsg(fr->fsm));
     }
-    if (res == FSM_SKIPPED) {
+    json_decref(fr->last.reply);
+    fr->last.reply = NULL;
+    if (out.skipped) {
         fr->n_skipped++;
         if (fr->skip_count == 0) {
             fr->skip_first = index;
         }
         fr->skip_last = index;
         fr->skip_count++;
-    } else {
-        fsm_raft_flush(fr);
-        fr->n_applied++;
+        *result = NULL;
+        return 0;
     }
-    *result = FSM_RAFT_RESULT(res);
+    fsm_raft_flush(fr);
+    fr->n_applied++;
+    emit_applied(index, &out);
+    fr->last.index = index;
+    fr->last.reply = json_incref(out.reply);
+    fsm_outcome_clear(&out);
+    *result = &fr->last;
     return 0;
 }
 
@@ -108,9 +126,10 @@ static int fr_restore(struct raft_fsm *iface, struct raft_buffer *buf)
 {
     struct fsm_raft *fr = iface->data;
     uint64_t before = fsm_applied_index(fr->fsm);
+    bool kept;
     int rv;
 
-    rv = fsm_restore(fr->fsm, buf->base, buf->len);
+    rv = fsm_restore(fr->fsm, buf->base, buf->len, fr->starting, &kept);
     if (rv == -EINVAL) {
         fprintf(stderr, "taskd: refusing snapshot: %s\n", fsm_errmsg(fr->fsm));
         return RAFT_MALFORMED;
@@ -120,11 +139,11 @@ static int fr_restore(struct raft_fsm *iface, struct raft_buffer *buf)
                  fsm_errmsg(fr->fsm));
     }
     /* On success the buffer is ours (libraft's contract for restore). */
-    event_emit("snapshot_restored",
-               json_pack("{s:I, s:I, s:I}", "applied_index",
+    event_emit(kept ? "snapshot_restore_skipped" : "snapshot_restored",
+               json_pack("{s:I, s:I, s:I, s:b}", "applied_index",
                          (json_int_t)fsm_applied_index(fr->fsm),
                          "applied_index_before", (json_int_t)before, "bytes",
-                         (json_int_t)buf->len));
+                         (json_int_t)buf->len, "at_start", fr->starting));
     raft_free(buf->base);
     return 0;
 }
@@ -139,4 +158,11 @@ void fsm_raft_init(struct fsm_raft *fr, struct fsm *fsm, struct raft *raft)
     fr->iface.apply = fr_apply;
     fr->iface.snapshot = fr_snapshot;
     fr->iface.restore = fr_restore;
+}
+
+void fsm_raft_close(struct fsm_raft *fr)
+{
+    fsm_raft_flush(fr);
+    json_decref(fr->last.reply);
+    fr->last.reply = NULL;
 }

@@ -2,28 +2,36 @@
 #ifndef TASKD_FSM_RAFT_H
 #define TASKD_FSM_RAFT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
 #include <raft.h>
 
 #include "nodes/taskd/fsm.h"
 
+/* What the apply callback's @result points to. */
+struct fsm_raft_result {
+    raft_index index; /* the entry this is the outcome of */
+    json_t *reply;    /* the reply body; borrowed (see fsm_raft_init) */
+};
+
 struct fsm_raft {
     struct raft_fsm iface; /* give &iface to raft_init() */
+    /* Set around raft_start(): the snapshot libraft restores then is kept
+     * out when the database already holds it (fsm_restore). */
+    bool starting;
 
     /* private */
     struct fsm *fsm;   /* borrowed */
     struct raft *raft; /* borrowed; set before raft_start() */
+    struct fsm_raft_result last;
     uint64_t n_applied;
     uint64_t n_skipped;
     raft_index skip_first; /* current run of skipped indices, if any */
     raft_index skip_last;
     uint64_t skip_count;
 };
-
-/* Encode an fsm_result as the apply callback's @result pointer, and back. */
-#define FSM_RAFT_RESULT(R)    ((void *)(uintptr_t)(R))
-#define FSM_RAFT_RESULT_OF(P) ((enum fsm_result)(uintptr_t)(P))
 
 /* Adapt @fsm (borrowed) for @raft (borrowed: the instance @fr is given to).
  *
@@ -33,15 +41,24 @@ struct fsm_raft {
  * (src/replication.c, replicationApply), so the entry being applied is
  * raft_last_applied() + 1. Already-applied indices are skipped; each run of
  * them is reported by one "apply_skipped" event (first, last, count) when
- * the run ends or at fsm_raft_flush(). The apply result is
- * FSM_RAFT_RESULT(enum fsm_result).
+ * the run ends or at fsm_raft_flush(). Every applied command is reported by
+ * a "command_applied" event (index, op, rid, term, ts_ms, leader,
+ * duplicate, result).
  *
- * snapshot/restore: the database image; "snapshot_taken" and
- * "snapshot_restored" events. A restore of an image that is not ours fails
- * with RAFT_MALFORMED.
+ * The apply result is a struct fsm_raft_result *, NULL for a skipped entry.
+ * It stays valid until the next apply: libraft 0.15 calls the request's
+ * callback right after fsm->apply returns (src/replication.c, applyCommand),
+ * and the callback must check that result->index is its request's index.
+ *
+ * snapshot/restore: the database image; "snapshot_taken",
+ * "snapshot_restored" and "snapshot_restore_skipped" events. A restore of an
+ * image that is not ours fails with RAFT_MALFORMED.
  *
  * Any SQLite error fail-stops the node (failstop.h). */
 void fsm_raft_init(struct fsm_raft *fr, struct fsm *fsm, struct raft *raft);
+
+/* Release the last result. */
+void fsm_raft_close(struct fsm_raft *fr);
 
 /* Report a pending run of skipped entries now. */
 void fsm_raft_flush(struct fsm_raft *fr);

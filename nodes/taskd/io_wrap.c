@@ -1,24 +1,41 @@
-/* io_wrap: storage checks around libraft's raft_io.
+/* io_wrap: storage checks and fault points around libraft's raft_io.
  *
  * Asynchronous operations (append, snapshot_put) are submitted with a shim
  * request of our own; its callback checks the status, then completes the
  * caller's request with the caller's callback, exactly as the backend would
  * have. Synchronous ones (truncate, set_term, set_vote) are checked on
- * return. The shim costs one small allocation per append. */
+ * return. The shim costs one small allocation per append.
+ *
+ * Fault points (libfiu): when taskd/raft/append or taskd/raft/snapshot_put
+ * fires, the request still goes to the backend (the bytes may well reach
+ * the disk, as when a write succeeds and its fsync fails) but completes
+ * with the injected status; when taskd/raft/set_term or set_vote fires, the
+ * call returns it without touching the disk. Either way the status is what
+ * the real backend reports for that errno (RAFT_NOSPACE for ENOSPC,
+ * RAFT_IOERR otherwise), so the fail-stop path is the one exercised. */
 #include "nodes/taskd/io_wrap.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+
+#include <fiu.h>
 
 #define WRAP_OF(IO)                                                            \
     ((struct io_wrap *)((char *)(IO)-offsetof(struct io_wrap, io)))
+
+#define INJECTED_MAX 128
 
 struct append_shim {
     struct raft_io_append req; /* what the backend sees */
     struct raft_io_append *orig;
     raft_io_append_cb cb;
     struct io_wrap *w;
+    int injected; /* status to report instead of success, or 0 */
+    char message[INJECTED_MAX];
 };
 
 struct snapshot_put_shim {
@@ -26,6 +43,8 @@ struct snapshot_put_shim {
     struct raft_io_snapshot_put *orig;
     raft_io_snapshot_put_cb cb;
     struct io_wrap *w;
+    int injected;
+    char message[INJECTED_MAX];
 };
 
 int io_wrap_is_fatal(int status)
@@ -34,11 +53,28 @@ int io_wrap_is_fatal(int status)
            status == RAFT_CORRUPT;
 }
 
-static void check(struct io_wrap *w, const char *op, int status)
+/* Report a fatal @status; @message NULL means the backend's own text. */
+static void check(struct io_wrap *w, const char *op, int status,
+                  const char *message)
 {
     if (io_wrap_is_fatal(status)) {
-        w->on_error(w, op, status, w->io.errmsg);
+        w->on_error(w, op, status, message != NULL ? message : w->io.errmsg);
     }
+}
+
+/* The status libfiu point @point injects now (0: none), described in
+ * @message (size INJECTED_MAX). */
+static int injected(const char *point, char *message)
+{
+    int err;
+
+    if (!fiu_fail(point)) {
+        return 0;
+    }
+    err = (int)(intptr_t)fiu_failinfo();
+    snprintf(message, INJECTED_MAX, "injected by libfiu point %s (errno %d)",
+             point, err);
+    return err == ENOSPC ? RAFT_NOSPACE : RAFT_IOERR;
 }
 
 static void append_cb(struct raft_io_append *req, int status)
@@ -47,7 +83,11 @@ static void append_cb(struct raft_io_append *req, int status)
     struct raft_io_append *orig = shim->orig;
     raft_io_append_cb cb = shim->cb;
 
-    check(shim->w, "append", status);
+    if (status == 0 && shim->injected != 0) {
+        status = shim->injected;
+    }
+    check(shim->w, "append", status,
+          shim->injected != 0 ? shim->message : NULL);
     /* Work around libraft 0.15: when a leader's append fails, it truncates
      * its log from that request's first index, once per failed request. At
      * close every in-flight append is cancelled, and with two or more of
@@ -81,10 +121,11 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
     shim->orig = req;
     shim->cb = cb;
     shim->w = w;
+    shim->injected = injected("taskd/raft/append", shim->message);
     rv = w->append(io, &shim->req, entries, n, append_cb);
     if (rv != 0) {
         free(shim);
-        check(w, "append", rv);
+        check(w, "append", rv, NULL);
     }
     return rv;
 }
@@ -95,7 +136,11 @@ static void snapshot_put_cb(struct raft_io_snapshot_put *req, int status)
     struct raft_io_snapshot_put *orig = shim->orig;
     raft_io_snapshot_put_cb cb = shim->cb;
 
-    check(shim->w, "snapshot_put", status);
+    if (status == 0 && shim->injected != 0) {
+        status = shim->injected;
+    }
+    check(shim->w, "snapshot_put", status,
+          shim->injected != 0 ? shim->message : NULL);
     free(shim);
     orig->cb = cb;
     if (cb != NULL) {
@@ -120,10 +165,11 @@ static int wrap_snapshot_put(struct raft_io *io, unsigned trailing,
     shim->orig = req;
     shim->cb = cb;
     shim->w = w;
+    shim->injected = injected("taskd/raft/snapshot_put", shim->message);
     rv = w->snapshot_put(io, trailing, &shim->req, snapshot, snapshot_put_cb);
     if (rv != 0) {
         free(shim);
-        check(w, "snapshot_put", rv);
+        check(w, "snapshot_put", rv, NULL);
     }
     return rv;
 }
@@ -133,25 +179,37 @@ static int wrap_truncate(struct raft_io *io, raft_index index)
     struct io_wrap *w = WRAP_OF(io);
     int rv = w->truncate(io, index);
 
-    check(w, "truncate", rv);
+    check(w, "truncate", rv, NULL);
     return rv;
 }
 
 static int wrap_set_term(struct raft_io *io, raft_term term)
 {
     struct io_wrap *w = WRAP_OF(io);
-    int rv = w->set_term(io, term);
+    char message[INJECTED_MAX];
+    int rv = injected("taskd/raft/set_term", message);
 
-    check(w, "set_term", rv);
+    if (rv != 0) {
+        check(w, "set_term", rv, message);
+        return rv;
+    }
+    rv = w->set_term(io, term);
+    check(w, "set_term", rv, NULL);
     return rv;
 }
 
 static int wrap_set_vote(struct raft_io *io, raft_id server_id)
 {
     struct io_wrap *w = WRAP_OF(io);
-    int rv = w->set_vote(io, server_id);
+    char message[INJECTED_MAX];
+    int rv = injected("taskd/raft/set_vote", message);
 
-    check(w, "set_vote", rv);
+    if (rv != 0) {
+        check(w, "set_vote", rv, message);
+        return rv;
+    }
+    rv = w->set_vote(io, server_id);
+    check(w, "set_vote", rv, NULL);
     return rv;
 }
 

@@ -1,6 +1,7 @@
 /* io_wrap: a shim over libraft's raft_io that checks the outcome of every
- * storage operation, so that a failed disk write stops the node. It is also
- * where storage fault points go. */
+ * storage operation, so that a failed disk write stops the node; and the
+ * libfiu fault points taskd/raft/{append,set_term,set_vote,snapshot_put},
+ * which make an operation fail as the disk would (see io_wrap.c). */
 #ifndef TASKD_IO_WRAP_H
 #define TASKD_IO_WRAP_H
 

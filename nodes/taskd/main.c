@@ -1,4 +1,4 @@
-/* taskd: a replicated register store, the node under test of faultline. */
+/* taskd: a replicated task store, the node under test of faultline. */
 #include <signal.h>
 #include <stdio.h>
 #include <sys/prctl.h>

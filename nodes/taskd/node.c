@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fiu-control.h>
+#include <fiu.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
@@ -114,6 +116,28 @@ static json_t *bugs_json(unsigned bugs)
     return list;
 }
 
+/* libfiu: the fault points are always compiled in (cheap when nothing is
+ * enabled). They are driven from outside either through libfiu's preload
+ * (fiu-run, or the runner's LD_PRELOAD with FIU_CTRL_FIFO), which opens the
+ * control FIFOs itself, or through TASKD_FIU_FIFO=PREFIX, which makes this
+ * process open PREFIX-PID.{in,out}. Either way `fiu-ctrl -f PREFIX` talks to
+ * them (nodes/taskd/README.md). */
+static int fiu_setup(char *err, size_t errlen)
+{
+    const char *fifo = getenv("TASKD_FIU_FIFO");
+
+    if (fiu_init(0) != 0) {
+        snprintf(err, errlen, "fiu_init failed");
+        return -1;
+    }
+    if (fifo != NULL && fifo[0] != '\0' && fiu_rc_fifo(fifo) != 0) {
+        snprintf(err, errlen, "TASKD_FIU_FIFO=%s: fiu_rc_fifo failed: %s", fifo,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void emit_start(struct node *n)
 {
     const struct config *cfg = n->cfg;
@@ -128,15 +152,36 @@ static void emit_start(struct node *n)
     }
     event_emit(
         "start",
-        json_pack("{s:i, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:I}",
+        json_pack("{s:i, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:i, "
+                  "s:i, s:I, s:I}",
                   "pid", (int)getpid(), "data", cfg->data_dir, "raft",
                   cfg->raft, "client", cfg->client, "peers", peers, "bugs",
                   bugs_json(cfg->bugs), "election_timeout",
                   (int)cfg->election_timeout_ms, "heartbeat",
                   (int)cfg->heartbeat_ms, "snapshot_threshold",
                   (int)cfg->snapshot_threshold, "snapshot_trailing",
-                  (int)cfg->snapshot_trailing, "applied_index",
-                  (json_int_t)fsm_applied_index(n->fsm)));
+                  (int)cfg->snapshot_trailing, "request_timeout",
+                  (int)cfg->request_timeout_ms, "dedup_window",
+                  (int)cfg->dedup_window, "applied_index",
+                  (json_int_t)fsm_applied_index(n->fsm), "clock_ms",
+                  (json_int_t)fsm_clock_ms(n->fsm)));
+}
+
+/* What raft_start() found on disk, and where the database stands. */
+static void emit_recovered(struct node *n)
+{
+    struct raft *r = &n->raft;
+
+    event_emit("recovered",
+               json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "term",
+                         (json_int_t)r->current_term, "voted_for",
+                         (json_int_t)r->voted_for, "last_index",
+                         (json_int_t)raft_last_index(r), "snapshot_index",
+                         (json_int_t)r->log.snapshot.last_index,
+                         "snapshot_term", (json_int_t)r->log.snapshot.last_term,
+                         "applied_index", (json_int_t)raft_last_applied(r),
+                         "fsm_applied_index",
+                         (json_int_t)fsm_applied_index(n->fsm)));
 }
 
 static json_t *leader_json(raft_id id)
@@ -223,6 +268,7 @@ static void node_stop(struct node *n, const char *why)
     uv_close((uv_handle_t *)&n->summary, NULL);
     client_server_close(n->clients, NULL, NULL);
     n->clients = NULL;
+    api_close(&n->api);
     raft_close(&n->raft, on_raft_closed);
 }
 
@@ -310,6 +356,7 @@ int node_run(const struct config *cfg)
     const struct config_peer *self = config_peer(cfg, cfg->id);
     char raft_dir[PATH_MAX];
     char db_path[PATH_MAX];
+    struct fsm_options fsm_opts = {0};
     char err[512];
     struct node *n;
     int rv;
@@ -322,6 +369,10 @@ int node_run(const struct config *cfg)
     n->cfg = cfg;
     n->last_state = RAFT_UNAVAILABLE;
     event_init(cfg->id, stdout);
+    if (fiu_setup(err, sizeof err) != 0) {
+        fprintf(stderr, "taskd: libfiu: %s\n", err);
+        goto err_free;
+    }
 
     if ((size_t)snprintf(raft_dir, sizeof raft_dir, "%s/raft", cfg->data_dir) >=
             sizeof raft_dir ||
@@ -341,7 +392,9 @@ int node_run(const struct config *cfg)
         fprintf(stderr, "taskd: uv_loop_init: %s\n", uv_strerror(rv));
         goto err_free;
     }
-    rv = fsm_open(db_path, &n->fsm, err, sizeof err);
+    fsm_opts.bugs = cfg->bugs;
+    fsm_opts.dedup_window = cfg->dedup_window;
+    rv = fsm_open(db_path, &fsm_opts, &n->fsm, err, sizeof err);
     if (rv != 0) {
         fprintf(stderr, "taskd: state machine: %s\n", err);
         goto err_loop;
@@ -381,20 +434,26 @@ int node_run(const struct config *cfg)
         fprintf(stderr, "taskd: raft_bootstrap: %s\n", raft_strerror(rv));
         goto err_raft;
     }
+    n->fsm_raft.starting = true;
     rv = raft_start(&n->raft);
+    n->fsm_raft.starting = false;
     if (rv != 0) {
         fprintf(stderr, "taskd: raft_start: %s: %s\n", raft_strerror(rv),
                 raft_errmsg(&n->raft));
         goto err_raft;
     }
+    emit_recovered(n);
 
-    n->api.raft = &n->raft;
-    n->api.fsm = n->fsm;
-    n->api.cfg = cfg;
+    rv = api_init(&n->api, &n->loop, &n->raft, n->fsm, cfg);
+    if (rv != 0) {
+        fprintf(stderr, "taskd: api: %s\n", uv_strerror(rv));
+        goto err_raft;
+    }
     rv = client_server_new(&n->loop, cfg->client, api_handle_line, &n->api,
                            &n->clients, err, sizeof err);
     if (rv != 0) {
         fprintf(stderr, "taskd: --client: %s\n", err);
+        api_close(&n->api);
         goto err_raft;
     }
     rv = start_handles(n);
@@ -408,6 +467,7 @@ int node_run(const struct config *cfg)
 
     uv_run(&n->loop, UV_RUN_DEFAULT);
 
+    fsm_raft_close(&n->fsm_raft);
     fsm_close(n->fsm);
     rv = uv_loop_close(&n->loop);
     if (rv != 0) {
@@ -431,6 +491,7 @@ err_transport:
     raft_uv_tcp_close(&n->transport);
     drain(n);
 err_fsm:
+    fsm_raft_close(&n->fsm_raft);
     fsm_close(n->fsm);
 err_loop:
     uv_loop_close(&n->loop);

@@ -44,6 +44,7 @@ static void test_config_parses_flags_and_applies_defaults(void)
     CHECK(config_peer(&cfg, 3) == NULL);
     CHECK(cfg.election_timeout_ms == 1000 && cfg.heartbeat_ms == 100);
     CHECK(cfg.snapshot_threshold == 1024 && cfg.snapshot_trailing == 128);
+    CHECK(cfg.request_timeout_ms == 5000 && cfg.dedup_window == 65536);
     CHECK(cfg.bugs == 0);
 }
 
@@ -61,6 +62,34 @@ static void test_config_accepts_equals_form_and_bug(void)
     CHECK(cfg.election_timeout_ms == 300 && cfg.heartbeat_ms == 30);
     CHECK(cfg.snapshot_threshold == 8 && cfg.snapshot_trailing == 0);
     CHECK(bug_on(cfg.bugs, BUG_STALE_READ));
+}
+
+static void test_config_takes_several_bugs_and_the_new_flags(void)
+{
+    char *argv[] = {BASE,    "--bug",          "no-dedup",
+                    "--bug", "lost-claim",     "--request-timeout",
+                    "250",   "--dedup-window", "9"};
+
+    CHECK(config_parse(ARGC(argv), argv, &cfg, err, sizeof err) == 0);
+    CHECK(cfg.bugs == (BUG_NO_DEDUP | BUG_LOST_CLAIM));
+    CHECK(cfg.request_timeout_ms == 250 && cfg.dedup_window == 9);
+}
+
+static void test_config_every_bug_has_a_name(void)
+{
+    unsigned bit;
+    int n = 0;
+
+    for (bit = 1; bit != 0; bit <<= 1) {
+        const char *name = bug_name((enum bug)bit);
+        if (name != NULL) {
+            CHECK(bug_lookup(name) == (int)bit);
+            n++;
+        }
+    }
+    CHECK(n == 8);
+    CHECK(bug_lookup("stale-read") == BUG_STALE_READ);
+    CHECK(bug_lookup("nope") == -ENOENT);
 }
 
 static void test_config_help(void)
@@ -100,6 +129,8 @@ static void test_config_errors_name_the_flag(void)
     expect_error("--nope", NULL, "--nope");
     expect_error("stray", NULL, "stray");
     expect_error("--data", NULL, "--data");
+    expect_error("--request-timeout", "0", "--request-timeout");
+    expect_error("--dedup-window", "0", "--dedup-window");
 }
 
 static void test_config_requires_own_peer(void)
@@ -124,6 +155,8 @@ int main(void)
 {
     test_config_parses_flags_and_applies_defaults();
     test_config_accepts_equals_form_and_bug();
+    test_config_takes_several_bugs_and_the_new_flags();
+    test_config_every_bug_has_a_name();
     test_config_help();
     test_config_errors_name_the_flag();
     test_config_requires_own_peer();

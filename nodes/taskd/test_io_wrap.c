@@ -1,7 +1,12 @@
 /* test_io_wrap: the storage checks around raft_io, over a fake backend that
  * completes requests with whatever status the test chooses. */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <fiu-control.h>
+#include <fiu.h>
 
 #include "nodes/taskd/io_wrap.h"
 
@@ -20,6 +25,7 @@ static int failures;
 /* The fake backend: remembers the request it was given, returns @sync_rv. */
 static struct {
     int sync_rv;
+    int n_calls; /* of set_term and set_vote */
     struct raft_io_append *append_req;
     raft_io_append_cb append_cb;
     struct raft_io_snapshot_put *put_req;
@@ -36,6 +42,7 @@ static struct {
     int append_cb_status;
     int n_put_cb;
     int put_cb_status;
+    char message[256];
 } seen;
 
 static int fake_append(struct raft_io *io, struct raft_io_append *req,
@@ -59,11 +66,13 @@ static int fake_snapshot_put(struct raft_io *io, unsigned trailing,
 
 static int fake_set_term(struct raft_io *io, raft_term term)
 {
+    fake.n_calls++;
     return fake.sync_rv;
 }
 
 static int fake_set_vote(struct raft_io *io, raft_id id)
 {
+    fake.n_calls++;
     return fake.sync_rv;
 }
 
@@ -84,6 +93,7 @@ static void on_error(struct io_wrap *w, const char *op, int status,
     seen.n_errors++;
     seen.op = op;
     seen.status = status;
+    snprintf(seen.message, sizeof seen.message, "%s", message);
 }
 
 static void raft_append_cb(struct raft_io_append *req, int status)
@@ -214,8 +224,65 @@ static void test_io_wrap_sync_metadata_errors_are_fatal(void)
     CHECK(seen.n_errors == 3);
 }
 
+static void enable(const char *point, int err)
+{
+    fiu_enable(point, 1, (void *)(intptr_t)err, FIU_ONETIME);
+}
+
+static void test_io_wrap_fiu_append_fails_in_the_callback(void)
+{
+    struct raft_io_append req;
+    struct io_wrap w;
+
+    setup(&w);
+    enable("taskd/raft/append", EIO);
+    CHECK(w.io.append(&w.io, &req, NULL, 0, raft_append_cb) == 0);
+    CHECK(fake.append_req != NULL); /* the backend still got it */
+    CHECK(seen.n_errors == 0);
+    fake.append_cb(fake.append_req, 0);
+    CHECK(seen.n_errors == 1 && strcmp(seen.op, "append") == 0);
+    CHECK(seen.status == RAFT_IOERR);
+    CHECK(strstr(seen.message, "taskd/raft/append") != NULL);
+    CHECK(seen.n_append_cb == 1 && seen.append_cb_status == RAFT_IOERR);
+    /* One time: the next append is fine. */
+    CHECK(w.io.append(&w.io, &req, NULL, 0, raft_append_cb) == 0);
+    fake.append_cb(fake.append_req, 0);
+    CHECK(seen.n_errors == 1 && seen.append_cb_status == 0);
+}
+
+static void test_io_wrap_fiu_enospc_is_nospace(void)
+{
+    struct raft_io_snapshot_put req;
+    struct io_wrap w;
+
+    setup(&w);
+    enable("taskd/raft/snapshot_put", ENOSPC);
+    CHECK(w.io.snapshot_put(&w.io, 0, &req, NULL, raft_put_cb) == 0);
+    fake.put_cb(fake.put_req, 0);
+    CHECK(seen.n_errors == 1 && strcmp(seen.op, "snapshot_put") == 0);
+    CHECK(seen.status == RAFT_NOSPACE && seen.put_cb_status == RAFT_NOSPACE);
+}
+
+static void test_io_wrap_fiu_term_and_vote_fail_without_writing(void)
+{
+    struct io_wrap w;
+
+    setup(&w);
+    enable("taskd/raft/set_term", EIO);
+    CHECK(w.io.set_term(&w.io, 2) == RAFT_IOERR);
+    CHECK(fake.n_calls == 0);
+    CHECK(seen.n_errors == 1 && strcmp(seen.op, "set_term") == 0);
+    enable("taskd/raft/set_vote", EIO);
+    CHECK(w.io.set_vote(&w.io, 1) == RAFT_IOERR);
+    CHECK(fake.n_calls == 0);
+    CHECK(seen.n_errors == 2 && strcmp(seen.op, "set_vote") == 0);
+    CHECK(strstr(seen.message, "taskd/raft/set_vote") != NULL);
+    CHECK(w.io.set_vote(&w.io, 1) == 0 && fake.n_calls == 1);
+}
+
 int main(void)
 {
+    fiu_init(0);
     test_io_wrap_append_success_reaches_raft_unchanged();
     test_io_wrap_append_io_error_in_callback_is_fatal();
     test_io_wrap_append_cancel_at_shutdown_is_not_fatal();
@@ -223,6 +290,9 @@ int main(void)
     test_io_wrap_append_sync_failure_is_fatal();
     test_io_wrap_snapshot_put_error_is_fatal();
     test_io_wrap_sync_metadata_errors_are_fatal();
+    test_io_wrap_fiu_append_fails_in_the_callback();
+    test_io_wrap_fiu_enospc_is_nospace();
+    test_io_wrap_fiu_term_and_vote_fail_without_writing();
     if (failures > 0) {
         printf("test_io_wrap: %d FAILED\n", failures);
         return 1;

@@ -1,0 +1,111 @@
+"""bench_taskd: throughput and latency of a local 3-node taskd cluster.
+
+Starts three nodes on loopback (temporary data directories, removed after),
+then runs one phase per operation: CLIENTS threads, each with its own
+connection to the leader, send one request at a time for SECONDS seconds.
+Prints ops/s and p50/p99 latency per phase. No assertions: the numbers are
+for the record (they depend on the machine, and the Python clients are part
+of what is measured).
+
+Usage: bench_taskd.py [--clients N] [--seconds S]   ($FAULTLINE_BIN/taskd)
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import threading
+import time
+
+from taskd_testlib import BIN, Cluster, Conn, TestFailure
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, int(round(p / 100 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def phase(port, clients, seconds, make_request):
+    """Run @clients threads against @port for @seconds; each sends
+    make_request(client, n) and waits for the reply. Returns (ops, errors,
+    latencies in seconds, elapsed)."""
+    lat = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop = [0.0]
+
+    def run(c):
+        conn = Conn(port, timeout=10.0)
+        n = 0
+        start.wait()
+        while time.perf_counter() < stop[0]:
+            req = make_request(c, n)
+            t = time.perf_counter()
+            reply = conn.call(req)
+            lat[c].append(time.perf_counter() - t)
+            if not reply["ok"]:
+                errors[c] += 1
+            n += 1
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    stop[0] = time.perf_counter() + seconds
+    t0 = time.perf_counter()
+    start.wait()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    all_lat = sorted(x for l in lat for x in l)
+    return len(all_lat), sum(errors), all_lat, elapsed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    args = ap.parse_args()
+
+    cl = Cluster(n=3, election_timeout=1000, heartbeat=100, prefix="taskd-bench-")
+    try:
+        cl.start_all()
+        leader = cl.leader()
+        port = leader.client_port
+        phases = (
+            ("write     (register, raft_apply)",
+             lambda c, n: {"id": n, "op": "write", "key": f"k{c}", "value": n}),
+            ("create    (task, with rid)",
+             lambda c, n: {"id": n, "op": "create", "task_id": f"t{c}-{n}",
+                           "payload": {"n": n}, "rid": f"r{c}-{n}"}),
+            ("read      (register, linearizable)",
+             lambda c, n: {"id": n, "op": "read", "key": f"k{c}"}),
+            ("get       (task, linearizable)",
+             lambda c, n: {"id": n, "op": "get", "task_id": f"t{c}-{n // 2}"}),
+        )
+        print(f"bench-taskd: {BIN}, 3 nodes on loopback, leader n{leader.id}, "
+              f"{args.clients} clients, {args.seconds:g} s per phase")
+        for name, make in phases:
+            ops, errors, lat, elapsed = phase(port, args.clients, args.seconds, make)
+            print(f"  {name:36} {ops / elapsed:8.0f} ops/s   "
+                  f"p50 {percentile(lat, 50) * 1000:6.2f} ms   "
+                  f"p99 {percentile(lat, 99) * 1000:6.2f} ms   "
+                  f"({ops} ops, {errors} errors)")
+        st = leader.status()
+        print(f"  log: commit index {st['commit_index']}, snapshot index "
+              f"{st['snapshot_index']}")
+    except TestFailure as e:
+        print(f"bench-taskd: FAILED: {e}", file=sys.stderr)
+        cl.kill_all()
+        cl.dump_logs(sys.stderr)
+        return 1
+    finally:
+        cl.kill_all()
+    shutil.rmtree(cl.dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+/* reply: the bodies of client replies, {"ok":true,...} or
+ * {"ok":false,"error":CODE,"message":TEXT,"definite":BOOL}; the API adds the
+ * request's "id". The state machine builds them too: an outcome is stored
+ * for deduplication exactly as it was first sent. */
+#ifndef TASKD_REPLY_H
+#define TASKD_REPLY_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+/* {"ok":true}, or NULL when out of memory. */
+json_t *reply_ok(void);
+
+/* {"ok":false,"error":@code,"message":...,"definite":@definite}, the message
+ * formatted from @fmt; NULL when out of memory. @code is borrowed. */
+json_t *reply_error(const char *code, bool definite, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* True when @reply says "ok":true. */
+bool reply_is_ok(const json_t *reply);
+
+#endif /* TASKD_REPLY_H */
