@@ -80,6 +80,10 @@ SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
         bench-taskd bench-checker fuzz-checker
 all: $(PROGRAMS) $(C_TESTS)
 
+# Test objects are intermediates of chained rules: keep them, so that the
+# next make does not rebuild them.
+.SECONDARY:
+
 # taskd's libfiu fault points (nodes/taskd/README.md); libfiu has no .pc
 # file everywhere, hence the plain -lfiu above.
 $(BUILD)/nodes/taskd/%.o: CFLAGS_BASE += -DFIU_ENABLE
