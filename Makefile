@@ -146,6 +146,9 @@ asan: deps
 	@$(MAKE) --no-print-directory SAN=1 test-c test-scripts
 
 # Throughput and latency of a local 3-node taskd cluster (no assertions).
+# Every benchmark, one after the other.
+bench: bench-checker bench-taskd
+
 bench-taskd: $(BIN)/taskd
 	FAULTLINE_BIN=$(BIN) python3 nodes/taskd/bench_taskd.py
 
