@@ -255,7 +255,7 @@ def test_leader_kill_loses_no_acked_write(cl):
     check(set(ids) == set(results), f"acked {len(results)}, listed {len(ids)}")
     check(all(t["version"] == 1 for t in tasks if t["task_id"].startswith("kill-")),
           "a create applied twice")
-    return dups
+    return f"{len(results)} acked, {dups} answered as duplicates"
 
 
 def test_retry_across_leader_change(cl):
@@ -520,8 +520,9 @@ def main():
                          ("compare", lambda: compare_databases(cl, reg)),
                          ("quorum-loss", lambda: test_quorum_loss(cl))):
             t = time.time()
-            fn()
-            steps.append(f"{name} {time.time() - t:.1f}s")
+            note = fn()
+            steps.append(f"{name} {time.time() - t:.1f}s" +
+                         (f" ({note})" if note is not None else ""))
         ok = True
     except TestFailure as e:
         print(f"taskd_cluster: FAILED: {e}", file=sys.stderr)
