@@ -9,6 +9,7 @@
  *   strobe  flip between that offset and none every 2.5 s
  *   drift   the clock runs fast or slow (rate 0.8 to 1.25) from now on,
  *           with FAKETIME_XRESET=1 so the rate applies from the change
+ * The modes drawn from are nemesis.clock_modes (all three when empty).
  * Stopping the fault puts the offset back to zero. The offset file is
  * replaced by rename, so it is never read half-written. */
 #include "nemesis/nemesis.h"
@@ -90,6 +91,7 @@ static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
     const char *selector = nemesis_draw_selector(env, draw);
     double max_s = env->s->nemesis.clock_offset_ms / 1000.0;
     struct clock_fault *f = calloc(1, sizeof *f);
+    const char *mode;
 
     if (f == NULL) {
         return -ENOMEM;
@@ -97,11 +99,19 @@ static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
     f->env = env;
     f->n = nemesis_pick(env, draw, selector, false, f->nodes);
     f->offset_s = (rng_unit(draw) * 2 - 1) * max_s;
-    switch (rng_below(draw, 3)) {
-    case 0:
+    mode = "bump";
+    if (env->s->nemesis.n_clock_modes > 0) {
+        mode = env->s->nemesis.clock_modes[rng_below(
+            draw, (uint64_t)env->s->nemesis.n_clock_modes)];
+    } else {
+        static const char *const all[] = {"bump", "strobe", "drift"};
+        mode = all[rng_below(draw, 3)];
+    }
+    switch (mode[0]) {
+    case 'b':
         f->rate = 1;
         break;
-    case 1:
+    case 's':
         f->rate = 1;
         f->strobe = true;
         break;

@@ -792,15 +792,18 @@ class Run:
             end = h.find_after(pos, h.nemesis("clock-reset", "invoke", v["nodes"]))
             windows.append({"start": h.wall(e["time"]),
                             "end": h.wall(end["time"]) if end else float("inf"),
-                            "offset": v["offset_ms"] / 1000.0,
+                            "offset": v.get("offset_ms", 0) / 1000.0,
+                            "rate": v.get("rate", 1.0),
                             "mode": v["mode"], "nodes": v["nodes"],
                             "seen": 0, "effect": 0, "n": len(windows) + 1})
         if not windows:
             res.fail("clock", "no clock fault in the run")
             return
         for w in windows:
-            res.note("clock", "fault %d: %s %+.3f s on %s, %.1f s" % (
-                w["n"], w["mode"], w["offset"], ",".join(w["nodes"]),
+            res.note("clock", "fault %d: %s %s on %s, %.1f s" % (
+                w["n"], w["mode"],
+                "x%.3f" % w["rate"] if w["mode"] == "drift"
+                else "%+.3f s" % w["offset"], ",".join(w["nodes"]),
                 w["end"] - w["start"]))
         bad = []
         after_reset = 0
@@ -814,7 +817,25 @@ class Run:
 
             def near(x):
                 return -tol <= skew - x <= 0.3  # reading only adds delay
-            if cur:
+            if cur and cur[0]["mode"] == "drift":
+                # The clock runs at rate r from when libfaketime re-reads
+                # its file (within lag s of the fault): the skew grows to
+                # between (r-1)(t-lag) and (r-1)t.
+                w = cur[0]
+                w["seen"] += 1
+                t = seen_at - w["start"]
+                a = (w["rate"] - 1) * max(0.0, t - lag)
+                b = (w["rate"] - 1) * t
+                lo, hi = min(a, b), max(a, b)
+                if lo - tol <= skew <= hi + 0.3:
+                    if abs(b) >= tol:
+                        w["effect"] += 1
+                    continue
+                bad.append("%s %s at +%.1f s into fault %d (drift x%.3f): "
+                           "skew %+.2f s, expected %+.2f..%+.2f s"
+                           % (node, ev.get("event"), t, w["n"], w["rate"],
+                              skew, lo, hi))
+            elif cur:
                 w = cur[0]
                 w["seen"] += 1
                 if near(w["offset"]):
@@ -826,7 +847,10 @@ class Run:
                            % (node, ev.get("event"), seen_at - w["start"],
                               w["n"], w["mode"], w["offset"], skew))
             elif prev and seen_at < prev[-1]["end"] + lag:
-                if not (near(0) or near(prev[-1]["offset"])):
+                drifted = (prev[-1]["rate"] - 1) * (prev[-1]["end"] -
+                                                    prev[-1]["start"])
+                if not (near(0) or near(prev[-1]["offset"]) or
+                        min(0, drifted) - tol <= skew <= max(0, drifted) + 0.3):
                     bad.append("%s %s %.1f s after reset of fault %d: skew %+.2f s"
                                % (node, ev.get("event"), seen_at - prev[-1]["end"],
                                   prev[-1]["n"], skew))
@@ -864,8 +888,19 @@ class Run:
                                                        w["effect"], w["seen"])
                            for w in strong))
         else:
-            res.fail("clock-offset", "every drawn offset is below %.1f s: "
-                     "cannot tell an offset from none" % (2 * tol))
+            drifts = [w for w in windows if w["mode"] == "drift" and
+                      abs(w["rate"] - 1) * (w["end"] - w["start"]) >= 2 * tol]
+            if drifts:
+                res.note("clock-offset", "no bump or strong strobe with this "
+                         "seed; judging the drift windows instead")
+                res.expect("clock-offset", any(w["effect"] > 0 for w in drifts),
+                           "drift windows with samples on the drifted clock: %s"
+                           % ", ".join("fault %d x%.3f: %d/%d" % (
+                               w["n"], w["rate"], w["effect"], w["seen"])
+                               for w in drifts))
+            else:
+                res.fail("clock-offset", "every drawn offset is below %.1f s: "
+                         "cannot tell an offset from none" % (2 * tol))
         res.expect("clock-reset", after_reset > 0,
                    "%d samples logged %.1f s or more after a clock-reset, all "
                    "within %.1f s of real time" % (after_reset, lag, tol)

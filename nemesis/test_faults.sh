@@ -81,7 +81,8 @@ scenario disk-pwrite 3 14 3 '{"faults": ["disk"], "interval_s": 4.5, "duration_s
 scenario disk-raft-append 3 14 3 '{"faults": ["disk"], "interval_s": 4.5,
   "duration_s": 2, "targets": ["one"], "disk_ops": ["raft-append"], "disk_errno": "EIO"}'
 scenario clock 3 24 4 '{"faults": ["clock"], "interval_s": 6.5, "duration_s": 3.2,
-  "targets": ["one", "all"], "clock_offset_ms": 30000}'
+  "targets": ["one", "all"], "clock_offset_ms": 30000,
+  "clock_modes": ["bump", "strobe"]}'
 
 # --- 1. the schedule is a function of scenario and seed --------------------
 "$BIN/faultline" schedule "$tmp/schedule.json" --seed "$seed" >"$tmp/plan.a" 2>&1 ||

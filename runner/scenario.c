@@ -38,6 +38,13 @@ static const char *const partition_names[] = {"isolate-one", "isolate-leader",
                                               "halves",      "majorities-ring",
                                               "bridge",      NULL};
 
+static const char *const clock_mode_names[] = {"bump", "strobe", "drift", NULL};
+
+static bool clock_mode_ok(const char *v)
+{
+    return in_list(clock_mode_names, v);
+}
+
 static bool fault_ok(const char *v)
 {
     return nemesis_find(v) != NULL;
@@ -97,6 +104,9 @@ static const struct field fields[] = {
      1, NULL, NULL},
     {"nemesis.clock_offset_ms", F_INT, OFF(nemesis.clock_offset_ms), 0, 0, 1e9,
      NULL, NULL},
+    {"nemesis.clock_modes", F_LIST,
+     LIST(nemesis.clock_modes, nemesis.n_clock_modes), 0, 0, clock_mode_ok,
+     "bump, strobe, drift"},
     {"nemesis.disk_ops", F_LIST, LIST(nemesis.disk_ops, nemesis.n_disk_ops), 0,
      0, nemesis_disk_op_known,
      "fsync, fdatasync, write, pwrite, raft-append, raft-set-term, "
@@ -396,13 +406,14 @@ static json_t *list_json(const char (*items)[SCENARIO_NAME_LEN], int n)
 json_t *scenario_to_json(const struct scenario *s)
 {
     json_t *nemesis = json_pack(
-        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:s, s:f}", "faults",
+        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:o, s:s, s:f}", "faults",
         list_json(s->nemesis.faults, s->nemesis.n_faults), "interval_s",
         s->nemesis.interval_s, "duration_s", s->nemesis.duration_s, "targets",
         list_json(s->nemesis.targets, s->nemesis.n_targets), "partitions",
         list_json(s->nemesis.partitions, s->nemesis.n_partitions),
         "loss_probability", s->nemesis.loss_probability, "clock_offset_ms",
-        s->nemesis.clock_offset_ms, "disk_ops",
+        s->nemesis.clock_offset_ms, "clock_modes",
+        list_json(s->nemesis.clock_modes, s->nemesis.n_clock_modes), "disk_ops",
         list_json(s->nemesis.disk_ops, s->nemesis.n_disk_ops), "disk_errno",
         s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability);
     return json_pack(

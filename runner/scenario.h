@@ -54,6 +54,8 @@ struct scenario {
         int n_partitions;
         double loss_probability;
         int clock_offset_ms; /* clock faults move clocks up to this far */
+        char clock_modes[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_clock_modes; /* bump, strobe, drift; none listed: all */
         char disk_ops[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
         int n_disk_ops;
         char disk_errno[SCENARIO_NAME_LEN];
