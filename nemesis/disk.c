@@ -22,6 +22,8 @@
 
 #include "runner/sandbox.h"
 
+static const char *point_of(const char *op);
+
 struct point {
     const char *op;   /* scenario name */
     const char *name; /* libfiu point */
@@ -63,6 +65,20 @@ bool nemesis_disk_errno_known(const char *name)
 {
     for (int i = 0; errnos[i].name != NULL; i++) {
         if (strcmp(errnos[i].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool nemesis_disk_needs_preload(const struct scenario *s)
+{
+    if (s->nemesis.n_disk_ops == 0) {
+        return true; /* the default op is fsync */
+    }
+    for (int i = 0; i < s->nemesis.n_disk_ops; i++) {
+        if (strncmp(s->nemesis.disk_ops[i], "posix", 5) == 0 ||
+            strncmp(point_of(s->nemesis.disk_ops[i]), "posix/", 6) == 0) {
             return true;
         }
     }

@@ -70,6 +70,10 @@ int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate);
 bool nemesis_disk_op_known(const char *op);
 bool nemesis_disk_errno_known(const char *name);
 
+/* True when @s's disk faults need libfiu's POSIX preload in the nodes
+ * (fsync, write...); false when they only use the node's own points. */
+bool nemesis_disk_needs_preload(const struct scenario *s);
+
 /* Target selection, shared by the fault kinds.
  *
  * Choose nodes by @selector ("one", "minority", "majority", "all",

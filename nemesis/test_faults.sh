@@ -115,6 +115,18 @@ runs=(
   "disk-fsync disk"
   "disk-pwrite disk"
 )
+# libfiu's POSIX preload and an ASan build of taskd don't load together (the
+# node dies at start), so under `make asan` the preload-based disk runs are
+# skipped; taskd's own points (raft-append) need no preload and still run.
+if grep -qa __asan_init "$BIN/taskd"; then
+  echo "test_faults: SKIP (expected) disk-fsync, disk-pwrite under ASan:" \
+       "libfiu's posix preload can't be loaded into an ASan taskd"
+  keep=()
+  for r in "${runs[@]}"; do
+    case $r in disk-fsync*|disk-pwrite*) ;; *) keep+=("$r") ;; esac
+  done
+  runs=("${keep[@]}")
+fi
 if grep -rq "taskd/raft/append" nodes/taskd 2>/dev/null; then
   runs+=("disk-raft-append disk")
 else

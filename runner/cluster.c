@@ -175,12 +175,16 @@ static int node_env(struct cluster *c, int i, char **env, size_t max, char *buf,
         PUT("FAKETIME_DONT_FAKE_MONOTONIC=1");
         PUT("FAKETIME_XRESET=1"); /* a drift's rate runs from its change */
     }
-    if (disk) {
+    if (disk && nemesis_disk_needs_preload(c->s)) {
         snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
                  "%s/fiu_run_preload.so %s/fiu_posix_preload.so ", FIU_LIB_DIR,
                  FIU_LIB_DIR);
         PUT("FIU_CTRL_FIFO=%s/fiu", node->spec.dir);
         PUT("FIU_ENABLE=");
+    } else if (disk) {
+        /* Only taskd's own points: taskd opens the same control FIFOs
+         * itself, with no preload (which an ASan build can't take). */
+        PUT("TASKD_FIU_FIFO=%s/fiu", node->spec.dir);
     }
     if (preload[0] != '\0') {
         PUT("LD_PRELOAD=%s", preload);
