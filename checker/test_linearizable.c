@@ -1,5 +1,6 @@
 /* test_linearizable: the checker on case folders, random histories, limits. */
 #include "checker/linearizable.h"
+#include "test/unit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,26 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int failures;
 static uint64_t seed;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
-
-#define RUN(test)                                                              \
-    do {                                                                       \
-        int before_ = failures;                                                \
-        test();                                                                \
-        printf("%s %s\n", failures == before_ ? "ok  " : "FAIL", #test);       \
-        fflush(stdout);                                                        \
-    } while (0)
 
 static double now_s(void)
 {

@@ -1,28 +1,11 @@
 /* test_verdict: verdicts as JSON and as one line. */
 #include "checker/verdict.h"
+#include "test/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
-
-#define RUN(test)                                                              \
-    do {                                                                       \
-        int before_ = failures;                                                \
-        test();                                                                \
-        printf("%s %s\n", failures == before_ ? "ok  " : "FAIL", #test);       \
-    } while (0)
 
 static bool json_is(json_t *js, const char *want)
 {

@@ -1,5 +1,6 @@
 /* test_history: the history file format, read and written. */
 #include "histories/history.h"
+#include "test/unit.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,25 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int failures;
 static char tmpdir[256];
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
-
-#define RUN(test)                                                              \
-    do {                                                                       \
-        int before_ = failures;                                                \
-        test();                                                                \
-        printf("%s %s\n", failures == before_ ? "ok  " : "FAIL", #test);       \
-    } while (0)
 
 static void tmp_path(char *buf, size_t size, const char *name)
 {

@@ -1,5 +1,6 @@
 /* test_import: the EDN reader and the importers, and EDN export. */
 #include "histories/edn.h"
+#include "test/unit.h"
 #include "histories/import.h"
 
 #include <errno.h>
@@ -8,25 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
 static char tmpdir[256];
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
-
-#define RUN(test)                                                              \
-    do {                                                                       \
-        int before_ = failures;                                                \
-        test();                                                                \
-        printf("%s %s\n", failures == before_ ? "ok  " : "FAIL", #test);       \
-    } while (0)
 
 static const char *write_tmp(const char *name, const char *text)
 {

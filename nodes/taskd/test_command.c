@@ -7,18 +7,8 @@
 #include <string.h>
 
 #include "nodes/taskd/command.h"
+#include "test/unit.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
 
 /* Parse @text as a request into @c. */
 static int from_text(const char *text, struct command *c, char *err,

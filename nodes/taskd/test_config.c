@@ -4,19 +4,9 @@
 #include <string.h>
 
 #include "nodes/taskd/bug.h"
+#include "test/unit.h"
 #include "nodes/taskd/config.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
 
 #define ARGC(A) ((int)(sizeof(A) / sizeof((A)[0])))
 

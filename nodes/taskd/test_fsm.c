@@ -18,20 +18,10 @@
 #include <sqlite3.h>
 
 #include "nodes/taskd/bug.h"
+#include "test/unit.h"
 #include "nodes/taskd/command.h"
 #include "nodes/taskd/fsm.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
 
 #define CHECK_OK(expr)                                                         \
     do {                                                                       \

@@ -9,18 +9,8 @@
 #include <fiu.h>
 
 #include "nodes/taskd/io_wrap.h"
+#include "test/unit.h"
 
-static int failures;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__,         \
-                    __LINE__, __func__, #cond);                                \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
 
 /* The fake backend: remembers the request it was given, returns @sync_rv. */
 static struct {
