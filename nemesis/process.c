@@ -53,3 +53,16 @@ void proc_fault_describe(struct nemesis_env *env, void *state, char *buf,
                                  env->cluster->nodes[f->nodes[i]].spec.name);
     }
 }
+
+int proc_fault_start_again(struct nemesis_env *env, void *state)
+{
+    struct proc_fault *f = state;
+    json_t *names = nemesis_node_names(env, f->nodes, f->n);
+    env->record(env->arg, HISTORY_INVOKE, "start", json_incref(names));
+    for (int i = 0; i < f->n; i++) {
+        cluster_start(env->cluster, f->nodes[i]);
+    }
+    env->record(env->arg, HISTORY_INFO, "start", names);
+    free(f);
+    return 0;
+}

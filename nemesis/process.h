@@ -18,6 +18,10 @@ struct proc_fault {
 int proc_fault_start(struct nemesis_env *env, struct rng *draw, void **state,
                      const char *verb, int sig);
 
+/* Start the nodes of @state (a struct proc_fault) again, recording it, and
+ * free @state: how kill and restart faults end. */
+int proc_fault_start_again(struct nemesis_env *env, void *state);
+
 /* "verb n1 n2" into @buf. */
 void proc_fault_describe(struct nemesis_env *env, void *state, char *buf,
                          size_t size);
