@@ -1044,19 +1044,9 @@ int checker_linearizable(const struct history *h, const struct model *m,
     if (unknown) {
         out->result = VERDICT_UNKNOWN;
     }
-    out->steps = s.steps;
-    out->states = s.states;
-    out->seconds = now_s() - start;
-    free(ops);
-    free(order);
-    free(ids);
-    free(parts);
-    if (m->reset != NULL) {
-        m->reset();
-    }
-    return 0;
+    rv = 0;
 
-err:
+err: /* and the way out on success: rv == 0 */
     if (rv == -ENOMEM) {
         out->result = VERDICT_UNKNOWN;
         snprintf(out->reason, sizeof out->reason, "out of memory");
