@@ -122,6 +122,23 @@ static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
         f->offset_s = 0;
         break;
     }
+    if (env->replay != NULL) {
+        const json_t *v = env->replay;
+        const char *m = json_string_value(json_object_get(v, "mode"));
+        f->n = nemesis_replay_nodes(env, json_object_get(v, "nodes"),
+                                    f->nodes);
+        f->strobe = m != NULL && strcmp(m, "strobe") == 0;
+        f->rate = m != NULL && strcmp(m, "drift") == 0
+                      ? json_number_value(json_object_get(v, "rate"))
+                      : 1;
+        if (f->rate <= 0) {
+            f->rate = 1;
+        }
+        f->offset_s =
+            f->rate != 1
+                ? 0
+                : json_number_value(json_object_get(v, "offset_ms")) / 1000;
+    }
     f->on = true;
     uv_timer_init(env->loop, &f->timer);
     f->timer.data = f;

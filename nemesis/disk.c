@@ -150,6 +150,16 @@ static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
             : "fsync";
     f->err = s->nemesis.disk_errno;
     f->n = nemesis_pick(env, draw, selector, true, f->nodes);
+    if (env->replay != NULL) {
+        const char *op = json_string_value(json_object_get(env->replay, "op"));
+        for (int i = 0; op != NULL && points[i].op != NULL; i++) {
+            if (strcmp(points[i].op, op) == 0) {
+                f->op = points[i].op;
+            }
+        }
+        f->n = nemesis_replay_nodes(env, json_object_get(env->replay, "nodes"),
+                                    f->nodes);
+    }
     if (f->n == 0) {
         free(f);
         return -EAGAIN;

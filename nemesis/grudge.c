@@ -57,6 +57,32 @@ json_t *grudge_json(struct nemesis_env *env, struct grudge *g)
     return json_pack("{s:s, s:o}", "shape", g->shape, "drops", drops);
 }
 
+void grudge_from_json(struct nemesis_env *env, const json_t *v,
+                      struct grudge *g)
+{
+    const char *shape = json_string_value(json_object_get(v, "shape"));
+    json_t *p = json_object_get(v, "probability");
+    json_t *from;
+    const char *name;
+    int to[DB_MAX_NODES], peers[DB_MAX_NODES];
+
+    g->n = env->cluster->n;
+    snprintf(g->shape, sizeof g->shape, "%s", shape ? shape : "replay");
+    if (json_is_number(p)) {
+        g->probability = json_number_value(p);
+    }
+    json_object_foreach(json_object_get(v, "drops"), name, from)
+    {
+        json_t *one = json_pack("[s]", name);
+        int k = nemesis_replay_nodes(env, one, to);
+        int m = nemesis_replay_nodes(env, from, peers);
+        json_decref(one);
+        for (int j = 0; k == 1 && j < m; j++) {
+            g->drop[to[0]][peers[j]] = true;
+        }
+    }
+}
+
 /* Add (-A) or delete (-D) the grudge's rules; returns how many failed. */
 int grudge_apply(struct nemesis_env *env, struct grudge *g, const char *action)
 {

@@ -12,6 +12,12 @@ struct grudge {
     double probability; /* loss: < 1 */
 };
 
+/* Fill @g (n, shape, drops; probability when given) from @v, a value
+ * grudge_json() wrote: how a replayed partition or loss takes the cuts the
+ * original run made. Unknown node names are left out. */
+void grudge_from_json(struct nemesis_env *env, const json_t *v,
+                      struct grudge *g);
+
 /* Add (@action "-A") or delete ("-D") the rules of @g: in node i's
  * namespace, INPUT -s ip(j) [-m statistic ...] -j DROP for each drop[i][j].
  * Returns how many rules failed (their output is in runner.log). */

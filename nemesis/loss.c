@@ -25,6 +25,10 @@ static int loss_start(struct nemesis_env *env, struct rng *draw, void **state)
             g->drop[targets[t]][j] = j != targets[t];
         }
     }
+    if (env->replay != NULL) {
+        memset(g->drop, 0, sizeof g->drop);
+        grudge_from_json(env, env->replay, g);
+    }
     env->record(env->arg, HISTORY_INVOKE, "loss", grudge_json(env, g));
     grudge_record_done(env, "loss", g, grudge_apply(env, g, "-A"));
     *state = g;

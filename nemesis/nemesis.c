@@ -97,6 +97,27 @@ const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw)
     return s->nemesis.targets[rng_below(draw, (uint64_t)s->nemesis.n_targets)];
 }
 
+int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names,
+                         int *out)
+{
+    size_t i;
+    json_t *name;
+    int n = 0;
+
+    json_array_foreach(names, i, name)
+    {
+        for (int k = 0; k < env->cluster->n && n < DB_MAX_NODES; k++) {
+            if (json_is_string(name) &&
+                strcmp(json_string_value(name),
+                       env->cluster->nodes[k].spec.name) == 0) {
+                out[n++] = k;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 json_t *nemesis_node_names(struct nemesis_env *env, const int *idx, int n)
 {
     json_t *a = json_array();
@@ -157,6 +178,7 @@ int nemesis_plan(const struct scenario *s, uint64_t seed,
         st->duration_s = s->nemesis.duration_s;
         st->ops = ops[rng_below(&r, (uint64_t)n_ops)];
         st->draw = rng_next(&r);
+        st->replay = NULL;
     }
     return n;
 }
@@ -220,6 +242,7 @@ static void tick_cb(uv_timer_t *t)
     struct rng draw;
 
     rng_init(&draw, st->draw);
+    n->env.replay = st->replay;
     for (int i = 0; i < MAX_ACTIVE; i++) {
         if (n->active[i].ops == NULL) {
             slot = &n->active[i];
@@ -232,6 +255,7 @@ static void tick_cb(uv_timer_t *t)
         uv_timer_start(&slot->timer, fault_timer_cb,
                        (uint64_t)(st->duration_s * 1000), 0);
     }
+    n->env.replay = NULL;
     arm(n);
 }
 
@@ -247,7 +271,16 @@ static void arm(struct nemesis *n)
     uv_timer_start(&n->tick, tick_cb, due > now ? due - now : 0, 0);
 }
 
-struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
+void nemesis_steps_clear(struct nemesis_step *steps, int n)
+{
+    for (int i = 0; i < n; i++) {
+        json_decref(steps[i].replay);
+        steps[i].replay = NULL;
+    }
+}
+
+/* The scheduler, with an empty plan of room MAX_STEPS. */
+static struct nemesis *scheduler_new(const struct nemesis_env *env)
 {
     struct nemesis *n = calloc(1, sizeof *n);
     if (n == NULL) {
@@ -259,13 +292,37 @@ struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
         return NULL;
     }
     n->env = *env;
-    n->n_plan = nemesis_plan(env->s, seed, n->plan, MAX_STEPS);
+    n->env.replay = NULL;
     uv_timer_init(env->loop, &n->tick);
     n->tick.data = n;
     for (int i = 0; i < MAX_ACTIVE; i++) {
         n->active[i].owner = n;
         uv_timer_init(env->loop, &n->active[i].timer);
         n->active[i].timer.data = &n->active[i];
+    }
+    return n;
+}
+
+struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
+{
+    struct nemesis *n = scheduler_new(env);
+    if (n != NULL) {
+        n->n_plan = nemesis_plan(env->s, seed, n->plan, MAX_STEPS);
+    }
+    return n;
+}
+
+struct nemesis *nemesis_new_replay(const struct nemesis_env *env,
+                                   struct nemesis_step *steps, int count)
+{
+    struct nemesis *n = scheduler_new(env);
+    if (n == NULL) {
+        return NULL;
+    }
+    n->n_plan = count < MAX_STEPS ? count : MAX_STEPS;
+    memcpy(n->plan, steps, sizeof *steps * (size_t)n->n_plan);
+    for (int i = 0; i < n->n_plan; i++) {
+        steps[i].replay = NULL; /* taken over */
     }
     return n;
 }
@@ -311,6 +368,7 @@ int nemesis_count(const struct nemesis *n)
 static void release(struct nemesis *n)
 {
     if (--n->closing == 0) {
+        nemesis_steps_clear(n->plan, n->n_plan);
         free(n->plan);
         free(n);
     }

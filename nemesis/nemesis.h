@@ -30,6 +30,12 @@ struct nemesis_env {
     void (*record)(void *arg, enum history_type type, const char *f,
                    json_t *value);
     void *arg;
+    /* Set by the scheduler while a replayed step starts (NULL otherwise):
+     * the value the original run recorded when it began this fault (its
+     * nemesis invoke event). start() then takes the concrete targets and
+     * parameters from it (nemesis_replay_nodes...) instead of drawing
+     * them, so "leader" replays as the node that was hit. Borrowed. */
+    const json_t *replay;
 };
 
 /* One fault kind. */
@@ -87,6 +93,11 @@ int nemesis_pick(struct nemesis_env *env, struct rng *draw,
 /* One of the scenario's target selectors, drawn with @draw. */
 const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw);
 
+/* The nodes named in the JSON array @names (["n1", "n3"]), as indices in
+ * @out; unknown names are left out. Returns how many. */
+int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names,
+                         int *out);
+
 /* A JSON array of the names of nodes @idx[0..n). */
 json_t *nemesis_node_names(struct nemesis_env *env, const int *idx, int n);
 
@@ -101,6 +112,8 @@ struct nemesis_step {
     double duration_s; /* how long it stays */
     const struct nemesis_ops *ops;
     uint64_t draw; /* seed of the fault's own generator */
+    json_t *replay; /* owned or NULL: the recorded start value to replay
+                     * (see nemesis_env.replay); NULL in a seeded plan */
 };
 
 /* Plan the schedule of @s from @seed into @steps (at most @max); returns
@@ -118,11 +131,35 @@ static inline uint64_t nemesis_seed(uint64_t run_seed)
 /* Print a plan, one step a line (for `faultline schedule`). */
 void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n);
 
+/* Free the replay values of @steps[0..n) (not @steps itself). */
+void nemesis_steps_clear(struct nemesis_step *steps, int n);
+
+/* The schedule a stored run followed, from its history @h (borrowed): one
+ * step per fault that started (a nemesis invoke event naming a fault kind:
+ * kill, pause, stop, partition, loss, clock, disk...), at its recorded time
+ * minus @faults_start_ns (when the fault phase began), lasting until its
+ * matching end event (start, resume, heal, loss-stop, clock-reset,
+ * disk-heal: the same kind's end with the same value), or @max_s when it
+ * never ended. Each step keeps the recorded value to replay (owned by the
+ * step: free with nemesis_steps_clear). Unknown fault names are skipped and
+ * counted in *@skipped. Returns how many steps (at most @max), or -ENOMEM. */
+int nemesis_schedule_from_history(const struct history *h,
+                                  int64_t faults_start_ns, double max_s,
+                                  struct nemesis_step *steps, int max,
+                                  int *skipped);
+
 struct nemesis;
 
 /* A scheduler on env->loop for the faults of env->s, planned from @seed.
  * @env is copied. NULL when out of memory. */
 struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed);
+
+/* The same, following the given schedule (a replay) instead of a seeded
+ * plan: @steps[0..n) sorted by at_s; the step's replay values are taken
+ * over (the array itself is copied and may be freed). NULL when out of
+ * memory. */
+struct nemesis *nemesis_new_replay(const struct nemesis_env *env,
+                                   struct nemesis_step *steps, int n);
 
 /* Begin: time 0 of the plan is now. */
 int nemesis_start(struct nemesis *n);

@@ -92,9 +92,13 @@ static int partition_start(struct nemesis_env *env, struct rng *draw,
     if (g == NULL) {
         return -ENOMEM;
     }
-    snprintf(g->shape, sizeof g->shape, "%s", shape);
     g->probability = 1;
-    shape_grudge(env, draw, shape, g);
+    if (env->replay != NULL) {
+        grudge_from_json(env, env->replay, g);
+    } else {
+        snprintf(g->shape, sizeof g->shape, "%s", shape);
+        shape_grudge(env, draw, shape, g);
+    }
     env->record(env->arg, HISTORY_INVOKE, "partition", grudge_json(env, g));
     grudge_record_done(env, "partition", g, grudge_apply(env, g, "-A"));
     partition_active = true;

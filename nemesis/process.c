@@ -16,8 +16,15 @@ int proc_fault_start(struct nemesis_env *env, struct rng *draw, void **state,
         return -ENOMEM;
     }
     f->verb = verb;
+    if (env->replay != NULL) {
+        /* The nodes the original run hit, running or not: a signal to a
+         * stopped node is a no-op, as it would have been then. */
+        selector = "replay";
+        f->n = nemesis_replay_nodes(env, env->replay, f->nodes);
+    } else {
+        f->n = nemesis_pick(env, draw, selector, true, f->nodes);
+    }
     snprintf(f->selector, sizeof f->selector, "%s", selector);
-    f->n = nemesis_pick(env, draw, selector, true, f->nodes);
     if (sig == SIGSTOP) {
         /* A paused node can't be paused again: skip those. */
         int k = 0;

@@ -63,6 +63,25 @@ static int write_verdict(const char *dir, json_t *verdict)
     return 0;
 }
 
+/* The first line of RUN_DIR/interrupted (written by a run stopped by a
+ * signal) into @buf; false when the run was not interrupted. */
+static bool read_interrupted(const char *dir, char *buf, size_t size)
+{
+    char path[PATH_MAX + 32];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/interrupted", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return false;
+    }
+    if (fgets(buf, (int)size, f) == NULL) {
+        snprintf(buf, size, "interrupted");
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    fclose(f);
+    return true;
+}
+
 /* The model a history's op names suggest: kv for get/put/append. */
 static const char *guess_model(const struct history *h)
 {
@@ -194,6 +213,22 @@ int check_path(const char *path, const struct check_options *o,
     json_object_set_new(res->verdict, "format",
                         json_string(history_format_name(fmt)));
     verdict_summary(&v, res->summary, sizeof res->summary);
+    if (is_dir && read_interrupted(dir, text, sizeof text)) {
+        /* The run stopped half-way: the verdict is about what happened
+         * until then. Say so first. */
+        char summary[sizeof res->summary];
+        json_object_set_new(res->verdict, "partial", json_true());
+        json_object_set_new(res->verdict, "interrupted", json_string(text));
+        snprintf(summary, sizeof summary, "partial history (run %s): %s", text,
+                 res->summary);
+        memcpy(res->summary, summary, sizeof summary);
+    } else if (h.partial) {
+        char summary[sizeof res->summary];
+        snprintf(summary, sizeof summary,
+                 "partial history (the last line was cut off): %s",
+                 res->summary);
+        memcpy(res->summary, summary, sizeof summary);
+    }
     switch (v.result) {
     case VERDICT_VALID:
         res->code = EXIT_VALID;

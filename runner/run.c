@@ -48,6 +48,7 @@ struct run {
     uv_loop_t loop;
     struct scenario s;
     uint64_t seed;
+    const struct run_options *o;
     char dir[PATH_MAX];
     FILE *log;
     struct history_writer *history;
@@ -311,7 +312,10 @@ static void enter(struct run *r, enum phase p)
             .arg = r,
         };
         r->workload = workload_new(&r->loop, &wenv);
-        r->nemesis = nemesis_new(&nenv, nemesis_seed(r->seed));
+        r->nemesis = r->o->replay != NULL
+                         ? nemesis_new_replay(&nenv, r->o->replay,
+                                              r->o->n_replay)
+                         : nemesis_new(&nenv, nemesis_seed(r->seed));
         if (r->workload == NULL || r->nemesis == NULL) {
             r->exit_code = EXIT_HARNESS;
             enter(r, P_STOP);
@@ -346,6 +350,21 @@ static void enter(struct run *r, enum phase p)
     }
 }
 
+/* The marker `faultline check` reads to say the history is partial. */
+static void mark_interrupted(struct run *r, int signum)
+{
+    char path[PATH_MAX + 32];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/interrupted", r->dir);
+    f = fopen(path, "w");
+    if (f != NULL) {
+        fprintf(f, "interrupted by %s at %.3f s, in phase %s\n",
+                strsignal(signum), (double)(uv_hrtime() - r->t0) / 1e9,
+                phase_names[r->phase]);
+        fclose(f);
+    }
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct run *r = h->data;
@@ -354,6 +373,7 @@ static void signal_cb(uv_signal_t *h, int signum)
     say(r, "\nfaultline: %s: stopping the nodes%s\n", strsignal(signum),
         r->interrupts > 1 ? " now (SIGKILL)" : "");
     run_log(r, "interrupted by %s", strsignal(signum));
+    mark_interrupted(r, signum);
     if (r->interrupts > 1) {
         cluster_stop(&r->cluster, SIGKILL);
     } else if (r->phase < P_STOP) {
@@ -526,6 +546,7 @@ int run_scenario(const struct run_options *o)
         return EXIT_HARNESS;
     }
     r->tty = isatty(STDOUT_FILENO);
+    r->o = o;
     r->exit_code = -1;
     code = setup(r, o);
     if (code != 0) {
@@ -539,6 +560,13 @@ int run_scenario(const struct run_options *o)
            r->dir);
     fflush(stdout);
     run_log(r, "scenario %s seed %llu", r->s.name, (unsigned long long)r->seed);
+    if (o->origin != NULL) {
+        run_log(r, "repro of %s: replaying its %d recorded faults", o->origin,
+                o->n_replay);
+    }
+    if (o->dir_out != NULL) {
+        snprintf(o->dir_out, o->dir_out_size, "%s", r->dir);
+    }
 
     for (int i = 0; i < r->cluster.n; i++) {
         if (cluster_start(&r->cluster, i) != 0) {

@@ -3,7 +3,10 @@
 #define FAULTLINE_RUN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+struct nemesis_step;
 
 /* Exit codes of the faultline command (README, "Exit codes"). */
 enum {
@@ -23,9 +26,18 @@ struct run_options {
     const char *bin_dir;  /* where taskd is; default: beside faultline */
     const char *runs_dir; /* default: histories/runs */
     const char *bug;      /* overrides db.bug when not NULL */
+    /* A replay (faultline repro): follow this schedule instead of the
+     * seeded plan; the steps' replay values are taken over. */
+    struct nemesis_step *replay;
+    int n_replay;
+    const char *origin; /* the run being replayed, noted in runner.log */
+    char *dir_out;      /* when not NULL: receives the run directory */
+    size_t dir_out_size;
 };
 
 /* Run the scenario; print progress, the verdict and the run directory.
+ * An interrupted run leaves a file "interrupted" in its directory (what
+ * stopped it, when), which `faultline check` reports as a partial history.
  * Returns one of the exit codes above. */
 int run_scenario(const struct run_options *o);
 

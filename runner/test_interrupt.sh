@@ -42,6 +42,11 @@ for sig in INT TERM KILL; do
   dir=$(dirname "$(ls "$tmp"/runs/*/*/history.jsonl)")
   "$BIN/faultline" check "$dir" >"$tmp/check" 2>&1; c=$?
   [ "$c" -le 2 ] || { fail "$sig: check of the interrupted history exited $c"; cat "$tmp/check"; }
+  if [ "$sig" != KILL ]; then
+    [ -s "$dir/interrupted" ] || fail "$sig: no interrupted marker in $dir"
+    grep -q "partial history (run interrupted" "$tmp/check" || fail "$sig: check does not say the history is partial: $(cat "$tmp/check")"
+    grep -q '"interrupted"' "$dir/verdict.json" || fail "$sig: verdict.json does not record the interruption"
+  fi
   echo "ok: $sig -> runner exit $code, check exit $c"
 done
 

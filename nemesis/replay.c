@@ -1,0 +1,116 @@
+/* replay: the fault schedule a stored run followed, read back from its
+ * history, so that `faultline repro` can inject the same faults at the same
+ * times on the same nodes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nemesis/nemesis.h"
+
+/* How the history names the start and the end of each fault kind. Kinds
+ * not listed here start with an event named after the kind and end with
+ * any other event carrying the same value. */
+static const struct {
+    const char *start; /* f of the invoke that starts the fault */
+    const char *kind;  /* the nemesis_ops name */
+    const char *end;   /* f of the invoke that ends it */
+} names[] = {
+    {"kill", "kill", "start"},       {"stop", "restart", "start"},
+    {"pause", "pause", "resume"},    {"partition", "partition", "heal"},
+    {"loss", "loss", "loss-stop"},   {"clock", "clock", "clock-reset"},
+    {"disk", "disk", "disk-heal"},
+};
+
+#define N_NAMES (sizeof names / sizeof names[0])
+
+/* The fault kind an invoke named @f starts, or NULL. */
+static const struct nemesis_ops *kind_started_by(const char *f)
+{
+    for (size_t i = 0; i < N_NAMES; i++) {
+        if (strcmp(names[i].start, f) == 0) {
+            return nemesis_find(names[i].kind);
+        }
+    }
+    return nemesis_find(f);
+}
+
+/* Does an invoke named @f end a fault of kind @ops? */
+static bool ends(const char *f, const struct nemesis_ops *ops)
+{
+    for (size_t i = 0; i < N_NAMES; i++) {
+        if (strcmp(names[i].kind, ops->name) == 0) {
+            return strcmp(names[i].end, f) == 0;
+        }
+    }
+    return nemesis_find(f) == NULL;
+}
+
+static bool is_end_name(const char *f)
+{
+    for (size_t i = 0; i < N_NAMES; i++) {
+        if (strcmp(names[i].end, f) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int nemesis_schedule_from_history(const struct history *h,
+                                  int64_t faults_start_ns, double max_s,
+                                  struct nemesis_step *steps, int max,
+                                  int *skipped)
+{
+    bool *open = calloc((size_t)max + 1, sizeof *open);
+    int64_t *start_ns = calloc((size_t)max + 1, sizeof *start_ns);
+    int n = 0;
+
+    *skipped = 0;
+    if (open == NULL || start_ns == NULL) {
+        free(open);
+        free(start_ns);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const struct history_event *e = &h->events[i];
+        const struct nemesis_ops *ops;
+        double at;
+
+        if (e->process != HISTORY_NEMESIS || e->type != HISTORY_INVOKE) {
+            continue;
+        }
+        /* An end: close the earliest open fault it matches. */
+        for (int k = 0; k < n; k++) {
+            if (open[k] && ends(e->f, steps[k].ops) &&
+                json_equal(e->value, steps[k].replay)) {
+                open[k] = false;
+                steps[k].duration_s = (double)(e->time - start_ns[k]) / 1e9;
+                goto next;
+            }
+        }
+        ops = kind_started_by(e->f);
+        if (ops == NULL) {
+            if (!is_end_name(e->f)) {
+                (*skipped)++; /* a fault this build does not know */
+            }
+            continue;
+        }
+        if (n >= max) {
+            break;
+        }
+        at = (double)(e->time - faults_start_ns) / 1e9;
+        steps[n] = (struct nemesis_step){
+            .at_s = at > 0 ? at : 0,
+            .duration_s = max_s - (at > 0 ? at : 0),
+            .ops = ops,
+            .draw = 0,
+            .replay = json_incref(e->value),
+        };
+        open[n] = true;
+        start_ns[n] = e->time;
+        n++;
+    next:;
+    }
+    free(open);
+    free(start_ns);
+    return n;
+}
