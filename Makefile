@@ -73,7 +73,7 @@ C_TESTS := \
   $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
 # Script tests, in the order they run: fast ones first, the chaos runs last.
 SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
-                  nodes/taskd/test_*.sh nemesis/test_*.sh)) \
+                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
 .PHONY: all chaos test test-c test-scripts asan deps format clean bench \

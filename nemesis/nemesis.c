@@ -10,6 +10,7 @@
 
 #define MAX_ACTIVE 16
 #define MAX_STEPS  4096
+#define MAX_KINDS  32
 
 static const struct nemesis_ops *const kinds[] = {
     &nemesis_kill, &nemesis_pause, &nemesis_restart, &nemesis_partition,
@@ -212,6 +213,7 @@ struct nemesis {
     bool healed;
     struct active active[MAX_ACTIVE];
     int started;
+    int started_kind[MAX_KINDS]; /* by position in kinds[] */
     int closing; /* handles whose close callback has not run yet */
 };
 
@@ -252,6 +254,11 @@ static void tick_cb(uv_timer_t *t)
     if (slot != NULL && st->ops->start(&n->env, &draw, &slot->state) == 0) {
         slot->ops = st->ops;
         n->started++;
+        for (int k = 0; kinds[k] != NULL && k < MAX_KINDS; k++) {
+            if (kinds[k] == st->ops) {
+                n->started_kind[k]++;
+            }
+        }
         uv_timer_start(&slot->timer, fault_timer_cb,
                        (uint64_t)(st->duration_s * 1000), 0);
     }
@@ -363,6 +370,22 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size)
 int nemesis_count(const struct nemesis *n)
 {
     return n->started;
+}
+
+void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; kinds[k] != NULL && k < MAX_KINDS && used < size; k++) {
+        if (n->started_kind[k] > 0) {
+            used += (size_t)snprintf(buf + used, size - used, "%s%s %d",
+                                     used > 0 ? ", " : "", kinds[k]->name,
+                                     n->started_kind[k]);
+        }
+    }
+    if (used == 0) {
+        snprintf(buf, size, "none");
+    }
 }
 
 static void release(struct nemesis *n)

@@ -173,6 +173,10 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size);
 /* Number of faults started so far. */
 int nemesis_count(const struct nemesis *n);
 
+/* Faults started so far by kind, in the order of nemesis_names
+ * ("kill 3, partition 2"; "none"), into @buf. */
+void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size);
+
 /* Close the handles and free @n (after the loop runs the close callbacks). */
 void nemesis_free(struct nemesis *n);
 

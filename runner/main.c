@@ -11,6 +11,7 @@
 
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
+#include "runner/report.h"
 #include "runner/run.h"
 
 static const char usage[] =
@@ -42,6 +43,9 @@ static const char usage[] =
     "        Print the fault schedule a run of SCENARIO with seed N would\n"
     "        follow (times, fault kinds, target draws): the same seed gives\n"
     "        the same schedule.\n"
+    "  report RUN_DIR\n"
+    "        (Re)write RUN_DIR/report.html, the run's self-contained report\n"
+    "        (timeline, faults, latency, node summaries), with python3.\n"
     "  help  This text.\n"
     "\n"
     "Exit codes: 0 valid, 1 invalid, 2 unknown (a checker limit was\n"
@@ -270,6 +274,33 @@ static int cmd_schedule(int argc, char **argv)
     return 0;
 }
 
+static int cmd_report(int argc, char **argv)
+{
+    char bin_dir[PATH_MAX];
+    char err[PATH_MAX + 128];
+    int rv;
+
+    if (argc != 2 || argv[1][0] == '-') {
+        if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        fprintf(stderr, "faultline report: expected one RUN_DIR\n");
+        return EXIT_BAD_INPUT;
+    }
+    own_dir(bin_dir, sizeof bin_dir);
+    rv = report_write(bin_dir, argv[1], -1, err, sizeof err);
+    if (rv == 0) {
+        return 0;
+    }
+    if (rv < 0) {
+        fprintf(stderr, "faultline: %s\n", err);
+    }
+    /* report.py exits 3 on bad input (no such run directory) and 4 when
+     * it could not write the report. */
+    return rv == EXIT_BAD_INPUT ? EXIT_BAD_INPUT : EXIT_HARNESS;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "help";
@@ -284,6 +315,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "schedule") == 0) {
         return cmd_schedule(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "report") == 0) {
+        return cmd_report(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {

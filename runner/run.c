@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "runner/cluster.h"
 #include "runner/fs.h"
 #include "runner/netns.h"
+#include "runner/report.h"
 #include "runner/rng.h"
 #include "runner/sandbox.h"
 #include "runner/scenario.h"
@@ -38,6 +40,7 @@
 #define LEADER_WAIT_MS 30000
 #define STATUS_POLL_MS 200
 #define STOP_GRACE_MS  5000
+#define QUIET_EVERY_MS 10000 /* progress lines when stdout is no terminal */
 
 enum phase { P_START, P_FAULTS, P_RECOVERY, P_DRAIN, P_STOP, P_DONE };
 
@@ -65,10 +68,16 @@ struct run {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uint64_t phase_start;
+    uint64_t faults_start; /* uv_hrtime() when the fault phase began */
+    uint64_t rate_t;       /* the ops/s shown: measured since rate_t */
+    int64_t rate_ops;
+    double rate;
     bool tty;
     int interrupts;
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
+    char fault_kinds[256];        /* "kill 3, partition 1" */
+    struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
 };
@@ -107,6 +116,22 @@ static void say(struct run *r, const char *fmt, ...)
     fflush(stdout);
 }
 
+/* The live line on a terminal: cut to the terminal's width, because a line
+ * that wraps can't be redrawn in place with \r. */
+static void say_live(struct run *r, const char *line)
+{
+    struct winsize ws;
+    int width = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) {
+        width = ws.ws_col;
+    }
+    if (width > 1 && strlen(line) >= (size_t)width) {
+        say(r, "%.*s", width - 1, line);
+    } else {
+        say(r, "%s", line);
+    }
+}
+
 static void record_event(void *arg, struct history_event *e)
 {
     struct run *r = arg;
@@ -140,6 +165,23 @@ static void record_nemesis(void *arg, enum history_type type, const char *f,
         free(text);
     }
     json_decref(value);
+}
+
+/* On a terminal, each fault's start and end gets a line above the live
+ * one (redrawn at the next tick); elsewhere only runner.log has them. */
+static void record_nemesis_tty(void *arg, enum history_type type,
+                               const char *f, json_t *value)
+{
+    struct run *r = arg;
+    if (type == HISTORY_INFO && r->tty) {
+        char *text = json_dumps(value != NULL ? value : json_null(),
+                                JSON_COMPACT | JSON_ENCODE_ANY);
+        say(r, "[%6.1fs] nemesis: %s %.120s\n",
+            (double)(uv_hrtime() - r->faults_start) / 1e9, f,
+            text != NULL ? text : "");
+        free(text);
+    }
+    record_nemesis(arg, type, f, value);
 }
 
 static void enter(struct run *r, enum phase p);
@@ -178,14 +220,50 @@ static void poll_status(struct run *r)
 
 /* --- progress ------------------------------------------------------------ */
 
-static void tick_cb(uv_timer_t *t)
+/* elapsed/total of the fault and recovery phases, ops with their rate,
+ * ok/fail/info, nodes up, the faults active now. */
+static void progress(struct run *r)
 {
-    struct run *r = t->data;
-    double elapsed = (double)(uv_hrtime() - r->t0) / 1e9;
+    uint64_t now = uv_hrtime();
+    double elapsed = (double)(now - r->faults_start) / 1e9;
     double total = r->s.duration_s + r->s.recovery_s;
     const struct workload_stats *st;
     char faults[256] = "";
-    int every = r->tty ? 1000 / STATUS_POLL_MS : 5000 / STATUS_POLL_MS;
+    char line[768];
+
+    if (r->workload == NULL || r->phase > P_DRAIN || r->phase < P_FAULTS) {
+        return;
+    }
+    st = workload_stats(r->workload);
+    if (now - r->rate_t >= 1000000000ull) {
+        r->rate = (double)(st->invoked - r->rate_ops) * 1e9 /
+                  (double)(now - r->rate_t);
+        r->rate_t = now;
+        r->rate_ops = st->invoked;
+    } else if (r->rate == 0 && elapsed > 0.1) {
+        r->rate = (double)st->invoked / elapsed; /* the first second */
+    }
+    if (r->nemesis != NULL) {
+        nemesis_describe(r->nemesis, faults, sizeof faults);
+    }
+    snprintf(line, sizeof line,
+             "[%6.1fs/%.0fs] %-8s ops %lld (%.0f/s) ok %lld fail %lld "
+             "info %lld | nodes up %d/%d | faults: %s",
+             elapsed, total, phase_names[r->phase], (long long)st->invoked,
+             r->rate, (long long)st->ok, (long long)st->fail,
+             (long long)st->info, cluster_up(&r->cluster), r->cluster.n,
+             faults[0] ? faults : "none");
+    if (r->tty) {
+        say_live(r, line);
+    } else {
+        say(r, "%s\n", line);
+    }
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+    struct run *r = t->data;
+    int every = r->tty ? 1 : QUIET_EVERY_MS / STATUS_POLL_MS;
 
     if (r->phase == P_START) {
         if ((uv_hrtime() - r->phase_start) / 1000000 > LEADER_WAIT_MS) {
@@ -199,24 +277,11 @@ static void tick_cb(uv_timer_t *t)
         poll_status(r);
         return;
     }
-    if (r->workload == NULL || r->phase > P_DRAIN) {
-        return;
+    /* Rewritten in place every tick on a terminal; else a line every
+     * QUIET_EVERY_MS (and one at each phase change, from enter()). */
+    if (++r->ticks % every == 0) {
+        progress(r);
     }
-    /* A line a second on a terminal (rewritten in place), every 5 s else. */
-    if (++r->ticks % every != 0) {
-        return;
-    }
-    st = workload_stats(r->workload);
-    if (r->nemesis != NULL) {
-        nemesis_describe(r->nemesis, faults, sizeof faults);
-    }
-    say(r,
-        "[%5.0fs/%.0fs] %-8s ops %lld ok %lld fail %lld info %lld | "
-        "nodes up %d/%d | faults: %s%s",
-        elapsed, total, phase_names[r->phase], (long long)st->invoked,
-        (long long)st->ok, (long long)st->fail, (long long)st->info,
-        cluster_up(&r->cluster), r->cluster.n, faults[0] ? faults : "none",
-        r->tty ? "" : "\n");
 }
 
 /* --- phases ------------------------------------------------------------- */
@@ -259,10 +324,14 @@ static void close_all(struct run *r)
         r->client_ops->free(r->status[i]);
         r->status[i] = NULL;
     }
+    if (r->workload != NULL) {
+        r->stats = *workload_stats(r->workload);
+    }
     workload_free(r->workload);
     r->workload = NULL;
     if (r->nemesis != NULL) {
         r->faults = nemesis_count(r->nemesis);
+        nemesis_count_kinds(r->nemesis, r->fault_kinds, sizeof r->fault_kinds);
     }
     nemesis_free(r->nemesis);
     r->nemesis = NULL;
@@ -286,6 +355,9 @@ static void enter(struct run *r, enum phase p)
     struct nemesis_env nenv;
 
     run_log(r, "phase %s -> %s", phase_names[r->phase], phase_names[p]);
+    if (!r->tty && (p == P_RECOVERY || p == P_DRAIN)) {
+        progress(r); /* the line that closes the phase */
+    }
     r->phase = p;
     r->phase_start = uv_hrtime();
     uv_timer_stop(&r->phase_timer);
@@ -308,9 +380,10 @@ static void enter(struct run *r, enum phase p)
             .cluster = &r->cluster,
             .s = &r->s,
             .log_fd = fileno(r->log),
-            .record = record_nemesis,
+            .record = record_nemesis_tty,
             .arg = r,
         };
+        r->faults_start = r->rate_t = uv_hrtime();
         r->workload = workload_new(&r->loop, &wenv);
         r->nemesis = r->o->replay != NULL
                          ? nemesis_new_replay(&nenv, r->o->replay,
@@ -534,13 +607,61 @@ static int setup(struct run *r, const struct run_options *o)
     return 0;
 }
 
+/* report.html, with report/report.py; a failure is a warning, never a
+ * different exit code. */
+static void write_report(struct run *r, const char *bin_dir)
+{
+    char err[PATH_MAX + 128];
+    fflush(r->log);
+    if (report_write(bin_dir, r->dir, fileno(r->log), err, sizeof err) != 0) {
+        run_log(r, "warning: %s", err);
+        fprintf(stderr, "faultline: warning: %s\n", err);
+        return;
+    }
+    run_log(r, "report written: %s/report.html", r->dir);
+    printf("faultline: report %s/report.html\n", r->dir);
+}
+
+/* The summary after the verdict: what ran, what was injected, what broke. */
+static void print_summary(struct run *r, const struct check_result *res)
+{
+    const struct workload_stats *st = &r->stats;
+    int64_t open = st->invoked - st->ok - st->fail - st->info;
+    int crashes = 0, restarted = 0;
+    char restarts[512] = "";
+    size_t used = 0;
+
+    for (int i = 0; i < r->cluster.n; i++) {
+        const struct cluster_node *n = &r->cluster.nodes[i];
+        crashes += n->crashes;
+        if (n->starts > 1 && used < sizeof restarts) {
+            used += (size_t)snprintf(restarts + used, sizeof restarts - used,
+                                     "%s%s %d", restarted > 0 ? ", " : "",
+                                     n->spec.name, n->starts - 1);
+            restarted++;
+        }
+    }
+    printf("faultline: %lld ops: %lld ok, %lld fail, %lld info",
+           (long long)st->invoked, (long long)st->ok, (long long)st->fail,
+           (long long)st->info);
+    if (open > 0) {
+        printf(", %lld open at the end", (long long)open);
+    }
+    printf("\nfaultline: faults injected: %d (%s)\n", r->faults,
+           r->fault_kinds[0] ? r->fault_kinds : "none");
+    printf("faultline: node restarts: %s; %d unplanned node exits\n",
+           restarted > 0 ? restarts : "none", crashes);
+    if (res != NULL) {
+        printf("faultline: %s\n", res->summary);
+    }
+}
+
 int run_scenario(const struct run_options *o)
 {
     struct run *r = calloc(1, sizeof *r);
     struct check_options copts;
     struct check_result result;
     int code;
-    int crashes = 0;
 
     if (r == NULL) {
         return EXIT_HARNESS;
@@ -593,6 +714,8 @@ int run_scenario(const struct run_options *o)
 
     if (r->exit_code >= 0) {
         code = r->exit_code;
+        print_summary(r, NULL);
+        write_report(r, o->bin_dir);
         printf("faultline: run %s; history kept; check it with: "
                "faultline check %s\n",
                code == EXIT_INTERRUPTED ? "interrupted" : "failed", r->dir);
@@ -606,14 +729,9 @@ int run_scenario(const struct run_options *o)
     };
     code = check_path(r->dir, &copts, &result);
     json_decref(result.verdict);
-    for (int i = 0; i < r->cluster.n; i++) {
-        crashes += r->cluster.nodes[i].crashes;
-    }
-    printf("faultline: %lld ops, %d faults injected, %d unplanned node "
-           "exits\n",
-           (long long)result.ops, r->faults, crashes);
-    printf("faultline: %s\nfaultline: run directory %s\n", result.summary,
-           r->dir);
+    print_summary(r, &result);
+    write_report(r, o->bin_dir);
+    printf("faultline: run directory %s\n", r->dir);
 
 out:
     if (r->log != NULL) {
