@@ -28,6 +28,7 @@ CC ?= cc
 PKGS_CORE := jansson
 PKGS_UV := libuv
 PKGS_NODE := raft libuv sqlite3 jansson
+PKGS_FUSE := fuse3
 
 # -Wno-format-truncation: messages are cut to their buffers on purpose.
 CFLAGS_BASE := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow \
@@ -47,6 +48,7 @@ TASKD_SRC := $(call srcs_in,nodes/taskd)
 ADAPTER_SRC := $(call srcs_in,nodes)
 NEMESIS_SRC := $(call srcs_in,nemesis)
 RUNNER_SRC := $(call srcs_in,runner)
+FAULTFS_SRC := $(call srcs_in,nemesis/faultfs)
 
 HISTORY_OBJ := $(call objs_of,$(HISTORY_SRC))
 CHECKER_OBJ := $(call objs_of,$(CHECKER_SRC))
@@ -54,26 +56,31 @@ TASKD_OBJ := $(call objs_of,$(TASKD_SRC))
 TASKD_LIB_OBJ := $(filter-out $(BUILD)/nodes/taskd/main.o,$(TASKD_OBJ))
 RUNNER_ALL_OBJ := $(call objs_of,$(ADAPTER_SRC) $(NEMESIS_SRC) $(RUNNER_SRC))
 RUNNER_LIB_OBJ := $(filter-out $(BUILD)/runner/main.o,$(RUNNER_ALL_OBJ))
+FAULTFS_OBJ := $(call objs_of,$(FAULTFS_SRC))
+FAULTFS_LIB_OBJ := $(filter-out $(BUILD)/nemesis/faultfs/main.o,$(FAULTFS_OBJ))
 
 LIBS_CORE := $(call pc_libs,$(PKGS_CORE))
 LIBS_RUNNER := $(call pc_libs,$(PKGS_UV) $(PKGS_CORE)) -lm
 LIBS_NODE := $(call pc_libs,$(PKGS_NODE)) -lfiu -lm
+LIBS_FAULTFS := $(call pc_libs,$(PKGS_FUSE)) -lpthread
 
 # Every object gets the include flags of every library we use: simpler than
 # per-module flags, and harmless.
-ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE))
+ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE) $(PKGS_FUSE))
 
-PROGRAMS := $(BIN)/faultline $(BIN)/taskd
+PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 
 C_TESTS := \
   $(patsubst histories/%.c,$(BUILD)/tests/%,$(wildcard histories/test_*.c)) \
   $(patsubst checker/%.c,$(BUILD)/tests/%,$(wildcard checker/test_*.c)) \
   $(patsubst nodes/taskd/%.c,$(BUILD)/tests/%,$(wildcard nodes/taskd/test_*.c)) \
   $(patsubst nemesis/%.c,$(BUILD)/tests/%,$(wildcard nemesis/test_*.c)) \
+  $(patsubst nemesis/faultfs/%.c,$(BUILD)/tests/%,$(wildcard nemesis/faultfs/test_*.c)) \
   $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
 # Script tests, in the order they run: fast ones first, the chaos runs last.
 SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
-                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh)) \
+                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
+                  nemesis/faultfs/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
 .PHONY: all chaos test test-c test-scripts asan deps format clean bench \
@@ -111,6 +118,15 @@ $(BUILD)/tests/test_%: $(BUILD)/checker/test_%.o $(CHECKER_OBJ) $(HISTORY_OBJ)
 $(BUILD)/tests/test_%: $(BUILD)/nodes/taskd/test_%.o $(TASKD_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_NODE)
+
+# faultfs: the FUSE daemon (nemesis/faultfs/), with libfuse3.
+$(BIN)/faultfs: $(FAULTFS_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_FAULTFS)
+
+$(BUILD)/tests/test_%: $(BUILD)/nemesis/faultfs/test_%.o $(FAULTFS_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_FAULTFS)
 
 $(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
                        $(CHECKER_OBJ) $(HISTORY_OBJ)

@@ -7,17 +7,43 @@ Prints ops/s and p50/p99 latency per phase. No assertions: the numbers are
 for the record (they depend on the machine, and the Python clients are part
 of what is measured).
 
-Usage: bench_taskd.py [--clients N] [--seconds S]   ($FAULTLINE_BIN/taskd)
+With --faultfs, each node's data directory is a faultfs mount
+($FAULTLINE_BIN/faultfs, nemesis/faultfs/) over itself, in a private mount
+namespace (the script re-runs itself under `unshare -m`; needs root): the
+same phases, to compare with the plain directory.
+
+Usage: bench_taskd.py [--clients N] [--seconds S] [--faultfs]
+       ($FAULTLINE_BIN/taskd)
 """
 
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
 
 from taskd_testlib import BIN, Cluster, Conn, TestFailure
+
+FAULTFS = os.path.join(os.environ.get("FAULTLINE_BIN", "bin"), "faultfs")
+
+
+def mount_faultfs(cl):
+    """Mount faultfs over every node's data directory; return the daemons."""
+    procs = []
+    for node in cl.nodes.values():
+        os.makedirs(node.data, exist_ok=True)
+        r, w = os.pipe()
+        procs.append(subprocess.Popen(
+            [FAULTFS, "--log", node.data + ".faultfs.log", "--ready-fd", str(w),
+             node.data, node.data], pass_fds=(w,)))
+        os.close(w)
+        ready = os.read(r, 1)
+        os.close(r)
+        if ready != b"1":
+            raise TestFailure(f"faultfs did not mount on {node.data}")
+    return procs
 
 
 def percentile(sorted_values, p):
@@ -67,10 +93,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--faultfs", action="store_true",
+                    help="run every node's data directory on faultfs")
     args = ap.parse_args()
+    if args.faultfs and os.environ.get("BENCH_TASKD_UNSHARED") != "1":
+        os.environ["BENCH_TASKD_UNSHARED"] = "1"
+        os.execvp("unshare", ["unshare", "-m", "--propagation", "private",
+                              sys.executable] + sys.argv)
 
     cl = Cluster(n=3, election_timeout=1000, heartbeat=100, prefix="taskd-bench-")
+    daemons = []
     try:
+        if args.faultfs:
+            daemons = mount_faultfs(cl)
         cl.start_all()
         leader = cl.leader()
         port = leader.client_port
@@ -86,7 +121,8 @@ def main():
              lambda c, n: {"id": n, "op": "get", "task_id": f"t{c}-{n // 2}"}),
         )
         print(f"bench-taskd: {BIN}, 3 nodes on loopback, leader n{leader.id}, "
-              f"{args.clients} clients, {args.seconds:g} s per phase")
+              f"{args.clients} clients, {args.seconds:g} s per phase, data on "
+              f"{'faultfs' if args.faultfs else 'the plain directory'}")
         for name, make in phases:
             ops, errors, lat, elapsed = phase(port, args.clients, args.seconds, make)
             print(f"  {name:36} {ops / elapsed:8.0f} ops/s   "
@@ -103,6 +139,12 @@ def main():
         return 1
     finally:
         cl.kill_all()
+        for node in cl.nodes.values():
+            if node.proc is not None:
+                node.proc.wait()
+        for d in daemons:
+            d.terminate()
+            d.wait()
     shutil.rmtree(cl.dir)
     return 0
 
