@@ -12,6 +12,8 @@
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
 #include "runner/report.h"
+#include "runner/repro.h"
+#include "runner/shrink_run.h"
 #include "runner/run.h"
 
 static const char usage[] =
@@ -39,6 +41,19 @@ static const char usage[] =
     "        --no-split search the whole history at once, not key by key\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n"
+    "  repro [--runs-dir DIR] RUN_DIR\n"
+    "        Run RUN_DIR's scenario again (its seed and bug) against a\n"
+    "        fresh cluster, replaying the faults its history records (same\n"
+    "        times, same nodes), into a new run directory. Exit 0 when the\n"
+    "        same anomaly class appears again (checker and kind), 1 when\n"
+    "        not.\n"
+    "  shrink [--model NAME] [--time-limit S] RUN_DIR|HISTORY\n"
+    "        Cut an invalid history down to a small sub-history that is\n"
+    "        still invalid (delta debugging over operations, on the\n"
+    "        anomaly's key), print it, and write RUN_DIR/shrunk.jsonl and\n"
+    "        shrunk.verdict.json (HISTORY.shrunk.* for a file). Exit 1\n"
+    "        when shrunk; 0 or 2 when the history is valid or unknown\n"
+    "        (nothing to shrink). --time-limit: for the whole shrink (60).\n"
     "  schedule SCENARIO [--seed N]\n"
     "        Print the fault schedule a run of SCENARIO with seed N would\n"
     "        follow (times, fault kinds, target draws): the same seed gives\n"
@@ -301,6 +316,78 @@ static int cmd_report(int argc, char **argv)
     return rv == EXIT_BAD_INPUT ? EXIT_BAD_INPUT : EXIT_HARNESS;
 }
 
+static int cmd_repro(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"runs-dir", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    char bin_dir[PATH_MAX];
+    struct repro_options o = {.runs_dir = "histories/runs"};
+    int c;
+
+    own_dir(bin_dir, sizeof bin_dir);
+    o.bin_dir = bin_dir;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o.runs_dir = optarg;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "faultline repro: expected one RUN_DIR\n");
+        return EXIT_BAD_INPUT;
+    }
+    o.run_dir = argv[optind];
+    return repro_run(&o);
+}
+
+static int cmd_shrink(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"time-limit", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct shrink_run_options o = {0};
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            o.model = optarg;
+            break;
+        case 't':
+            if (parse_double("--time-limit", optarg, &o.time_s) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "faultline shrink: expected one RUN_DIR or HISTORY\n");
+        return EXIT_BAD_INPUT;
+    }
+    return shrink_run(argv[optind], &o);
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "help";
@@ -312,6 +399,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         return cmd_check(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "repro") == 0) {
+        return cmd_repro(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "shrink") == 0) {
+        return cmd_shrink(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "schedule") == 0) {
         return cmd_schedule(argc - 1, argv + 1);

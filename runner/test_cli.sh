@@ -54,5 +54,54 @@ sed 's/"type":"ok","f":"read","key":"k","value":1/"type":"ok","f":"read","key":"
 expect 1 "invalid" -- "$BIN/faultline" check "$tmp/invalid.jsonl"
 expect 1 '"valid": false' -- "$BIN/faultline" check --json "$tmp/invalid.jsonl"
 
+# shrink: an invalid history is cut down and written beside it; a valid one
+# is refused (exit 0: valid, nothing written).
+expect 1 "shrunk 2 ops to 1" -- "$BIN/faultline" shrink "$tmp/invalid.jsonl"
+[ -s "$tmp/invalid.jsonl.shrunk.jsonl" ] && [ -s "$tmp/invalid.jsonl.shrunk.verdict.json" ] \
+  || { echo "FAIL: shrink wrote no shrunk history"; failures=$((failures + 1)); }
+expect 1 "invalid" -- "$BIN/faultline" check "$tmp/invalid.jsonl.shrunk.jsonl"
+expect 0 "nothing to shrink" -- "$BIN/faultline" shrink "$tmp/valid.jsonl"
+[ -e "$tmp/valid.jsonl.shrunk.jsonl" ] && { echo "FAIL: shrink wrote a shrunk valid history"; failures=$((failures + 1)); }
+expect 3 "No such file" -- "$BIN/faultline" shrink "$tmp/nothing"
+expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
+
+# A missing, unreadable or empty run directory: every command says which
+# and exits 3.
+mkdir -p "$tmp/empty-run" "$tmp/locked-run"
+expect 3 "nothing-here: No such file" -- "$BIN/faultline" check "$tmp/nothing-here"
+expect 3 "nothing-here: No such file" -- "$BIN/faultline" repro "$tmp/nothing-here"
+expect 3 "empty-run/scenario.json: No such file" -- "$BIN/faultline" repro "$tmp/empty-run"
+expect 3 "empty-run/history.jsonl" -- "$BIN/faultline" check "$tmp/empty-run"
+expect 3 "empty-run/history.jsonl" -- "$BIN/faultline" shrink "$tmp/empty-run"
+expect 3 "not a directory" -- "$BIN/faultline" repro "$tmp/valid.jsonl"
+expect 3 "expected one RUN_DIR" -- "$BIN/faultline" repro
+if [ "$(id -u)" -ne 0 ]; then
+  chmod 000 "$tmp/locked-run"
+  expect 3 "locked-run.*Permission denied" -- "$BIN/faultline" repro "$tmp/locked-run"
+  chmod 755 "$tmp/locked-run"
+fi
+
+# A history from a future format version: named, with both versions.
+printf '{"format":"faultline-history","version":99}\n' >"$tmp/future.jsonl"
+expect 3 "future.jsonl:1.*newer faultline.*version 99" -- "$BIN/faultline" check "$tmp/future.jsonl"
+expect 3 "future.jsonl:1.*version 99" -- "$BIN/faultline" shrink "$tmp/future.jsonl"
+mkdir -p "$tmp/future-run" && cp "$tmp/future.jsonl" "$tmp/future-run/history.jsonl"
+expect 3 "history.jsonl:1.*version 99" -- "$BIN/faultline" check "$tmp/future-run"
+
+# A run whose scenario.json has an unknown key (hand-edited): named.
+mkdir -p "$tmp/bad-scenario-run" && cp "$tmp/valid.jsonl" "$tmp/bad-scenario-run/history.jsonl"
+echo '{"name":"x","nemesis":{"fautls":["kill"]}}' >"$tmp/bad-scenario-run/scenario.json"
+expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" repro "$tmp/bad-scenario-run"
+expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" check "$tmp/bad-scenario-run"
+expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" schedule "$tmp/bad-scenario-run/scenario.json" --seed 1
+
+# A run interrupted half-way (its marker): check says partial, still checks.
+mkdir -p "$tmp/cut-run" && cp "$tmp/invalid.jsonl" "$tmp/cut-run/history.jsonl"
+printf '{"index":4,"time":50,"process":2,"type":"invoke","f":"wri' >>"$tmp/cut-run/history.jsonl"
+echo "interrupted by Interrupt at 0.050 s, in phase faults" >"$tmp/cut-run/interrupted"
+expect 1 "partial history \(run interrupted by Interrupt.*invalid" -- "$BIN/faultline" check "$tmp/cut-run"
+rm "$tmp/cut-run/interrupted"
+expect 1 "partial history \(the last line was cut off\).*invalid" -- "$BIN/faultline" check "$tmp/cut-run"
+
 [ "$failures" -eq 0 ] || { echo "test_cli: $failures failed"; exit 1; }
 echo "test_cli: all passed"
