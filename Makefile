@@ -80,11 +80,11 @@ C_TESTS := \
 # Script tests, in the order they run: fast ones first, the chaos runs last.
 SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
                   nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
-                  nemesis/faultfs/test_*.sh)) \
+                  nemesis/faultfs/test_*.sh ci/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
 .PHONY: all chaos test test-c test-scripts asan deps format clean bench \
-        bench-taskd bench-checker fuzz-checker
+        bench-taskd bench-checker fuzz-checker gate nightly gate-mutants
 all: $(PROGRAMS) $(C_TESTS)
 
 # Test objects are intermediates of chained rules: keep them, so that the
@@ -181,6 +181,19 @@ bench-checker: $(BUILD)/bench_checker
 fuzz-checker: $(BIN)/faultline
 	FAULTLINE_BIN=$(BIN) DIFF_COUNT=$${DIFF_COUNT:-100000} \
 	  bash checker/test_differential.sh
+
+# The release gate (ci/gate: every fault family once, 20 minutes at most),
+# the nightly hunt (ci/nightly --budget MIN) and the gate against each
+# seeded bug of taskd (ci/gate-mutants: caught or missed, and how soon).
+# Long: not part of make test. ARGS passes options through.
+gate: $(PROGRAMS)
+	ci/gate --bin $(BIN) $(ARGS)
+
+nightly: $(PROGRAMS)
+	ci/nightly --bin $(BIN) $(ARGS)
+
+gate-mutants: $(PROGRAMS)
+	nice ci/gate-mutants --bin $(BIN) $(ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
