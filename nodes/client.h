@@ -15,17 +15,23 @@
 
 #include "histories/history.h"
 
-/* An operation to perform. Everything is borrowed for the call. */
+/* An operation to perform, in the history's terms (histories/FORMAT.md):
+ * f is read, write, cas; create, get, update, delete, list; enqueue, claim,
+ * ack, nack; acquire, release, holder; or status (the node's own state, for
+ * the runner). Everything is borrowed for the call. */
 struct client_op {
-    const char *f;   /* read, write, cas, status */
-    const char *key; /* NULL for status */
-    json_t *value;   /* write: N; cas: [from, to]; else null */
+    const char *f;
+    const char *key; /* the register, task id or scope; NULL when none */
+    json_t *value;   /* the invoke value: write: N; cas: [from, to]; the
+                      * task, queue and lease ops: an object of their fields
+                      * (rid, worker, lease_ms, ...); else null */
 };
 
 /* How an operation ended. */
 struct client_result {
     enum history_type type; /* HISTORY_OK, HISTORY_FAIL or HISTORY_INFO */
-    json_t *value;          /* borrowed for the callback: ok's result */
+    json_t *value;          /* borrowed for the callback: ok's value as
+                             * FORMAT.md records it (status: the reply) */
     const char *error;      /* fail/info: short code ("not_leader"...) */
     const char *message;    /* fail/info: text for people, or NULL */
     const char *leader;     /* not_leader: "host:port" of the leader */
@@ -42,7 +48,8 @@ struct client_ops {
     /* Perform @op at the node listening on @addr ("host:port"), connecting
      * (or reconnecting, when @addr changed) first. @cb is called exactly
      * once, unless abandon() comes first. Returns 0, or -EBUSY when an op
-     * is already in flight, or a negative errno. */
+     * is already in flight, -EINVAL for an op the system does not know, or
+     * a negative errno. */
     int (*invoke)(struct client *c, const char *addr,
                   const struct client_op *op, client_cb cb, void *arg);
     /* Give up on the op in flight (it timed out): its callback will not be

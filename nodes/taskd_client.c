@@ -124,6 +124,65 @@ static void broken(struct client *c, const char *what, int status)
     }
 }
 
+/* A reply field, or null when it is absent. Borrowed. */
+static json_t *field(json_t *obj, const char *name)
+{
+    json_t *v = json_object_get(obj, name);
+    return v != NULL ? v : json_null();
+}
+
+/* {"status": S, "version": V} of a task object, or null. New reference. */
+static json_t *task_record(json_t *task)
+{
+    if (!json_is_object(task)) {
+        return json_null();
+    }
+    return json_pack("{s:O, s:O}", "status", field(task, "status"), "version",
+                     field(task, "version"));
+}
+
+/* The history's ok value of a task, queue or lease op (FORMAT.md), from
+ * taskd's reply. New reference. */
+static json_t *ok_value(const char *f, json_t *reply)
+{
+    json_t *task = json_object_get(reply, "task");
+
+    if (strcmp(f, "create") == 0 || strcmp(f, "get") == 0 ||
+        strcmp(f, "update") == 0) {
+        return task_record(task);
+    }
+    if (strcmp(f, "enqueue") == 0 || strcmp(f, "ack") == 0 ||
+        strcmp(f, "nack") == 0) {
+        return json_pack("{s:O}", "status", field(task, "status"));
+    }
+    if (strcmp(f, "list") == 0) {
+        json_t *out = json_array();
+        json_t *t;
+        size_t i;
+        json_array_foreach(field(reply, "tasks"), i, t)
+        {
+            json_array_append_new(out, json_pack("{s:O, s:O, s:O}", "id",
+                                                 field(t, "task_id"), "status",
+                                                 field(t, "status"), "version",
+                                                 field(t, "version")));
+        }
+        return out;
+    }
+    if (strcmp(f, "claim") == 0) {
+        return json_pack("{s:O, s:O, s:O, s:O}", "task", field(task, "task_id"),
+                         "worker", field(task, "worker"), "now_ms",
+                         field(reply, "now_ms"), "expires_ms",
+                         field(task, "lease_expires_ms"));
+    }
+    if (strcmp(f, "acquire") == 0 || strcmp(f, "holder") == 0) {
+        return json_pack("{s:O, s:O, s:O, s:O}", "holder",
+                         field(reply, "holder"), "token", field(reply, "token"),
+                         "now_ms", field(reply, "now_ms"), "expires_ms",
+                         field(reply, "expires_ms"));
+    }
+    return json_null(); /* delete, release */
+}
+
 static void handle_reply(struct client *c, json_t *reply)
 {
     json_t *id = json_object_get(reply, "id");
@@ -134,16 +193,22 @@ static void handle_reply(struct client *c, json_t *reply)
         return; /* a late reply to an op we gave up on */
     }
     if (json_is_true(json_object_get(reply, "ok"))) {
+        json_t *owned = NULL;
         res.type = HISTORY_OK;
         if (strcmp(c->f, "read") == 0) {
-            json_t *v = json_object_get(reply, "value");
-            res.value = v != NULL ? v : json_null();
+            res.value = field(reply, "value");
         } else if (strcmp(c->f, "status") == 0) {
             res.value = reply;
-        } else {
+        } else if (strcmp(c->f, "write") == 0 || strcmp(c->f, "cas") == 0) {
             res.value = c->op_value;
+        } else {
+            res.value = owned = ok_value(c->f, reply);
+            if (res.value == NULL) {
+                res.value = json_null(); /* out of memory */
+            }
         }
         complete(c, &res);
+        json_decref(owned);
         return;
     }
     /* A reply without "definite" is treated as in doubt: never guess that
@@ -310,20 +375,81 @@ static int open_conn(struct client *c, const char *addr)
     return rv;
 }
 
+/* History op names (FORMAT.md) and taskd's: the request's op, and the
+ * field the history's key goes to. */
+static const struct {
+    const char *f;
+    const char *op;
+    const char *key_field; /* NULL: the op has no key */
+    bool payload;          /* create and enqueue carry one */
+} op_map[] = {
+    {"read", "read", "key", false},
+    {"write", "write", "key", false},
+    {"cas", "cas", "key", false},
+    {"status", "status", NULL, false},
+    {"create", "create", "task_id", true},
+    {"get", "get", "task_id", false},
+    {"update", "update_status", "task_id", false},
+    {"delete", "delete", "task_id", false},
+    {"list", "list", NULL, false},
+    {"enqueue", "enqueue", "task_id", true},
+    {"claim", "claim", NULL, false},
+    {"ack", "ack", "task_id", false},
+    {"nack", "nack", "task_id", false},
+    {"acquire", "acquire", "scope", false},
+    {"release", "release", "scope", false},
+    {"holder", "holder", "scope", false},
+};
+
+static bool known_op(const char *f)
+{
+    for (size_t i = 0; i < sizeof op_map / sizeof op_map[0]; i++) {
+        if (strcmp(op_map[i].f, f) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The request line's object for @op (a known op), or NULL when out of
+ * memory. Fields of an object value (rid,
+ * worker, lease_ms, holder, ttl_ms, status, expect_status, expect_version)
+ * are sent as they are. */
 static json_t *request_of(const struct client_op *op, json_int_t id)
 {
-    json_t *req = json_pack("{s:I, s:s}", "id", id, "op", op->f);
+    const char *key_field = "key";
+    const char *name = NULL;
+    bool payload = false;
+    json_t *req;
+
+    for (size_t i = 0; i < sizeof op_map / sizeof op_map[0]; i++) {
+        if (strcmp(op_map[i].f, op->f) == 0) {
+            name = op_map[i].op;
+            key_field = op_map[i].key_field;
+            payload = op_map[i].payload;
+        }
+    }
+    if (name == NULL) {
+        return NULL;
+    }
+    req = json_pack("{s:I, s:s}", "id", id, "op", name);
     if (req == NULL) {
         return NULL;
     }
-    if (op->key != NULL) {
-        json_object_set_new(req, "key", json_string(op->key));
+    if (op->key != NULL && key_field != NULL) {
+        json_object_set_new(req, key_field, json_string(op->key));
     }
     if (strcmp(op->f, "write") == 0) {
         json_object_set(req, "value", op->value);
     } else if (strcmp(op->f, "cas") == 0) {
         json_object_set(req, "from", json_array_get(op->value, 0));
         json_object_set(req, "to", json_array_get(op->value, 1));
+    } else if (json_is_object(op->value)) {
+        json_object_update(req, op->value);
+    }
+    if (payload) {
+        /* The same on every attempt, so a retry is the same request. */
+        json_object_set_new(req, "payload", json_object());
     }
     return req;
 }
@@ -337,6 +463,9 @@ static int taskd_invoke(struct client *c, const char *addr,
 
     if (c->busy) {
         return -EBUSY;
+    }
+    if (!known_op(op->f)) {
+        return -EINVAL;
     }
     req = request_of(op, ++c->req_id);
     if (req == NULL) {

@@ -7,6 +7,7 @@
 #include "runner/scenario.h"
 
 #include "nemesis/nemesis.h"
+#include "runner/workload.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -88,6 +89,23 @@ static const struct field fields[] = {
     {"workload.read", F_NUM, OFF(workload.read), 0, 0, 1e6, NULL, NULL},
     {"workload.write", F_NUM, OFF(workload.write), 0, 0, 1e6, NULL, NULL},
     {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6, NULL, NULL},
+    {"workload.retries", F_INT, OFF(workload.retries), 0, 0, 10, NULL, NULL},
+    {"workload.final_s", F_NUM, OFF(workload.final_s), 0, 1, 3600, NULL, NULL},
+    {"workload.create", F_NUM, OFF(workload.create), 0, 0, 1e6, NULL, NULL},
+    {"workload.get", F_NUM, OFF(workload.get), 0, 0, 1e6, NULL, NULL},
+    {"workload.update", F_NUM, OFF(workload.update), 0, 0, 1e6, NULL, NULL},
+    {"workload.delete", F_NUM, OFF(workload.del), 0, 0, 1e6, NULL, NULL},
+    {"workload.list", F_NUM, OFF(workload.list), 0, 0, 1e6, NULL, NULL},
+    {"workload.enqueue", F_NUM, OFF(workload.enqueue), 0, 0, 1e6, NULL, NULL},
+    {"workload.claim", F_NUM, OFF(workload.claim), 0, 0, 1e6, NULL, NULL},
+    {"workload.nack", F_NUM, OFF(workload.nack), 0, 0, 1, NULL, NULL},
+    {"workload.lease_ms", F_INT, OFF(workload.lease_ms), 0, 1, 86400000, NULL,
+     NULL},
+    {"workload.acquire", F_NUM, OFF(workload.acquire), 0, 0, 1e6, NULL, NULL},
+    {"workload.release", F_NUM, OFF(workload.release), 0, 0, 1e6, NULL, NULL},
+    {"workload.holder", F_NUM, OFF(workload.holder), 0, 0, 1e6, NULL, NULL},
+    {"workload.ttl_ms", F_INT, OFF(workload.ttl_ms), 0, 1, 86400000, NULL,
+     NULL},
     {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
      fault_ok, "kill, pause, restart, partition, loss, clock, disk"},
@@ -122,9 +140,37 @@ static const struct field fields[] = {
      NULL},
 };
 
+/* The workload keys that only some workloads read; the others apply to
+ * every workload. A key given for a workload that does not read it is an
+ * error: it would be silently ignored. */
+static const struct {
+    const char *path;
+    const char *workloads; /* space-separated */
+} workload_keys[] = {
+    {"workload.keys", "register lease"},
+    {"workload.values", "register"},
+    {"workload.read", "register"},
+    {"workload.write", "register"},
+    {"workload.cas", "register"},
+    {"workload.retries", "tasks queue lease"},
+    {"workload.final_s", "tasks queue"},
+    {"workload.create", "tasks"},
+    {"workload.get", "tasks"},
+    {"workload.update", "tasks"},
+    {"workload.delete", "tasks"},
+    {"workload.list", "tasks"},
+    {"workload.enqueue", "queue"},
+    {"workload.claim", "queue"},
+    {"workload.nack", "queue"},
+    {"workload.lease_ms", "queue"},
+    {"workload.acquire", "lease"},
+    {"workload.release", "lease"},
+    {"workload.holder", "lease"},
+    {"workload.ttl_ms", "lease"},
+};
+
 /* The values each string field may take; NULL means free text. */
 static const char *const known_dbs[] = {"taskd", NULL};
-static const char *const known_workloads[] = {"register", NULL};
 
 void scenario_defaults(struct scenario *s)
 {
@@ -147,6 +193,21 @@ void scenario_defaults(struct scenario *s)
     s->workload.read = 0.5;
     s->workload.write = 0.3;
     s->workload.cas = 0.2;
+    s->workload.retries = 2;
+    s->workload.final_s = 30;
+    s->workload.create = 0.3;
+    s->workload.get = 0.25;
+    s->workload.update = 0.4;
+    s->workload.del = 0;
+    s->workload.list = 0.05;
+    s->workload.enqueue = 0.5;
+    s->workload.claim = 0.5;
+    s->workload.nack = 0.1;
+    s->workload.lease_ms = 1000;
+    s->workload.acquire = 0.6;
+    s->workload.release = 0.2;
+    s->workload.holder = 0.2;
+    s->workload.ttl_ms = 2000;
     s->nemesis.interval_s = 5;
     s->nemesis.duration_s = 2;
     s->nemesis.loss_probability = 0.3;
@@ -335,16 +396,36 @@ static int validate(const char *origin, struct scenario *s, char *err,
                     "(known: taskd)",
                     origin, s->db.name);
     }
-    if (!in_list(known_workloads, s->workload.name)) {
+    if (workload_kind_find(s->workload.name) == NULL) {
         return fail(err, errlen,
                     "%s: \"workload.name\": unknown workload "
-                    "\"%s\" (known: register)",
-                    origin, s->workload.name);
+                    "\"%s\" (known: %s)",
+                    origin, s->workload.name, workload_kind_names());
     }
-    if (s->workload.read + s->workload.write + s->workload.cas <= 0) {
+    if (strcmp(s->workload.name, "register") == 0 &&
+        s->workload.read + s->workload.write + s->workload.cas <= 0) {
         return fail(err, errlen,
                     "%s: \"workload\": read, write and cas "
                     "weights are all zero",
+                    origin);
+    }
+    if (strcmp(s->workload.name, "tasks") == 0 && s->workload.create <= 0) {
+        return fail(err, errlen,
+                    "%s: \"workload.create\": the tasks workload needs "
+                    "creates (a weight above 0)",
+                    origin);
+    }
+    if (strcmp(s->workload.name, "queue") == 0 &&
+        (s->workload.enqueue <= 0 || s->workload.claim <= 0)) {
+        return fail(err, errlen,
+                    "%s: \"workload\": the queue workload needs enqueue "
+                    "and claim weights above 0",
+                    origin);
+    }
+    if (strcmp(s->workload.name, "lease") == 0 && s->workload.acquire <= 0) {
+        return fail(err, errlen,
+                    "%s: \"workload.acquire\": the lease workload needs "
+                    "acquires (a weight above 0)",
                     origin);
     }
     if (s->db.heartbeat_ms >= s->db.election_timeout_ms) {
@@ -352,6 +433,56 @@ static int validate(const char *origin, struct scenario *s, char *err,
                     "%s: \"db.heartbeat_ms\": must be below "
                     "db.election_timeout_ms",
                     origin);
+    }
+    return 0;
+}
+
+/* The workloads that read @path, or NULL when every one does. */
+static const char *workloads_of(const char *path)
+{
+    for (size_t i = 0; i < sizeof workload_keys / sizeof workload_keys[0];
+         i++) {
+        if (strcmp(workload_keys[i].path, path) == 0) {
+            return workload_keys[i].workloads;
+        }
+    }
+    return NULL;
+}
+
+static bool reads_key(const char *workload, const char *path)
+{
+    const char *list = workloads_of(path);
+    size_t len = strlen(workload);
+
+    if (list == NULL) {
+        return true;
+    }
+    for (const char *p = list; (p = strstr(p, workload)) != NULL; p += len) {
+        if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int check_workload_keys(json_t *obj, const char *origin,
+                               const struct scenario *s, char *err,
+                               size_t errlen)
+{
+    json_t *section = json_object_get(obj, "workload");
+    const char *key;
+    json_t *v;
+    char path[128];
+
+    json_object_foreach(section, key, v)
+    {
+        snprintf(path, sizeof path, "workload.%s", key);
+        if (!reads_key(s->workload.name, path)) {
+            return fail(err, errlen,
+                        "%s: \"%s\": not a key of the %s workload (read by: "
+                        "%s)",
+                        origin, path, s->workload.name, workloads_of(path));
+        }
     }
     return 0;
 }
@@ -364,10 +495,13 @@ int scenario_from_json(json_t *obj, const char *origin, struct scenario *s,
         return fail(err, errlen, "%s: a scenario is a JSON object", origin);
     }
     rv = walk(obj, "", origin, s, err, errlen);
-    if (rv != 0) {
-        return rv;
+    if (rv == 0) {
+        rv = validate(origin, s, err, errlen);
     }
-    return validate(origin, s, err, errlen);
+    if (rv == 0) {
+        rv = check_workload_keys(obj, origin, s, err, errlen);
+    }
+    return rv;
 }
 
 int scenario_load(const char *path, struct scenario *s, char *err,
@@ -403,6 +537,41 @@ static json_t *list_json(const char (*items)[SCENARIO_NAME_LEN], int n)
     return a;
 }
 
+/* The workload section: the keys its workload reads, in table order. */
+static json_t *workload_json(const struct scenario *s)
+{
+    json_t *obj = json_object();
+    const char *base = (const char *)s;
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const struct field *f = &fields[i];
+        const char *key = f->path + strlen("workload.");
+        json_t *v = NULL;
+
+        if (strncmp(f->path, "workload.", 9) != 0 ||
+            !reads_key(s->workload.name, f->path)) {
+            continue;
+        }
+        switch (f->type) {
+        case F_STR:
+            v = json_string(base + f->offset);
+            break;
+        case F_INT:
+            v = json_integer(*(const int *)(const void *)(base + f->offset));
+            break;
+        case F_NUM:
+            v = json_real(*(const double *)(const void *)(base + f->offset));
+            break;
+        default:
+            break;
+        }
+        if (v != NULL) {
+            json_object_set_new(obj, key, v);
+        }
+    }
+    return obj;
+}
+
 json_t *scenario_to_json(const struct scenario *s)
 {
     json_t *nemesis = json_pack(
@@ -419,7 +588,7 @@ json_t *scenario_to_json(const struct scenario *s)
     return json_pack(
         "{s:s, s:s, s:i, s:f, s:f, s:I,"
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
-        " s:{s:s, s:i, s:i, s:f, s:i, s:i, s:f, s:f, s:f},"
+        " s:o,"
         " s:o,"
         " s:{s:f, s:i}}",
         "name", s->name, "description", s->description, "nodes", s->nodes,
@@ -427,13 +596,9 @@ json_t *scenario_to_json(const struct scenario *s)
         (json_int_t)s->seed, "db", "name", s->db.name, "bug", s->db.bug,
         "election_timeout_ms", s->db.election_timeout_ms, "heartbeat_ms",
         s->db.heartbeat_ms, "snapshot_threshold", s->db.snapshot_threshold,
-        "snapshot_trailing", s->db.snapshot_trailing, "workload", "name",
-        s->workload.name, "clients", s->workload.clients, "keys",
-        s->workload.keys, "rate", s->workload.rate, "op_timeout_ms",
-        s->workload.op_timeout_ms, "values", s->workload.values, "read",
-        s->workload.read, "write", s->workload.write, "cas", s->workload.cas,
-        "nemesis", nemesis, "checker", "time_limit_s", s->checker.time_limit_s,
-        "memory_mb", s->checker.memory_mb);
+        "snapshot_trailing", s->db.snapshot_trailing, "workload",
+        workload_json(s), "nemesis", nemesis, "checker", "time_limit_s",
+        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb);
 }
 
 bool scenario_has_fault(const struct scenario *s, const char *fault)

@@ -31,13 +31,24 @@ struct scenario {
     } db;
 
     struct {
-        char name[32]; /* "register" */
+        char name[32]; /* register, tasks, queue, lease (runner/workload.h) */
         int clients;
-        int keys;
+        int keys;    /* register: registers; lease: scopes */
         double rate; /* target ops per second, all clients together */
         int op_timeout_ms;
-        int values;              /* values are drawn from [0, values) */
-        double read, write, cas; /* relative weights */
+        int retries;    /* tasks, queue, lease: repeats of a rid after info */
+        double final_s; /* tasks, queue: bound of the final read or drain */
+        int values;     /* register: values from [0, values) */
+        double read, write, cas; /* register: relative weights */
+        /* tasks: relative weights */
+        double create, get, update, del, list;
+        /* queue: weights of enqueue and claim (when holding no task), and
+         * the share of claimed tasks given back with nack instead of ack */
+        double enqueue, claim, nack;
+        int lease_ms; /* queue: the lease of a claim */
+        /* lease: relative weights */
+        double acquire, release, holder;
+        int ttl_ms; /* lease: the ttl of an acquire */
     } workload;
 
     struct {

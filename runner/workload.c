@@ -1,4 +1,4 @@
-/* workload: the register workload's logical clients.
+/* workload: the logical clients every workload kind runs on.
  *
  * Each logical client runs one operation at a time: it records the invoke,
  * sends the op to the node it is pointed at, follows not_leader redirects
@@ -13,8 +13,14 @@
  * it.
  * After an info the client takes a fresh process number (old + clients), as
  * in Jepsen: the old process's op stays open forever, and a process never
- * has two open ops. Clients wait a random stagger between ops, so that the
- * total rate is about the scenario's rate. */
+ * has two open ops. A request with a rid is then retried, same value, as a
+ * new invoke from the new process: that is how a system's deduplication is
+ * put to the test. Clients wait a random stagger between ops, so that the
+ * total rate is about the scenario's rate.
+ *
+ * What to issue is the kind's choice (workload.h). The run ends in phases:
+ * stop (no new ops; open ones complete), then the kind's final phase (a
+ * final read, a drain), ops back to back and bounded by workload.final_s. */
 #include "runner/workload.h"
 
 #include <errno.h>
@@ -24,6 +30,9 @@
 
 #define MAX_REDIRECTS  8
 #define RETRY_DELAY_MS 100
+#define FINAL_WAIT_MS  100
+
+enum wphase { W_RUN, W_STOPPING, W_FINAL, W_DONE };
 
 struct wclient {
     struct workload *w;
@@ -35,28 +44,84 @@ struct wclient {
     char addr[128]; /* its address (a redirect may point elsewhere) */
     uv_timer_t pace;
     uv_timer_t timeout;
-    bool busy; /* an op is open: invoked, not completed */
-    /* The open op. */
-    char f[16];
-    char key[32];
-    json_t *value;
-    int attempts;
+    bool busy;             /* an op is open: invoked, not completed */
+    bool again;            /* the next op repeats op (same rid) after an info */
+    bool final_done;       /* nothing more to do in the final phase */
+    struct workload_op op; /* the open op, or the one to repeat */
+    int tries;             /* attempts of op's request so far */
+    int attempts;          /* redirects and node moves within one attempt */
 };
 
 struct workload {
     uv_loop_t *loop;
     struct workload_env env;
+    const struct workload_kind *kind;
+    void *state;
     struct wclient *clients;
     int n;
-    bool stopping;
+    enum wphase phase;
+    uv_timer_t final_timer;
+    bool final_expired;
     void (*done)(void *arg);
     void *done_arg;
     struct workload_stats stats;
     int closing;
 };
 
+static const struct workload_kind *const kinds[] = {
+    &workload_register,
+    &workload_tasks,
+    &workload_queue,
+    &workload_lease,
+};
+
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+const struct workload_kind *workload_kind_find(const char *name)
+{
+    for (size_t i = 0; i < N_KINDS; i++) {
+        if (strcmp(kinds[i]->name, name) == 0) {
+            return kinds[i];
+        }
+    }
+    return NULL;
+}
+
+const char *workload_kind_names(void)
+{
+    static char names[128];
+    if (names[0] == '\0') {
+        for (size_t i = 0; i < N_KINDS; i++) {
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                     kinds[i]->name);
+        }
+    }
+    return names;
+}
+
+void workload_client_name(int c, char *buf, size_t size)
+{
+    snprintf(buf, size, "c%d", c);
+}
+
+void workload_op_set(struct workload_op *op, const char *f, const char *key,
+                     json_t *value, bool read)
+{
+    snprintf(op->f, sizeof op->f, "%s", f);
+    snprintf(op->key, sizeof op->key, "%s", key != NULL ? key : "");
+    op->value = value != NULL ? value : json_null();
+    op->read = read;
+}
+
+uint64_t workload_now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
 static void next_op(struct wclient *c);
 static void attempt(struct wclient *c);
+static void advance(struct workload *w);
 
 static void record(struct wclient *c, enum history_type type, json_t *value,
                    const char *error)
@@ -68,8 +133,8 @@ static void record(struct wclient *c, enum history_type type, json_t *value,
     memset(&e, 0, sizeof e);
     e.process = c->process;
     e.type = type;
-    snprintf(e.f, sizeof e.f, "%s", c->f);
-    e.key = c->key;
+    snprintf(e.f, sizeof e.f, "%s", c->op.f);
+    e.key = c->op.key[0] != '\0' ? c->op.key : NULL;
     e.value = value != NULL ? value : json_null();
     e.error = (char *)error;
     if (type != HISTORY_INVOKE && i >= 0) {
@@ -86,38 +151,37 @@ static uint64_t stagger_ms(struct workload *w)
     return (uint64_t)(rng_unit(w->env.rng) * 2 * mean_s * 1000);
 }
 
-static void maybe_done(struct workload *w)
-{
-    void (*done)(void *arg) = w->done;
-    if (!w->stopping || done == NULL) {
-        return;
-    }
-    for (int i = 0; i < w->n; i++) {
-        if (w->clients[i].busy) {
-            return;
-        }
-    }
-    w->done = NULL;
-    done(w->done_arg);
-}
-
 static void pace_cb(uv_timer_t *t)
 {
     next_op(t->data);
+}
+
+static bool has_rid(const struct workload_op *op)
+{
+    return !op->read && json_is_object(op->value) &&
+           json_object_get(op->value, "rid") != NULL;
+}
+
+static void drop_op(struct wclient *c)
+{
+    json_decref(c->op.value);
+    c->op.value = NULL;
+    c->again = false;
 }
 
 static void finish(struct wclient *c, enum history_type type, json_t *value,
                    const char *error)
 {
     struct workload *w = c->w;
+    json_t *recorded = value;
 
     uv_timer_stop(&c->timeout);
     if (type != HISTORY_OK) {
-        /* fail/info: a read returned nothing; a write or cas keeps the value
-         * it tried, as Jepsen does. */
-        value = strcmp(c->f, "read") == 0 ? json_null() : c->value;
+        /* fail/info: a read returned nothing; a write keeps the value it
+         * tried, as Jepsen does. */
+        recorded = c->op.read ? json_null() : c->op.value;
     }
-    record(c, type, value, error);
+    record(c, type, recorded, error);
     switch (type) {
     case HISTORY_OK:
         w->stats.ok++;
@@ -130,14 +194,30 @@ static void finish(struct wclient *c, enum history_type type, json_t *value,
         c->process += w->n;
         break;
     }
-    json_decref(c->value);
-    c->value = NULL;
     c->busy = false;
-    if (w->stopping) {
-        maybe_done(w);
-        return;
+    w->kind->completed(w->state, c->index, &c->op, type,
+                       type == HISTORY_OK ? value : json_null(), error);
+    if (type == HISTORY_INFO && has_rid(&c->op) &&
+        c->tries < 1 + w->env.s->workload.retries) {
+        c->again = true; /* keep op */
+    } else {
+        drop_op(c);
     }
-    uv_timer_start(&c->pace, pace_cb, stagger_ms(w), 0);
+    switch (w->phase) {
+    case W_RUN:
+        uv_timer_start(&c->pace, pace_cb, stagger_ms(w), 0);
+        break;
+    case W_FINAL:
+        if (w->final_expired) {
+            advance(w);
+        } else {
+            uv_timer_start(&c->pace, pace_cb, 0, 0);
+        }
+        break;
+    default:
+        advance(w);
+        break;
+    }
 }
 
 /* Errors after which the same op may go elsewhere: the node refused it
@@ -177,7 +257,7 @@ static void result_cb(void *arg, const struct client_result *res)
     struct wclient *c = arg;
     struct workload *w = c->w;
 
-    if (res->type == HISTORY_OK && strcmp(c->f, "read") != 0) {
+    if (res->type == HISTORY_OK && !c->op.read) {
         /* Only the leader acknowledges writes: a hint for faults that
          * target the leader. */
         int i = cluster_node_of(w->env.cluster, c->addr);
@@ -209,7 +289,11 @@ static void result_cb(void *arg, const struct client_result *res)
 
 static void attempt(struct wclient *c)
 {
-    struct client_op op = {.f = c->f, .key = c->key, .value = c->value};
+    struct client_op op = {
+        .f = c->op.f,
+        .key = c->op.key[0] != '\0' ? c->op.key : NULL,
+        .value = c->op.value,
+    };
     int rv = c->w->env.client->invoke(c->conn, c->addr, &op, result_cb, c);
     if (rv != 0) {
         struct client_result res = {
@@ -235,61 +319,151 @@ static void timeout_cb(uv_timer_t *t)
            doubt ? "timeout" : "timeout: no node accepted the op");
 }
 
-static void choose_op(struct wclient *c)
+/* The op @c issues next: a repeat, or the kind's choice. */
+static enum workload_next pick(struct wclient *c)
 {
     struct workload *w = c->w;
-    const struct scenario *s = w->env.s;
-    double total = s->workload.read + s->workload.write + s->workload.cas;
-    double x = rng_unit(w->env.rng) * total;
-    uint64_t values = (uint64_t)s->workload.values;
+    enum workload_next next;
 
-    snprintf(c->key, sizeof c->key, "k%d",
-             (int)rng_below(w->env.rng, (uint64_t)s->workload.keys));
-    if (x < s->workload.read) {
-        snprintf(c->f, sizeof c->f, "read");
-        c->value = json_null();
-    } else if (x < s->workload.read + s->workload.write) {
-        snprintf(c->f, sizeof c->f, "write");
-        c->value = json_integer((json_int_t)rng_below(w->env.rng, values));
-    } else {
-        json_int_t from = (json_int_t)rng_below(w->env.rng, values);
-        json_int_t to = (json_int_t)rng_below(w->env.rng, values);
-        snprintf(c->f, sizeof c->f, "cas");
-        c->value = json_pack("[I, I]", from, to);
+    if (c->again) {
+        c->again = false;
+        w->stats.retries++;
+        c->tries++;
+        return WORKLOAD_OP;
     }
+    memset(&c->op, 0, sizeof c->op);
+    next = w->phase == W_FINAL ? w->kind->final(w->state, c->index, &c->op)
+                               : w->kind->choose(w->state, c->index, &c->op);
+    if (next == WORKLOAD_OP) {
+        c->tries = 1;
+    } else {
+        json_decref(c->op.value);
+        c->op.value = NULL;
+    }
+    return next;
 }
 
 static void next_op(struct wclient *c)
 {
     struct workload *w = c->w;
-    if (w->stopping || c->busy) {
+
+    if (c->busy || (w->phase != W_RUN && w->phase != W_FINAL)) {
         return;
     }
-    choose_op(c);
+    if (w->phase == W_FINAL && (c->final_done || w->final_expired)) {
+        return;
+    }
+    switch (pick(c)) {
+    case WORKLOAD_OP:
+        break;
+    case WORKLOAD_WAIT:
+        uv_timer_start(&c->pace, pace_cb,
+                       w->phase == W_FINAL ? FINAL_WAIT_MS : stagger_ms(w), 0);
+        return;
+    case WORKLOAD_DONE:
+        c->final_done = true;
+        advance(w);
+        return;
+    }
     c->busy = true;
     c->attempts = 0;
     point_at(c, c->home);
     w->stats.invoked++;
-    record(c, HISTORY_INVOKE, c->value, NULL);
+    record(c, HISTORY_INVOKE, c->op.value, NULL);
     uv_timer_start(&c->timeout, timeout_cb,
                    (uint64_t)w->env.s->workload.op_timeout_ms, 0);
     attempt(c);
 }
 
+static bool all_idle(const struct workload *w)
+{
+    for (int i = 0; i < w->n; i++) {
+        if (w->clients[i].busy) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void final_timer_cb(uv_timer_t *t)
+{
+    struct workload *w = t->data;
+    w->final_expired = true;
+    for (int i = 0; i < w->n; i++) {
+        if (!w->clients[i].busy) {
+            uv_timer_stop(&w->clients[i].pace);
+        }
+    }
+    advance(w);
+}
+
+/* Move through the ending phases as far as the clients allow. */
+static void advance(struct workload *w)
+{
+    void (*done)(void *arg);
+
+    if (w->phase == W_STOPPING && all_idle(w)) {
+        if (w->kind->final == NULL) {
+            w->phase = W_DONE;
+        } else {
+            w->phase = W_FINAL;
+            uv_timer_start(&w->final_timer, final_timer_cb,
+                           (uint64_t)(w->env.s->workload.final_s * 1000), 0);
+            /* A repeat pending from the run is dropped: the final phase
+             * chooses afresh. */
+            for (int i = 0; i < w->n; i++) {
+                drop_op(&w->clients[i]);
+                uv_timer_start(&w->clients[i].pace, pace_cb, 0, 0);
+            }
+            return;
+        }
+    }
+    if (w->phase == W_FINAL && all_idle(w)) {
+        bool finished = true;
+        for (int i = 0; i < w->n; i++) {
+            finished = finished && w->clients[i].final_done;
+        }
+        if (finished || w->final_expired) {
+            uv_timer_stop(&w->final_timer);
+            w->phase = W_DONE;
+        }
+    }
+    done = w->done;
+    if (w->phase == W_DONE && done != NULL) {
+        w->done = NULL;
+        done(w->done_arg);
+    }
+}
+
 struct workload *workload_new(uv_loop_t *loop, const struct workload_env *env)
 {
-    struct workload *w = calloc(1, sizeof *w);
+    const struct workload_kind *kind =
+        workload_kind_find(env->s->workload.name);
+    struct workload *w;
+
+    if (kind == NULL) {
+        return NULL;
+    }
+    w = calloc(1, sizeof *w);
     if (w == NULL) {
         return NULL;
     }
     w->loop = loop;
     w->env = *env;
+    w->kind = kind;
     w->n = env->s->workload.clients;
     w->clients = calloc((size_t)w->n, sizeof *w->clients);
-    if (w->clients == NULL) {
+    w->state = kind->new (&w->env, w->n);
+    if (w->clients == NULL || w->state == NULL) {
+        if (w->state != NULL) {
+            kind->free(w->state);
+        }
+        free(w->clients);
         free(w);
         return NULL;
     }
+    uv_timer_init(loop, &w->final_timer);
+    w->final_timer.data = w;
     for (int i = 0; i < w->n; i++) {
         struct wclient *c = &w->clients[i];
         c->w = w;
@@ -321,7 +495,7 @@ int workload_start(struct workload *w)
 
 void workload_stop(struct workload *w, void (*done)(void *arg), void *arg)
 {
-    w->stopping = true;
+    w->phase = W_STOPPING;
     w->done = done;
     w->done_arg = arg;
     for (int i = 0; i < w->n; i++) {
@@ -329,23 +503,23 @@ void workload_stop(struct workload *w, void (*done)(void *arg), void *arg)
             uv_timer_stop(&w->clients[i].pace);
         }
     }
-    maybe_done(w);
+    advance(w);
 }
 
 void workload_abort(struct workload *w)
 {
-    w->stopping = true;
+    w->phase = W_DONE;
     w->done = NULL;
+    uv_timer_stop(&w->final_timer);
     for (int i = 0; i < w->n; i++) {
         struct wclient *c = &w->clients[i];
         uv_timer_stop(&c->pace);
         uv_timer_stop(&c->timeout);
         if (c->busy) {
             w->env.client->abandon(c->conn);
-            json_decref(c->value);
-            c->value = NULL;
             c->busy = false;
         }
+        drop_op(c);
     }
 }
 
@@ -356,7 +530,7 @@ const struct workload_stats *workload_stats(const struct workload *w)
 
 static void close_cb(uv_handle_t *h)
 {
-    struct workload *w = ((struct wclient *)h->data)->w;
+    struct workload *w = h->data;
     if (--w->closing == 0) {
         free(w->clients);
         free(w);
@@ -369,17 +543,18 @@ void workload_free(struct workload *w)
         return;
     }
     workload_abort(w);
-    if (w->n == 0) {
-        free(w->clients);
-        free(w);
-        return;
-    }
-    w->closing = 2 * w->n;
+    w->kind->free(w->state);
+    w->state = NULL;
+    w->closing = 2 * w->n + 1;
     for (int i = 0; i < w->n; i++) {
         struct wclient *c = &w->clients[i];
         w->env.client->free(c->conn);
         c->conn = NULL;
+        c->pace.data = w;
+        c->timeout.data = w;
         uv_close((uv_handle_t *)&c->pace, close_cb);
         uv_close((uv_handle_t *)&c->timeout, close_cb);
     }
+    w->final_timer.data = w;
+    uv_close((uv_handle_t *)&w->final_timer, close_cb);
 }
