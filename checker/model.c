@@ -10,6 +10,8 @@ static const struct {
     {"cas-register", &model_register},
     {"register", &model_register}, /* the workload's name for it */
     {"kv", &model_kv},
+    {"task-record", &model_task},
+    {"task", &model_task},
 };
 
 const struct model *model_find(const char *name)

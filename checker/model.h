@@ -73,8 +73,12 @@ extern const struct model model_register;
  * the string; put sets it; append concatenates. Values are strings. */
 extern const struct model model_kv;
 
-/* The model called @name ("cas-register" or its alias "register"; "kv"),
- * or NULL when there is none. */
+/* Task records (model_task.c): per task id, create, get, update with an
+ * expected status or version, delete (FORMAT.md, "Task operations"). */
+extern const struct model model_task;
+
+/* The model called @name ("cas-register" or its alias "register"; "kv";
+ * "task-record" or its alias "task"), or NULL when there is none. */
 const struct model *model_find(const char *name);
 
 #endif /* FAULTLINE_MODEL_H */

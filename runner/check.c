@@ -1,4 +1,20 @@
-/* check: load a stored history, run the checker, write the verdict. */
+/* check: load a stored history, run its checkers, write the verdict.
+ *
+ * Which checkers run follows the workload that made the history: the
+ * run's scenario (workload.name), else the operations' names; --checker
+ * and --model force them:
+ *
+ *   register (read/write/cas)       linearizable, cas-register
+ *   kv (get/put/append)             linearizable, kv
+ *   tasks (create/update/list...)   set, and linearizable task-record over
+ *                                   logical requests (attempts by rid)
+ *   queue (enqueue/claim/ack/nack)  queue
+ *   lease (acquire/release/holder)  lease
+ *
+ * The verdict is one object: "valid" over all of them (invalid if any is,
+ * else unknown if any is, else valid), "checkers" with each one's verdict,
+ * and, when the linearizability checker ran, its fields at the top level
+ * as before. */
 #include "runner/check.h"
 
 #include <errno.h>
@@ -9,6 +25,9 @@
 
 #include "checker/linearizable.h"
 #include "checker/model.h"
+#include "checker/report.h"
+#include "checker/requests.h"
+#include "checker/set.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
 #include "histories/import.h"
@@ -82,24 +101,212 @@ static bool read_interrupted(const char *dir, char *buf, size_t size)
     return true;
 }
 
-/* The model a history's op names suggest: kv for get/put/append. */
-static const char *guess_model(const struct history *h)
+/* Checkers (bits of a mask) and the other checkers' entry points. */
+enum {
+    CK_LINEARIZABLE = 1 << 0,
+    CK_SET = 1 << 1,
+};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+    int (*run)(const struct history *h, struct report *out);
+} report_checkers[] = {
+    {"set", CK_SET, checker_set},
+};
+
+#define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
+
+/* A workload's checkers, and its model when linearizable is among them.
+ * Returns false for a name that is neither a workload nor a model. */
+static bool workload_checkers(const char *name, unsigned *mask,
+                              const char **model)
 {
-    for (size_t i = 0; i < h->n; i++) {
-        const char *f = h->events[i].f;
+    static const struct {
+        const char *workload;
+        unsigned mask;
+        const char *model;
+    } table[] = {
+        {"register", CK_LINEARIZABLE, "cas-register"},
+        {"tasks", CK_SET | CK_LINEARIZABLE, "task-record"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(name, table[i].workload) == 0) {
+            *mask = table[i].mask;
+            *model = table[i].model;
+            return true;
+        }
+    }
+    if (model_find(name) != NULL) {
+        *mask = CK_LINEARIZABLE;
+        *model = name;
+        return true;
+    }
+    return false;
+}
+
+/* The workload a history's op names suggest: tasks, queue, lease, kv, or
+ * register (also when there are no client ops). */
+static const char *guess_workload(const struct history *h)
+{
+    static const struct {
+        const char *f;
+        const char *workload;
+    } names[] = {
+        {"create", "tasks"},   {"update", "tasks"},  {"delete", "tasks"},
+        {"list", "tasks"},     {"enqueue", "queue"}, {"claim", "queue"},
+        {"ack", "queue"},      {"nack", "queue"},    {"acquire", "lease"},
+        {"release", "lease"},  {"holder", "lease"},  {"put", "kv"},
+        {"append", "kv"},      {"get", "kv"},        {"read", "register"},
+        {"write", "register"}, {"cas", "register"},
+    };
+    size_t best = sizeof names / sizeof names[0];
+    for (size_t i = 0; i < h->n && best > 0; i++) {
         if (h->events[i].process == HISTORY_NEMESIS) {
             continue;
         }
-        if (strcmp(f, "get") == 0 || strcmp(f, "put") == 0 ||
-            strcmp(f, "append") == 0) {
-            return "kv";
-        }
-        if (strcmp(f, "read") == 0 || strcmp(f, "write") == 0 ||
-            strcmp(f, "cas") == 0) {
-            return "cas-register";
+        /* The earliest entry of the table wins: a "get" is a task get when
+         * the history also creates tasks. */
+        for (size_t k = 0; k < best; k++) {
+            if (strcmp(h->events[i].f, names[k].f) == 0) {
+                best = k;
+                break;
+            }
         }
     }
-    return "cas-register";
+    return best < sizeof names / sizeof names[0] ? names[best].workload
+                                                 : "register";
+}
+
+/* --checker LIST: names separated by commas. */
+static int parse_checkers(const char *list, unsigned *mask, char *err,
+                          size_t errlen)
+{
+    char buf[256], *save = NULL, *tok;
+    snprintf(buf, sizeof buf, "%s", list);
+    *mask = 0;
+    for (tok = strtok_r(buf, ",", &save); tok != NULL;
+         tok = strtok_r(NULL, ",", &save)) {
+        bool found = strcmp(tok, "linearizable") == 0;
+        if (found) {
+            *mask |= CK_LINEARIZABLE;
+        }
+        for (size_t i = 0; i < NREPORT && !found; i++) {
+            if (strcmp(tok, report_checkers[i].name) == 0) {
+                *mask |= report_checkers[i].bit;
+                found = true;
+            }
+        }
+        if (!found) {
+            snprintf(err, errlen,
+                     "--checker: unknown checker \"%s\" (linearizable, set)",
+                     tok);
+            return -EINVAL;
+        }
+    }
+    if (*mask == 0) {
+        snprintf(err, errlen, "--checker: expected one or more names");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int result_code(enum verdict_result r)
+{
+    return r == VERDICT_VALID     ? EXIT_VALID
+           : r == VERDICT_INVALID ? EXIT_INVALID
+                                  : EXIT_UNKNOWN;
+}
+
+/* The overall verdict: invalid beats unknown beats valid. */
+static enum verdict_result combine(enum verdict_result a, enum verdict_result b)
+{
+    if (a == VERDICT_INVALID || b == VERDICT_INVALID) {
+        return VERDICT_INVALID;
+    }
+    if (a == VERDICT_UNKNOWN || b == VERDICT_UNKNOWN) {
+        return VERDICT_UNKNOWN;
+    }
+    return VERDICT_VALID;
+}
+
+/* Append one checker's summary to the overall line, without its leading
+ * "valid: " (the overall word comes first), naming the checker. */
+static void add_part(char *buf, size_t size, const char *part,
+                     const char *checker)
+{
+    size_t used = strlen(buf);
+    const char *colon = strstr(part, ": ");
+    const char *rest = colon ? colon + 2 : part;
+    bool named = strncmp(rest, checker, strlen(checker)) == 0;
+    snprintf(buf + used, size - used, "%s%s%s%s", used ? "; " : "",
+             named ? "" : checker, named ? "" : ": ", rest);
+}
+
+struct part {
+    enum verdict_result result;
+    const char *checker;
+    char summary[1024];
+};
+
+static void overall_summary(enum verdict_result all, const struct part *parts,
+                            size_t n, char *buf, size_t size)
+{
+    char body[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].result == all) {
+            add_part(body, sizeof body, parts[i].summary, parts[i].checker);
+        }
+    }
+    snprintf(buf, size, "%s: %s", verdict_result_name(all), body);
+}
+
+/* Run the linearizability checker with @model_name; add its verdict to
+ * @top (fields at the top level too) and @checkers. */
+static int run_linearizable(const struct history *h, const char *model_name,
+                            const struct checker_limits *limits, json_t *top,
+                            json_t *checkers, struct part *part,
+                            struct check_result *res, const char *history_path)
+{
+    static const char *const not_records[] = {"list", NULL};
+    const struct model *model = model_find(model_name);
+    struct verdict v;
+    json_t *js;
+    int rv;
+
+    if (model == NULL) {
+        return set_result(res, EXIT_BAD_INPUT,
+                          "--model: unknown model \"%s\"%s", model_name, "");
+    }
+    /* The task record is judged by logical request: a retry's reply is
+     * the first attempt's outcome (FORMAT.md, "Request ids and retries"). */
+    if (strcmp(model->name, "task-record") == 0) {
+        rv = requests_linearizable(h, model, limits, not_records, &v);
+    } else {
+        rv = checker_linearizable(h, model, limits, &v);
+    }
+    if (rv != 0) {
+        /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
+         * completion without an invoke): bad input. -ENOMEM: ours. */
+        int code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+        set_result(res, code, "%s: %s", history_path,
+                   rv == -ENOMEM ? "out of memory" : v.reason);
+        verdict_close(&v);
+        return code;
+    }
+    res->ops += (int64_t)v.ops;
+    js = verdict_to_json(&v);
+    part->result = v.result;
+    part->checker = "linearizable";
+    verdict_summary(&v, part->summary, sizeof part->summary);
+    verdict_close(&v);
+    if (js == NULL) {
+        return set_result(res, EXIT_HARNESS, "%s: %s", history_path,
+                          "out of memory");
+    }
+    json_object_update(top, js);
+    json_object_set_new(checkers, "linearizable", js);
+    return 0;
 }
 
 int check_path(const char *path, const struct check_options *o,
@@ -112,9 +319,13 @@ int check_path(const char *path, const struct check_options *o,
     struct history h;
     struct history_error herr;
     struct checker_limits limits;
-    struct verdict v;
-    const struct model *model;
-    const char *model_name;
+    struct part parts[NREPORT + 1];
+    size_t nparts = 0;
+    const char *model_name = NULL;
+    const char *workload = NULL;
+    unsigned mask = 0;
+    enum verdict_result all = VERDICT_VALID;
+    json_t *checkers = NULL;
     struct stat st;
     enum history_format fmt;
     bool is_dir, has_scenario = false;
@@ -148,6 +359,12 @@ int check_path(const char *path, const struct check_options *o,
         }
         fmt = (enum history_format)f;
     }
+    if (o->checkers != NULL) {
+        rv = parse_checkers(o->checkers, &mask, text, sizeof text);
+        if (rv != 0) {
+            return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+        }
+    }
     rv = history_import(history_path, fmt, &h, &fmt, &herr);
     if (rv != 0) {
         history_error_format(&herr, text, sizeof text);
@@ -168,21 +385,34 @@ int check_path(const char *path, const struct check_options *o,
         return set_result(res, EXIT_VALID, "%s%s", "", "");
     }
 
+    /* Which checkers, and which model: forced, else from the format, the
+     * scenario's workload, or the op names. */
     model_name = o->model;
     if (model_name == NULL) {
         model_name = history_format_model(fmt);
     }
-    if (model_name == NULL && has_scenario && s.workload.name[0] != '\0') {
-        model_name = s.workload.name;
+    if (mask == 0 && model_name != NULL) {
+        mask = CK_LINEARIZABLE;
     }
-    if (model_name == NULL) {
-        model_name = guess_model(&h);
-    }
-    model = model_find(model_name);
-    if (model == NULL) {
-        history_close(&h);
-        return set_result(res, EXIT_BAD_INPUT,
-                          "--model: unknown model \"%s\"%s", model_name, "");
+    if (mask == 0 || ((mask & CK_LINEARIZABLE) && model_name == NULL)) {
+        unsigned wmask = 0;
+        const char *wmodel = NULL;
+        workload = has_scenario && s.workload.name[0] != '\0'
+                       ? s.workload.name
+                       : guess_workload(&h);
+        if (!workload_checkers(workload, &wmask, &wmodel)) {
+            history_close(&h);
+            return set_result(res, EXIT_BAD_INPUT,
+                              "workload \"%s\": no checker for it (use "
+                              "--checker or --model)%s",
+                              workload, "");
+        }
+        if (mask == 0) {
+            mask = wmask;
+        }
+        if (model_name == NULL) {
+            model_name = wmodel != NULL ? wmodel : "cas-register";
+        }
     }
     limits = (struct checker_limits){
         .time_s = o->time_limit_s > 0 ? o->time_limit_s
@@ -195,24 +425,68 @@ int check_path(const char *path, const struct check_options *o,
         .whole = o->whole,
     };
 
-    rv = checker_linearizable(&h, model, &limits, &v);
-    if (rv != 0) {
-        /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
-         * completion without an invoke): bad input. -ENOMEM: ours. */
-        int code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
-        set_result(res, code, "%s: %s", history_path,
-                   rv == -ENOMEM ? "out of memory" : v.reason);
-        verdict_close(&v);
-        history_close(&h);
-        return code;
+    res->verdict = json_object();
+    checkers = json_object();
+    if (res->verdict == NULL || checkers == NULL) {
+        rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
+                        "out of memory");
+        goto out;
     }
-    res->ops = v.ops;
-    res->verdict = verdict_to_json(&v);
+    for (size_t i = 0; i < NREPORT; i++) {
+        struct report rep;
+        json_t *js;
+        if (!(mask & report_checkers[i].bit)) {
+            continue;
+        }
+        rv = report_checkers[i].run(&h, &rep);
+        if (rv != 0) {
+            set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
+                       "%s: %s", history_path, rep.reason);
+            report_close(&rep);
+            goto out;
+        }
+        js = report_to_json(&rep);
+        parts[nparts].result = rep.result;
+        parts[nparts].checker = report_checkers[i].name;
+        report_summary(&rep, parts[nparts].summary,
+                       sizeof parts[nparts].summary);
+        all = combine(all, rep.result);
+        nparts++;
+        if ((int64_t)rep.ops > res->ops) {
+            res->ops = (int64_t)rep.ops;
+        }
+        report_close(&rep);
+        if (js == NULL ||
+            json_object_set_new(checkers, report_checkers[i].name, js) != 0) {
+            rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
+                            "out of memory");
+            goto out;
+        }
+    }
+    if (mask & CK_LINEARIZABLE) {
+        int64_t ops = res->ops;
+        res->ops = 0;
+        rv = run_linearizable(&h, model_name, &limits, res->verdict, checkers,
+                              &parts[nparts], res, history_path);
+        if (rv != 0) {
+            goto out;
+        }
+        if (ops > res->ops) {
+            res->ops = ops;
+        }
+        all = combine(all, parts[nparts].result);
+        nparts++;
+    }
+    json_object_set_new(res->verdict, "valid",
+                        all == VERDICT_VALID     ? json_true()
+                        : all == VERDICT_INVALID ? json_false()
+                                                 : json_string("unknown"));
+    json_object_set(res->verdict, "checkers", checkers);
     json_object_set_new(res->verdict, "partial", json_boolean(h.partial));
     json_object_set_new(res->verdict, "history", json_string(history_path));
     json_object_set_new(res->verdict, "format",
                         json_string(history_format_name(fmt)));
-    verdict_summary(&v, res->summary, sizeof res->summary);
+    overall_summary(all, parts, nparts, res->summary, sizeof res->summary);
     if (is_dir && read_interrupted(dir, text, sizeof text)) {
         /* The run stopped half-way: the verdict is about what happened
          * until then. Say so first. */
@@ -229,20 +503,17 @@ int check_path(const char *path, const struct check_options *o,
                  res->summary);
         memcpy(res->summary, summary, sizeof summary);
     }
-    switch (v.result) {
-    case VERDICT_VALID:
-        res->code = EXIT_VALID;
-        break;
-    case VERDICT_INVALID:
-        res->code = EXIT_INVALID;
-        break;
-    default:
-        res->code = EXIT_UNKNOWN;
-        break;
-    }
-    verdict_close(&v);
-    history_close(&h);
+    res->code = result_code(all);
+    rv = 0;
 
+out:
+    json_decref(checkers);
+    history_close(&h);
+    if (rv != 0) {
+        json_decref(res->verdict);
+        res->verdict = NULL;
+        return res->code;
+    }
     if (is_dir) {
         rv = write_verdict(dir, res->verdict);
         if (rv != 0) {

@@ -10,9 +10,12 @@
 struct check_options {
     const char *format; /* "jsonl", "edn", "etcd-log", "kv-edn"; NULL or
                          * "auto": detected from the content */
-    const char *model;  /* NULL: from the format (etcd-log: cas-register,
-                         * kv-edn: kv), the run's scenario, or the ops'
-                         * names (get/put/append: kv), else cas-register */
+    const char *model;  /* the linearizability model; NULL: from the format
+                         * (etcd-log: cas-register, kv-edn: kv), the run's
+                         * workload, or the ops' names. Given alone, it
+                         * runs the linearizability checker only */
+    const char *checkers; /* "set,linearizable": the checkers to run; NULL:
+                           * the workload's (runner/check.c) */
     double time_limit_s; /* <= 0: from the scenario, else 60 */
     int memory_mb;       /* <= 0: from the scenario, else 1024 */
     bool whole;          /* do not split the history by key */

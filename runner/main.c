@@ -31,13 +31,17 @@ static const char usage[] =
     "        --bug NAME      start the nodes with a seeded bug (test only)\n"
     "        --runs-dir DIR  where run directories go (histories/runs)\n"
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
-    "        [--time-limit S] [--memory-limit MB] [--no-split] [--json]\n"
+    "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
+    "        [--no-split] [--json]\n"
     "        [--export-edn OUT] FILE|RUN_DIR\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
     "        --format   the file's format (default: detected from content)\n"
-    "        --model    cas-register or kv (default: from the format, the\n"
-    "                   run's scenario, or the operations' names)\n"
+    "        --model    cas-register, kv or task-record (default: from the\n"
+    "                   format, the run's workload, or the operations'\n"
+    "                   names); alone, it runs the linearizability checker\n"
+    "        --checker  checkers to run, comma-separated: linearizable,\n"
+    "                   set (default: the workload's)\n"
     "        --no-split search the whole history at once, not key by key\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n"
@@ -165,6 +169,7 @@ static int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"checker", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
         {"time-limit", required_argument, NULL, 't'},
         {"memory-limit", required_argument, NULL, 'M'},
@@ -185,6 +190,9 @@ static int cmd_check(int argc, char **argv)
         switch (c) {
         case 'm':
             o.model = optarg;
+            break;
+        case 'c':
+            o.checkers = optarg;
             break;
         case 'f':
             o.format = optarg;

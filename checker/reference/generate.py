@@ -16,11 +16,35 @@ from models import MODELS
 
 VALUES = 4
 LETTERS = "abc"
-NEVER = {"cas-register": 99, "kv": "#"}
+NEVER = {"cas-register": 99, "kv": "#",
+         "task-record": {"status": "never", "version": 99}}
+STATUSES = ["pending", "running", "done"]
+READS = ("read", "get")
 
 
-def _random_op(rng, model, keys):
+def _random_task_op(rng, key, rid):
+    f = rng.choice(["get", "get", "create", "update", "update", "delete"])
+    if f == "get":
+        arg = None
+    elif f == "update":
+        arg = {"rid": rid, "status": rng.choice(STATUSES)}
+        r = rng.random()
+        if r < 0.45:
+            arg["expect_status"] = rng.choice(STATUSES)
+        elif r < 0.9:
+            arg["expect_version"] = rng.randint(1, 3)
+        else:
+            arg["expect_status"] = rng.choice(STATUSES)
+            arg["expect_version"] = rng.randint(1, 3)
+    else:
+        arg = {"rid": rid}
+    return {"f": f, "key": key, "arg": arg}
+
+
+def _random_op(rng, model, keys, n=0):
     key = rng.choice(keys)
+    if model == "task-record":
+        return _random_task_op(rng, key, "r%d" % n)
     if model == "cas-register":
         f = rng.choice(["read", "read", "write", "cas"])
         arg = {"read": None, "write": rng.randrange(VALUES),
@@ -41,9 +65,11 @@ def construct(rng, model, nops=None):
     procs = list(range(nclients))
     next_proc = nclients
     ops = []
-    for _ in range(nops):
+    if model == "task-record":
+        keys = ["t1", "t2"][:len(keys)]
+    for n in range(nops):
         c = rng.randrange(nclients)
-        op = _random_op(rng, model, keys)
+        op = _random_op(rng, model, keys, n)
         op["process"] = procs[c]
         op["call"] = clock[c] + rng.randrange(3)
         op["ret"] = op["call"] + rng.randrange(5)
@@ -52,6 +78,15 @@ def construct(rng, model, nops=None):
         op["status"] = "ok" if r < 0.8 else ("info" if r < 0.9 else "fail")
         if op["status"] == "info":
             procs[c] = next_proc  # its old request may still be in flight
+            next_proc += 1
+        elif (op["status"] == "ok" and isinstance(op["arg"], dict)
+              and op["ret"] - op["call"] >= 2 and rng.random() < 0.3):
+            # A first attempt timed out (info); the retry, from a new
+            # process with the same rid, got the outcome.
+            op["retry"] = {"process": next_proc,
+                           "at": op["call"] + rng.randrange(
+                               1, op["ret"] - op["call"])}
+            procs[c] = next_proc
             next_proc += 1
         ops.append(op)
     # Which ops take effect, and where.
@@ -68,21 +103,34 @@ def construct(rng, model, nops=None):
     state = ()
     for _, i in points:
         op = ops[i]
-        if op["f"] in ("read", "get"):
+        if op["f"] in READS:
             d = dict(state)
-            op["out"] = d.get(op["key"], None if model == "cas-register"
-                              else "")
+            op["out"] = d.get(op["key"], None if model != "kv" else "")
+            if model == "task-record" and op["out"] is not None:
+                op["out"] = {"status": op["out"][0],
+                             "version": op["out"][1]}
             nxt = state
         else:
             nxt = spec.apply(state, op)
-        if nxt is None:  # a cas that did not match: it failed
-            op["status"] = "fail" if op["status"] == "ok" else op["status"]
+        if nxt is None:  # its precondition did not hold: it was refused
+            if op["status"] == "ok":
+                op["status"] = "fail"
+                op["error"] = "refused"
+                op.pop("retry", None)
             continue
         state = nxt
+        if hasattr(spec, "output") and op["f"] not in READS:
+            op["out"] = spec.output(state, op)
     for op in ops:
-        if op["status"] == "ok" and op["f"] in ("read", "get") \
-                and "out" not in op:
+        if op["status"] == "ok" and op["f"] in READS and "out" not in op:
             op["out"] = None
+        if op["status"] == "fail" and "error" not in op:
+            op["error"] = "unavailable"  # refused before it could happen
+    if model == "task-record":
+        for op in ops:
+            if op.get("error") == "refused":
+                op["error"] = {"create": "exists", "update": "cas_mismatch",
+                               "delete": "not_found"}[op["f"]]
     return ops
 
 
@@ -97,6 +145,12 @@ def mutate(rng, model, ops):
     return ops
 
 
+def _random_record(rng):
+    if rng.random() < 0.3:
+        return None
+    return {"status": rng.choice(STATUSES), "version": rng.randint(1, 3)}
+
+
 def scramble(rng, model, ops):
     """A copy with every ok read's result drawn at random."""
     ops = [dict(op) for op in ops]
@@ -104,6 +158,8 @@ def scramble(rng, model, ops):
         if op["status"] == "ok" and op["f"] in ("read", "get"):
             if model == "cas-register":
                 op["out"] = rng.choice([None] + list(range(VALUES)))
+            elif model == "task-record":
+                op["out"] = _random_record(rng)
             else:
                 op["out"] = "".join(rng.choice(LETTERS)
                                     for _ in range(rng.randrange(3)))
@@ -117,14 +173,24 @@ def to_jsonl(ops):
         base = {"process": op["process"], "f": op["f"], "key": op["key"]}
         events.append((op["call"], 0, n, dict(base, type="invoke",
                                               value=op["arg"])))
-        if op["status"] != "info" or True:
-            done = dict(base, type=op["status"])
-            if op["f"] in ("read", "get"):
-                done["value"] = op.get("out") if op["status"] == "ok" else None
-            else:
-                done["value"] = op["arg"]
-            t = op["ret"] if op["status"] != "info" else op["ret"]
-            events.append((t, 1, n, done))
+        done = dict(base, type=op["status"])
+        if op["f"] in READS or "out" in op:
+            done["value"] = op.get("out") if op["status"] == "ok" else None
+        else:
+            done["value"] = op["arg"]
+        if op["status"] == "fail":
+            done["error"] = op.get("error", "unavailable")
+        retry = op.get("retry")
+        if retry:
+            events.append((retry["at"], 1, n, dict(base, type="info",
+                                                   error="timeout")))
+            base = dict(base, process=retry["process"])
+            events.append((retry["at"], 0, n, dict(base, type="invoke",
+                                                   value=op["arg"])))
+            done = dict(done, process=retry["process"])
+            if isinstance(done.get("value"), dict):
+                done["value"] = dict(done["value"], duplicate=True)
+        events.append((op["ret"], 1, n, done))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
     lines = []
     for i, (t, _, _, e) in enumerate(events):
@@ -132,6 +198,8 @@ def to_jsonl(ops):
                "type": e["type"], "f": e["f"], "key": e["key"]}
         if e.get("value") is not None:
             out["value"] = e["value"]
+        if e.get("error") is not None:
+            out["error"] = e["error"]
         lines.append(json.dumps(out))
     return "\n".join(lines) + "\n"
 

@@ -26,16 +26,58 @@ def ops_from_jsonl(lines):
         if e["type"] == "invoke":
             op = {"process": p, "f": e["f"], "key": e.get("key"),
                   "arg": e.get("value"), "out": None,
-                  "call": e["time"], "ret": None, "status": "info"}
+                  "call": e["time"], "ret": None, "status": "info",
+                  "error": None}
             open_by_proc[p] = op
             ops.append(op)
         else:
             op = open_by_proc.pop(p)
             op["status"] = e["type"]
+            op["error"] = e.get("error")
             if e["type"] == "ok":
                 op["ret"] = e["time"]
                 op["out"] = e.get("value")
     return ops
+
+
+REFUSALS = ("exists", "not_found", "cas_mismatch", "not_holder", "held",
+            "empty")
+
+
+def merge_requests(ops):
+    """One op per logical request: attempts sharing a rid (and f) are one
+    request (FORMAT.md, "Request ids and retries"). It is called at its
+    first attempt; it happened (ok, with the earliest ok's result and
+    return) if any attempt was ok; else it did not happen if the system
+    refused an attempt (a retry gets the first outcome) or every attempt
+    failed; else its outcome is unknown."""
+    groups = {}
+    order = []
+    for op in ops:
+        rid = op["arg"].get("rid") if isinstance(op["arg"], dict) else None
+        k = (op["f"], rid) if rid is not None else ("#", id(op))
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        groups[k].append(op)
+    merged = []
+    for k in order:
+        atts = groups[k]
+        m = dict(atts[0])
+        m["call"] = min(a["call"] for a in atts)
+        oks = [a for a in atts if a["status"] == "ok"]
+        if oks:
+            first = min(oks, key=lambda a: a["ret"])
+            m.update(status="ok", ret=first["ret"], out=first["out"])
+        elif any(a["status"] == "fail" and a.get("error") in REFUSALS
+                 for a in atts):
+            m.update(status="fail", ret=None)
+        elif all(a["status"] == "fail" for a in atts):
+            m.update(status="fail", ret=None)
+        else:
+            m.update(status="info", ret=None)
+        merged.append(m)
+    return merged
 
 
 def _prepare(ops):
@@ -43,7 +85,7 @@ def _prepare(ops):
     for op in ops:
         if op["status"] == "fail":
             continue
-        if op["status"] != "ok" and op["f"] in ("read", "get"):
+        if op["status"] != "ok" and op["f"] in ("read", "get", "list"):
             continue
         if op["status"] != "ok":
             op = dict(op, ret=None)
@@ -53,6 +95,8 @@ def _prepare(ops):
 
 def linearizable(ops, model):
     """True when some order of @ops is legal for @model and real time."""
+    if getattr(model, "by_request", False):
+        ops = merge_requests(ops)
     ops = _prepare(ops)
     n = len(ops)
     seen = set()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# faultline check picks its checkers from the workload (here: from the op
+# names), combines their verdicts into one, and names the one that failed.
+set -uo pipefail
+BIN=${FAULTLINE_BIN:-bin}
+C=checker
+failures=0
+
+# expect CODE PATTERN -- COMMAND...: exit code CODE and PATTERN in the output.
+expect() {
+  local want=$1 pattern=$2; shift 3
+  local out code
+  out=$("$@" 2>&1); code=$?
+  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
+    failures=$((failures + 1))
+  else
+    echo "ok: $* -> $code"
+  fi
+}
+
+# Task ops: the set checker and the task-record model both run.
+expect 0 '^valid: set \(3 ok\); linearizable \(task-record' -- \
+  "$BIN/faultline" check $C/cases_set/all_present/history.jsonl
+expect 1 '^invalid: set: 1 lost' -- \
+  "$BIN/faultline" check $C/cases_set/lost/history.jsonl
+expect 1 '^invalid: linearizable: key "t1": get t1' -- \
+  "$BIN/faultline" check --checker linearizable $C/cases_task/stale_get/history.jsonl
+# No list at all: the set checker can't tell lost tasks: unknown overall.
+expect 2 '^unknown: set: no final read' -- \
+  "$BIN/faultline" check $C/cases_task/lifecycle/history.jsonl
+expect 0 '^valid: linearizable \(task-record' -- \
+  "$BIN/faultline" check --model task-record $C/cases_task/lifecycle/history.jsonl
+# The JSON: one overall "valid", each checker's verdict under "checkers".
+out=$("$BIN/faultline" check --json $C/cases_set/present_but_failed/history.jsonl)
+if python3 - "$out" <<'PY'
+import json, sys
+v = json.loads(sys.argv[1])
+assert v["valid"] is False, v["valid"]
+assert v["checkers"]["set"]["valid"] is False
+assert v["checkers"]["set"]["anomalies"]["present_but_failed"]["count"] == 1
+assert v["checkers"]["linearizable"]["model"] == "task-record"
+assert v["checker"] == "linearizable"  # its fields stay at the top level
+PY
+then echo "ok: --json verdict object"; else echo "FAIL: --json verdict object: $out" | head -20; failures=$((failures + 1)); fi
+# Register histories keep today's line and top-level fields.
+expect 0 '^valid: linearizable \(cas-register' -- \
+  "$BIN/faultline" check $C/cases/sequential_valid/history.jsonl
+expect 3 'unknown checker "bogus"' -- \
+  "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
+
+[ "$failures" -eq 0 ] || { echo "test_check_dispatch: $failures failed"; exit 1; }
+echo "test_check_dispatch: all passed"
