@@ -103,6 +103,12 @@ json_t *report_to_json(const struct report *r)
                 &ok);
         }
     }
+    for (size_t i = 0; i < r->nclasses; i++) {
+        if (r->classes[i].anomaly && r->classes[i].count > 0) {
+            set(o, "kind", json_string(r->classes[i].name), &ok);
+            break; /* the first anomaly class: what repro compares */
+        }
+    }
     set(o, "counts", counts, &ok);
     set(o, "anomalies", anomalies, &ok);
     if (r->info != NULL && json_object_update(o, r->info) != 0) {

@@ -55,6 +55,7 @@ void report_finish(struct report *r);
 /* {"valid": true|false|"unknown", "checker": C, "ops": N,
  *  "counts": {class: n, ...}, "anomalies": {class: {"count": n,
  *  "examples": [...]}, ...} (anomaly classes with members),
+ *  "kind": the first anomaly class with members (invalid),
  *  "reason": "..." (unknown), ...info}; NULL when out of memory. */
 json_t *report_to_json(const struct report *r);
 

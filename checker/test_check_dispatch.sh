@@ -40,12 +40,15 @@ assert v["valid"] is False, v["valid"]
 assert v["checkers"]["set"]["valid"] is False
 assert v["checkers"]["set"]["anomalies"]["present_but_failed"]["count"] == 1
 assert v["checkers"]["linearizable"]["model"] == "task-record"
-assert v["checker"] == "linearizable"  # its fields stay at the top level
+assert v["checkers"]["set"]["kind"] == "present_but_failed"
+assert "checker" not in v  # top-level fields only for linearizable alone
 PY
 then echo "ok: --json verdict object"; else echo "FAIL: --json verdict object: $out" | head -20; failures=$((failures + 1)); fi
 # Register histories keep today's line and top-level fields.
 expect 0 '^valid: linearizable \(cas-register' -- \
   "$BIN/faultline" check $C/cases/sequential_valid/history.jsonl
+expect 1 '"checker": "linearizable"' -- \
+  "$BIN/faultline" check --json $C/cases/stale_read/history.jsonl
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
 

@@ -13,8 +13,8 @@
  *
  * The verdict is one object: "valid" over all of them (invalid if any is,
  * else unknown if any is, else valid), "checkers" with each one's verdict,
- * and, when the linearizability checker ran, its fields at the top level
- * as before. */
+ * and, when the linearizability checker ran alone, its fields at the top
+ * level as before. */
 #include "runner/check.h"
 
 #include <errno.h>
@@ -304,7 +304,9 @@ static int run_linearizable(const struct history *h, const char *model_name,
         return set_result(res, EXIT_HARNESS, "%s: %s", history_path,
                           "out of memory");
     }
-    json_object_update(top, js);
+    if (json_object_size(checkers) == 0) {
+        json_object_update(top, js); /* alone: its fields on top, as before */
+    }
     json_object_set_new(checkers, "linearizable", js);
     return 0;
 }
