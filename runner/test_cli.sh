@@ -81,6 +81,12 @@ expect 3 "empty-run/history.jsonl" -- "$BIN/faultline" check "$tmp/empty-run"
 expect 3 "empty-run/history.jsonl" -- "$BIN/faultline" shrink "$tmp/empty-run"
 expect 3 "not a directory" -- "$BIN/faultline" repro "$tmp/valid.jsonl"
 expect 3 "expected one RUN_DIR" -- "$BIN/faultline" repro
+# Unreadable even for root: history.jsonl is a directory.
+mkdir -p "$tmp/odd-run/history.jsonl"
+echo '{"name":"x"}' >"$tmp/odd-run/scenario.json"
+expect 3 "odd-run/history.jsonl.*Is a directory" -- "$BIN/faultline" check "$tmp/odd-run"
+expect 3 "odd-run/history.jsonl.*Is a directory" -- "$BIN/faultline" shrink "$tmp/odd-run"
+expect 3 "odd-run/history.jsonl.*Is a directory" -- "$BIN/faultline" repro "$tmp/odd-run"
 if [ "$(id -u)" -ne 0 ]; then
   chmod 000 "$tmp/locked-run"
   expect 3 "locked-run.*Permission denied" -- "$BIN/faultline" repro "$tmp/locked-run"
