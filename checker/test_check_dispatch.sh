@@ -49,6 +49,11 @@ expect 0 '^valid: linearizable \(cas-register' -- \
   "$BIN/faultline" check $C/cases/sequential_valid/history.jsonl
 expect 1 '"checker": "linearizable"' -- \
   "$BIN/faultline" check --json $C/cases/stale_read/history.jsonl
+# Queue ops: the queue checker.
+expect 1 '^invalid: queue: 1 double_claim' -- \
+  "$BIN/faultline" check $C/cases_queue/double_claim/history.jsonl
+expect 0 '^valid: queue' -- \
+  "$BIN/faultline" check $C/cases_queue/expired_reclaimed/history.jsonl
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
 

@@ -25,6 +25,7 @@
 
 #include "checker/linearizable.h"
 #include "checker/model.h"
+#include "checker/queue.h"
 #include "checker/report.h"
 #include "checker/requests.h"
 #include "checker/set.h"
@@ -105,6 +106,7 @@ static bool read_interrupted(const char *dir, char *buf, size_t size)
 enum {
     CK_LINEARIZABLE = 1 << 0,
     CK_SET = 1 << 1,
+    CK_QUEUE = 1 << 2,
 };
 
 static const struct {
@@ -113,6 +115,7 @@ static const struct {
     int (*run)(const struct history *h, struct report *out);
 } report_checkers[] = {
     {"set", CK_SET, checker_set},
+    {"queue", CK_QUEUE, checker_queue},
 };
 
 #define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
@@ -129,6 +132,7 @@ static bool workload_checkers(const char *name, unsigned *mask,
     } table[] = {
         {"register", CK_LINEARIZABLE, "cas-register"},
         {"tasks", CK_SET | CK_LINEARIZABLE, "task-record"},
+        {"queue", CK_QUEUE, NULL},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(name, table[i].workload) == 0) {
@@ -198,9 +202,10 @@ static int parse_checkers(const char *list, unsigned *mask, char *err,
             }
         }
         if (!found) {
-            snprintf(err, errlen,
-                     "--checker: unknown checker \"%s\" (linearizable, set)",
-                     tok);
+            snprintf(
+                err, errlen,
+                "--checker: unknown checker \"%s\" (linearizable, set, queue)",
+                tok);
             return -EINVAL;
         }
     }

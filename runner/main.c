@@ -41,7 +41,7 @@ static const char usage[] =
     "                   format, the run's workload, or the operations'\n"
     "                   names); alone, it runs the linearizability checker\n"
     "        --checker  checkers to run, comma-separated: linearizable,\n"
-    "                   set (default: the workload's)\n"
+    "                   set, queue (default: the workload's)\n"
     "        --no-split search the whole history at once, not key by key\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n"
