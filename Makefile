@@ -84,7 +84,8 @@ SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
                 $(sort $(wildcard runner/test_*.sh))
 
 .PHONY: all chaos test test-c test-scripts asan deps format clean bench \
-        bench-taskd bench-checker fuzz-checker gate nightly gate-mutants
+        bench-taskd bench-checker fuzz-checker fuzz-readers gate nightly \
+        gate-mutants
 all: $(PROGRAMS) $(C_TESTS)
 
 # Test objects are intermediates of chained rules: keep them, so that the
@@ -181,6 +182,27 @@ bench-checker: $(BUILD)/bench_checker
 fuzz-checker: $(BIN)/faultline
 	FAULTLINE_BIN=$(BIN) DIFF_COUNT=$${DIFF_COUNT:-100000} \
 	  bash checker/test_differential.sh
+	@$(MAKE) --no-print-directory fuzz-readers
+
+# libFuzzer on the history readers (JSONL, EDN, etcd log, kv EDN) and the
+# checker behind them, FUZZ_SECONDS long (default 600), at the lowest
+# priority; the corpus grows in build/fuzz/corpus from histories/testdata
+# and the conformance set, crashes land in build/fuzz/.
+CONFORMANCE ?= /work/shared/conformance/porcupine
+FUZZ_SRC := histories/fuzz/fuzz_import.c $(HISTORY_SRC) $(CHECKER_SRC)
+build/fuzz/fuzz_import: $(FUZZ_SRC) $(wildcard histories/*.h checker/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+	  -D_GNU_SOURCE $(FUZZ_SRC) $(LIBS_CORE) -lm -o $@
+
+fuzz-readers: build/fuzz/fuzz_import
+	@mkdir -p build/fuzz/corpus
+	@for d in histories/testdata/*/; do \
+	  cp -n $$d/history.jsonl build/fuzz/corpus/$$(basename $$d).jsonl; done
+	@for f in $(CONFORMANCE)/kv/c01-*.txt $(CONFORMANCE)/etcd/etcd_00[0-4].log; do \
+	  [ -f $$f ] && cp -n $$f build/fuzz/corpus/ || true; done
+	cd build/fuzz && nice -n 19 ./fuzz_import -max_total_time=$${FUZZ_SECONDS:-600} \
+	  -max_len=4096 -print_final_stats=1 corpus
 
 # The release gate (ci/gate: every fault family once, 20 minutes at most),
 # the nightly hunt (ci/nightly --budget MIN) and the gate against each

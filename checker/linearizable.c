@@ -25,11 +25,14 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CHECK_EVERY 4096 /* steps between looks at the clock */
 #define OPEN_RET    INT64_MAX
@@ -116,19 +119,20 @@ static unsigned char *arena_at(const struct arena *a, size_t i)
 struct cache {
     const struct model *m;
     size_t rwords, owords;
-    size_t ss;           /* state bytes, rounded up to 8 */
-    struct arena groups; /* hash, returned bits, state, list head */
-    struct arena opens;  /* next, open bits */
-    uint32_t free_open;  /* evicted open records, or NIL */
-    uint32_t *slots;     /* group number + 1; 0 is empty */
-    size_t mask;         /* slot count - 1 */
-    size_t bytes;        /* allocated */
-    size_t limit;        /* 0: none */
-    size_t live;         /* configurations held */
+    size_t ss;            /* state bytes, rounded up to 8 */
+    struct arena groups;  /* hash, returned bits, state, list head */
+    struct arena opens;   /* next, open bits */
+    uint32_t free_open;   /* evicted open records, or NIL */
+    uint32_t *slots;      /* group number + 1; 0 is empty */
+    size_t mask;          /* slot count - 1 */
+    size_t bytes;         /* allocated by this cache */
+    _Atomic size_t *used; /* allocated by every search of the check */
+    size_t limit;         /* on *used; 0: none */
+    size_t live;          /* configurations held */
 };
 
 static void cache_init(struct cache *c, const struct model *m, size_t rwords,
-                       size_t owords, size_t limit)
+                       size_t owords, _Atomic size_t *used, size_t limit)
 {
     memset(c, 0, sizeof *c);
     c->m = m;
@@ -138,11 +142,15 @@ static void cache_init(struct cache *c, const struct model *m, size_t rwords,
     arena_init(&c->groups, 8 + 8 * rwords + c->ss + 8);
     arena_init(&c->opens, 8 + 8 * owords);
     c->free_open = NIL;
+    c->used = used;
     c->limit = limit;
 }
 
 static void cache_close(struct cache *c)
 {
+    if (c->used != NULL) {
+        atomic_fetch_sub(c->used, c->bytes);
+    }
     arena_close(&c->groups);
     arena_close(&c->opens);
     free(c->slots);
@@ -151,7 +159,7 @@ static void cache_close(struct cache *c)
 
 static bool over_limit(const struct cache *c, size_t more)
 {
-    return c->limit != 0 && c->bytes + more > c->limit;
+    return c->limit != 0 && atomic_load(c->used) + more > c->limit;
 }
 
 /* A new record of @a: its number, or -ENOSPC / -ENOMEM. */
@@ -177,6 +185,7 @@ static int64_t arena_new(struct cache *c, struct arena *a)
         }
         a->nchunks++;
         c->bytes += size;
+        atomic_fetch_add(c->used, size);
     }
     return (int64_t)a->n++;
 }
@@ -205,11 +214,13 @@ static int cache_grow_slots(struct cache *c)
     }
     if (c->slots != NULL) {
         c->bytes -= (c->mask + 1) * sizeof *c->slots;
+        atomic_fetch_sub(c->used, (c->mask + 1) * sizeof *c->slots);
     }
     free(c->slots);
     c->slots = slots;
     c->mask = cap - 1;
     c->bytes += size;
+    atomic_fetch_add(c->used, size);
     return 0;
 }
 
@@ -336,14 +347,31 @@ static int entry_cmp(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-enum outcome { OUT_VALID, OUT_INVALID, OUT_TIME, OUT_MEMORY, OUT_BUDGET };
+enum outcome {
+    OUT_VALID,
+    OUT_INVALID,
+    OUT_TIME,
+    OUT_MEMORY,
+    OUT_BUDGET,  /* out of steps for this round: search it again later */
+    OUT_CANCEL,  /* a part before it is invalid: its outcome can't matter */
+    OUT_PENDING, /* not searched (yet) */
+};
 
-struct search {
+/* What the searches of one check share, whatever thread runs them. */
+struct shared {
     const struct model *m;
     double deadline; /* 0: none */
     size_t memory_limit;
-    uint64_t steps;  /* over all keys */
-    uint64_t states; /* over all keys */
+    _Atomic size_t used;        /* bytes held by caches and model tables */
+    _Atomic bool stop;          /* the time limit was reached */
+    _Atomic size_t min_invalid; /* the first part found invalid, or SIZE_MAX */
+    _Atomic uint64_t steps, states;
+};
+
+/* One search of one part. */
+struct search {
+    struct shared *sh;
+    size_t part;     /* its number, in key order */
     uint64_t budget; /* steps this search may take; 0: no bound */
 
     /* Invalid: the op (index into the key's ops) whose return could not be
@@ -385,13 +413,44 @@ static int by_effect(const void *a, const void *b, void *arg)
            (*(const size_t *)a < *(const size_t *)b);
 }
 
+/* Every CHECK_EVERY steps: should the search @s stop? OUT_PENDING if not,
+ * else why. Counts the model's tables toward the memory limit. */
+static int look_up(struct search *s, uint64_t steps, size_t *model_bytes)
+{
+    struct shared *sh = s->sh;
+    if (atomic_load_explicit(&sh->stop, memory_order_relaxed) ||
+        (sh->deadline != 0 && now_s() >= sh->deadline)) {
+        return OUT_TIME;
+    }
+    if (atomic_load_explicit(&sh->min_invalid, memory_order_relaxed) <
+        s->part) {
+        return OUT_CANCEL;
+    }
+    if (s->budget != 0 && steps > s->budget) {
+        return OUT_BUDGET;
+    }
+    if (sh->m->search_bytes != NULL) {
+        size_t mb = sh->m->search_bytes();
+        if (mb == SIZE_MAX) {
+            return -ENOMEM;
+        }
+        atomic_fetch_add(&sh->used, mb - *model_bytes);
+        *model_bytes = mb;
+    }
+    if (sh->memory_limit != 0 && atomic_load(&sh->used) > sh->memory_limit) {
+        return OUT_MEMORY;
+    }
+    return OUT_PENDING;
+}
+
 /* Search the @n ops at @ops (positions into @all; reordered in place, ops
  * with a return first, and s->culprit indexes the new order). Returns an
  * outcome, or -ENOMEM. */
 static int search_key(struct search *s, const struct op *all, size_t *ops,
                       size_t n)
 {
-    const struct model *m = s->m;
+    struct shared *sh = s->sh;
+    const struct model *m = sh->m;
     const size_t ss = m->state_size;
     const int32_t head = (int32_t)(2 * n), tail = (int32_t)(2 * n + 1);
     size_t nreq = 0, rwords, owords;
@@ -403,6 +462,7 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     size_t *used = calloc(n + 1, sizeof *used);
     uint64_t *bits = NULL;
     uint32_t *stack = malloc(n * sizeof *stack);
+    bool *rst = m->reachable != NULL ? malloc(n + 1) : NULL;
     unsigned char *saved = malloc(n * ss + 1);
     unsigned char buf_a[MODEL_STATE_MAX], buf_b[MODEL_STATE_MAX];
     unsigned char *cur = buf_a, *nxt = buf_b;
@@ -411,13 +471,14 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     bool have_culprit = false;
     uint64_t hreq = 0;
     bool open_pass = false;
-    const uint64_t first_step = s->steps;
+    uint64_t steps = 0;
+    size_t model_bytes = 0; /* what the model's tables hold, as counted */
     int32_t e;
     int rv;
 
-    cache_init(&cache, m, 0, 0, 0);
+    cache_init(&cache, m, 0, 0, NULL, 0);
     if (!entries || !next || !prev || !zob || !cls || !used || !stack ||
-        !saved) {
+        !saved || (m->reachable != NULL && rst == NULL)) {
         rv = -ENOMEM;
         goto out;
     }
@@ -435,7 +496,7 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     s->nreq = nreq;
     rwords = (nreq + 63) / 64;
     owords = (n - nreq + 63) / 64;
-    cache_init(&cache, m, rwords, owords, s->memory_limit);
+    cache_init(&cache, m, rwords, owords, &sh->used, sh->memory_limit);
     bits = calloc(rwords + owords + 1, sizeof *bits);
     if (bits == NULL) {
         rv = -ENOMEM;
@@ -444,6 +505,9 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     for (size_t j = 0; j < n; j++) {
         const struct op *o = &all[ops[j]];
         entries[2 * j] = (struct entry){o->call, 0, (int32_t)(2 * j)};
+        if (rst != NULL) {
+            rst[j] = m->resets(&o->mop);
+        }
         entries[2 * j + 1] =
             (struct entry){o->ret, o->mop.open ? 2 : 1, (int32_t)(2 * j + 1)};
         /* Open ops stay out of the hash (see the cache). */
@@ -475,13 +539,9 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
 
     e = next[head];
     while (remaining > 0) {
-        if ((++s->steps % CHECK_EVERY) == 0) {
-            if (s->deadline != 0 && now_s() >= s->deadline) {
-                rv = OUT_TIME;
-                goto out;
-            }
-            if (s->budget != 0 && s->steps - first_step > s->budget) {
-                rv = OUT_BUDGET;
+        if ((++steps % CHECK_EVERY) == 0) {
+            rv = look_up(s, steps, &model_bytes);
+            if (rv != OUT_PENDING) {
                 goto out;
             }
         }
@@ -524,6 +584,32 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
                     }
                     open_pass = false;
                     e = next[head];
+                    if (rst != NULL && remaining > 0) {
+                        /* Every op left with a return must still apply,
+                         * and the ops that can come before it are those
+                         * called before its return. Up to the first call
+                         * of an op that resets the state, only ops that
+                         * don't come first: if the model says one of the
+                         * returns there can't apply any more, this branch
+                         * is dead. Back up now, from that return (it is
+                         * the op that can't be placed). */
+                        for (int32_t x = e; x != tail; x = next[x]) {
+                            if ((x & 1) == 0) {
+                                if (rst[x >> 1]) {
+                                    break;
+                                }
+                                continue;
+                            }
+                            if ((size_t)(x >> 1) >= nreq) {
+                                break; /* open returns: at the end */
+                            }
+                            if (!m->reachable(cur, &all[ops[x >> 1]].mop)) {
+                                e = x;
+                                open_pass = true;
+                                break;
+                            }
+                        }
+                    }
                     continue;
                 }
                 bits[b >> 6] &= ~(1ULL << (b & 63));
@@ -552,7 +638,11 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
                 memcpy(s->fail_state, cur, ss);
             }
             if (depth == 0) {
-                rv = OUT_INVALID;
+                /* A model that could not grow its tables refused a step:
+                 * that is no proof. */
+                rv = m->search_bytes != NULL && m->search_bytes() == SIZE_MAX
+                         ? -ENOMEM
+                         : OUT_INVALID;
                 goto out;
             }
             depth--;
@@ -578,7 +668,9 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     rv = OUT_VALID;
 
 out:
-    s->states += cache.live;
+    atomic_fetch_add(&sh->steps, steps);
+    atomic_fetch_add(&sh->states, cache.live);
+    atomic_fetch_sub(&sh->used, model_bytes);
     cache_close(&cache);
     free(entries);
     free(next);
@@ -589,6 +681,7 @@ out:
     free(bits);
     free(stack);
     free(saved);
+    free(rst);
     return rv;
 }
 
@@ -880,45 +973,184 @@ static int set_key(struct verdict *out, const char *key)
     return 0;
 }
 
-/* Partitions still to search (searched ones are SIZE_MAX). */
-static size_t npending(const size_t *parts, size_t n)
+/* One part of the history: a key's ops (all ops when not split). */
+struct part {
+    size_t lo;   /* its first op in key order (order[lo]) */
+    size_t idlo; /* its kept ops: ids[idlo .. idlo + n) */
+    size_t n;
+    int outcome;    /* enum outcome; OUT_PENDING until searched */
+    size_t culprit; /* invalid: the op (into ops) that can't be placed */
+    size_t best_depth, nreq;
+    char state[96]; /* invalid: the model state at the deepest dead end */
+};
+
+/* The searches of one check: the parts, and the round being run. */
+struct pool {
+    struct shared sh;
+    const struct op *ops;
+    size_t *ids;
+    struct part *parts;
+    size_t nparts;
+    void *mctx;          /* the model's context for this check, or NULL */
+    uint64_t budget;     /* steps per search this round; 0: no bound */
+    _Atomic size_t next; /* the next part to take this round */
+    _Atomic int error;   /* the first -ENOMEM, or 0 */
+};
+
+/* Search part @pi once (within this round's budget). Returns 0 or
+ * -ENOMEM. */
+static int search_part(struct pool *pl, size_t pi)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        k += parts[i] != SIZE_MAX;
+    struct part *p = &pl->parts[pi];
+    const struct model *m = pl->sh.m;
+    struct search s;
+    int rv;
+
+    memset(&s, 0, sizeof s);
+    s.sh = &pl->sh;
+    s.part = pi;
+    s.budget = pl->budget;
+    if (m->search_begin != NULL && m->search_begin(pl->mctx) != 0) {
+        return -ENOMEM;
     }
-    return k;
+    rv = search_key(&s, pl->ops, pl->ids + p->idlo, p->n);
+    if (rv == OUT_INVALID) {
+        /* The state may name what the search added: describe it now. */
+        p->culprit = pl->ids[p->idlo + s.culprit];
+        p->best_depth = s.best_depth;
+        p->nreq = s.nreq;
+        m->describe_state(s.fail_state, p->state, sizeof p->state);
+    }
+    if (m->search_end != NULL) {
+        m->search_end(pl->mctx);
+    }
+    if (rv < 0) {
+        return rv;
+    }
+    switch (rv) {
+    case OUT_BUDGET:
+        return 0; /* still pending: the next round searches it again */
+    case OUT_INVALID: {
+        size_t cur = atomic_load(&pl->sh.min_invalid);
+        while (pi < cur &&
+               !atomic_compare_exchange_weak(&pl->sh.min_invalid, &cur, pi)) {
+        }
+        break;
+    }
+    case OUT_TIME:
+        atomic_store(&pl->sh.stop, true);
+        break;
+    }
+    p->outcome = rv;
+    return 0;
+}
+
+/* Take parts in key order until none is left this round. */
+static void *worker(void *arg)
+{
+    struct pool *pl = arg;
+    for (;;) {
+        size_t pi = atomic_fetch_add(&pl->next, 1);
+        if (pi >= pl->nparts || atomic_load(&pl->sh.stop) ||
+            atomic_load(&pl->error) != 0) {
+            break;
+        }
+        struct part *p = &pl->parts[pi];
+        if (p->outcome != OUT_PENDING) {
+            continue;
+        }
+        if (pi > atomic_load(&pl->sh.min_invalid)) {
+            p->outcome = OUT_CANCEL;
+            continue;
+        }
+        if (pl->sh.deadline != 0 && now_s() >= pl->sh.deadline) {
+            p->outcome = OUT_TIME;
+            atomic_store(&pl->sh.stop, true);
+            break;
+        }
+        int rv = search_part(pl, pi);
+        if (rv != 0) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&pl->error, &zero, rv);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Run one round on @threads threads (the caller's among them). */
+static void run_round(struct pool *pl, unsigned threads)
+{
+    pthread_t tids[CHECKER_THREADS_MAX];
+    unsigned started = 0;
+
+    atomic_store(&pl->next, 0);
+    while (started + 1 < threads) {
+        if (pthread_create(&tids[started], NULL, worker, pl) != 0) {
+            break; /* fewer threads, same answer */
+        }
+        started++;
+    }
+    worker(pl);
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+    }
+}
+
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) {
+        return 1;
+    }
+    return n > CHECKER_THREADS_MAX ? CHECKER_THREADS_MAX : (unsigned)n;
 }
 
 int checker_linearizable(const struct history *h, const struct model *m,
                          const struct checker_limits *lim, struct verdict *out)
 {
     double start = now_s();
-    struct search s;
+    struct pool pl;
     struct op *ops = NULL;
-    size_t nops = 0, *order = NULL, *ids = NULL, *parts = NULL, nparts = 0;
-    bool unknown = false, stop = false;
+    size_t nops = 0, *order = NULL;
+    unsigned threads =
+        lim != NULL && lim->threads > 0 ? lim->threads : default_threads();
     int rv;
 
     verdict_init(out);
     out->model = m->name;
     out->partial = h->partial;
+    memset(&pl, 0, sizeof pl);
     if (m->state_size > MODEL_STATE_MAX) {
         return fail_history(out, "model %s: state of %zu bytes (at most %d)",
                             m->name, m->state_size, MODEL_STATE_MAX);
     }
-    memset(&s, 0, sizeof s);
-    s.m = m;
+    pl.sh.m = m;
+    atomic_init(&pl.sh.min_invalid, SIZE_MAX);
     if (lim != NULL && lim->time_s > 0) {
-        s.deadline = start + lim->time_s;
+        pl.sh.deadline = start + lim->time_s;
     }
     if (lim != NULL) {
-        s.memory_limit = lim->memory_bytes;
+        pl.sh.memory_limit = lim->memory_bytes;
+    }
+    if (threads > CHECKER_THREADS_MAX) {
+        threads = CHECKER_THREADS_MAX;
+    }
+    if (m->reset != NULL) {
+        threads = 1; /* its tables are static */
     }
 
     whole_history = lim != NULL && lim->whole;
+    out->whole = whole_history;
     if (m->reset != NULL) {
         m->reset();
+    }
+    if (m->check_begin != NULL) {
+        pl.mctx = m->check_begin();
+        if (pl.mctx == NULL) {
+            rv = -ENOMEM;
+            goto err;
+        }
     }
     rv = pair_events(h, &ops, &nops, out);
     if (rv == 0) {
@@ -930,8 +1162,8 @@ int checker_linearizable(const struct history *h, const struct model *m,
     out->ops = nops;
 
     order = malloc((nops + 1) * sizeof *order);
-    ids = malloc((nops + 1) * sizeof *ids);
-    if (order == NULL || ids == NULL) {
+    pl.ids = malloc((nops + 1) * sizeof *pl.ids);
+    if (order == NULL || pl.ids == NULL) {
         rv = -ENOMEM;
         goto err;
     }
@@ -945,104 +1177,103 @@ int checker_linearizable(const struct history *h, const struct model *m,
                                        op_key(h, &ops[order[i - 1]])) != 0;
     }
 
-    /* Keys are searched in rounds with a step budget that grows eightfold
-     * each round, so that one hard key (valid or not) does not hide an
-     * easy invalid one after it: as if the keys were searched side by
-     * side, at most about 1/7 of the work is repeated. The first key
-     * found invalid ends the check. */
-    parts = malloc((out->keys + 1) * sizeof *parts);
-    if (parts == NULL) {
+    /* One part per key with kept ops, in key order; its kept ops go to
+     * ids, side by side. */
+    pl.parts = malloc((out->keys + 1) * sizeof *pl.parts);
+    if (pl.parts == NULL) {
         rv = -ENOMEM;
         goto err;
     }
-    for (size_t lo = 0; lo < nops;) {
-        size_t hi = lo;
+    for (size_t lo = 0, nids = 0; lo < nops;) {
         const char *key = op_key(h, &ops[order[lo]]);
-        while (hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0) {
-            hi++;
+        size_t hi = lo, first = nids;
+        for (; hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0;
+             hi++) {
+            if (ops[order[hi]].keep) {
+                pl.ids[nids++] = order[hi];
+            }
         }
-        parts[nparts++] = lo;
+        if (nids - first >= (size_t)INT32_MAX / 2) {
+            rv = fail_history(out, "too many operations on one key (%zu)",
+                              nids - first);
+            goto err;
+        }
+        if (nids > first) {
+            pl.parts[pl.nparts++] = (struct part){.lo = lo,
+                                                  .idlo = first,
+                                                  .n = nids - first,
+                                                  .outcome = OUT_PENDING};
+        }
         lo = hi;
     }
-    for (uint64_t budget = 1 << 15; npending(parts, nparts) > 0;
+    pl.ops = ops;
+
+    /* Parts are searched in rounds with a step budget that grows eightfold
+     * each round, so that one hard part (valid or not) does not hide an
+     * easy invalid one after it: as if the parts were searched side by
+     * side, at most about 1/7 of the work is repeated. Several threads
+     * take the parts of a round in key order. The round that finds a part
+     * invalid is the last: the verdict names the first part in key order
+     * found invalid in it. Budgets count steps, not time, so which parts
+     * a round proves invalid does not depend on the thread count or on
+     * which finished first: the verdict is the same for any --threads
+     * (unless a time limit cuts in). A part found invalid cancels the
+     * searches of later parts in its round; earlier ones run to their
+     * budget, as they would on one thread. */
+    for (uint64_t budget = 1 << 15;;
          budget = budget < (UINT64_MAX >> 4) ? budget * 8 : 0) {
-        for (size_t pi = 0; pi < nparts; pi++) {
-            size_t lo = parts[pi], hi;
-            if (lo == SIZE_MAX) {
-                continue;
-            }
-            const char *key = op_key(h, &ops[order[lo]]);
-            size_t n = 0;
-            for (hi = lo;
-                 hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0;
-                 hi++) {
-                if (ops[order[hi]].keep) {
-                    ids[n++] = order[hi];
-                }
-            }
-            if (n == 0) {
-                parts[pi] = SIZE_MAX;
-                continue;
-            }
-            if (n >= (size_t)INT32_MAX / 2) {
-                rv = fail_history(out, "too many operations on one key (%zu)",
-                                  n);
-                goto err;
-            }
-            if (s.deadline != 0 && now_s() >= s.deadline) {
-                rv = OUT_TIME;
-            } else {
-                s.budget = nparts > 1 ? budget : 0;
-                rv = search_key(&s, ops, ids, n);
-            }
-            if (rv < 0) {
-                goto err;
-            }
-            if (rv == OUT_BUDGET) {
-                continue; /* next round */
-            }
-            parts[pi] = SIZE_MAX;
-            if (rv == OUT_INVALID) {
-                out->result = VERDICT_INVALID;
-                if (set_key(out, key) != 0) {
-                    rv = -ENOMEM;
-                    goto err;
-                }
-                describe_op(h, m, &ops[ids[s.culprit]], &out->op);
-                out->prefix = s.best_depth;
-                out->key_ops = s.nreq;
-                m->describe_state(s.fail_state, out->state, sizeof out->state);
-                unknown = false;
-                stop = true;
-                break;
-            }
-            if ((rv == OUT_TIME || rv == OUT_MEMORY) && !unknown) {
-                unknown = true;
-                if (set_key(out, key) != 0) {
-                    rv = -ENOMEM;
-                    goto err;
-                }
-                out->key_ops = n;
-                if (rv == OUT_TIME) {
-                    snprintf(out->reason, sizeof out->reason,
-                             "time limit of %g s reached", lim->time_s);
-                } else {
-                    snprintf(out->reason, sizeof out->reason,
-                             "memory limit of %zu bytes reached",
-                             lim->memory_bytes);
-                }
-            }
-            if (rv == OUT_TIME) {
-                stop = true;
-                break; /* the keys after this one go unchecked */
-            }
+        size_t pending = 0;
+        for (size_t i = 0; i < pl.nparts; i++) {
+            pending += pl.parts[i].outcome == OUT_PENDING;
         }
-        if (stop) {
+        if (pending == 0 || atomic_load(&pl.sh.stop) ||
+            atomic_load(&pl.sh.min_invalid) != SIZE_MAX) {
+            break;
+        }
+        pl.budget = pending > 1 ? budget : 0;
+        run_round(&pl, pending < threads ? (unsigned)pending : threads);
+        rv = atomic_load(&pl.error);
+        if (rv != 0) {
+            goto err;
+        }
+    }
+
+    /* The verdict, in key order: the first invalid part, else the first
+     * that hit a limit. */
+    for (size_t i = 0; i < pl.nparts; i++) {
+        struct part *p = &pl.parts[i];
+        if (p->outcome == OUT_INVALID) {
+            out->result = VERDICT_INVALID;
+            if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
+                rv = -ENOMEM;
+                goto err;
+            }
+            describe_op(h, m, &ops[p->culprit], &out->op);
+            out->prefix = p->best_depth;
+            out->key_ops = p->nreq;
+            snprintf(out->state, sizeof out->state, "%s", p->state);
             break;
         }
     }
-    if (unknown) {
+    for (size_t i = 0; out->result != VERDICT_INVALID && i < pl.nparts; i++) {
+        struct part *p = &pl.parts[i];
+        if (p->outcome != OUT_TIME && p->outcome != OUT_MEMORY) {
+            continue;
+        }
         out->result = VERDICT_UNKNOWN;
+        if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
+            rv = -ENOMEM;
+            goto err;
+        }
+        out->key_ops = p->n;
+        if (p->outcome == OUT_TIME) {
+            snprintf(out->reason, sizeof out->reason,
+                     "time limit of %g s reached", lim->time_s);
+        } else {
+            snprintf(out->reason, sizeof out->reason,
+                     "memory limit of %zu bytes reached", lim->memory_bytes);
+        }
+        break;
     }
     rv = 0;
 
@@ -1051,13 +1282,16 @@ err: /* and the way out on success: rv == 0 */
         out->result = VERDICT_UNKNOWN;
         snprintf(out->reason, sizeof out->reason, "out of memory");
     }
-    out->steps = s.steps;
-    out->states = s.states;
+    out->steps = atomic_load(&pl.sh.steps);
+    out->states = atomic_load(&pl.sh.states);
     out->seconds = now_s() - start;
     free(ops);
     free(order);
-    free(ids);
-    free(parts);
+    free(pl.ids);
+    free(pl.parts);
+    if (m->check_end != NULL) {
+        m->check_end(pl.mctx);
+    }
     if (m->reset != NULL) {
         m->reset();
     }

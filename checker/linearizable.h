@@ -9,13 +9,20 @@
 #include "checker/verdict.h"
 #include "histories/history.h"
 
+/* The most threads a check uses. */
+#define CHECKER_THREADS_MAX 64
+
 /* Bounds on the search; a zero field means no limit. Reaching one makes the
  * verdict unknown (never valid), naming the limit and the key. */
 struct checker_limits {
     double time_s;       /* wall-clock seconds for the whole history */
-    size_t memory_bytes; /* cache of visited states, per key */
+    size_t memory_bytes; /* for the whole check: the visited-state caches of
+                          * the keys being searched, and the model's tables */
     bool whole;          /* search the whole history as one part: do not
-                          * split it by key (for comparison and tests) */
+                          * split it by key (for comparison and tests); the
+                          * verdict then names no key (verdict.whole) */
+    unsigned threads;    /* keys searched at once, each on a thread; 0: one
+                          * per online core (at most CHECKER_THREADS_MAX) */
 };
 
 /* Check that @h is linearizable under @m (both borrowed; @lim may be NULL).

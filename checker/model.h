@@ -58,11 +58,38 @@ struct model {
     void (*describe_op)(const struct model_op *op, char *buf, size_t size);
     void (*describe_state)(const void *state, char *buf, size_t size);
 
-    /* Optional (NULL: none): free what the model keeps between ops (an
-     * intern table). The checker calls it before it translates a history's
-     * ops and after the search, so a model may keep such tables in static
-     * storage; two checks with one such model must not run at once. */
+    /* Optional pruning (both or neither; NULL: none). resets(op): can @op
+     * leave the state anything at all (a write, a put)? reachable(state,
+     * op): can @op (one with a result) still apply after some sequence of
+     * ops none of which resets, starting from @state? Must never say no
+     * wrongly; "yes" is always safe. The search uses them when no reset
+     * can come before the next op that must be linearized: a read whose
+     * value can't be reached from the current state ends that branch at
+     * once instead of after every order of the ops before it. */
+    bool (*resets)(const struct model_op *op);
+    bool (*reachable)(const void *state, const struct model_op *op);
+
+    /* Optional (NULL: none): free what the model keeps between ops in
+     * static storage. The checker calls it before it translates a
+     * history's ops and after the search; two checks with such a model
+     * must not run at once, and its keys are searched on one thread. */
     void (*reset)(void);
+
+    /* Optional (NULL: none), for a model that keeps tables between ops
+     * per check instead (kv interns its strings), so that checks and keys
+     * may run on several threads. check_begin() makes a check's context
+     * (NULL: out of memory) and makes it current on the calling thread,
+     * which then translates the ops; check_end() frees it. Around each
+     * key's search, on the thread that runs it, search_begin(ctx) (0 or
+     * -ENOMEM) and search_end(ctx): during searches the context is shared
+     * read-only, and what a search adds (new states) is its thread's own,
+     * freed by search_end. search_bytes() (optional) says how much memory
+     * the current search's additions hold, for the memory limit. */
+    void *(*check_begin)(void);
+    void (*check_end)(void *ctx);
+    int (*search_begin)(void *ctx);
+    void (*search_end)(void *ctx);
+    size_t (*search_bytes)(void);
 };
 
 /* The compare-and-set register (model_register.c): starts unset; read

@@ -122,6 +122,19 @@ static uint64_t hash(const void *state)
     return z ^ (z >> 31);
 }
 
+/* Only read leaves the value alone; write and cas can set any value. */
+static bool resets(const struct model_op *op)
+{
+    return op->f != REG_READ;
+}
+
+/* With reads only, the value stays as it is. */
+static bool reachable(const void *state, const struct model_op *op)
+{
+    struct reg next;
+    return op->f != REG_READ || step(state, op, &next);
+}
+
 static void describe_op(const struct model_op *op, char *buf, size_t size)
 {
     switch (op->f) {
@@ -165,6 +178,8 @@ const struct model model_register = {
     .step = step,
     .equal = equal,
     .hash = hash,
+    .resets = resets,
+    .reachable = reachable,
     .describe_op = describe_op,
     .describe_state = describe_state,
 };

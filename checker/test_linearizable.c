@@ -3,6 +3,7 @@
 #include "test/unit.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -752,6 +753,247 @@ static void test_linearizable_invalid_beats_unknown(void)
     history_close(&h);
 }
 
+/* The verdict names the same key and op for any thread count, even when
+ * several keys are invalid and one of them is hard. */
+static void test_linearizable_threads_same_verdict(void)
+{
+    uint64_t s = seed ^ 0x5555;
+    for (int round = 0; round < 30; round++) {
+        struct gen_params p = {
+            .clients = 6,
+            .keys = 9,
+            .ops = 600,
+            .values = 4,
+            .gap = 20,
+            .dur = 40,
+            .p_info = 0.02,
+            .p_fail = 0.05,
+            .p_none = 0.3,
+        };
+        struct history h;
+        struct gop *ops = generate(&s, &p);
+        /* Break a read on a few keys. */
+        for (int k = 0; k < 3; k++) {
+            for (int tries = 0; tries < 100; tries++) {
+                struct gop *o = &ops[below(&s, p.ops)];
+                if (o->f == G_READ && o->outcome == O_OK) {
+                    o->rnil = false;
+                    o->rval = 77;
+                    break;
+                }
+            }
+        }
+        to_history(ops, p.ops, &s, &h);
+        char key1[32] = "", line[512];
+        int64_t index1 = -1;
+        for (unsigned threads = 1; threads <= 4; threads++) {
+            struct checker_limits lim = {.time_s = 20, .threads = threads};
+            struct verdict v;
+            CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+            CHECK(v.result == VERDICT_INVALID);
+            if (threads == 1) {
+                snprintf(key1, sizeof key1, "%s", v.key ? v.key : "");
+                index1 = v.op.index;
+            } else if (v.result != VERDICT_INVALID || v.key == NULL ||
+                       strcmp(v.key, key1) != 0 || v.op.index != index1) {
+                verdict_summary(&v, line, sizeof line);
+                fprintf(stderr,
+                        "round %d, %u threads: %s\n  (1 thread: key %s, "
+                        "index %" PRId64 ")\n",
+                        round, threads, line, key1, index1);
+                CHECK(false);
+            }
+            verdict_close(&v);
+        }
+        history_close(&h);
+        free(ops);
+    }
+}
+
+/* A hard key first, an easy invalid key after it: the round that proves
+ * the easy one invalid ends the check, on one thread or several. */
+static void test_linearizable_threads_easy_invalid_first(void)
+{
+    struct history h;
+    struct verdict v;
+    const char *f[] = {"write", "read"};
+    ambiguous_history(&h, 13); /* key "k": invalid, > 2^15 steps */
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            struct history_event e;
+            memset(&e, 0, sizeof e);
+            e.process = 100;
+            e.type = k == 0 ? HISTORY_INVOKE : HISTORY_OK;
+            e.time = 5000 + 10 * i + k;
+            snprintf(e.f, sizeof e.f, "%s", f[i]);
+            e.key = "z";
+            e.value =
+                i == 0 || k == 1 ? json_integer(i == 0 ? 1 : 2) : json_null();
+            CHECK(history_add(&h, &e) == 0);
+            json_decref(e.value);
+        }
+    }
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        struct checker_limits lim = {.time_s = 30, .threads = threads};
+        CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+        CHECK(v.result == VERDICT_INVALID);
+        CHECK(v.key != NULL && strcmp(v.key, "z") == 0);
+        verdict_close(&v);
+    }
+    history_close(&h);
+}
+
+/* kv events: process @p does @f on @key with @value from @call to @ret. */
+static void kv_op(struct history *h, int p, const char *f, const char *key,
+                  const char *in, const char *out, int64_t call, int64_t ret)
+{
+    struct history_event e;
+    memset(&e, 0, sizeof e);
+    e.process = p;
+    e.key = (char *)key;
+    snprintf(e.f, sizeof e.f, "%s", f);
+    e.type = HISTORY_INVOKE;
+    e.time = call;
+    e.value = in ? json_string(in) : json_null();
+    CHECK(history_add(h, &e) == 0);
+    json_decref(e.value);
+    e.type = HISTORY_OK;
+    e.time = ret;
+    e.value = out ? json_string(out) : in ? json_string(in) : json_null();
+    CHECK(history_add(h, &e) == 0);
+    json_decref(e.value);
+}
+
+/* @n appends to one key, all at once, then a get of them in one order
+ * (@bad: a string no order gives). */
+static void kv_appends(struct history *h, int n, bool bad)
+{
+    char want[512] = "", part[16];
+    history_init(h);
+    for (int i = 0; i < n; i++) {
+        snprintf(part, sizeof part, "x%d;", i);
+        strcat(want, part);
+    }
+    if (bad) {
+        strcat(want, "?");
+    }
+    /* Invokes first, then completions: every append overlaps the rest. */
+    struct history tmp;
+    history_init(&tmp);
+    for (int i = 0; i < n; i++) {
+        snprintf(part, sizeof part, "x%d;", i);
+        kv_op(&tmp, i, "append", "k", part, NULL, 10 + i, 100 + i);
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < tmp.n; i++) {
+            if ((tmp.events[i].type == HISTORY_INVOKE) == (pass == 0)) {
+                struct history_event e = tmp.events[i];
+                CHECK(history_add(h, &e) == 0);
+            }
+        }
+    }
+    history_close(&tmp);
+    kv_op(h, n, "get", "k", NULL, want, 200, 201);
+}
+
+/* Without puts a string only grows, so an append order that no later get
+ * can see is dropped at once: 14 concurrent appends cost a few states, not
+ * one per subset of them. */
+static void test_linearizable_kv_prunes_append_orders(void)
+{
+    for (int bad = 0; bad < 2; bad++) {
+        struct history h;
+        struct verdict v;
+        struct checker_limits lim = {.time_s = 5, .threads = 1};
+        char line[512];
+        kv_appends(&h, 14, bad);
+        CHECK(checker_linearizable(&h, &model_kv, &lim, &v) == 0);
+        verdict_summary(&v, line, sizeof line);
+        printf("     %s (%" PRIu64 " states)\n", line, v.states);
+        CHECK(v.result == (bad ? VERDICT_INVALID : VERDICT_VALID));
+        CHECK(v.states < 200);
+        verdict_close(&v);
+        history_close(&h);
+    }
+}
+
+/* kv keeps its strings per check: checks on several threads at once agree
+ * with one check alone. */
+struct kv_job {
+    const struct history *h;
+    int rounds;
+    int valid, invalid;
+};
+
+static void *kv_job_run(void *arg)
+{
+    struct kv_job *j = arg;
+    for (int i = 0; i < j->rounds; i++) {
+        struct checker_limits lim = {.time_s = 30, .threads = 2};
+        struct verdict v;
+        if (checker_linearizable(j->h, &model_kv, &lim, &v) == 0) {
+            j->valid += v.result == VERDICT_VALID;
+            j->invalid += v.result == VERDICT_INVALID;
+        }
+        verdict_close(&v);
+    }
+    return NULL;
+}
+
+static void test_linearizable_kv_checks_in_parallel(void)
+{
+    struct history good, bad;
+    struct kv_job jobs[4];
+    pthread_t t[4];
+    kv_appends(&good, 8, false);
+    kv_appends(&bad, 8, true);
+    /* More keys, so each check has parts to share out. */
+    for (int k = 0; k < 6; k++) {
+        char key[8], val[8];
+        snprintf(key, sizeof key, "q%d", k);
+        snprintf(val, sizeof val, "v%d", k);
+        kv_op(&good, 50 + k, "put", key, val, NULL, 300, 301);
+        kv_op(&good, 60 + k, "get", key, NULL, val, 302, 303);
+        kv_op(&bad, 50 + k, "put", key, val, NULL, 300, 301);
+        kv_op(&bad, 60 + k, "get", key, NULL, val, 302, 303);
+    }
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (struct kv_job){i % 2 ? &bad : &good, 20, 0, 0};
+        CHECK(pthread_create(&t[i], NULL, kv_job_run, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(jobs[i].valid == (i % 2 ? 0 : 20));
+        CHECK(jobs[i].invalid == (i % 2 ? 20 : 0));
+    }
+    history_close(&good);
+    history_close(&bad);
+}
+
+/* A search of the whole history names no key. */
+static void test_linearizable_whole_names_no_key(void)
+{
+    struct history h;
+    struct verdict v;
+    struct checker_limits lim = {.time_s = 30, .whole = true};
+    char line[512];
+    kv_appends(&h, 3, true);
+    CHECK(checker_linearizable(&h, &model_kv, &lim, &v) == 0);
+    verdict_summary(&v, line, sizeof line);
+    printf("     %s\n", line);
+    CHECK(v.result == VERDICT_INVALID);
+    CHECK(strstr(line, "whole history") != NULL);
+    CHECK(strstr(line, "key") == NULL);
+    json_t *js = verdict_to_json(&v);
+    json_t *a = json_object_get(js, "anomaly");
+    CHECK(a != NULL && json_is_null(json_object_get(a, "key")));
+    CHECK(a != NULL && strcmp(json_string_value(json_object_get(a, "scope")),
+                              "whole history") == 0);
+    json_decref(js);
+    verdict_close(&v);
+    history_close(&h);
+}
+
 static void test_linearizable_model_lookup(void)
 {
     CHECK(model_find("cas-register") == &model_register);
@@ -809,6 +1051,11 @@ int main(void)
     RUN(test_linearizable_memory_limit_gives_unknown);
     RUN(test_linearizable_invalid_beats_unknown);
     RUN(test_linearizable_speed);
+    RUN(test_linearizable_threads_same_verdict);
+    RUN(test_linearizable_threads_easy_invalid_first);
+    RUN(test_linearizable_kv_prunes_append_orders);
+    RUN(test_linearizable_kv_checks_in_parallel);
+    RUN(test_linearizable_whole_names_no_key);
 
     if (failures != 0) {
         printf("test_linearizable: %d failure(s); replay with "

@@ -46,7 +46,7 @@ static void set(json_t *obj, const char *name, json_t *v, bool *ok)
 
 static json_t *key_json(const struct verdict *v)
 {
-    return v->key ? json_string(v->key) : json_null();
+    return v->key && !v->whole ? json_string(v->key) : json_null();
 }
 
 static json_t *op_to_json(const struct verdict_op *op)
@@ -99,6 +99,9 @@ json_t *verdict_to_json(const struct verdict *v)
             ok = false;
         } else {
             set(a, "key", key_json(v), &ok);
+            if (v->whole) {
+                set(a, "scope", json_string("whole history"), &ok);
+            }
             set(a, "op", op_to_json(&v->op), &ok);
             set(a, "linearized_prefix", json_integer((json_int_t)v->prefix),
                 &ok);
@@ -110,6 +113,9 @@ json_t *verdict_to_json(const struct verdict *v)
         set(o, "reason", json_string(v->reason), &ok);
         if (v->has_key) {
             set(o, "key", key_json(v), &ok);
+        }
+        if (v->whole) {
+            set(o, "scope", json_string("whole history"), &ok);
         }
     }
     set(o, "stats",
@@ -123,10 +129,12 @@ json_t *verdict_to_json(const struct verdict *v)
     return o;
 }
 
-/* "k1" quoted, or "(no key)". */
+/* "key \"k1\"", "ops without a key", or "whole history" (not split). */
 static void key_text(const struct verdict *v, char *buf, size_t size)
 {
-    if (v->key != NULL) {
+    if (v->whole) {
+        snprintf(buf, size, "whole history");
+    } else if (v->key != NULL) {
         snprintf(buf, size, "key \"%.64s\"", v->key);
     } else {
         snprintf(buf, size, "ops without a key");
@@ -156,7 +164,7 @@ void verdict_summary(const struct verdict *v, char *buf, size_t size)
                  v->key_ops, v->state, partial);
         break;
     default:
-        if (v->has_key) {
+        if (v->has_key || v->whole) {
             snprintf(buf, size, "unknown: %s: %s (%zu ops, %zu keys%s)", key,
                      v->reason, v->ops, v->keys, partial);
         } else {

@@ -45,6 +45,8 @@ struct verdict {
      * Unknown: the key where the checker stopped, and its op count. */
     char *key;
     bool has_key; /* key is meaningful (it may still be NULL: no key) */
+    bool whole;   /* the search took the whole history as one part (not
+                   * split by key): the verdict names no key */
     struct verdict_op op;
     size_t prefix;
     size_t key_ops;

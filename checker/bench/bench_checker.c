@@ -49,7 +49,8 @@ static int check_files(const char *prefix, bool whole, const char *only,
         struct history_error err;
         enum history_format fmt;
         struct verdict v;
-        struct checker_limits lim = {.time_s = 300, .whole = whole};
+        struct checker_limits lim = {
+            .time_s = 300, .whole = whole, .threads = 1};
 
         if (sscanf(row, "%511s", name) != 1 ||
             strncmp(name, prefix, strlen(prefix)) != 0 ||
@@ -194,7 +195,7 @@ static int generated(size_t nops, struct row_result *r)
 {
     struct history h;
     struct verdict v;
-    struct checker_limits lim = {.time_s = 300};
+    struct checker_limits lim = {.time_s = 300, .threads = 1};
     if (generate(&h, nops, 1000, 20) != 0) {
         return -ENOMEM;
     }
