@@ -70,10 +70,12 @@ function drawHeader() {
        c.ok + " ok</span>, <span class=t-fail>" + c.fail +
        " fail</span>, <span class=t-info>" + c.info + " info</span>" +
        (c.open ? ", " + c.open + " open" : "") + " &middot; faults: <b>" +
-       esc(faultCounts()) + "</b> &middot; " + esc(m.nodes || "?") +
-       " nodes, " + esc(m.clients || m.n_lanes) + " clients" +
+       esc(faultCounts()) + "</b> &middot; " +
+       (m.nodes ? esc(m.nodes) + " nodes, " : "") +
+       esc(m.clients || m.n_lanes) + " clients" +
        (m.bug ? " &middot; bug <b>" + esc(m.bug) + "</b>" : "") +
-       " &middot; " + fmtT(END) + " from " + esc(m.start_wall) + "</span>";
+       " &middot; " + fmtT(END) +
+       (m.start_wall ? " from " + esc(m.start_wall) : "") + "</span>";
   $("head").innerHTML = h;
   var notes = (m.notes || []).map(function (n) {
     return "<div class=note>" + esc(n) + "</div>";
@@ -136,7 +138,8 @@ function drawAnomaly() {
     (named[n.op] = named[n.op] || []).push(n);
     h += "<tr class=hl>" + opRow(n.op, "<td>" + esc(n.checker) +
          (n.where ? " (" + esc(n.where) + ")" : "") + ": " + esc(n.text) +
-         "</td>") + "</tr>";
+         (n.index !== OPS.idx[n.op] ? " <span class=muted>(names event " +
+          n.index + ", its completion)</span>" : "") + "</td>") + "</tr>";
   });
   h += "</table><div class=muted>Outlined in black on the timeline and " +
        "the latency chart; click an index to zoom there.</div>";

@@ -559,13 +559,26 @@ def named_ops(verdict):
                         walk(sub, name, name)
                     continue
                 lk = k.lower()
+                here = f"{where}.{k}".strip(".")
                 if isinstance(v, list) and ("index" in lk or "example" in lk
                                             or lk in ("ops", "op_ids")):
                     for x in v:
                         if isinstance(x, int) and not isinstance(x, bool):
                             found.append({"index": x, "checker": checker,
-                                          "where": f"{where}.{k}".strip("."),
-                                          "text": k})
+                                          "where": here, "text": k})
+                        elif isinstance(x, dict) and "example" in lk:
+                            # {"task": "t2", "description": ..., "create": 3,
+                            #  "read": 4}: its integers are op indexes.
+                            for fk, fx in x.items():
+                                if isinstance(fx, int) and \
+                                        not isinstance(fx, bool) and \
+                                        fk not in ("count", "version"):
+                                    found.append({
+                                        "index": fx, "checker": checker,
+                                        "where": f"{here}.{fk}",
+                                        "text": x.get("description") or fk})
+                    if lk == "examples" or "example" in lk:
+                        continue
                 walk(v, checker, f"{where}.{k}".strip("."))
         elif isinstance(node, list):
             for x in node:
@@ -595,24 +608,44 @@ def verdict_view(verdict):
             return {"name": name, "valid": None, "text": _short(v)}
         text = v.get("summary") or v.get("reason") or ""
         a = v.get("anomaly")
+        anomalies = v.get("anomalies")
         if not text and isinstance(a, dict):
             op = a.get("op") or {}
             text = "key %s: %s (process %s, index %s) cannot be " \
                 "linearized" % (json.dumps(a.get("key")),
                                 op.get("description", ""),
                                 op.get("process"), op.get("index"))
-        if not text:
-            # A set-like verdict: a count per class ("lost": {"count": 2,
-            # "examples": [...]}, or "lost": 2).
+        if not text and isinstance(anomalies, dict) and anomalies:
+            # Anomaly classes with counts and examples (checker/report.c).
             parts = []
-            for k, x in v.items():
+            for cls, x in anomalies.items():
+                if not isinstance(x, dict):
+                    continue
+                ex = x.get("examples") or []
+                first = ex[0].get("description") if ex and \
+                    isinstance(ex[0], dict) else None
+                parts.append(f"{cls} {x.get('count')}" +
+                             (f" (first: {first})" if first else ""))
+            text = "; ".join(parts)
+        if not text:
+            # Counts per class ("counts": {"ok": 3, "lost": 0}, or
+            # "lost": {"count": 2, ...}, or "lost": 2): the non-zero ones.
+            src = v.get("counts") if isinstance(v.get("counts"), dict) \
+                else v
+            parts = []
+            for k, x in src.items():
                 if k in ("ops", "keys", "stats", "valid", "partial"):
                     continue
                 if isinstance(x, dict) and isinstance(x.get("count"), int):
                     x = x["count"]
-                if isinstance(x, int) and not isinstance(x, bool):
+                if isinstance(x, int) and not isinstance(x, bool) and x:
                     parts.append(f"{k} {x}")
             text = ", ".join(parts)
+        if not text and v.get("ops") is not None:
+            text = "%s ops%s%s" % (
+                v.get("ops"),
+                f", {v['keys']} keys" if v.get("keys") is not None else "",
+                f", model {v['model']}" if v.get("model") else "")
         detail = {k: v[k] for k in v if k not in ("history", "checkers")}
         return {"name": name or v.get("checker") or "checker",
                 "valid": v.get("valid"), "text": text,
