@@ -29,6 +29,16 @@ if [ -f "$CONF/expected.tsv" ]; then
   expect 0 'valid' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_002.log"
   expect 3 'no events' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_095.log"
   expect 3 'empty file' -- "$BIN/faultline" check "$CONF/etcd/etcd_095.log"
+  # Keys on several threads: the same verdict, word for word.
+  one=$("$BIN/faultline" check --threads 1 "$CONF/kv/c50-bad.txt")
+  four=$("$BIN/faultline" check --threads 4 "$CONF/kv/c50-bad.txt")
+  if [ "$one" != "$four" ] || [[ "$one" != invalid* ]]; then
+    echo "FAIL: --threads 1 and 4 disagree:"; echo "  $one"; echo "  $four"
+    failures=$((failures + 1))
+  else
+    echo "ok: --threads 1 and 4 give the same verdict"
+  fi
+  expect 3 'threads: expected 1 to 64' -- "$BIN/faultline" check --threads 0 "$CONF/kv/c01-bad.txt"
   # Export as Jepsen EDN and check the export: same verdict.
   "$BIN/faultline" check --export-edn "$tmp/c10.edn" "$CONF/kv/c10-bad.txt"
   expect 1 'invalid' -- "$BIN/faultline" check "$tmp/c10.edn"

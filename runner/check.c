@@ -430,6 +430,9 @@ int check_path(const char *path, const struct check_options *o,
                                                   : DEFAULT_MEMORY_MB) *
                         1024 * 1024,
         .whole = o->whole,
+        .threads = (unsigned)(o->threads > 0 ? o->threads
+                              : has_scenario ? s.checker.threads
+                                             : 0),
     };
 
     res->verdict = json_object();

@@ -18,6 +18,8 @@ struct check_options {
                            * the workload's (runner/check.c) */
     double time_limit_s; /* <= 0: from the scenario, else 60 */
     int memory_mb;       /* <= 0: from the scenario, else 1024 */
+    int threads;         /* keys searched at once; <= 0: from the scenario,
+                          * else one per core */
     bool whole;          /* do not split the history by key */
     const char *export_edn; /* write the history as Jepsen EDN here ("-":
                              * stdout) instead of checking it */

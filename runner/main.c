@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checker/linearizable.h"
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
 #include "runner/report.h"
@@ -32,7 +33,7 @@ static const char usage[] =
     "        --runs-dir DIR  where run directories go (histories/runs)\n"
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
     "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
-    "        [--no-split] [--json]\n"
+    "        [--threads N] [--no-split] [--json]\n"
     "        [--export-edn OUT] FILE|RUN_DIR\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
@@ -43,6 +44,9 @@ static const char usage[] =
     "        --checker  checkers to run, comma-separated: linearizable,\n"
     "                   set, queue (default: the workload's)\n"
     "        --no-split search the whole history at once, not key by key\n"
+    "        --threads N  keys searched at once (default: the scenario's\n"
+    "                   checker.threads, else one per core); the verdict\n"
+    "                   is the same for any N\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n"
     "  repro [--runs-dir DIR] RUN_DIR\n"
@@ -173,6 +177,7 @@ static int cmd_check(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"time-limit", required_argument, NULL, 't'},
         {"memory-limit", required_argument, NULL, 'M'},
+        {"threads", required_argument, NULL, 'T'},
         {"no-split", no_argument, NULL, 'w'},
         {"export-edn", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
@@ -220,6 +225,18 @@ static int cmd_check(int argc, char **argv)
                 return EXIT_BAD_INPUT;
             }
             o.memory_mb = (int)mb;
+            break;
+        case 'T':
+            if (parse_u64("--threads", optarg, &mb) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            if (mb == 0 || mb > CHECKER_THREADS_MAX) {
+                fprintf(stderr,
+                        "faultline: --threads: expected 1 to %d, got %llu\n",
+                        CHECKER_THREADS_MAX, (unsigned long long)mb);
+                return EXIT_BAD_INPUT;
+            }
+            o.threads = (int)mb;
             break;
         case 'j':
             json = true;

@@ -138,6 +138,7 @@ static const struct field fields[] = {
      NULL, NULL},
     {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20, NULL,
      NULL},
+    {"checker.threads", F_INT, OFF(checker.threads), 0, 0, 64, NULL, NULL},
 };
 
 /* The workload keys that only some workloads read; the others apply to
@@ -590,7 +591,7 @@ json_t *scenario_to_json(const struct scenario *s)
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
         " s:o,"
         " s:o,"
-        " s:{s:f, s:i}}",
+        " s:{s:f, s:i, s:i}}",
         "name", s->name, "description", s->description, "nodes", s->nodes,
         "duration_s", s->duration_s, "recovery_s", s->recovery_s, "seed",
         (json_int_t)s->seed, "db", "name", s->db.name, "bug", s->db.bug,
@@ -598,7 +599,8 @@ json_t *scenario_to_json(const struct scenario *s)
         s->db.heartbeat_ms, "snapshot_threshold", s->db.snapshot_threshold,
         "snapshot_trailing", s->db.snapshot_trailing, "workload",
         workload_json(s), "nemesis", nemesis, "checker", "time_limit_s",
-        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb);
+        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb, "threads",
+        s->checker.threads);
 }
 
 bool scenario_has_fault(const struct scenario *s, const char *fault)

@@ -76,6 +76,7 @@ struct scenario {
     struct {
         double time_limit_s;
         int memory_mb;
+        int threads; /* keys searched at once; 0: one per core */
     } checker;
 };
 
