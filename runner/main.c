@@ -55,10 +55,12 @@ static const char usage[] =
     "        times, same nodes), into a new run directory. Exit 0 when the\n"
     "        same anomaly class appears again (checker and kind), 1 when\n"
     "        not.\n"
-    "  shrink [--model NAME] [--time-limit S] RUN_DIR|HISTORY\n"
+    "  shrink [--checker linearizable|set] [--model NAME]\n"
+    "        [--time-limit S] RUN_DIR|HISTORY\n"
     "        Cut an invalid history down to a small sub-history that is\n"
-    "        still invalid (delta debugging over operations, on the\n"
-    "        anomaly's key), print it, and write RUN_DIR/shrunk.jsonl and\n"
+    "        still invalid the same way (delta debugging over operations,\n"
+    "        on the anomaly's key or task), print it, and write\n"
+    "        RUN_DIR/shrunk.jsonl and\n"
     "        shrunk.verdict.json (HISTORY.shrunk.* for a file). Exit 1\n"
     "        when shrunk; 0 or 2 when the history is valid or unknown\n"
     "        (nothing to shrink). --time-limit: for the whole shrink (60).\n"
@@ -380,6 +382,7 @@ static int cmd_shrink(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
+        {"checker", required_argument, NULL, 'c'},
         {"time-limit", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -392,6 +395,9 @@ static int cmd_shrink(int argc, char **argv)
         switch (c) {
         case 'm':
             o.model = optarg;
+            break;
+        case 'c':
+            o.checker = optarg;
             break;
         case 't':
             if (parse_double("--time-limit", optarg, &o.time_s) != 0) {

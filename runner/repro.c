@@ -46,7 +46,11 @@ int repro_anomaly_classes(const json_t *verdict, char out[][64], int max)
     json_t *v;
     int n = 0;
 
-    n = add_class(name != NULL ? name : "checker", verdict, out, n, max);
+    if (!json_is_object(checkers)) {
+        return add_class(name != NULL ? name : "checker", verdict, out, n,
+                         max);
+    }
+    /* Several checkers: the top level only combines theirs. */
     json_object_foreach((json_t *)checkers, key, v)
     {
         n = add_class(key, v, out, n, max);

@@ -11,8 +11,8 @@
 
 /* The anomaly classes of a verdict object (borrowed), as "checker kind"
  * strings ("linearizable invalid", "set lost"): one per checker that found
- * the history invalid, from the top-level verdict and from its "checkers"
- * object when there is one. The kind is the anomaly's "kind" field when it
+ * the history invalid, from its "checkers" object when there is one, else
+ * from the top-level verdict. The kind is the anomaly's "kind" field when it
  * has one, else "invalid". Writes at most @max into @out; returns how many
  * (0: no anomaly). */
 int repro_anomaly_classes(const json_t *verdict, char out[][64], int max);

@@ -13,6 +13,8 @@
 
 #include "checker/linearizable.h"
 #include "checker/model.h"
+#include "checker/report.h"
+#include "checker/set.h"
 #include "checker/shrink.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
@@ -21,6 +23,20 @@
 #include "runner/scenario.h"
 
 #define DEFAULT_TIME_S 60
+
+/* Does @h hold task operations (the tasks workload)? */
+static bool has_tasks(const struct history *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        const char *f = h->events[i].f;
+        if (h->events[i].process != HISTORY_NEMESIS &&
+            (strcmp(f, "create") == 0 || strcmp(f, "update") == 0 ||
+             strcmp(f, "list") == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 /* The model: --model, the run's scenario, else the op names. */
 static const struct model *pick_model(const char *given, const char *dir,
@@ -31,6 +47,9 @@ static const struct model *pick_model(const char *given, const char *dir,
 
     if (given != NULL) {
         return model_find(given);
+    }
+    if (has_tasks(h)) {
+        return model_find("task-record");
     }
     if (dir != NULL) {
         snprintf(path, sizeof path, "%s/scenario.json", dir);
@@ -91,44 +110,315 @@ static void print_event(const struct history_event *e, size_t orig)
     free(v);
 }
 
-int shrink_run(const char *path, const struct shrink_run_options *o)
+/* Where the outputs go, and what the shrink found. */
+struct outputs {
+    char hist_path[PATH_MAX + 32];
+    char out_path[PATH_MAX + 64];
+    char verdict_path[PATH_MAX + 64];
+};
+
+/* Write the shrunk history @out and @vj (its verdict, stolen), print the
+ * ops with their original indices orig[i]. Returns the exit code. */
+static int finish(const struct outputs *p, const struct history *out,
+                  const int64_t *orig, json_t *vj, const char *summary,
+                  const struct shrink_stats *st, const char *how, int code)
 {
-    char hist_path[PATH_MAX + 32], out_path[PATH_MAX + 64];
-    char verdict_path[PATH_MAX + 64], text[1024];
-    struct history h, out;
-    struct history_error herr;
-    struct shrink_lin lin = {0};
+    json_t *indices = json_array();
+    for (size_t i = 0; i < out->n; i++) {
+        json_array_append_new(indices, json_integer((json_int_t)orig[i]));
+    }
+    json_object_set_new(vj, "history", json_string(p->out_path));
+    json_object_set_new(vj, "shrunk_from", json_string(p->hist_path));
+    json_object_set_new(
+        vj, "shrink",
+        json_pack("{s:s, s:I, s:I, s:I, s:f, s:b, s:o}", "how", how,
+                  "ops_before", (json_int_t)st->ops_before, "ops_after",
+                  (json_int_t)st->ops_after, "checks", (json_int_t)st->checks,
+                  "seconds", st->seconds, "minimal", !st->time_out,
+                  "original_indices", indices));
+    if (write_history(p->out_path, out) != 0 ||
+        json_dump_file(vj, p->verdict_path,
+                       JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+        fprintf(stderr, "faultline shrink: writing %s: %s\n", p->out_path,
+                strerror(errno));
+        code = EXIT_HARNESS;
+    }
+    printf("faultline: shrunk %zu ops to %zu (%s; %zu checks, %.1f s%s):\n",
+           st->ops_before, st->ops_after, how, st->checks, st->seconds,
+           st->time_out ? ", time limit reached: may not be minimal" : "");
+    printf("  %6s %12s  %-7s %-6s %-9s %-6s %s\n", "index", "time", "process",
+           "type", "f", "key", "value");
+    for (size_t i = 0; i < out->n; i++) {
+        print_event(&out->events[i], (size_t)orig[i]);
+    }
+    printf("faultline: %s\nfaultline: wrote %s and %s\n", summary,
+           p->out_path, p->verdict_path);
+    json_decref(vj);
+    return code;
+}
+
+/* --- set anomalies -------------------------------------------------------- */
+
+struct set_test {
+    char kind[32]; /* the anomaly class that must stay ("lost") */
+};
+
+static int test_set(const struct history *h, void *arg)
+{
+    struct set_test *t = arg;
+    struct report rep;
+    int hit = 0;
+    int rv = checker_set(h, &rep);
+    if (rv == 0 && rep.result == VERDICT_INVALID) {
+        for (size_t i = 0; i < rep.nclasses; i++) {
+            hit |= strcmp(rep.classes[i].name, t->kind) == 0 &&
+                   rep.classes[i].count > 0;
+        }
+    }
+    report_close(&rep);
+    return rv == -ENOMEM ? rv : hit;
+}
+
+/* Is list entry @v about task @task? Entries are {"id": T, ...}. */
+static bool entry_is(const json_t *v, const char *task)
+{
+    const char *id = json_string_value(json_object_get(v, "id"));
+    return id != NULL && strcmp(id, task) == 0;
+}
+
+/* @h projected onto task @task: its ops, every list (its result cut to
+ * that task's entry), the nemesis events; orig[i] gets the index in @h of
+ * the projection's event i. The set checker judges each task on its own
+ * (as Jepsen's set-full does), so the projection keeps the anomaly. */
+static int project(const struct history *h, const char *task,
+                   struct history *out, int64_t *orig)
+{
+    int max_process = 0;
+    bool *keep;
+    int rv = 0;
+
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->events[i].process > max_process) {
+            max_process = h->events[i].process;
+        }
+    }
+    keep = calloc((size_t)max_process + 1, sizeof *keep);
+    if (keep == NULL) {
+        return -ENOMEM;
+    }
+    history_init(out);
+    out->header = h->header;
+    out->header.scenario = h->header.scenario ? strdup(h->header.scenario)
+                                              : NULL;
+    out->header.start_wall =
+        h->header.start_wall ? strdup(h->header.start_wall) : NULL;
+    for (size_t i = 0; i < h->n && rv == 0; i++) {
+        struct history_event e = h->events[i];
+        json_t *cut = NULL;
+        if (e.process != HISTORY_NEMESIS) {
+            /* An op is kept or dropped whole: decided at its invoke. */
+            if (e.type == HISTORY_INVOKE) {
+                keep[e.process] = strcmp(e.f, "list") == 0 ||
+                                  (e.key != NULL && strcmp(e.key, task) == 0);
+            }
+            if (!keep[e.process]) {
+                continue;
+            }
+            if (strcmp(e.f, "list") == 0 && json_is_array(e.value)) {
+                size_t k;
+                json_t *v;
+                cut = json_array();
+                json_array_foreach(e.value, k, v)
+                {
+                    if (entry_is(v, task)) {
+                        json_array_append(cut, v);
+                    }
+                }
+                e.value = cut;
+            }
+        }
+        orig[out->n] = h->events[i].index;
+        rv = history_add(out, &e);
+        json_decref(cut);
+    }
+    free(keep);
+    if (rv != 0) {
+        history_close(out);
+    }
+    return rv;
+}
+
+/* Shrink a set anomaly of @h (@rep: its report). Returns the exit code. */
+static int shrink_set(const struct outputs *p, const struct history *h,
+                      const struct report *rep, double time_s)
+{
+    struct set_test t = {{0}};
+    struct history proj, out;
+    struct shrink_stats st;
+    struct report shrunk;
+    const char *task = NULL;
+    int64_t *proj_orig = calloc(h->n + 1, sizeof *proj_orig);
+    int64_t *orig = calloc(h->n + 1, sizeof *orig);
+    size_t *idx = NULL;
+    char text[1024];
+    json_t *vj;
+    int rv, code = EXIT_HARNESS;
+
+    for (size_t i = 0; i < rep->nclasses && task == NULL; i++) {
+        const struct report_class *c = &rep->classes[i];
+        if (c->anomaly && c->count > 0) {
+            snprintf(t.kind, sizeof t.kind, "%s", c->name);
+            task = json_string_value(
+                json_object_get(json_array_get(c->examples, 0), "task"));
+        }
+    }
+    if (proj_orig == NULL || orig == NULL || task == NULL) {
+        fprintf(stderr, "faultline shrink: %s: the set anomaly names no "
+                        "task\n",
+                p->hist_path);
+        goto out_free;
+    }
+    rv = project(h, task, &proj, proj_orig);
+    if (rv != 0) {
+        goto out_free;
+    }
+    printf("faultline: set anomaly \"%s\" of task %s: %zu events of it "
+           "(its ops, the lists)\n",
+           t.kind, task, proj.n);
+    rv = shrink_history(&proj, NULL, test_set, &t, time_s, &out, &idx, &st);
+    if (rv != 0) {
+        fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
+                rv == -EINVAL ? "the anomaly does not show on the task alone"
+                              : strerror(-rv));
+        history_close(&proj);
+        code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+        goto out_free;
+    }
+    for (size_t i = 0; i < out.n; i++) {
+        orig[i] = proj_orig[idx[i]];
+    }
+    rv = checker_set(&out, &shrunk);
+    vj = report_to_json(&shrunk);
+    report_summary(&shrunk, text, sizeof text);
+    code = rv == 0 && shrunk.result == VERDICT_INVALID ? EXIT_INVALID
+                                                       : EXIT_HARNESS;
+    report_close(&shrunk);
+    code = finish(p, &out, orig, vj, text, &st,
+                  "set, projected on one task", code);
+    history_close(&out);
+    history_close(&proj);
+out_free:
+    free(idx);
+    free(proj_orig);
+    free(orig);
+    return code;
+}
+
+/* --- linearizability -------------------------------------------------------
+ */
+
+static int shrink_lin(const struct outputs *p, const struct history *h,
+                      struct shrink_lin *lin, const char *key)
+{
+    struct history out;
     struct shrink_stats st;
     struct verdict v;
+    size_t *idx = NULL;
+    int64_t *orig;
+    char text[1024];
+    json_t *vj;
+    int rv, code;
+
+    lin->key = key;
+    rv = shrink_history(h, shrink_keep_key, shrink_test_linearizable, lin,
+                        lin->limits.time_s, &out, &idx, &st);
+    if (rv != 0) {
+        fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
+                strerror(-rv));
+        return rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+    }
+    orig = calloc(out.n + 1, sizeof *orig);
+    for (size_t i = 0; orig != NULL && i < out.n; i++) {
+        orig[i] = h->events[idx[i]].index;
+    }
+    /* The shrunk history's own verdict, as `check` would write it. */
+    rv = checker_linearizable(&out, lin->model, NULL, &v);
+    code = rv == 0 && v.result == VERDICT_INVALID ? EXIT_INVALID : EXIT_HARNESS;
+    vj = verdict_to_json(&v);
+    verdict_summary(&v, text, sizeof text);
+    verdict_close(&v);
+    if (orig != NULL) {
+        code = finish(p, &out, orig, vj, text, &st, "linearizable, one key",
+                      code);
+    } else {
+        json_decref(vj);
+        code = EXIT_HARNESS;
+    }
+    free(orig);
+    free(idx);
+    history_close(&out);
+    return code;
+}
+
+int shrink_run(const char *path, const struct shrink_run_options *o)
+{
+    struct outputs p;
+    struct history h;
+    struct history_error herr;
+    struct shrink_lin lin = {0};
+    struct verdict v;
+    struct report rep;
     struct stat sb;
     enum history_format fmt;
     const char *dir = NULL;
-    size_t *idx = NULL;
-    json_t *vj = NULL, *indices;
+    char text[1024];
+    double time_s = o->time_s > 0 ? o->time_s : DEFAULT_TIME_S;
+    bool want_set = o->checker == NULL || strcmp(o->checker, "set") == 0;
+    bool want_lin = o->checker == NULL || strcmp(o->checker, "linearizable") == 0;
     int rv, code;
 
+    if (!want_set && !want_lin) {
+        fprintf(stderr, "faultline shrink: --checker: \"%s\": expected "
+                        "linearizable or set\n",
+                o->checker);
+        return EXIT_BAD_INPUT;
+    }
     if (stat(path, &sb) != 0) {
         fprintf(stderr, "faultline shrink: %s: %s\n", path, strerror(errno));
         return EXIT_BAD_INPUT;
     }
     if (S_ISDIR(sb.st_mode)) {
         dir = path;
-        snprintf(hist_path, sizeof hist_path, "%s/history.jsonl", path);
-        snprintf(out_path, sizeof out_path, "%s/shrunk.jsonl", path);
-        snprintf(verdict_path, sizeof verdict_path, "%s/shrunk.verdict.json",
-                 path);
+        snprintf(p.hist_path, sizeof p.hist_path, "%s/history.jsonl", path);
+        snprintf(p.out_path, sizeof p.out_path, "%s/shrunk.jsonl", path);
+        snprintf(p.verdict_path, sizeof p.verdict_path,
+                 "%s/shrunk.verdict.json", path);
     } else {
-        snprintf(hist_path, sizeof hist_path, "%s", path);
-        snprintf(out_path, sizeof out_path, "%s.shrunk.jsonl", path);
-        snprintf(verdict_path, sizeof verdict_path, "%s.shrunk.verdict.json",
-                 path);
+        snprintf(p.hist_path, sizeof p.hist_path, "%s", path);
+        snprintf(p.out_path, sizeof p.out_path, "%s.shrunk.jsonl", path);
+        snprintf(p.verdict_path, sizeof p.verdict_path,
+                 "%s.shrunk.verdict.json", path);
     }
-    rv = history_import(hist_path, HISTORY_FORMAT_AUTO, &h, &fmt, &herr);
+    rv = history_import(p.hist_path, HISTORY_FORMAT_AUTO, &h, &fmt, &herr);
     if (rv != 0) {
         history_error_format(&herr, text, sizeof text);
         fprintf(stderr, "faultline shrink: %s\n", text);
         return EXIT_BAD_INPUT;
     }
+
+    /* The set checker first, for task histories: its anomalies (an acked
+     * create lost) say the most. */
+    if (want_set && has_tasks(&h)) {
+        rv = checker_set(&h, &rep);
+        if (rv == 0 && rep.result == VERDICT_INVALID) {
+            code = shrink_set(&p, &h, &rep, time_s);
+            report_close(&rep);
+            history_close(&h);
+            return code;
+        }
+        report_close(&rep);
+    }
+
     lin.model = pick_model(o->model, dir, &h);
     if (lin.model == NULL) {
         fprintf(stderr, "faultline shrink: --model: unknown model \"%s\"\n",
@@ -136,77 +426,34 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         history_close(&h);
         return EXIT_BAD_INPUT;
     }
-    lin.limits.time_s = o->time_s > 0 ? o->time_s : DEFAULT_TIME_S;
+    lin.limits.time_s = time_s;
     lin.limits.memory_bytes = (size_t)1024 * 1024 * 1024;
-
     /* The whole history first: only an invalid one has something to
      * shrink, and its anomaly names the key to start from. */
-    rv = checker_linearizable(&h, lin.model, &lin.limits, &v);
-    if (rv != 0 || v.result != VERDICT_INVALID) {
-        verdict_summary(&v, text, sizeof text);
-        code = rv != 0                        ? EXIT_BAD_INPUT
+    rv = want_lin ? checker_linearizable(&h, lin.model, &lin.limits, &v) : 0;
+    if (!want_lin || rv != 0 || v.result != VERDICT_INVALID) {
+        code = !want_lin                      ? EXIT_VALID
+               : rv != 0                      ? EXIT_BAD_INPUT
                : v.result == VERDICT_VALID ? EXIT_VALID
                                              : EXIT_UNKNOWN;
+        if (want_lin) {
+            verdict_summary(&v, text, sizeof text);
+        }
         fprintf(stderr,
                 "faultline shrink: %s: nothing to shrink: the history is "
                 "not invalid (%s)\n",
-                hist_path, rv != 0 ? v.reason : text);
-        verdict_close(&v);
+                p.hist_path,
+                !want_lin ? "set: not invalid"
+                : rv != 0 ? v.reason
+                          : text);
+        if (want_lin) {
+            verdict_close(&v);
+        }
         history_close(&h);
         return code;
     }
-    lin.key = v.key; /* borrowed from v until the end */
-    rv = shrink_history(&h, shrink_keep_key, shrink_test_linearizable, &lin,
-                        lin.limits.time_s, &out, &idx, &st);
+    code = shrink_lin(&p, &h, &lin, v.key);
     verdict_close(&v);
-    if (rv != 0) {
-        fprintf(stderr, "faultline shrink: %s: %s\n", hist_path,
-                strerror(-rv));
-        history_close(&h);
-        return rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
-    }
-
-    /* The shrunk history's own verdict, as `check` would write it. */
-    rv = checker_linearizable(&out, lin.model, NULL, &v);
-    code = rv == 0 && v.result == VERDICT_INVALID ? EXIT_INVALID : EXIT_HARNESS;
-    vj = verdict_to_json(&v);
-    verdict_summary(&v, text, sizeof text);
-    verdict_close(&v);
-    indices = json_array();
-    for (size_t i = 0; i < out.n; i++) {
-        json_array_append_new(
-            indices, json_integer((json_int_t)h.events[idx[i]].index));
-    }
-    json_object_set_new(vj, "history", json_string(out_path));
-    json_object_set_new(vj, "shrunk_from", json_string(hist_path));
-    json_object_set_new(
-        vj, "shrink",
-        json_pack("{s:I, s:I, s:I, s:f, s:b, s:o}", "ops_before",
-                  (json_int_t)st.ops_before, "ops_after",
-                  (json_int_t)st.ops_after, "checks", (json_int_t)st.checks,
-                  "seconds", st.seconds, "minimal", !st.time_out,
-                  "original_indices", indices));
-    if (write_history(out_path, &out) != 0 ||
-        json_dump_file(vj, verdict_path,
-                       JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
-        fprintf(stderr, "faultline shrink: writing %s: %s\n", out_path,
-                strerror(errno));
-        code = EXIT_HARNESS;
-    }
-
-    printf("faultline: shrunk %zu ops to %zu (%zu checks, %.1f s%s):\n",
-           st.ops_before, st.ops_after, st.checks, st.seconds,
-           st.time_out ? ", time limit reached: may not be minimal" : "");
-    printf("  %6s %12s  %-7s %-6s %-9s %-6s %s\n", "index", "time", "process",
-           "type", "f", "key", "value");
-    for (size_t i = 0; i < out.n; i++) {
-        print_event(&out.events[i], (size_t)h.events[idx[i]].index);
-    }
-    printf("faultline: %s\nfaultline: wrote %s and %s\n", text, out_path,
-           verdict_path);
-    json_decref(vj);
-    free(idx);
-    history_close(&out);
     history_close(&h);
     return code;
 }

@@ -68,6 +68,10 @@ expect 1 "shrunk 2 ops to 1" -- "$BIN/faultline" shrink "$tmp/invalid.jsonl"
 expect 1 "invalid" -- "$BIN/faultline" check "$tmp/invalid.jsonl.shrunk.jsonl"
 expect 0 "nothing to shrink" -- "$BIN/faultline" shrink "$tmp/valid.jsonl"
 [ -e "$tmp/valid.jsonl.shrunk.jsonl" ] && { echo "FAIL: shrink wrote a shrunk valid history"; failures=$((failures + 1)); }
+cp histories/regressions/tasks-stale-read-flapping/history.jsonl "$tmp/tasks.jsonl"
+expect 1 "set, projected on one task" -- "$BIN/faultline" shrink "$tmp/tasks.jsonl"
+expect 1 "flapping" -- "$BIN/faultline" check "$tmp/tasks.jsonl.shrunk.jsonl"
+expect 3 "--checker" -- "$BIN/faultline" shrink --checker frob "$tmp/tasks.jsonl"
 expect 3 "No such file" -- "$BIN/faultline" shrink "$tmp/nothing"
 expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
 
