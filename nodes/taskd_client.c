@@ -147,6 +147,15 @@ static json_t *ok_value(const char *f, json_t *reply)
 {
     json_t *task = json_object_get(reply, "task");
 
+    /* An acknowledged create or enqueue made a new task: pending (queued),
+     * version 1. A reply without the task (taskd under
+     * --bug ack-before-commit acks before applying) still means that. */
+    if (task == NULL && strcmp(f, "create") == 0) {
+        return json_pack("{s:s, s:i}", "status", "pending", "version", 1);
+    }
+    if (task == NULL && strcmp(f, "enqueue") == 0) {
+        return json_pack("{s:s}", "status", "queued");
+    }
     if (strcmp(f, "create") == 0 || strcmp(f, "get") == 0 ||
         strcmp(f, "update") == 0) {
         return task_record(task);

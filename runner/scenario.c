@@ -90,6 +90,7 @@ static const struct field fields[] = {
     {"workload.write", F_NUM, OFF(workload.write), 0, 0, 1e6, NULL, NULL},
     {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6, NULL, NULL},
     {"workload.retries", F_INT, OFF(workload.retries), 0, 0, 10, NULL, NULL},
+    {"workload.rids", F_NUM, OFF(workload.rids), 0, 0, 1, NULL, NULL},
     {"workload.final_s", F_NUM, OFF(workload.final_s), 0, 1, 3600, NULL, NULL},
     {"workload.create", F_NUM, OFF(workload.create), 0, 0, 1e6, NULL, NULL},
     {"workload.get", F_NUM, OFF(workload.get), 0, 0, 1e6, NULL, NULL},
@@ -154,6 +155,7 @@ static const struct {
     {"workload.write", "register"},
     {"workload.cas", "register"},
     {"workload.retries", "tasks queue lease"},
+    {"workload.rids", "tasks queue lease"},
     {"workload.final_s", "tasks queue"},
     {"workload.create", "tasks"},
     {"workload.get", "tasks"},
@@ -195,6 +197,7 @@ void scenario_defaults(struct scenario *s)
     s->workload.write = 0.3;
     s->workload.cas = 0.2;
     s->workload.retries = 2;
+    s->workload.rids = 1;
     s->workload.final_s = 30;
     s->workload.create = 0.3;
     s->workload.get = 0.25;

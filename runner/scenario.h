@@ -37,6 +37,7 @@ struct scenario {
         double rate; /* target ops per second, all clients together */
         int op_timeout_ms;
         int retries;    /* tasks, queue, lease: repeats of a rid after info */
+        double rids;    /* tasks, queue, lease: share of requests with one */
         double final_s; /* tasks, queue: bound of the final read or drain */
         int values;     /* register: values from [0, values) */
         double read, write, cas; /* register: relative weights */

@@ -336,6 +336,11 @@ static enum workload_next pick(struct wclient *c)
                                : w->kind->choose(w->state, c->index, &c->op);
     if (next == WORKLOAD_OP) {
         c->tries = 1;
+        /* Requests without a rid: not deduplicated, and not retried. */
+        if (has_rid(&c->op) && w->env.s->workload.rids < 1 &&
+            rng_unit(w->env.rng) >= w->env.s->workload.rids) {
+            json_object_del(c->op.value, "rid");
+        }
     } else {
         json_decref(c->op.value);
         c->op.value = NULL;

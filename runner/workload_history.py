@@ -5,7 +5,7 @@ Usage: workload_history.py RUN_DIR
 
 Reads RUN_DIR/scenario.json and RUN_DIR/history.jsonl and checks, for the
 tasks, queue and lease workloads: every event's fields and types; invoke and
-completion values of every op as FORMAT.md tables them; that a rid is reused
+completion values (a rid may be missing when workload.rids < 1) of every op as FORMAT.md tables them; that a rid is reused
 only by retries (the same request, from the same logical client's next
 process, after an info of the previous attempt, at most 1 + retries times);
 and the final phase (tasks: a final list that began after every other op
@@ -113,7 +113,7 @@ def ok_value_problem(f, v, invoke):
     return None
 
 
-def invoke_problem(workload, f, key, v, client):
+def invoke_problem(workload, f, key, v, client, rid_optional):
     has_key, fields, _ = OPS[workload][f]
     if has_key and not isinstance(key, str):
         return "a %s has a key" % f
@@ -124,6 +124,8 @@ def invoke_problem(workload, f, key, v, client):
     if not isinstance(v, dict):
         return "a %s's invoke value is an object" % f
     want = set()
+    if rid_optional and "rid" not in v:
+        fields = fields - {"rid"}
     for name in fields:
         alts = name.split("|")
         got = [a for a in alts if a in v]
@@ -132,7 +134,7 @@ def invoke_problem(workload, f, key, v, client):
         want.add(got[0])
     if set(v) != want:
         return "a %s's value has exactly %s" % (f, sorted(want))
-    if not isinstance(v["rid"], str) or not v["rid"]:
+    if "rid" in v and (not isinstance(v["rid"], str) or not v["rid"]):
         return "rid is a non-empty string"
     for name in ("worker", "holder"):
         if name in v and v[name] != "c%d" % client:
@@ -150,6 +152,7 @@ def check(run_dir):
     workload = scenario["workload"]["name"]
     clients = scenario["workload"]["clients"]
     retries = scenario["workload"]["retries"]
+    rid_optional = scenario["workload"].get("rids", 1) < 1
     if workload not in OPS:
         raise ValueError("workload %r has no FORMAT.md table here" % workload)
     lines = open(run_dir + "/history.jsonl").read().split("\n")
@@ -188,7 +191,7 @@ def check(run_dir):
             if p in dead:
                 bad(n, "process %d invokes after an info" % p)
             why = invoke_problem(workload, f, e.get("key"), e.get("value"),
-                                 client)
+                                 client, rid_optional)
             if why:
                 bad(n, why)
             open_ops[p] = (n, e)
@@ -217,7 +220,7 @@ def check(run_dir):
             dead.add(p)
         op = {"invoke": inv, "end": e, "line": ln, "client": client}
         ops.append(op)
-        if not read:
+        if not read and "rid" in (inv.get("value") or {}):
             rids.setdefault(inv["value"]["rid"], []).append(op)
 
     # Request ids: one logical request each; reuse only by retries.
