@@ -201,62 +201,66 @@ function drawFaultTable() {
   $("faults").innerHTML = h;
 }
 
-/* The shrunk sub-history: few operations, so SVG and a table. */
+/* The shrunk sub-history: few operations, so SVG and a table. Drawn by
+ * event order, not to scale: what matters in a dozen operations is which
+ * overlap and which follow each other. */
+var shrunkOps = {};      /* op position -> true, for the timeline */
 function drawShrunk() {
   var s = D.shrunk;
   if (!s) {
     $("shrunk").style.display = "none";
     return;
   }
-  var ev = s.events, procs = [], ops = [], open = {}, t0 = Infinity,
-      t1 = -Infinity, namedSet = {};
+  var ev = s.events, procs = [], ops = [], open = {}, namedSet = {};
   (s.named || []).forEach(function (i) { namedSet[i] = true; });
-  ev.forEach(function (e) {
-    t0 = Math.min(t0, e.t);
-    t1 = Math.max(t1, e.t);
+  var order = ev.map(function (e, k) { return k; });
+  order.sort(function (a, b) { return ev[a].t - ev[b].t || a - b; });
+  var slot = {};
+  order.forEach(function (k, n) { slot[k] = n; });
+  ev.forEach(function (e, k) {
+    if (e.op != null) shrunkOps[e.op] = true;
     if (e.process === "nemesis") return;
     if (procs.indexOf(e.process) < 0) procs.push(e.process);
     if (e.type === "invoke") {
-      open[e.process] = {p: e.process, t: e.t, end: null, f: e.f,
+      open[e.process] = {p: e.process, a: slot[k], b: null, f: e.f,
                          key: e.key, v: e.value, type: "open",
-                         index: e.index};
+                         index: e.index, named: !!namedSet[e.index]};
       ops.push(open[e.process]);
     } else if (open[e.process]) {
       var o = open[e.process];
-      o.end = e.t;
+      o.b = slot[k];
       o.type = e.type;
-      if (e.value) o.r = e.value;
-      if (namedSet[e.index]) o.named = true;
+      o.r = e.value;
+      o.named = o.named || !!namedSet[e.index];
       delete open[e.process];
     }
   });
-  ops.forEach(function (o) { if (namedSet[o.index]) o.named = true; });
-  var W = 1000, rowH = 26, L = 70, H = procs.length * rowH + 30;
-  var span = Math.max(t1 - t0, 0.001);
-  function x(t) { return L + (t - t0) / span * (W - L - 10); }
+  var W = 1000, rowH = 28, L = 90, slots = Math.max(ev.length, 1);
+  var H = procs.length * rowH + 8, cell = (W - L - 10) / slots;
+  function x(n) { return L + n * cell; }
   var svg = "<svg viewBox='0 0 " + W + " " + H + "' width='100%' " +
-            "style='max-height:" + (H * 1.2) + "px'>";
+            "style='max-width:" + W + "px'>";
   procs.forEach(function (p, k) {
-    svg += "<text x=4 y=" + (k * rowH + 17) + " font-size=11 fill='#667085'>" +
-           "process " + esc(p) + "</text>";
+    svg += "<text x=4 y=" + (k * rowH + 18) + " font-size=12 " +
+           "fill='#667085'>process " + esc(p) + "</text>";
   });
   ops.forEach(function (o) {
-    var k = procs.indexOf(o.p), x0 = x(o.t), x1 = x(o.end == null ? t1 : o.end);
+    var k = procs.indexOf(o.p), x0 = x(o.a) + 2,
+        x1 = x(o.b == null ? slots : o.b + 1) - 2;
     var col = TYPE_COLOR[D.types.indexOf(o.type)] || TYPE_COLOR[3];
+    var label = o.f + (o.v ? " " + o.v : "") +
+                (o.r && o.r !== o.v ? " \u2192 " + o.r : "");
     svg += "<rect x=" + x0.toFixed(1) + " y=" + (k * rowH + 4) + " width=" +
-           Math.max(2, x1 - x0).toFixed(1) + " height=" + (rowH - 8) +
-           " fill='" + col + "' rx=2" +
-           (o.named ? " stroke='#000' stroke-width=2" : "") + "><title>" +
-           esc(o.f + " " + (o.key || "") + " " + (o.v || "") + " -> " +
-               o.type + " " + (o.r || "")) + "</title></rect>";
-    svg += "<text x=" + (x0 + 3).toFixed(1) + " y=" + (k * rowH + 18) +
-           " font-size=11 fill='#fff'>" + esc(o.f + " " + (o.v || o.r || "")) +
+           Math.max(3, x1 - x0).toFixed(1) + " height=" + (rowH - 8) +
+           " fill='" + col + "' rx=3" +
+           (o.named ? " stroke='#000' stroke-width=2.5" : "") + "><title>" +
+           esc(label + ": " + o.type) + "</title></rect>";
+    svg += "<text x=" + (x0 + 4).toFixed(1) + " y=" + (k * rowH + 19) +
+           " font-size=12 fill='#fff'>" +
+           esc(label.slice(0, Math.max(1, Math.floor((x1 - x0) / 7)))) +
            "</text>";
   });
-  svg += "<text x=" + L + " y=" + (H - 6) + " font-size=11 fill='#667085'>" +
-         fmtT(t0) + "</text><text x=" + (W - 10) + " y=" + (H - 6) +
-         " font-size=11 fill='#667085' text-anchor=end>" + fmtT(t1) +
-         "</text></svg>";
+  svg += "</svg>";
   var h = "<h2>Shrunk history: " + ops.length + " operations that are " +
           "still " + (s.verdict && s.verdict.valid === false ? "invalid" :
                       "checked") + "</h2>";
@@ -267,16 +271,20 @@ function drawShrunk() {
            esc(c.text) + "</div>";
     });
   }
-  h += svg + "<table><tr><th class=num>index</th><th class=num>time</th>" +
+  h += "<div class=muted>In the order of their events (not to scale); " +
+       "outlined in purple on the timeline above.</div>" + svg +
+       "<table><tr><th class=num>index</th><th class=num>time</th>" +
        "<th>process</th><th>type</th><th>f</th><th>key</th><th>value</th>" +
-       "<th>error</th><th>node</th></tr>";
+       "<th>error</th><th>node</th><th class=num>in the run</th></tr>";
   ev.forEach(function (e) {
     h += "<tr" + (namedSet[e.index] ? " class=hl" : "") + "><td class=num>" +
          esc(e.index) + "</td><td class=num>" + fmtT(e.t) + "</td><td>" +
          esc(e.process) + "</td><td class=t-" + esc(e.type) + ">" +
          esc(e.type) + "</td><td>" + esc(e.f) + "</td><td>" + esc(e.key) +
          "</td><td class=mono>" + esc(e.value) + "</td><td>" +
-         esc(e.error) + "</td><td>" + esc(e.node) + "</td></tr>";
+         esc(e.error) + "</td><td>" + esc(e.node) + "</td><td class=num>" +
+         (e.op != null ? "<a class=op data-op=" + e.op + ">op " +
+                         OPS.idx[e.op] + "</a>" : "") + "</td></tr>";
   });
   $("shrunk").innerHTML = h + "</table>";
 }
@@ -498,6 +506,15 @@ function drawTimeline(ch) {
     }
   }
   g.globalAlpha = 1;
+  /* The shrunk sub-history's ops, in purple. */
+  g.strokeStyle = "#7c3aed";
+  g.lineWidth = 2;
+  Object.keys(shrunkOps).forEach(function (k) {
+    var b = opBox(ch, +k, 0);
+    if (b[0] > ch.w || b[0] + b[2] < LEFT) return;
+    g.strokeRect(b[0] - 2, b[1] - 1, Math.max(b[2], 3) + 4, b[3] + 2);
+  });
+  g.lineWidth = 1;
   /* The anomaly: outlined, with a line across. */
   Object.keys(named).forEach(function (k) {
     var i = +k, x = ch.x(OPS.t[i]);
@@ -713,6 +730,12 @@ function legend() {
     h += "<span><i class=sw style='background:" + faultColor(k, 0.45) +
          "'></i>" + esc(k) + "</span>";
   });
+  h += "<span><i class=sw style='border:2px solid #000'></i>named by the " +
+       "verdict</span>";
+  if (D.shrunk) {
+    h += "<span><i class=sw style='border:2px solid #7c3aed'></i>shrunk " +
+         "sub-history</span>";
+  }
   h += "<span><i class=sw style='background:rgba(36,86,198,0.55)'></i>" +
        "leader</span><span><i class=sw style='background:rgba(29,35,48," +
        "0.15)'></i>node up</span>";

@@ -78,6 +78,7 @@ window.addEventListener("unhandledrejection", function (e) {{
   </div>
   <canvas id="timeline"></canvas>
 </section>
+<section id="shrunk"></section>
 <section>
   <h2>Latency of each operation, by when it was invoked (log scale)</h2>
   <canvas id="latency"></canvas>
@@ -86,7 +87,6 @@ window.addEventListener("unhandledrejection", function (e) {{
   <h2>Throughput: operations completed per second</h2>
   <canvas id="throughput"></canvas>
 </section>
-<section id="shrunk"></section>
 <section id="nodes"></section>
 <section id="faults"></section>
 <div class="muted">written by faultline report.py at {generated}</div>

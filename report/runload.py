@@ -675,8 +675,11 @@ def _wall_ns(text):
     return int(round(dt.timestamp() * 1e6)) * 1000
 
 
-def load_shrunk(run_dir, notes):
-    """RUN_DIR/shrunk.jsonl and shrunk.verdict.json, when they exist."""
+def load_shrunk(run_dir, notes, where):
+    """RUN_DIR/shrunk.jsonl and shrunk.verdict.json, when they exist. The
+    shrunk history numbers its events afresh: @where maps (process, time,
+    type) of the run's events to their op's position in the columns, so
+    that each shrunk event can point at the op it came from."""
     path = os.path.join(run_dir, "shrunk.jsonl")
     if not os.path.exists(path):
         return None
@@ -691,7 +694,8 @@ def load_shrunk(run_dir, notes):
                      "process": e["process"], "type": e["type"],
                      "f": e["f"], "key": e.get("key"),
                      "value": _short(e.get("value")),
-                     "error": e.get("error"), "node": e.get("node")})
+                     "error": e.get("error"), "node": e.get("node"),
+                     "op": where.get((e["process"], e["time"], e["type"]))})
     verdict = _read_json(os.path.join(run_dir, "shrunk.verdict.json"), notes)
     return {"events": rows, "verdict": verdict_view(verdict),
             "named": [n["index"] for n in named_ops(verdict)]}
@@ -764,9 +768,27 @@ def load_run(run_dir):
         "spans": spans,
         "nodes": summaries,
         "named": named,
-        "shrunk": load_shrunk(run_dir, notes),
+        "shrunk": load_shrunk(run_dir, notes, _event_ops(events, pos)),
         "types": list(TYPES),
     }
+
+
+def _event_ops(events, pos):
+    """(process, time, type) of each client event -> its op's position."""
+    where = {}
+    open_op = {}
+    for e in events:
+        p = e["process"]
+        if p == "nemesis":
+            continue
+        if e["type"] == "invoke":
+            open_op[p] = pos.get(e["index"])
+            i = open_op[p]
+        else:
+            i = open_op.pop(p, None)
+        if i is not None:
+            where[(p, e["time"], e["type"])] = i
+    return where
 
 
 def _op_of_completion(events, index, pos):
