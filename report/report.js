@@ -217,9 +217,13 @@ function drawShrunk() {
   order.sort(function (a, b) { return ev[a].t - ev[b].t || a - b; });
   var slot = {};
   order.forEach(function (k, n) { slot[k] = n; });
+  var nemesis = [];
   ev.forEach(function (e, k) {
     if (e.op != null) shrunkOps[e.op] = true;
-    if (e.process === "nemesis") return;
+    if (e.process === "nemesis") {
+      if (e.type !== "invoke") nemesis.push({a: slot[k], f: e.f, v: e.value});
+      return;
+    }
     if (procs.indexOf(e.process) < 0) procs.push(e.process);
     if (e.type === "invoke") {
       open[e.process] = {p: e.process, a: slot[k], b: null, f: e.f,
@@ -236,10 +240,26 @@ function drawShrunk() {
     }
   });
   var W = 1000, rowH = 28, L = 90, slots = Math.max(ev.length, 1);
-  var H = procs.length * rowH + 8, cell = (W - L - 10) / slots;
+  var H = (procs.length + (nemesis.length ? 1 : 0)) * rowH + 8,
+      cell = (W - L - 10) / slots;
   function x(n) { return L + n * cell; }
   var svg = "<svg viewBox='0 0 " + W + " " + H + "' width='100%' " +
             "style='max-width:" + W + "px'>";
+  if (nemesis.length) {
+    var ny = procs.length * rowH;
+    svg += "<text x=4 y=" + (ny + 18) + " font-size=12 fill='#667085'>" +
+           "nemesis</text>";
+    nemesis.forEach(function (n) {
+      var kind = n.f;
+      svg += "<rect x=" + (x(n.a) + 1).toFixed(1) + " y=" + (ny + 4) +
+             " width=" + Math.max(3, cell - 2).toFixed(1) + " height=" +
+             (rowH - 8) + " rx=3 fill='" + faultColor(kind, 0.5) +
+             "'><title>" + esc(n.f + " " + (n.v || "")) + "</title></rect>" +
+             "<text x=" + (x(n.a) + 4).toFixed(1) + " y=" + (ny + 19) +
+             " font-size=12>" + esc(n.f.slice(0, Math.max(1,
+                 Math.floor(cell / 7)))) + "</text>";
+    });
+  }
   procs.forEach(function (p, k) {
     svg += "<text x=4 y=" + (k * rowH + 18) + " font-size=12 " +
            "fill='#667085'>process " + esc(p) + "</text>";
@@ -261,9 +281,9 @@ function drawShrunk() {
            "</text>";
   });
   svg += "</svg>";
-  var h = "<h2>Shrunk history: " + ops.length + " operations that are " +
-          "still " + (s.verdict && s.verdict.valid === false ? "invalid" :
-                      "checked") + "</h2>";
+  var h = "<h2>Shrunk history: " + ops.length + " operations" +
+          (s.verdict && s.verdict.valid === false ? " that are still " +
+           "invalid" : "") + "</h2>";
   if (s.verdict) {
     s.verdict.checkers.forEach(function (c) {
       h += "<div><span class='badge " + verdictClass(c.valid) + "'>" +

@@ -77,6 +77,15 @@ if grep -q '"valid": false' "$dir/verdict.json"; then
   grep -q "<tr class=\"hl\"><td class=\"num\"><a class=\"op\" data-op=\"[0-9]*\">$index</a>" "$tmp/dom.html" ||
     fail "the anomaly's op $index is not highlighted in the report"
   ok "the anomaly (op $index) is highlighted"
+  # faultline shrink rewrites the report, which then shows the shrunk ops.
+  "$BIN/faultline" shrink "$dir" >"$tmp/shrink.out" 2>&1 && code=0 || code=$?
+  [ "$code" -eq 1 ] || fail "faultline shrink exited $code: $(tail -3 "$tmp/shrink.out")"
+  grep -qx "faultline: report $dir/report.html" "$tmp/shrink.out" ||
+    fail "faultline shrink did not rewrite the report"
+  render "$dir/report.html" "$tmp/dom.html" || fail "the report with a shrunk history does not render"
+  grep -q 'Shrunk history: [0-9]* operations that are still invalid' "$tmp/dom.html" ||
+    fail "the report does not show the shrunk history"
+  ok "after faultline shrink, the report shows the shrunk history"
 fi
 ok "the real run's report renders"
 

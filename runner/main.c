@@ -1,5 +1,6 @@
 /* faultline: the command line: run a scenario, check a history. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "checker/linearizable.h"
@@ -378,6 +380,33 @@ static int cmd_repro(int argc, char **argv)
     return repro_run(&o);
 }
 
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Rewrite RUN_DIR/report.html after a command changed what it shows; a
+ * failure is a warning. */
+static void refresh_report(const char *run_dir)
+{
+    char bin_dir[PATH_MAX];
+    char err[PATH_MAX + 128];
+    int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int rv;
+
+    own_dir(bin_dir, sizeof bin_dir);
+    rv = report_write(bin_dir, run_dir, quiet, err, sizeof err);
+    if (quiet >= 0) {
+        close(quiet);
+    }
+    if (rv != 0) {
+        fprintf(stderr, "faultline: warning: %s\n", err);
+        return;
+    }
+    printf("faultline: report %s/report.html\n", run_dir);
+}
+
 static int cmd_shrink(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -388,7 +417,7 @@ static int cmd_shrink(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct shrink_run_options o = {0};
-    int c;
+    int c, code;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -416,7 +445,11 @@ static int cmd_shrink(int argc, char **argv)
         fprintf(stderr, "faultline shrink: expected one RUN_DIR or HISTORY\n");
         return EXIT_BAD_INPUT;
     }
-    return shrink_run(argv[optind], &o);
+    code = shrink_run(argv[optind], &o);
+    if (code == EXIT_INVALID && is_dir(argv[optind])) {
+        refresh_report(argv[optind]); /* it shows the shrunk history */
+    }
+    return code;
 }
 
 int main(int argc, char **argv)

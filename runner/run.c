@@ -357,6 +357,7 @@ static void enter(struct run *r, enum phase p)
     run_log(r, "phase %s -> %s", phase_names[r->phase], phase_names[p]);
     if (!r->tty && (p == P_RECOVERY || p == P_DRAIN)) {
         progress(r); /* the line that closes the phase */
+        r->ticks = 0; /* and the next one QUIET_EVERY_MS later */
     }
     r->phase = p;
     r->phase_start = uv_hrtime();
