@@ -54,6 +54,11 @@ expect 1 '^invalid: queue: 1 double_claim' -- \
   "$BIN/faultline" check $C/cases_queue/double_claim/history.jsonl
 expect 0 '^valid: queue' -- \
   "$BIN/faultline" check $C/cases_queue/expired_reclaimed/history.jsonl
+# Lease ops: the lease checker.
+expect 1 '^invalid: lease: 1 two_holders' -- \
+  "$BIN/faultline" check $C/cases_lease/two_holders/history.jsonl
+expect 0 '^valid: lease' -- \
+  "$BIN/faultline" check $C/cases_lease/handover_after_expiry/history.jsonl
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "checker/lease.h"
 #include "checker/linearizable.h"
 #include "checker/model.h"
 #include "checker/queue.h"
@@ -107,6 +108,7 @@ enum {
     CK_LINEARIZABLE = 1 << 0,
     CK_SET = 1 << 1,
     CK_QUEUE = 1 << 2,
+    CK_LEASE = 1 << 3,
 };
 
 static const struct {
@@ -116,6 +118,7 @@ static const struct {
 } report_checkers[] = {
     {"set", CK_SET, checker_set},
     {"queue", CK_QUEUE, checker_queue},
+    {"lease", CK_LEASE, checker_lease},
 };
 
 #define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
@@ -133,6 +136,7 @@ static bool workload_checkers(const char *name, unsigned *mask,
         {"register", CK_LINEARIZABLE, "cas-register"},
         {"tasks", CK_SET | CK_LINEARIZABLE, "task-record"},
         {"queue", CK_QUEUE, NULL},
+        {"lease", CK_LEASE, NULL},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(name, table[i].workload) == 0) {
@@ -202,10 +206,10 @@ static int parse_checkers(const char *list, unsigned *mask, char *err,
             }
         }
         if (!found) {
-            snprintf(
-                err, errlen,
-                "--checker: unknown checker \"%s\" (linearizable, set, queue)",
-                tok);
+            snprintf(err, errlen,
+                     "--checker: unknown checker \"%s\" (linearizable, set, "
+                     "queue, lease)",
+                     tok);
             return -EINVAL;
         }
     }

@@ -44,7 +44,7 @@ static const char usage[] =
     "                   format, the run's workload, or the operations'\n"
     "                   names); alone, it runs the linearizability checker\n"
     "        --checker  checkers to run, comma-separated: linearizable,\n"
-    "                   set, queue (default: the workload's)\n"
+    "                   set, queue, lease (default: the workload's)\n"
     "        --no-split search the whole history at once, not key by key\n"
     "        --threads N  keys searched at once (default: the scenario's\n"
     "                   checker.threads, else one per core); the verdict\n"

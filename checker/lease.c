@@ -1,0 +1,501 @@
+/* lease: the leader-lease checker.
+ *
+ * Attempts are grouped into logical requests by rid (checker/requests.h);
+ * an acquire is its ok request's reply {holder, token, now_ms, expires_ms},
+ * its validity interval [now_ms, expires_ms) in the system's clock (taskd's
+ * state-machine clock, which judges expiry). Per scope:
+ *
+ *   acquires         ok acquires (a count, not a verdict)
+ *   two_holders      taking the acquires in the order of now_ms, one by a
+ *                    new holder begins (now_ms) before the previous
+ *                    holder's validity ends (the largest expires_ms of its
+ *                    acquires since it took the scope: renewals by the same
+ *                    holder extend it), and no ok release by the previous
+ *                    holder was invoked between its taking the scope and
+ *                    the new acquire's return. Also in real time, where
+ *                    that is certain: a new holder's acquire returned less
+ *                    than ttl_ms after the previous holder's acquire was
+ *                    invoked, with no release between (only when the
+ *                    history has no clock faults)
+ *   token_went_back  a fencing token smaller than one already returned:
+ *                    in now_ms order when the holder changes, and in real
+ *                    time (an acquire that began after another returned
+ *                    has a smaller token, or the same token for another
+ *                    holder)
+ *   clock_went_back  an acquire that began after another returned has a
+ *                    smaller now_ms
+ *   phantom_holder   a `holder` read names a holder that never tried to
+ *                    acquire the scope
+ *   holder_disagrees a `holder` read shows a holder with a token that no
+ *                    acquire of that holder returned (and it has none with
+ *                    an unknown outcome)
+ *   stale_holder     a `holder` read that began after an acquire returned
+ *                    shows an older token (null is fine: expired)
+ *
+ * An expired lease acquired by another holder is fine: the expiry rule. */
+#include "checker/lease.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker/names.h"
+#include "checker/requests.h"
+
+struct acq {
+    size_t scope;
+    const char *holder;
+    int64_t token, now_ms, expires_ms, ttl_ms;
+    int64_t call, ret, index;
+    bool two_seen, token_seen; /* reported as two_holders, token_went_back */
+};
+
+struct rel {
+    size_t scope;
+    const char *holder;
+    int64_t call;
+};
+
+struct hread {
+    size_t scope;
+    const char *holder; /* NULL: free */
+    int64_t token;
+    int64_t call, index;
+};
+
+/* An acquire attempted (any outcome) by a holder of a scope. */
+struct attempt {
+    size_t scope;
+    const char *holder;
+    bool unknown; /* some attempt's outcome is unknown */
+};
+
+static bool is(const struct request_op *o, const char *f)
+{
+    return strcmp(o->invoke->f, f) == 0;
+}
+
+static json_t *example(const char *scope, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static json_t *example(const char *scope, const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s,s:s}", "scope", scope, "description", text);
+}
+
+static bool get_int(json_t *o, const char *name, int64_t *v)
+{
+    json_t *x = json_object_get(o, name);
+    if (!json_is_integer(x)) {
+        return false;
+    }
+    *v = json_integer_value(x);
+    return true;
+}
+
+static int by_scope_now(const void *a, const void *b)
+{
+    const struct acq *x = a, *y = b;
+    if (x->scope != y->scope) {
+        return (x->scope > y->scope) - (x->scope < y->scope);
+    }
+    if (x->now_ms != y->now_ms) {
+        return (x->now_ms > y->now_ms) - (x->now_ms < y->now_ms);
+    }
+    if (x->token != y->token) {
+        return (x->token > y->token) - (x->token < y->token);
+    }
+    return (x->call > y->call) - (x->call < y->call);
+}
+
+static int by_call(const void *a, const void *b)
+{
+    const struct acq *x = a, *y = b;
+    return (x->call > y->call) - (x->call < y->call);
+}
+
+static int by_ret(const void *a, const void *b, void *arg)
+{
+    const struct acq *c = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (c[x].ret > c[y].ret) - (c[x].ret < c[y].ret);
+}
+
+/* An ok release of @scope by @holder invoked in [from, until). */
+static bool released(const struct rel *r, size_t n, size_t scope,
+                     const char *holder, int64_t from, int64_t until)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].scope == scope && r[i].call >= from && r[i].call < until &&
+            strcmp(r[i].holder, holder) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const struct attempt *attempted(const struct attempt *a, size_t n,
+                                       size_t scope, const char *holder)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].scope == scope && strcmp(a[i].holder, holder) == 0) {
+            return &a[i];
+        }
+    }
+    return NULL;
+}
+
+int checker_lease(const struct history *h, struct report *out)
+{
+    struct requests r;
+    struct names names;
+    struct acq *acqs = NULL;
+    struct rel *rels = NULL;
+    struct hread *reads = NULL;
+    struct attempt *atts = NULL;
+    size_t *order = NULL;
+    size_t nacqs = 0, nrels = 0, nreads = 0, natts = 0;
+    bool clock_faults = false;
+    char err[256], w[32];
+    int rv;
+
+    names_init(&names);
+    memset(&r, 0, sizeof r);
+    rv = report_init(out, "lease");
+    if (rv != 0) {
+        return rv;
+    }
+    int c_acq = report_class(out, "acquires", false);
+    int c_two = report_class(out, "two_holders", true);
+    int c_token = report_class(out, "token_went_back", true);
+    int c_back = report_class(out, "clock_went_back", true);
+    int c_phantom = report_class(out, "phantom_holder", true);
+    int c_disagree = report_class(out, "holder_disagrees", true);
+    int c_stale = report_class(out, "stale_holder", true);
+
+    err[0] = '\0';
+    rv = requests_build(h, &r, err, sizeof err);
+    if (rv != 0) {
+        goto fail;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->events[i].process == HISTORY_NEMESIS &&
+            strncmp(h->events[i].f, "clock", 5) == 0) {
+            clock_faults = true;
+        }
+    }
+    for (size_t i = 0; i < r.nops && rv == 0; i++) {
+        const struct request_op *o = &r.ops[i];
+        if (is(o, "acquire") || is(o, "release") || is(o, "holder")) {
+            if (o->invoke->key == NULL) {
+                requests_where(o->invoke, w, sizeof w);
+                snprintf(err, sizeof err, "%s: %s without a key (scope)", w,
+                         o->invoke->f);
+                rv = -EINVAL;
+                goto fail;
+            }
+            rv = names_add(&names, o->invoke->key);
+        }
+    }
+    if (rv != 0) {
+        goto fail;
+    }
+    names_seal(&names);
+    acqs = calloc(r.nreqs + 1, sizeof *acqs);
+    rels = calloc(r.nreqs + 1, sizeof *rels);
+    reads = calloc(r.nreqs + 1, sizeof *reads);
+    atts = calloc(r.nreqs + 1, sizeof *atts);
+    order = calloc(r.nreqs + 1, sizeof *order);
+    if (acqs == NULL || rels == NULL || reads == NULL || atts == NULL ||
+        order == NULL) {
+        rv = -ENOMEM;
+        goto fail;
+    }
+
+    for (size_t q = 0; q < r.nreqs; q++) {
+        const struct request *rq = &r.reqs[q];
+        const struct request_op *o = &r.ops[rq->first];
+        json_t *in = o->invoke->value;
+        const char *holder = json_string_value(json_object_get(in, "holder"));
+        size_t scope;
+        if (!is(o, "acquire") && !is(o, "release") && !is(o, "holder")) {
+            continue;
+        }
+        scope = (size_t)names_find(&names, o->invoke->key);
+        requests_where(o->invoke, w, sizeof w);
+        if (!is(o, "holder") && holder == NULL) {
+            snprintf(err, sizeof err,
+                     "%s: %s value: expected {\"holder\": string, ...}", w,
+                     o->invoke->f);
+            rv = -EINVAL;
+            goto fail;
+        }
+        if (is(o, "acquire") && rq->outcome != REQUEST_FAILED) {
+            struct attempt *a =
+                (struct attempt *)attempted(atts, natts, scope, holder);
+            if (a == NULL) {
+                a = &atts[natts++];
+                *a = (struct attempt){scope, holder, false};
+            }
+            a->unknown |= rq->outcome == REQUEST_UNKNOWN;
+        }
+        if (rq->outcome != REQUEST_OK) {
+            continue;
+        }
+        const struct history_event *done = r.ops[rq->ok].done;
+        if (is(o, "release")) {
+            rels[nrels++] = (struct rel){scope, holder, rq->call};
+            continue;
+        }
+        if (is(o, "acquire")) {
+            struct acq *a = &acqs[nacqs];
+            if (!get_int(done->value, "token", &a->token) ||
+                !get_int(done->value, "now_ms", &a->now_ms) ||
+                !get_int(done->value, "expires_ms", &a->expires_ms)) {
+                requests_where(done, w, sizeof w);
+                snprintf(err, sizeof err,
+                         "%s: ok acquire value: expected \"token\", "
+                         "\"now_ms\" and \"expires_ms\" (integers)",
+                         w);
+                rv = -EINVAL;
+                goto fail;
+            }
+            a->scope = scope;
+            a->holder = holder;
+            a->ttl_ms = a->expires_ms - a->now_ms;
+            get_int(in, "ttl_ms", &a->ttl_ms);
+            a->call = rq->call;
+            a->ret = rq->ret;
+            a->index = done->index;
+            nacqs++;
+            continue;
+        }
+        /* A holder read. */
+        {
+            struct hread *hr = &reads[nreads];
+            json_t *hv = json_object_get(done->value, "holder");
+            hr->scope = scope;
+            hr->holder = json_string_value(hv);
+            hr->token = -1;
+            hr->call = rq->call;
+            hr->index = done->index;
+            if (hr->holder != NULL &&
+                !get_int(done->value, "token", &hr->token)) {
+                requests_where(done, w, sizeof w);
+                snprintf(err, sizeof err,
+                         "%s: ok holder value: a holder without an integer "
+                         "\"token\"",
+                         w);
+                rv = -EINVAL;
+                goto fail;
+            }
+            nreads++;
+        }
+    }
+
+    /* The system's clock: tenures in now_ms order. */
+    qsort(acqs, nacqs, sizeof *acqs, by_scope_now);
+    for (size_t i = 0; i < nacqs;) {
+        size_t j = i + 1;
+        const struct acq *tenure = &acqs[i]; /* first acquire of the tenure */
+        int64_t until = acqs[i].expires_ms;
+        for (; j < nacqs && acqs[j].scope == acqs[i].scope; j++) {
+            const struct acq *a = &acqs[j];
+            const char *scope = names.v[a->scope];
+            if (strcmp(a->holder, tenure->holder) == 0) {
+                until = a->expires_ms > until ? a->expires_ms : until;
+                continue;
+            }
+            if (a->now_ms < until &&
+                !released(rels, nrels, a->scope, tenure->holder, tenure->call,
+                          a->ret)) {
+                report_add(out, c_two,
+                           example(scope,
+                                   "%s acquired by %s at now_ms %" PRId64
+                                   " (index %" PRId64 ") while %s held it "
+                                   "until %" PRId64 " (index %" PRId64 ")",
+                                   scope, a->holder, a->now_ms, a->index,
+                                   tenure->holder, until, tenure->index));
+                acqs[j].two_seen = true;
+            }
+            if (a->token <= tenure->token) {
+                report_add(out, c_token,
+                           example(scope,
+                                   "%s passed from %s (token %" PRId64
+                                   ") to %s with token %" PRId64
+                                   " (index %" PRId64 ")",
+                                   scope, tenure->holder, tenure->token,
+                                   a->holder, a->token, a->index));
+                acqs[j].token_seen = true;
+            }
+            tenure = a;
+            until = a->expires_ms;
+        }
+        i = j;
+    }
+
+    /* Real time: tokens and the clock never go back. */
+    qsort(acqs, nacqs, sizeof *acqs, by_call);
+    for (size_t i = 0; i < nacqs; i++) {
+        order[i] = i;
+    }
+    qsort_r(order, nacqs, sizeof *order, by_ret, acqs);
+    {
+        /* Per scope, the largest token returned so far (and its holder),
+         * and the largest now_ms over all scopes. */
+        size_t *best = malloc((names.n + 1) * sizeof *best), k = 0;
+        size_t clock = SIZE_MAX;
+        if (best == NULL) {
+            rv = -ENOMEM;
+            goto fail;
+        }
+        for (size_t s = 0; s < names.n; s++) {
+            best[s] = SIZE_MAX;
+        }
+        for (size_t i = 0; i < nacqs; i++) {
+            const struct acq *a = &acqs[i];
+            for (; k < nacqs && acqs[order[k]].ret < a->call; k++) {
+                const struct acq *d = &acqs[order[k]];
+                if (best[d->scope] == SIZE_MAX ||
+                    d->token > acqs[best[d->scope]].token) {
+                    best[d->scope] = order[k];
+                }
+                if (clock == SIZE_MAX || d->now_ms > acqs[clock].now_ms) {
+                    clock = order[k];
+                }
+            }
+            const struct acq *b =
+                best[a->scope] != SIZE_MAX ? &acqs[best[a->scope]] : NULL;
+            if (b != NULL && !a->token_seen &&
+                (a->token < b->token ||
+                 (a->token == b->token && strcmp(a->holder, b->holder)))) {
+                report_add(out, c_token,
+                           example(names.v[a->scope],
+                                   "%s acquired by %s with token %" PRId64
+                                   " (index %" PRId64
+                                   "), after %s's acquire returned token "
+                                   "%" PRId64 " (index %" PRId64 ")",
+                                   names.v[a->scope], a->holder, a->token,
+                                   a->index, b->holder, b->token, b->index));
+            }
+            if (clock != SIZE_MAX && acqs[clock].now_ms > a->now_ms) {
+                report_add(out, c_back,
+                           example(names.v[a->scope],
+                                   "acquire at index %" PRId64
+                                   " judged at now_ms %" PRId64
+                                   ", after the acquire at index %" PRId64
+                                   " returned now_ms %" PRId64,
+                                   a->index, a->now_ms, acqs[clock].index,
+                                   acqs[clock].now_ms));
+            }
+        }
+        free(best);
+    }
+
+    /* Real time, where certain: consecutive acquires of a scope by
+     * different holders, the second returning within the first's ttl. */
+    for (size_t i = 0; i < nacqs && !clock_faults; i++) {
+        const struct acq *p = &acqs[i];
+        for (size_t j = i + 1; j < nacqs; j++) {
+            const struct acq *a = &acqs[j];
+            if (a->scope != p->scope) {
+                continue;
+            }
+            if (strcmp(a->holder, p->holder) != 0 && !a->two_seen &&
+                a->ret < p->call + p->ttl_ms * 1000000 &&
+                !released(rels, nrels, p->scope, p->holder, p->call, a->ret)) {
+                report_add(out, c_two,
+                           example(names.v[a->scope],
+                                   "%s acquired by %s (index %" PRId64
+                                   ") %.3f s after %s acquired it (index "
+                                   "%" PRId64 ") for %" PRId64
+                                   " ms, in real time",
+                                   names.v[a->scope], a->holder, a->index,
+                                   (double)(a->ret - p->call) / 1e9, p->holder,
+                                   p->index, p->ttl_ms));
+            }
+            break; /* the next acquire of the scope only */
+        }
+    }
+
+    /* Holder reads (reads x acquires: fine for runs of minutes). */
+    for (size_t k = 0; k < nreads; k++) {
+        const struct hread *hr = &reads[k];
+        const char *scope = names.v[hr->scope];
+        const struct attempt *at;
+        bool token_seen = false;
+        if (hr->holder == NULL) {
+            continue;
+        }
+        at = attempted(atts, natts, hr->scope, hr->holder);
+        if (at == NULL) {
+            report_add(out, c_phantom,
+                       example(scope,
+                               "holder read at index %" PRId64
+                               " names %s, which never tried to acquire %s",
+                               hr->index, hr->holder, scope));
+            continue;
+        }
+        for (size_t i = 0; i < nacqs; i++) {
+            const struct acq *a = &acqs[i];
+            if (a->scope == hr->scope && a->token == hr->token &&
+                strcmp(a->holder, hr->holder) == 0) {
+                token_seen = true;
+            }
+            if (a->scope == hr->scope && a->ret < hr->call &&
+                a->token > hr->token) {
+                report_add(out, c_stale,
+                           example(scope,
+                                   "holder read at index %" PRId64
+                                   " shows %s with token %" PRId64
+                                   ", after an acquire returned token "
+                                   "%" PRId64 " (index %" PRId64 ")",
+                                   hr->index, hr->holder, hr->token, a->token,
+                                   a->index));
+                break;
+            }
+        }
+        if (!token_seen && !at->unknown) {
+            report_add(out, c_disagree,
+                       example(scope,
+                               "holder read at index %" PRId64
+                               " shows %s with token %" PRId64
+                               ", which no acquire of %s returned",
+                               hr->index, hr->holder, hr->token, hr->holder));
+        }
+    }
+    for (size_t i = 0; i < nacqs; i++) {
+        report_add(out, c_acq, NULL);
+    }
+    json_object_set_new(out->info, "scopes", json_integer((json_int_t)names.n));
+    json_object_set_new(out->info, "acquires", json_integer((json_int_t)nacqs));
+    json_object_set_new(out->info, "holder_reads",
+                        json_integer((json_int_t)nreads));
+    json_object_set_new(out->info, "clock_faults", json_boolean(clock_faults));
+    out->ops = r.nops;
+    report_finish(out);
+    rv = 0;
+    goto out;
+
+fail:
+    out->result = VERDICT_UNKNOWN;
+    snprintf(out->reason, sizeof out->reason, "%s",
+             rv == -ENOMEM ? "out of memory" : err);
+out:
+    free(acqs);
+    free(rels);
+    free(reads);
+    free(atts);
+    free(order);
+    names_free(&names);
+    requests_free(&r);
+    return rv;
+}
