@@ -12,6 +12,7 @@ static const struct {
     {"kv", &model_kv},
     {"task-record", &model_task},
     {"task", &model_task},
+    {"lease", &model_lease},
 };
 
 const struct model *model_find(const char *name)

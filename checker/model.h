@@ -104,8 +104,13 @@ extern const struct model model_kv;
  * expected status or version, delete (FORMAT.md, "Task operations"). */
 extern const struct model model_task;
 
+/* Leader leases (model_lease.c): per scope, acquire, release and holder
+ * reads, with fencing tokens and the system's clock (FORMAT.md, "Lease
+ * operations"). */
+extern const struct model model_lease;
+
 /* The model called @name ("cas-register" or its alias "register"; "kv";
- * "task-record" or its alias "task"), or NULL when there is none. */
+ * "task-record" or its alias "task"; "lease"), or NULL when there is none. */
 const struct model *model_find(const char *name);
 
 #endif /* FAULTLINE_MODEL_H */

@@ -57,7 +57,7 @@ expect 0 '^valid: queue' -- \
 # Lease ops: the lease checker.
 expect 1 '^invalid: lease: 1 two_holders' -- \
   "$BIN/faultline" check $C/cases_lease/two_holders/history.jsonl
-expect 0 '^valid: lease' -- \
+expect 0 '^valid: lease \(2 acquires\); linearizable \(lease' -- \
   "$BIN/faultline" check $C/cases_lease/handover_after_expiry/history.jsonl
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl

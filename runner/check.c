@@ -9,7 +9,8 @@
  *   tasks (create/update/list...)   set, and linearizable task-record over
  *                                   logical requests (attempts by rid)
  *   queue (enqueue/claim/ack/nack)  queue
- *   lease (acquire/release/holder)  lease
+ *   lease (acquire/release/holder)  lease, and linearizable lease (attempts
+ *                                   by rid)
  *
  * The verdict is one object: "valid" over all of them (invalid if any is,
  * else unknown if any is, else valid), "checkers" with each one's verdict,
@@ -136,7 +137,7 @@ static bool workload_checkers(const char *name, unsigned *mask,
         {"register", CK_LINEARIZABLE, "cas-register"},
         {"tasks", CK_SET | CK_LINEARIZABLE, "task-record"},
         {"queue", CK_QUEUE, NULL},
-        {"lease", CK_LEASE, NULL},
+        {"lease", CK_LEASE | CK_LINEARIZABLE, "lease"},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(name, table[i].workload) == 0) {
@@ -287,9 +288,10 @@ static int run_linearizable(const struct history *h, const char *model_name,
         return set_result(res, EXIT_BAD_INPUT,
                           "--model: unknown model \"%s\"%s", model_name, "");
     }
-    /* The task record is judged by logical request: a retry's reply is
+    /* Task records and leases are judged by logical request: a retry's reply is
      * the first attempt's outcome (FORMAT.md, "Request ids and retries"). */
-    if (strcmp(model->name, "task-record") == 0) {
+    if (strcmp(model->name, "task-record") == 0 ||
+        strcmp(model->name, "lease") == 0) {
         rv = requests_linearizable(h, model, limits, not_records, &v);
     } else {
         rv = checker_linearizable(h, model, limits, &v);

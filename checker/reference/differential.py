@@ -59,7 +59,7 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("FAULTLINE_BIN", "bin"))
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--models", default="cas-register,kv,task-record")
+    ap.add_argument("--models", default="cas-register,kv,task-record,lease")
     ap.add_argument("--keep", default=None)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()

@@ -18,8 +18,9 @@ VALUES = 4
 LETTERS = "abc"
 NEVER = {"cas-register": 99, "kv": "#",
          "task-record": {"status": "never", "version": 99}}
+HOLDERS = ["c0", "c1", "c2"]
 STATUSES = ["pending", "running", "done"]
-READS = ("read", "get")
+READS = ("read", "get", "holder")
 
 
 def _random_task_op(rng, key, rid):
@@ -41,10 +42,23 @@ def _random_task_op(rng, key, rid):
     return {"f": f, "key": key, "arg": arg}
 
 
+def _random_lease_op(rng, key, rid):
+    f = rng.choice(["acquire", "acquire", "acquire", "release", "holder",
+                    "holder"])
+    if f == "holder":
+        return {"f": f, "key": key, "arg": None}
+    arg = {"rid": rid, "holder": rng.choice(HOLDERS)}
+    if f == "acquire":
+        arg["ttl_ms"] = rng.choice([50, 100, 300])
+    return {"f": f, "key": key, "arg": arg}
+
+
 def _random_op(rng, model, keys, n=0):
     key = rng.choice(keys)
     if model == "task-record":
         return _random_task_op(rng, key, "r%d" % n)
+    if model == "lease":
+        return _random_lease_op(rng, key, "r%d" % n)
     if model == "cas-register":
         f = rng.choice(["read", "read", "write", "cas"])
         arg = {"read": None, "write": rng.randrange(VALUES),
@@ -67,6 +81,8 @@ def construct(rng, model, nops=None):
     ops = []
     if model == "task-record":
         keys = ["t1", "t2"][:len(keys)]
+    if model == "lease":
+        keys = ["s1", "s2"][:len(keys)]
     for n in range(nops):
         c = rng.randrange(nclients)
         op = _random_op(rng, model, keys, n)
@@ -101,8 +117,19 @@ def construct(rng, model, nops=None):
         points.append((lp, i))
     points.sort()
     state = ()
-    for _, i in points:
+    for lp, i in points:
         op = ops[i]
+        if hasattr(spec, "perform"):
+            nxt, out = spec.perform(state, op, lp)
+            if nxt is None:  # refused
+                if op["status"] == "ok":
+                    op["status"] = "fail"
+                    op["error"] = out
+                    op.pop("retry", None)
+                continue
+            state = nxt
+            op["out"] = out
+            continue
         if op["f"] in READS:
             d = dict(state)
             op["out"] = d.get(op["key"], None if model != "kv" else "")
@@ -137,12 +164,26 @@ def construct(rng, model, nops=None):
 def mutate(rng, model, ops):
     """A copy with one ok read made impossible, or None if it has none."""
     reads = [i for i, op in enumerate(ops)
-             if op["status"] == "ok" and op["f"] in ("read", "get")]
+             if op["status"] == "ok" and op["f"] in READS]
     if not reads:
         return None
     ops = [dict(op) for op in ops]
-    ops[rng.choice(reads)]["out"] = NEVER[model]
+    i = rng.choice(reads)
+    if model == "lease":  # a holder that never tried to acquire
+        now = ops[i]["out"]["now_ms"]
+        ops[i]["out"] = {"holder": "zz", "token": 1, "now_ms": now,
+                         "expires_ms": now + 1}
+    else:
+        ops[i]["out"] = NEVER[model]
     return ops
+
+
+def _random_holder(rng, now):
+    if rng.random() < 0.3:
+        return {"holder": None, "token": None, "now_ms": now,
+                "expires_ms": None}
+    return {"holder": rng.choice(HOLDERS), "token": rng.randint(1, 4),
+            "now_ms": now, "expires_ms": now + rng.choice([1, 50, 200])}
 
 
 def _random_record(rng):
@@ -155,11 +196,27 @@ def scramble(rng, model, ops):
     """A copy with every ok read's result drawn at random."""
     ops = [dict(op) for op in ops]
     for op in ops:
-        if op["status"] == "ok" and op["f"] in ("read", "get"):
+        # Results of writes too, where a write has one.
+        if op["status"] == "ok" and op["f"] == "acquire" and \
+                rng.random() < 0.5:
+            out = dict(op["out"])
+            out["token"] = rng.randint(1, 4)
+            if rng.random() < 0.5:
+                out["now_ms"] -= rng.choice([0, 50, 200])
+            if rng.random() < 0.5:
+                out["expires_ms"] = out["now_ms"] + rng.choice([1, 50, 300])
+            op["out"] = out
+        if op["status"] == "ok" and op["f"] in ("create", "update") and \
+                rng.random() < 0.3:
+            op["out"] = _random_record(rng) or {"status": "pending",
+                                                "version": 1}
+        if op["status"] == "ok" and op["f"] in READS:
             if model == "cas-register":
                 op["out"] = rng.choice([None] + list(range(VALUES)))
             elif model == "task-record":
                 op["out"] = _random_record(rng)
+            elif model == "lease":
+                op["out"] = _random_holder(rng, op["out"]["now_ms"])
             else:
                 op["out"] = "".join(rng.choice(LETTERS)
                                     for _ in range(rng.randrange(3)))

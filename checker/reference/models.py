@@ -111,4 +111,115 @@ class TaskRecord:
         return {"status": st, "version": ver}
 
 
-MODELS = {"cas-register": Register, "kv": KV, "task-record": TaskRecord}
+CLOCK = "\x00clock"   # the system's clock, beside the scopes
+TOKENS = "\x00token"  # the last fencing token handed out (generation)
+
+
+class Lease:
+    """Leases per scope (FORMAT.md, "Lease operations"; taskd's rules in
+    nodes/taskd/README.md). A scope maps to (holder, token, expires,
+    floor); holder None is free; floor is the largest token the scope ever
+    had. An acquire succeeds when the scope is free, expired (expires <=
+    now) or already the caller's; the caller keeps its token, anyone else
+    gets a token above the floor; expires = now + ttl. A release succeeds
+    for the holder (expired or not) and frees the scope. A holder read
+    shows the holder, token and expiry when held and not expired at its
+    now, else null. Acquire and holder replies carry now_ms, which never
+    goes back in the order ops take effect (an acquire moves the clock; a
+    read only needs now >= it). An acquire with an unknown outcome leaves
+    token and expiry unknown ("?") until a reply shows them."""
+    name = "lease"
+    by_request = True
+
+    @staticmethod
+    def apply(state, op):
+        f, arg, out = op["f"], op["arg"] or {}, op.get("out")
+        known = op.get("ret") is not None
+        clock = _get(state, CLOCK, None)
+        holder, token, expires, floor = _get(state, op["key"],
+                                             (None, None, None, 0))
+        if f == "holder":
+            now = out["now_ms"]
+            if clock is not None and now < clock:
+                return None
+            if out["holder"] is None:
+                ok = holder is None or expires == "?" or expires <= now
+                return state if ok else None
+            if holder != out["holder"] or out["expires_ms"] <= now:
+                return None
+            if token == "?":
+                if out["token"] <= floor:
+                    return None
+                token = out["token"]
+                floor = max(floor, token)
+            elif token != out["token"]:
+                return None
+            if expires == "?":
+                expires = out["expires_ms"]
+            elif expires != out["expires_ms"]:
+                return None
+            return _set(state, op["key"], (holder, token, expires, floor))
+        if f == "release":
+            if holder is None or holder != arg["holder"]:
+                return None
+            return _set(state, op["key"], (None, None, None, floor))
+        if f != "acquire":
+            raise ValueError("unknown op " + f)
+        me = arg["holder"]
+        mine = holder is not None and holder == me
+        if not known:
+            new = (me, token if mine else "?", "?", floor)
+            return _set(state, op["key"], new)
+        now = out["now_ms"]
+        if clock is not None and now < clock:
+            return None
+        if out["holder"] != me or out["expires_ms"] <= now:
+            return None
+        if holder is not None and not mine and expires != "?" \
+                and expires > now:
+            return None
+        if mine and token != "?":
+            if out["token"] != token:
+                return None
+        elif out["token"] <= floor:
+            return None
+        state = _set(state, op["key"], (me, out["token"], out["expires_ms"],
+                                        max(floor, out["token"])))
+        return _set(state, CLOCK, now)
+
+    @staticmethod
+    def perform(state, op, lp):
+        """What taskd does with @op at linearization point @lp: (next
+        state, ok value), or (None, error) when it refuses."""
+        now = 1000 + int(lp * 100)
+        f, arg = op["f"], op["arg"] or {}
+        holder, token, expires, floor = _get(state, op["key"],
+                                             (None, None, None, 0))
+        live = holder is not None and expires > now
+        if f == "holder":
+            if live:
+                out = {"holder": holder, "token": token, "now_ms": now,
+                       "expires_ms": expires}
+            else:
+                out = {"holder": None, "token": None, "now_ms": now,
+                       "expires_ms": None}
+            return state, out
+        if f == "release":
+            if holder != arg["holder"]:
+                return None, "not_holder"
+            return _set(state, op["key"], (None, None, None, floor)), None
+        me = arg["holder"]
+        if live and holder != me:
+            return None, "held"
+        if holder != me:
+            token = _get(state, TOKENS, 0) + 1
+            state = _set(state, TOKENS, token)
+        expires = now + arg["ttl_ms"]
+        state = _set(state, op["key"], (me, token, expires,
+                                        max(floor, token)))
+        return state, {"holder": me, "token": token, "now_ms": now,
+                       "expires_ms": expires}
+
+
+MODELS = {"cas-register": Register, "kv": KV, "task-record": TaskRecord,
+          "lease": Lease}

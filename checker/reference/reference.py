@@ -85,7 +85,8 @@ def _prepare(ops):
     for op in ops:
         if op["status"] == "fail":
             continue
-        if op["status"] != "ok" and op["f"] in ("read", "get", "list"):
+        if op["status"] != "ok" and op["f"] in ("read", "get", "list",
+                                                "holder"):
             continue
         if op["status"] != "ok":
             op = dict(op, ret=None)
