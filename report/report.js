@@ -128,19 +128,30 @@ function drawAnomaly() {
           "<th>f</th><th>key</th><th>value</th><th>result</th>" +
           "<th class=num>invoked</th><th class=num>latency</th><th>node</th>" +
           "<th>checker: why</th></tr>";
+  var prev = null, rows = 0, MAX_ROWS = 50;
   D.named.forEach(function (n) {
+    if (n.op != null) (named[n.op] = named[n.op] || []).push(n);
+    if (++rows === MAX_ROWS + 1) {
+      h += "</table><details><summary>" + (D.named.length - MAX_ROWS) +
+           " more</summary><table>";
+    }
+    /* Several ops of one example share its description: say it once. */
+    var why = n.checker + (n.where ? " (" + n.where + ")" : "") + ": " +
+              n.text;
+    var shown = why === prev ? "<span class=muted>\u3003 the same</span>" :
+                esc(why);
+    prev = why;
     if (n.op == null) {
       h += "<tr><td class=num>" + n.index + "</td><td colspan=8 " +
-           "class=muted>not an operation of this history</td><td>" +
-           esc(n.checker) + ": " + esc(n.text) + "</td></tr>";
+           "class=muted>not an operation of this history</td><td>" + shown +
+           "</td></tr>";
       return;
     }
-    (named[n.op] = named[n.op] || []).push(n);
-    h += "<tr class=hl>" + opRow(n.op, "<td>" + esc(n.checker) +
-         (n.where ? " (" + esc(n.where) + ")" : "") + ": " + esc(n.text) +
+    h += "<tr class=hl>" + opRow(n.op, "<td>" + shown +
          (n.index !== OPS.idx[n.op] ? " <span class=muted>(names event " +
           n.index + ", its completion)</span>" : "") + "</td>") + "</tr>";
   });
+  if (rows > MAX_ROWS) h += "</table></details><table>";
   h += "</table><div class=muted>Outlined in black on the timeline and " +
        "the latency chart; click an index to zoom there.</div>";
   $("anomaly").innerHTML = h;

@@ -570,13 +570,18 @@ def named_ops(verdict):
                             # {"task": "t2", "description": ..., "create": 3,
                             #  "read": 4}: its integers are op indexes.
                             for fk, fx in x.items():
-                                if isinstance(fx, int) and \
-                                        not isinstance(fx, bool) and \
-                                        fk not in ("count", "version"):
-                                    found.append({
-                                        "index": fx, "checker": checker,
-                                        "where": f"{here}.{fk}",
-                                        "text": x.get("description") or fk})
+                                if fk in ("count", "version") or \
+                                        fk.endswith("_ms"):
+                                    continue
+                                for y in (fx if isinstance(fx, list)
+                                          else [fx]):
+                                    if isinstance(y, int) and \
+                                            not isinstance(y, bool):
+                                        found.append({
+                                            "index": y, "checker": checker,
+                                            "where": f"{here}.{fk}",
+                                            "text": x.get("description")
+                                            or fk})
                     if lk == "examples" or "example" in lk:
                         continue
                 walk(v, checker, f"{where}.{k}".strip("."))

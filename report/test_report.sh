@@ -56,6 +56,10 @@ render() {
   fi
 }
 
+# --- 0. runload.py's pieces ---------------------------------------------------
+python3 report/test_runload.py 2>"$tmp/unit.log" || { cat "$tmp/unit.log" >&2; fail "test_runload.py"; }
+ok "test_runload.py: $(grep -o 'Ran [0-9]* tests' "$tmp/unit.log")"
+
 # --- 1. A real run: the runner writes report.html at its end ---------------
 "$BIN/faultline" run scenarios/smoke.json --seed 7 --time-limit 8 \
   --bug stale-read --runs-dir "$tmp/runs" >"$tmp/run.out" 2>"$tmp/run.err" && code=0 || code=$?
