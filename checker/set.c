@@ -114,6 +114,15 @@ static bool read_has(const struct read *rd, size_t t)
     return bsearch(&t, rd->ids, rd->n, sizeof t, size_cmp) != NULL;
 }
 
+static int by_call(const void *a, const void *b)
+{
+    const struct read *x = a, *y = b;
+    if (x->op->call != y->op->call) {
+        return (x->op->call > y->op->call) - (x->op->call < y->op->call);
+    }
+    return (x->op > y->op) - (x->op < y->op);
+}
+
 static bool is(const struct request_op *o, const char *f)
 {
     return strcmp(o->invoke->f, f) == 0;
@@ -249,7 +258,7 @@ int checker_set(const struct history *h, struct report *out)
         }
     }
 
-    /* Reads, in invoke order (ops are), and the final one. */
+    /* Reads, sorted by invoke, and the final one. */
     nreads = 0;
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
@@ -263,35 +272,58 @@ int checker_set(const struct history *h, struct report *out)
             goto fail;
         }
         qsort(rd->ids, rd->n, sizeof *rd->ids, size_cmp);
-        for (size_t k = 0; k < rd->n; k++) {
-            struct task *t = &tasks[rd->ids[k]];
-            if (k > 0 && rd->ids[k] == rd->ids[k - 1] && !t->dup_read) {
+    }
+    qsort(reads, nreads, sizeof *reads, by_call);
+    for (size_t k = 0; k < nreads; k++) {
+        const struct read *rd = &reads[k];
+        for (size_t j = 0; j < rd->n; j++) {
+            struct task *t = &tasks[rd->ids[j]];
+            if (j > 0 && rd->ids[j] == rd->ids[j - 1] && !t->dup_read) {
                 t->dup_read = true;
-                t->dup_read_at = nreads - 1;
+                t->dup_read_at = k;
             }
-            if (o->ret < t->seen) {
-                t->seen = o->ret;
-                t->seen_read = nreads - 1;
+            if (rd->op->ret < t->seen) {
+                t->seen = rd->op->ret;
+                t->seen_read = k;
             }
         }
-        if (o->call > last_create) {
-            final = nreads - 1;
+        if (rd->op->call > last_create) {
+            final = k;
         }
     }
     /* Absent after known: the first read that began after the task was
-     * known to exist and lacks it, with no delete that may explain it. */
-    for (size_t k = 0; k < nreads; k++) {
-        const struct read *rd = &reads[k];
-        for (size_t t = 0; t < names.n; t++) {
-            struct task *tk = &tasks[t];
-            int64_t known = tk->acked < tk->seen ? tk->acked : tk->seen;
-            if (tk->absent_after_known || known == REQUESTS_OPEN ||
-                rd->op->call <= known || tk->delete_call < rd->op->ret ||
-                read_has(rd, t)) {
+     * known to exist and lacks it, with no delete that may explain it.
+     * Reads that show it are skipped, so the work is about the size of
+     * the reads. */
+    for (size_t t = 0; t < names.n; t++) {
+        struct task *tk = &tasks[t];
+        int64_t known = tk->acked < tk->seen ? tk->acked : tk->seen;
+        size_t lo = 0, hi = nreads;
+        if (known == REQUESTS_OPEN) {
+            continue;
+        }
+        while (lo < hi) { /* the first read that began after known */
+            size_t mid = lo + (hi - lo) / 2;
+            if (reads[mid].op->call <= known) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        for (size_t k = lo; k < nreads; k++) {
+            const struct read *rd = &reads[k];
+            if (read_has(rd, t)) {
+                continue;
+            }
+            if (tk->delete_call < rd->op->ret) {
+                if (rd->op->call > tk->delete_call) {
+                    break; /* every later read may follow the delete */
+                }
                 continue;
             }
             tk->absent_after_known = true;
             tk->absent_read = k;
+            break;
         }
     }
     if (final != SIZE_MAX) {
