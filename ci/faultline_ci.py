@@ -119,7 +119,10 @@ def run_one(faultline, path, seed, time_limit=None, bug=None, runs_dir=None,
         if m:
             r.summary = m.group(1)
     if not r.summary:
-        lines = [l for l in r.output.splitlines() if l.strip()]
+        # What went wrong: the last line that is not a path.
+        lines = [l for l in r.output.splitlines() if l.strip() and not
+                 re.match(r"faultline: (run directory|report|run \w+; "
+                          r"history kept)", l)]
         r.summary = "%s (exit %d)%s" % (r.outcome, r.code,
                                         ": " + lines[-1] if lines else "")
     return r

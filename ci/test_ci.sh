@@ -65,7 +65,8 @@ case $name in
          echo 'faultline: invalid: key "k1": read -> 4 (process 2, index 9) cannot be linearized'
          exit 1
        fi ;;
-  broken) echo "faultline: no leader after 30 s" >&2; exit 4 ;;
+  broken) echo "faultline: no leader after 30 s" >&2
+          echo "faultline: run failed; history kept; check it with: faultline check $dir"; exit 4 ;;
 esac
 echo "faultline: valid: linearizable (cas-register, 10 ops, 1 keys)"
 SH
@@ -87,6 +88,7 @@ ci/gate --bin "$tmp/stub" --scenarios "$tmp/good.json" "$tmp/broken.json" \
   --seed 3 --runs-dir "$tmp/sruns2" --junit "$tmp/err.xml" >"$tmp/err.out" 2>&1; code=$?
 [ "$code" -eq 4 ] || fail "harness error: gate exited $code, want 4"
 junit "$tmp/err.xml" 2 0 1 || fail "harness error: JUnit XML"
+grep -q 'message="harness error (exit 4): faultline: no leader after 30 s"' "$tmp/err.xml" || fail "the error message is not what went wrong"
 
 ci/gate --bin "$tmp/stub" --scenarios "$tmp/bad.json" "$tmp/good.json" \
   --seed 3 --first-failure --runs-dir "$tmp/sruns3" >"$tmp/ff.out" 2>&1; code=$?
