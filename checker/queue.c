@@ -12,8 +12,9 @@
  *                      was drained: a claim answered `empty` that began
  *                      after every enqueue completed and after every claim
  *                      with an unknown outcome could have expired (its
- *                      invoke + its lease_ms). Without such a drain, lost
- *                      can't be told: `unknown`
+ *                      invoke + its lease_ms; never certain when the
+ *                      history has clock faults). Without such a drain,
+ *                      lost can't be told: `unknown`
  *   double_claim       two claims of the task whose leases overlap: taking
  *                      its claims in the order of now_ms, the next one's
  *                      now_ms < the previous one's expires_ms, with no ok
@@ -251,6 +252,13 @@ int checker_queue(const struct history *h, struct report *out)
                 unknown_claim_end = o->call + lease * 1000000;
             }
         }
+    }
+    /* Under clock faults the system's clock may stand still while real
+     * time runs (a leader whose clock is behind the state machine's), so a
+     * lease may outlast lease_ms of real time by any amount: with claims
+     * of unknown outcome, no drain is certain. */
+    if (clock_faults && unknown_claim_end != INT64_MIN) {
+        unknown_claim_end = INT64_MAX;
     }
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
