@@ -59,6 +59,17 @@ expect 1 '^invalid: lease: 1 two_holders' -- \
   "$BIN/faultline" check $C/cases_lease/two_holders/history.jsonl
 expect 0 '^valid: lease \(2 acquires\); linearizable \(lease' -- \
   "$BIN/faultline" check $C/cases_lease/handover_after_expiry/history.jsonl
+# A value a checker can't read: bad input, naming the line.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '%s\n' '{"time":0,"process":0,"type":"invoke","f":"list"}' \
+  '{"time":1,"process":0,"type":"ok","f":"list","value":{"t1":1}}' >"$tmp/l.jsonl"
+expect 3 'l.jsonl: line 2: ok list value: expected an array' -- \
+  "$BIN/faultline" check "$tmp/l.jsonl"
+printf '%s\n' '{"time":0,"process":0,"type":"invoke","f":"create","key":"t1","value":{"rid":"a"}}' \
+  '{"time":1,"process":0,"type":"ok","f":"create","key":"t1","value":7}' >"$tmp/c.jsonl"
+expect 3 'c.jsonl: line 1: process 0 create \(ok at line 2\): ok create value' -- \
+  "$BIN/faultline" check --checker linearizable "$tmp/c.jsonl"
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
 
