@@ -116,6 +116,38 @@ static int by_scope_now(const void *a, const void *b)
     return (x->call > y->call) - (x->call < y->call);
 }
 
+static int by_scope_ret(const void *a, const void *b)
+{
+    const struct acq *x = a, *y = b;
+    if (x->scope != y->scope) {
+        return (x->scope > y->scope) - (x->scope < y->scope);
+    }
+    return (x->ret > y->ret) - (x->ret < y->ret);
+}
+
+static int by_scope_holder_token(const void *a, const void *b)
+{
+    const struct acq *x = a, *y = b;
+    int c;
+    if (x->scope != y->scope) {
+        return (x->scope > y->scope) - (x->scope < y->scope);
+    }
+    c = strcmp(x->holder, y->holder);
+    if (c != 0) {
+        return c;
+    }
+    return (x->token > y->token) - (x->token < y->token);
+}
+
+static int by_scope_call(const void *a, const void *b)
+{
+    const struct hread *x = a, *y = b;
+    if (x->scope != y->scope) {
+        return (x->scope > y->scope) - (x->scope < y->scope);
+    }
+    return (x->call > y->call) - (x->call < y->call);
+}
+
 static int by_call(const void *a, const void *b)
 {
     const struct acq *x = a, *y = b;
@@ -426,12 +458,46 @@ int checker_lease(const struct history *h, struct report *out)
         }
     }
 
-    /* Holder reads (reads x acquires: fine for runs of minutes). */
+    /* Holder reads, by scope and invoke, against the acquires of their
+     * scope by return: the largest token returned before each read began.
+     * Then the acquires by (scope, holder, token), to find the read's. */
+    qsort(acqs, nacqs, sizeof *acqs, by_scope_ret);
+    qsort(reads, nreads, sizeof *reads, by_scope_call);
+    {
+        size_t j = 0, best = SIZE_MAX;
+        for (size_t k = 0; k < nreads; k++) {
+            struct hread *hr = &reads[k];
+            if (k == 0 || reads[k - 1].scope != hr->scope) {
+                best = SIZE_MAX;
+            }
+            for (; j < nacqs &&
+                   (acqs[j].scope < hr->scope ||
+                    (acqs[j].scope == hr->scope && acqs[j].ret < hr->call));
+                 j++) {
+                if (acqs[j].scope == hr->scope &&
+                    (best == SIZE_MAX || acqs[j].token > acqs[best].token)) {
+                    best = j;
+                }
+            }
+            if (hr->holder != NULL && best != SIZE_MAX &&
+                acqs[best].token > hr->token) {
+                report_add(out, c_stale,
+                           example(names.v[hr->scope],
+                                   "holder read at index %" PRId64
+                                   " shows %s with token %" PRId64
+                                   ", after an acquire returned token "
+                                   "%" PRId64 " (index %" PRId64 ")",
+                                   hr->index, hr->holder, hr->token,
+                                   acqs[best].token, acqs[best].index));
+            }
+        }
+    }
+    qsort(acqs, nacqs, sizeof *acqs, by_scope_holder_token);
     for (size_t k = 0; k < nreads; k++) {
         const struct hread *hr = &reads[k];
         const char *scope = names.v[hr->scope];
         const struct attempt *at;
-        bool token_seen = false;
+        struct acq key;
         if (hr->holder == NULL) {
             continue;
         }
@@ -444,26 +510,11 @@ int checker_lease(const struct history *h, struct report *out)
                                hr->index, hr->holder, scope));
             continue;
         }
-        for (size_t i = 0; i < nacqs; i++) {
-            const struct acq *a = &acqs[i];
-            if (a->scope == hr->scope && a->token == hr->token &&
-                strcmp(a->holder, hr->holder) == 0) {
-                token_seen = true;
-            }
-            if (a->scope == hr->scope && a->ret < hr->call &&
-                a->token > hr->token) {
-                report_add(out, c_stale,
-                           example(scope,
-                                   "holder read at index %" PRId64
-                                   " shows %s with token %" PRId64
-                                   ", after an acquire returned token "
-                                   "%" PRId64 " (index %" PRId64 ")",
-                                   hr->index, hr->holder, hr->token, a->token,
-                                   a->index));
-                break;
-            }
-        }
-        if (!token_seen && !at->unknown) {
+        key.scope = hr->scope;
+        key.holder = hr->holder;
+        key.token = hr->token;
+        if (!at->unknown && bsearch(&key, acqs, nacqs, sizeof *acqs,
+                                    by_scope_holder_token) == NULL) {
             report_add(out, c_disagree,
                        example(scope,
                                "holder read at index %" PRId64
