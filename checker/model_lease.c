@@ -1,11 +1,14 @@
 /* model_lease: leader leases per scope (FORMAT.md, "Lease operations").
  *
- * A scope is free or held: (holder, fencing token, expiry). The system's
- * clock is part of the state: every acquire and holder reply carries the
- * now_ms it was judged at, and those never go back in the order the ops
- * take effect (an acquire moves the clock to its now_ms; a holder read
- * needs now_ms >= the clock, as taskd judges reads at the later of the
- * leader's wall clock and the state machine's clock). The rules are
+ * A scope is free or held: (holder, fencing token, expiry), and has a
+ * clock: every acquire and holder reply carries the now_ms it was judged
+ * at, and those never go back in the order the scope's ops take effect
+ * (an acquire moves the clock to its now_ms; a holder read needs now_ms >=
+ * the clock, as taskd judges reads at the later of the leader's wall clock
+ * and the state machine's clock). The system has one clock for all scopes,
+ * but a clock per scope keeps the model compositional (the checker splits
+ * by scope); the lease checker (lease.c) compares clocks across scopes in
+ * real time. The rules are
  * taskd's (nodes/taskd/README.md, "Leases"):
  *
  *   acquire H  succeeds when the scope is free, expired (expiry <= now_ms),
@@ -22,7 +25,7 @@
  * Attempts of one request (same rid) are merged first (requests.h).
  *
  * The state is the whole map of scopes, hash-consed (checker/intern.h),
- * plus the clock, so the model is right split by scope or not. Not for two
+ * so the model is right split by scope or not. Not for two
  * checks at once (the intern tables are static). */
 #include "checker/model.h"
 
@@ -50,13 +53,13 @@ struct scope {
     int64_t token;   /* or UNKNOWN */
     int64_t expires; /* or UNKNOWN */
     int64_t floor;   /* the largest token the scope has had */
+    int64_t clock;   /* the latest now_ms of an acquire, or INT64_MIN */
 };
 
-/* The state: the map of held scopes (and released ones, for their floor:
- * holder NONE) and the clock. */
+/* The state: the map of scopes (released ones stay, for their floor and
+ * clock: holder NONE). */
 struct leases {
     uint64_t map;
-    int64_t clock;
 };
 
 /* A reply: holder (NONE: null), token, now_ms, expires_ms. */
@@ -180,7 +183,6 @@ static void init(void *state)
 {
     struct leases *s = state;
     s->map = intern_put(&maps, "", 0);
-    s->clock = INT64_MIN;
 }
 
 /* The entry of @scope in @map (a copy), or false when it has none. */
@@ -239,7 +241,8 @@ static bool step(const void *state, const struct model_op *op, void *next)
     struct leases *nx = next;
     uint32_t sid = (uint32_t)((uint64_t)op->in[0]);
     uint32_t hid = (uint32_t)((uint64_t)op->in[0] >> 32);
-    struct scope e = {.scope = sid, .holder = NONE, .floor = 0};
+    struct scope e = {
+        .scope = sid, .holder = NONE, .floor = 0, .clock = INT64_MIN};
     bool held = find(s->map, sid, &e) && e.holder != NONE;
     const struct obs *o =
         op->open || op->f == LEASE_RELEASE ? NULL : obs_of(op->out);
@@ -248,7 +251,7 @@ static bool step(const void *state, const struct model_op *op, void *next)
     *nx = *s;
     switch (op->f) {
     case LEASE_HOLDER:
-        if (o->now < s->clock) {
+        if (o->now < e.clock) {
             return false;
         }
         if (o->holder == NONE) {
@@ -289,7 +292,7 @@ static bool step(const void *state, const struct model_op *op, void *next)
             e.expires = UNKNOWN;
             break;
         }
-        if (o->now < s->clock || o->holder != hid || o->expires <= o->now) {
+        if (o->now < e.clock || o->holder != hid || o->expires <= o->now) {
             return false;
         }
         if (held && !mine && e.expires != UNKNOWN && e.expires > o->now) {
@@ -306,7 +309,7 @@ static bool step(const void *state, const struct model_op *op, void *next)
         e.token = o->token;
         e.expires = o->expires;
         e.floor = o->token > e.floor ? o->token : e.floor;
-        nx->clock = o->now;
+        e.clock = o->now;
         break;
     }
     default:
@@ -323,13 +326,13 @@ static bool step(const void *state, const struct model_op *op, void *next)
 static bool equal(const void *a, const void *b)
 {
     const struct leases *x = a, *y = b;
-    return x->map == y->map && x->clock == y->clock;
+    return x->map == y->map;
 }
 
 static uint64_t hash(const void *state)
 {
     const struct leases *s = state;
-    uint64_t z = s->map * 0x9e3779b97f4a7c15ULL + (uint64_t)s->clock;
+    uint64_t z = s->map * 0x9e3779b97f4a7c15ULL;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);

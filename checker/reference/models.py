@@ -111,7 +111,6 @@ class TaskRecord:
         return {"status": st, "version": ver}
 
 
-CLOCK = "\x00clock"   # the system's clock, beside the scopes
 TOKENS = "\x00token"  # the last fencing token handed out (generation)
 
 
@@ -119,14 +118,17 @@ class Lease:
     """Leases per scope (FORMAT.md, "Lease operations"; taskd's rules in
     nodes/taskd/README.md). A scope maps to (holder, token, expires,
     floor); holder None is free; floor is the largest token the scope ever
-    had. An acquire succeeds when the scope is free, expired (expires <=
+    had; clock is the scope's latest acquire now (a clock per scope: the
+    system has one, but the C checker splits by scope). An acquire succeeds
+    when the scope is free, expired (expires <=
     now) or already the caller's; the caller keeps its token, anyone else
     gets a token above the floor; expires = now + ttl. A release succeeds
     for the holder (expired or not) and frees the scope. A holder read
     shows the holder, token and expiry when held and not expired at its
     now, else null. Acquire and holder replies carry now_ms, which never
-    goes back in the order ops take effect (an acquire moves the clock; a
-    read only needs now >= it). An acquire with an unknown outcome leaves
+    goes back in the order a scope's ops take effect (an acquire moves the
+    scope's clock; a read only needs now >= it). An acquire with an unknown
+    outcome leaves
     token and expiry unknown ("?") until a reply shows them."""
     name = "lease"
     by_request = True
@@ -135,9 +137,8 @@ class Lease:
     def apply(state, op):
         f, arg, out = op["f"], op["arg"] or {}, op.get("out")
         known = op.get("ret") is not None
-        clock = _get(state, CLOCK, None)
-        holder, token, expires, floor = _get(state, op["key"],
-                                             (None, None, None, 0))
+        holder, token, expires, floor, clock = _get(
+            state, op["key"], (None, None, None, 0, None))
         if f == "holder":
             now = out["now_ms"]
             if clock is not None and now < clock:
@@ -158,17 +159,18 @@ class Lease:
                 expires = out["expires_ms"]
             elif expires != out["expires_ms"]:
                 return None
-            return _set(state, op["key"], (holder, token, expires, floor))
+            return _set(state, op["key"],
+                        (holder, token, expires, floor, clock))
         if f == "release":
             if holder is None or holder != arg["holder"]:
                 return None
-            return _set(state, op["key"], (None, None, None, floor))
+            return _set(state, op["key"], (None, None, None, floor, clock))
         if f != "acquire":
             raise ValueError("unknown op " + f)
         me = arg["holder"]
         mine = holder is not None and holder == me
         if not known:
-            new = (me, token if mine else "?", "?", floor)
+            new = (me, token if mine else "?", "?", floor, clock)
             return _set(state, op["key"], new)
         now = out["now_ms"]
         if clock is not None and now < clock:
@@ -183,9 +185,8 @@ class Lease:
                 return None
         elif out["token"] <= floor:
             return None
-        state = _set(state, op["key"], (me, out["token"], out["expires_ms"],
-                                        max(floor, out["token"])))
-        return _set(state, CLOCK, now)
+        return _set(state, op["key"], (me, out["token"], out["expires_ms"],
+                                       max(floor, out["token"]), now))
 
     @staticmethod
     def perform(state, op, lp):
@@ -193,8 +194,8 @@ class Lease:
         state, ok value), or (None, error) when it refuses."""
         now = 1000 + int(lp * 100)
         f, arg = op["f"], op["arg"] or {}
-        holder, token, expires, floor = _get(state, op["key"],
-                                             (None, None, None, 0))
+        holder, token, expires, floor, _ = _get(state, op["key"],
+                                                (None, None, None, 0, None))
         live = holder is not None and expires > now
         if f == "holder":
             if live:
@@ -207,7 +208,8 @@ class Lease:
         if f == "release":
             if holder != arg["holder"]:
                 return None, "not_holder"
-            return _set(state, op["key"], (None, None, None, floor)), None
+            return _set(state, op["key"],
+                        (None, None, None, floor, now)), None
         me = arg["holder"]
         if live and holder != me:
             return None, "held"
@@ -216,7 +218,7 @@ class Lease:
             state = _set(state, TOKENS, token)
         expires = now + arg["ttl_ms"]
         state = _set(state, op["key"], (me, token, expires,
-                                        max(floor, token)))
+                                        max(floor, token), now))
         return state, {"holder": me, "token": token, "now_ms": now,
                        "expires_ms": expires}
 
