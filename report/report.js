@@ -8,6 +8,22 @@
 var D = JSON.parse(document.getElementById("data").textContent);
 var OPS = D.ops, T = D.tables, META = D.meta;
 var N = OPS.t.length;
+/* Unpack (runload.pack_ops): start times and indexes are deltas, times are
+ * in 10 us units; from here on they are milliseconds and indexes. */
+(function () {
+  var t = new Float64Array(N), d = new Float64Array(N), idx = new Array(N);
+  var st = 0, si = 0;
+  for (var i = 0; i < N; i++) {
+    st += OPS.t[i];
+    si += OPS.idx[i];
+    t[i] = st / 100;
+    idx[i] = si;
+    d[i] = OPS.d[i] < 0 ? -1 : OPS.d[i] / 100;
+  }
+  OPS.t = t;
+  OPS.d = d;
+  OPS.idx = idx;
+})();
 var TYPE_COLOR = ["#2e9e4f", "#d64545", "#e8a33d", "#9aa0a6"];
 var FAULT_COLOR = {
   kill: "214,69,69", restart: "232,120,40", pause: "128,90,213",
