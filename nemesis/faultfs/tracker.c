@@ -283,6 +283,37 @@ static void untrack(struct tracker *t, struct file *f)
     file_free(f);
 }
 
+/* A durable write of [off, off+n) to @f: those bytes, and the size of the
+ * file, are durable now (as with fdatasync, the size is metadata needed to
+ * read the data back). Bytes inside that size not written durably (a gap
+ * before @off, non-durable or fallocated bytes after it) read as zeros
+ * after a loss. */
+static int sync_write_done(struct file *f, off_t off, ssize_t n)
+{
+    struct stat st;
+    off_t end = off + n, size;
+    int err = trim(f, off, n);
+    if (err != 0) {
+        return err;
+    }
+    size = fstat(f->fd, &st) == 0 ? st.st_size : end;
+    if (size < end) {
+        size = end;
+    }
+    if (off > f->durable_size) {
+        err = undo_push(f, f->durable_size, (size_t)(off - f->durable_size),
+                        NULL);
+    }
+    if (err == 0 && size > end && size > f->durable_size) {
+        off_t from = end > f->durable_size ? end : f->durable_size;
+        err = undo_push(f, from, (size_t)(size - from), NULL);
+    }
+    if (size > f->durable_size) {
+        f->durable_size = size;
+    }
+    return err;
+}
+
 /* A non-durable write holds t->lock from saving the old bytes to writing
  * the new ones (a memory copy into the page cache); a durable one writes
  * first, outside it (it waits for the disk), then updates the log. */
@@ -301,14 +332,7 @@ ssize_t tracker_write(struct tracker *t, int fd, ino_t ino, const char *path,
         pthread_mutex_lock(&t->lock);
         f = file_get(t, fd, ino, path, false, &err);
         if (f != NULL) {
-            err = trim(f, off, n);
-            if (err == 0 && off > f->durable_size) {
-                err = undo_push(f, f->durable_size,
-                                (size_t)(off - f->durable_size), NULL);
-            }
-            if (off + n > f->durable_size) {
-                f->durable_size = off + n;
-            }
+            err = sync_write_done(f, off, n);
         }
         if (t->last.valid && t->last.ino == ino && t->last.off < off + n &&
             off < t->last.off + (off_t)t->last.len) {

@@ -18,8 +18,10 @@
  *   - fsync or fdatasync of a file: all of its data and its size (both
  *     calls are treated alike).
  *   - a write through a handle opened with O_SYNC or O_DSYNC: the bytes of
- *     that write, and the size up to its end; a gap it leaves after the old
- *     durable size reads as zeros after a loss.
+ *     that write, and the file's size (as fdatasync makes a size change
+ *     durable: it is needed to read the data back). Bytes within that size
+ *     that were not written durably (a gap before the write, fallocated or
+ *     non-durable bytes after it) read as zeros after a loss.
  *   - fsync of a directory: every journalled change up to the newest one
  *     that touches that directory (as parent of a name; a rename touches
  *     both parents). Earlier changes elsewhere commit with it, as a
