@@ -121,7 +121,7 @@ def run_one(faultline, path, seed, time_limit=None, bug=None, runs_dir=None,
     if not r.summary:
         # What went wrong: the last line that is not a path.
         lines = [l for l in r.output.splitlines() if l.strip() and not
-                 re.match(r"faultline: (run directory|report|run \w+; "
+                 re.match(r"faultline: (run directory|report|warning|run \w+; "
                           r"history kept)", l)]
         r.summary = "%s (exit %d)%s" % (r.outcome, r.code,
                                         ": " + lines[-1] if lines else "")
