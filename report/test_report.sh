@@ -99,14 +99,26 @@ rm "$dir/report.html"
 [ -f "$dir/report.html" ] || fail "faultline report wrote nothing"
 ok "faultline report RUN_DIR rewrites report.html"
 
-# --- 3. Without python3, a run still gives its verdict ------------------------
-FAULTLINE_PYTHON="$tmp/no-python3" "$BIN/faultline" run scenarios/smoke.json \
-  --seed 8 --time-limit 2 --runs-dir "$tmp/runs2" >"$tmp/run2.out" 2>"$tmp/run2.err" && code=0 || code=$?
+# --- 3. On a terminal, without python3 ----------------------------------------
+# A 70-column terminal (script(1) gives the run one): the progress line is
+# redrawn in place and never wider than the terminal; without python3 the
+# run warns and still exits with its verdict's code.
+script -qec "stty cols 70; FAULTLINE_PYTHON='$tmp/no-python3' '$BIN/faultline' run \
+  scenarios/smoke.json --seed 8 --time-limit 4 --runs-dir '$tmp/runs2'" /dev/null \
+  >"$tmp/run2.tty" 2>&1 && code=0 || code=$?
+tr '\r' '\n' <"$tmp/run2.tty" | sed 's/\x1b\[K//g' >"$tmp/run2.out"
 dir2=$(sed -n 's/^faultline: run directory //p' "$tmp/run2.out" | tail -1)
+[ -d "$dir2" ] || fail "no run directory in the terminal's output: $(tail -5 "$tmp/run2.out")"
 "$BIN/faultline" check "$dir2" >/dev/null && want=0 || want=$?
 [ "$code" -eq "$want" ] || fail "without python3 the run exited $code, its verdict says $want"
-grep -q "warning: no report: $tmp/no-python3" "$tmp/run2.err" ||
-  fail "no warning about the missing python3 on stderr: $(cat "$tmp/run2.err")"
+grep -q "warning: no report: $tmp/no-python3" "$tmp/run2.out" ||
+  fail "no warning about the missing python3: $(tail -5 "$tmp/run2.out")"
+redraws=$(grep -o $'\r\033\\[K\\[ *[0-9.]*s/[0-9]*s\\] [a-z]* *ops [0-9]*' "$tmp/run2.tty" | wc -l)
+[ "$redraws" -ge 5 ] || fail "the progress line was redrawn in place $redraws times, expected many"
+widest=$(tr '\r' '\n' <"$tmp/run2.tty" | sed 's/\x1b\[K//g' | grep '^\[ *[0-9.]*s/' | awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }')
+[ "$widest" -le 69 ] || fail "a progress line of $widest columns on a 70-column terminal"
+grep -q '^faultline: [0-9]* ops: ' "$tmp/run2.out" || fail "no summary on the terminal"
+ok "on a terminal: $redraws redraws in place, at most $widest columns of 70"
 grep -q "warning: no report" "$dir2/runner.log" || fail "no warning in runner.log"
 [ ! -e "$dir2/report.html" ] || fail "a report.html appeared without python3"
 ok "a missing python3 is a warning, the exit code stays the verdict's ($code)"
