@@ -13,12 +13,24 @@
 #define MAX_KINDS  32
 
 static const struct nemesis_ops *const kinds[] = {
-    &nemesis_kill, &nemesis_pause, &nemesis_restart, &nemesis_partition,
-    &nemesis_loss, &nemesis_clock, &nemesis_disk,    NULL,
+    &nemesis_kill,       &nemesis_pause,         &nemesis_restart,
+    &nemesis_partition,  &nemesis_loss,          &nemesis_clock,
+    &nemesis_disk,       &nemesis_lose_unsynced, &nemesis_torn_write,
+    &nemesis_disk_error, &nemesis_disk_full,     NULL,
 };
 
-const char *const nemesis_names[] = {"kill", "pause", "restart", "partition",
-                                     "loss", "clock", "disk",    NULL};
+const char *const nemesis_names[] = {"kill",
+                                     "pause",
+                                     "restart",
+                                     "partition",
+                                     "loss",
+                                     "clock",
+                                     "disk",
+                                     "lose-unsynced-on-kill",
+                                     "torn-write-on-kill",
+                                     "disk-error",
+                                     "disk-full",
+                                     NULL};
 
 const struct nemesis_ops *nemesis_find(const char *name)
 {
@@ -98,8 +110,7 @@ const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw)
     return s->nemesis.targets[rng_below(draw, (uint64_t)s->nemesis.n_targets)];
 }
 
-int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names,
-                         int *out)
+int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names, int *out)
 {
     size_t i;
     json_t *name;

@@ -66,6 +66,10 @@ extern const struct nemesis_ops nemesis_partition;
 extern const struct nemesis_ops nemesis_loss;
 extern const struct nemesis_ops nemesis_clock;
 extern const struct nemesis_ops nemesis_disk;
+extern const struct nemesis_ops nemesis_lose_unsynced;
+extern const struct nemesis_ops nemesis_torn_write;
+extern const struct nemesis_ops nemesis_disk_error;
+extern const struct nemesis_ops nemesis_disk_full;
 
 /* Set node @i's clock offset and rate (its faketime.rc; rate 1 = real
  * speed). Returns 0 or -errno. */

@@ -8,6 +8,7 @@
  * stopping; the crash is counted and logged. */
 #include "runner/cluster.h"
 
+#include "nemesis/faultfs_node.h"
 #include "nemesis/nemesis.h"
 #include "runner/fs.h"
 #include "runner/netns.h"
@@ -97,6 +98,12 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
             return rv;
         }
         c->nodes[i].owner = c;
+        if (nemesis_faultfs_wanted(s)) {
+            rv = nemesis_faultfs_mount(c, i); /* before the node starts */
+            if (rv != 0) {
+                return rv;
+            }
+        }
         uv_timer_init(loop, &c->nodes[i].restart_timer);
         c->nodes[i].restart_timer.data = &c->nodes[i];
         c->handles++;

@@ -6,6 +6,7 @@
  * that names it rather than a silently ignored setting. */
 #include "runner/scenario.h"
 
+#include "nemesis/faultfs_node.h"
 #include "nemesis/nemesis.h"
 #include "runner/workload.h"
 
@@ -49,6 +50,12 @@ static bool clock_mode_ok(const char *v)
 static bool fault_ok(const char *v)
 {
     return nemesis_find(v) != NULL;
+}
+
+static bool fs_file_ok(const char *v)
+{
+    return *v != '\0' && strlen(v) < SCENARIO_NAME_LEN &&
+           strpbrk(v, " \t\n") == NULL;
 }
 
 static bool target_ok(const char *v)
@@ -109,7 +116,9 @@ static const struct field fields[] = {
      NULL},
     {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
-     fault_ok, "kill, pause, restart, partition, loss, clock, disk"},
+     fault_ok,
+     "kill, pause, restart, partition, loss, clock, disk, "
+     "lose-unsynced-on-kill, torn-write-on-kill, disk-error, disk-full"},
     {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL,
      NULL},
     {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL,
@@ -134,6 +143,12 @@ static const struct field fields[] = {
      nemesis_disk_errno_known, "EIO, ENOSPC, EROFS, EDQUOT"},
     {"nemesis.disk_probability", F_NUM, OFF(nemesis.disk_probability), 0,
      0.0001, 1, NULL, NULL},
+    {"nemesis.fs_ops", F_LIST, LIST(nemesis.fs_ops, nemesis.n_fs_ops), 0, 0,
+     nemesis_faultfs_op_known,
+     "read, write, fsync, fdatasync, create, rename, truncate, unlink, "
+     "mkdir, open"},
+    {"nemesis.fs_files", F_LIST, LIST(nemesis.fs_files, nemesis.n_fs_files), 0,
+     0, fs_file_ok, "globs of at most 23 characters, no spaces"},
     {"checker", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01, 86400,
      NULL, NULL},
@@ -579,16 +594,19 @@ static json_t *workload_json(const struct scenario *s)
 json_t *scenario_to_json(const struct scenario *s)
 {
     json_t *nemesis = json_pack(
-        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:o, s:s, s:f}", "faults",
-        list_json(s->nemesis.faults, s->nemesis.n_faults), "interval_s",
-        s->nemesis.interval_s, "duration_s", s->nemesis.duration_s, "targets",
+        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:o, s:s, s:f, s:o, s:o}",
+        "faults", list_json(s->nemesis.faults, s->nemesis.n_faults),
+        "interval_s", s->nemesis.interval_s, "duration_s",
+        s->nemesis.duration_s, "targets",
         list_json(s->nemesis.targets, s->nemesis.n_targets), "partitions",
         list_json(s->nemesis.partitions, s->nemesis.n_partitions),
         "loss_probability", s->nemesis.loss_probability, "clock_offset_ms",
         s->nemesis.clock_offset_ms, "clock_modes",
         list_json(s->nemesis.clock_modes, s->nemesis.n_clock_modes), "disk_ops",
         list_json(s->nemesis.disk_ops, s->nemesis.n_disk_ops), "disk_errno",
-        s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability);
+        s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability,
+        "fs_ops", list_json(s->nemesis.fs_ops, s->nemesis.n_fs_ops), "fs_files",
+        list_json(s->nemesis.fs_files, s->nemesis.n_fs_files));
     return json_pack(
         "{s:s, s:s, s:i, s:f, s:f, s:I,"
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"

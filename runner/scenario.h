@@ -72,6 +72,11 @@ struct scenario {
         int n_disk_ops;
         char disk_errno[SCENARIO_NAME_LEN];
         double disk_probability;
+        /* disk-error (faultfs): operations and file globs to draw from */
+        char fs_ops[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_fs_ops;
+        char fs_files[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
+        int n_fs_files;
     } nemesis;
 
     struct {

@@ -124,11 +124,24 @@ static void serve(struct control *c, int fd, char *line, char *out)
             reply(fd, out);
         }
     } else if (strcmp(words[0], "fill") == 0) {
-        rules_set_full(c->rules, true);
-        reply(fd, "ok disk full\n");
+        bool off = n > 1 && strcmp(words[1], "off") == 0;
+        if (n > 2 || (n == 2 && !off && strcmp(words[1], "on") != 0)) {
+            reply(fd, "error: usage: fill [on|off]\n");
+        } else {
+            rules_set_full(c->rules, !off);
+            reply(fd, off ? "ok disk not full\n" : "ok disk full\n");
+        }
     } else if (strcmp(words[0], "clear") == 0) {
-        rules_clear(c->rules);
-        reply(fd, "ok\n");
+        bool rules_only = n > 1 && strcmp(words[1], "rules") == 0;
+        if (n > 2 || (n == 2 && !rules_only)) {
+            reply(fd, "error: usage: clear [rules]\n");
+        } else {
+            rules_clear(c->rules);
+            if (!rules_only) {
+                rules_set_full(c->rules, false);
+            }
+            reply(fd, "ok\n");
+        }
     } else if (strcmp(words[0], "status") == 0) {
         uint64_t total = tracker_status(c->tracker, out, REPLY_MAX - 1024);
         size_t used = strlen(out);

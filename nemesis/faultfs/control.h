@@ -8,10 +8,11 @@
  *                              directory change (the node must be dead)
  *   torn-write                 the next lose-unsynced keeps a prefix of
  *                              the last non-durable write
- *   fail OP ERRNO [COUNT|PROBABILITY] [PATTERN]
+ *   fail OP ERRNO [COUNT|PROBABILITY|always] [PATTERN]
  *                              inject errors (nemesis/faultfs/rules.h)
- *   fill                       ENOSPC for any growth of a file
- *   clear                      remove every rule, and the full disk
+ *   fill [on|off]              ENOSPC for any growth of a file (or not)
+ *   clear [rules]              remove every rule, and the full disk
+ *                              unless "rules" is given
  *   status                     non-durable bytes per file and directory
  *                              changes, the rules; "ok nondurable=N"
  * One connection is served at a time. A socket path longer than sun_path

@@ -453,11 +453,14 @@ static const struct fuse_operations ops = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: faultfs [--control SOCK] [--stash DIR] [--seed N] "
-               "[--log FILE] [--ready-fd FD] BACKING MOUNTPOINT\n"
-               "       faultfs ctl SOCK COMMAND...\n"
-               "commands: ping, lose-unsynced, torn-write, fail OP ERRNO "
-               "[COUNT|PROBABILITY] [PATTERN], fill, clear, status\n");
+    fprintf(
+        f,
+        "usage: faultfs [--control SOCK] [--stash DIR] [--seed N] "
+        "[--log FILE] [--ready-fd FD] BACKING MOUNTPOINT\n"
+        "       faultfs ctl SOCK COMMAND...\n"
+        "commands: ping, lose-unsynced, torn-write, fail OP ERRNO "
+        "[COUNT|PROBABILITY|always] [PATTERN], fill [on|off], clear [rules], "
+        "status\n");
 }
 
 static int ctl_main(int argc, char **argv)

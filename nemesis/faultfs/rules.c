@@ -104,7 +104,9 @@ int rules_add(struct rules *r, int argc, char **argv, char *err, size_t size)
     }
     if (argc >= 3) {
         char *end;
-        if (strchr(argv[2], '.') != NULL) {
+        if (strcmp(argv[2], "always") == 0) {
+            rule.count = -1;
+        } else if (strchr(argv[2], '.') != NULL) {
             rule.probability = strtod(argv[2], &end);
             if (*end != '\0' || !(rule.probability > 0) ||
                 rule.probability > 1) {
@@ -140,7 +142,6 @@ void rules_clear(struct rules *r)
 {
     pthread_mutex_lock(&r->lock);
     r->n = 0;
-    r->full = false;
     pthread_mutex_unlock(&r->lock);
 }
 

@@ -6,8 +6,8 @@
  * without its leading '/', so '*' also matches '/'; default "*"), either
  * the next COUNT times (then it is spent) or each time with probability P
  * (a number with a '.', drawn from the mount's seed), or always when
- * neither is given. Rules are checked in the order given; the first that
- * matches decides. Thread-safe. */
+ * neither is given (or "always", to give a pattern after it). Rules are checked
+ * in the order given; the first that matches decides. Thread-safe. */
 #ifndef FAULTLINE_FAULTFS_RULES_H
 #define FAULTLINE_FAULTFS_RULES_H
 
@@ -35,12 +35,12 @@ struct rules;
 struct rules *rules_new(uint64_t seed);
 void rules_free(struct rules *r);
 
-/* Add the rule @argv[0..argc): OP ERRNO [COUNT|PROBABILITY] [PATTERN]
+/* Add the rule @argv[0..argc): OP ERRNO [COUNT|PROBABILITY|always] [PATTERN]
  * (the words after "fail"; ERRNO a name such as EIO or a number). Returns
  * 0, or -EINVAL with a message naming the bad word in @err. */
 int rules_add(struct rules *r, int argc, char **argv, char *err, size_t size);
 
-/* Remove every rule and turn the full disk off. */
+/* Remove every rule (the full disk stays as it is). */
 void rules_clear(struct rules *r);
 
 void rules_set_full(struct rules *r, bool full);
