@@ -166,8 +166,8 @@ asan: deps
 # Every benchmark, one after the other.
 bench: bench-checker bench-taskd
 
-bench-taskd: $(BIN)/taskd
-	FAULTLINE_BIN=$(BIN) python3 nodes/taskd/bench_taskd.py
+bench-taskd: $(BIN)/taskd $(BIN)/faultfs
+	FAULTLINE_BIN=$(BIN) python3 nodes/taskd/bench_taskd.py $(BENCH_ARGS)
 
 # The checker's speed on the conformance set and a generated million-op
 # history (a table, no assertions), and the differential test at length.
