@@ -425,8 +425,14 @@ def build_nodes(run_dir, wall0_ns, end_ms):
                                   "end": last_t})
                 if role == "leader" and role_t is not None \
                         and last_t is not None:
+                    # It led until its process died: runner.log knows when
+                    # (its own last event may be well before).
+                    died = [x[1] for x in proc_log if x[0] == name and
+                            x[2] != "started" and t is not None and
+                            last_t <= x[1] <= t]
                     spans.append({"node": name, "what": "leader",
-                                  "start": role_t, "end": last_t})
+                                  "start": role_t,
+                                  "end": died[0] if died else last_t})
                 role, role_t = None, None
                 up_t = t
             elif ev == "became_leader":
