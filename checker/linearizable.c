@@ -116,11 +116,24 @@ static unsigned char *arena_at(const struct arena *a, size_t i)
     return a->chunks[i >> a->shift] + (i & (a->per_chunk - 1)) * a->stride;
 }
 
+/* A group: its hash (8 bytes), the first op with a return not linearized
+ * (lo, 4), the window's length in words (4), a pointer to the window (8),
+ * the state, the head of its open parts (4, padded to 8). The returned
+ * part of the set is every op below lo, and the window's bits from lo's
+ * word on: ops are numbered in call order, so that is a few words however
+ * long the history (a whole bitset per group made long histories compare
+ * kilobytes at every hit). */
+#define GROUP_HEAD   24
+#define WINDOW_CHUNK 32768 /* words */
+
 struct cache {
     const struct model *m;
     size_t rwords, owords;
     size_t ss;            /* state bytes, rounded up to 8 */
-    struct arena groups;  /* hash, returned bits, state, list head */
+    struct arena groups;  /* hash, lo, len, window, state, list head */
+    uint64_t **wchunks;   /* the windows' words */
+    size_t nw, wcap;      /* chunks */
+    size_t wleft;         /* words left in the last chunk */
     struct arena opens;   /* next, open bits */
     uint32_t free_open;   /* evicted open records, or NIL */
     uint32_t *slots;      /* group number + 1; 0 is empty */
@@ -139,7 +152,7 @@ static void cache_init(struct cache *c, const struct model *m, size_t rwords,
     c->rwords = rwords;
     c->owords = owords;
     c->ss = (m->state_size + 7) & ~(size_t)7;
-    arena_init(&c->groups, 8 + 8 * rwords + c->ss + 8);
+    arena_init(&c->groups, GROUP_HEAD + c->ss + 8);
     arena_init(&c->opens, 8 + 8 * owords);
     c->free_open = NIL;
     c->used = used;
@@ -153,6 +166,10 @@ static void cache_close(struct cache *c)
     }
     arena_close(&c->groups);
     arena_close(&c->opens);
+    for (size_t i = 0; i < c->nw; i++) {
+        free(c->wchunks[i]);
+    }
+    free(c->wchunks);
     free(c->slots);
     memset(c, 0, sizeof *c);
 }
@@ -224,6 +241,40 @@ static int cache_grow_slots(struct cache *c)
     return 0;
 }
 
+/* Room for @len words that never move: a pointer, or NULL with -ENOSPC or
+ * -ENOMEM in *@rv. */
+static uint64_t *window_new(struct cache *c, size_t len, int *rv)
+{
+    if (len > c->wleft) {
+        size_t words = len > WINDOW_CHUNK ? len : WINDOW_CHUNK;
+        if (over_limit(c, 8 * words)) {
+            *rv = -ENOSPC;
+            return NULL;
+        }
+        if (c->nw == c->wcap) {
+            size_t cap = c->wcap ? c->wcap * 2 : 16;
+            uint64_t **ch = realloc(c->wchunks, cap * sizeof *ch);
+            if (ch == NULL) {
+                *rv = -ENOMEM;
+                return NULL;
+            }
+            c->wchunks = ch;
+            c->wcap = cap;
+        }
+        c->wchunks[c->nw] = malloc(8 * words);
+        if (c->wchunks[c->nw] == NULL) {
+            *rv = -ENOMEM;
+            return NULL;
+        }
+        c->nw++;
+        c->wleft = words;
+        c->bytes += 8 * words;
+        atomic_fetch_add(c->used, 8 * words);
+    }
+    c->wleft -= len;
+    return c->wchunks[c->nw - 1] + c->wleft;
+}
+
 /* Do the open bits @a all appear in @b? */
 static bool subset(const uint64_t *a, const uint64_t *b, size_t words)
 {
@@ -236,13 +287,16 @@ static bool subset(const uint64_t *a, const uint64_t *b, size_t words)
 }
 
 /* Add the configuration (@bits, @state), whose returned part and state
- * hash to @hash. Returns 1 if added, 0 if it is covered by one already
- * there, -ENOSPC at the memory limit, or -ENOMEM. */
+ * hash to @hash; every op with a return below @lo is in it, none above
+ * @hi (-1: none at all). Returns 1 if added, 0 if it is covered by one
+ * already there, -ENOSPC at the memory limit, or -ENOMEM. */
 static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
-                        const void *state)
+                        uint32_t lo, int64_t hi, const void *state)
 {
-    const size_t rsize = 8 * c->rwords;
     const uint64_t *open = bits + c->rwords;
+    const uint64_t *win = bits + (lo >> 6);
+    const uint32_t len =
+        hi >= (int64_t)lo ? (uint32_t)((uint64_t)hi >> 6) - (lo >> 6) + 1 : 0;
     unsigned char *g = NULL;
     uint32_t *head;
     size_t i;
@@ -259,8 +313,14 @@ static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
         unsigned char *e = arena_at(&c->groups, c->slots[i] - 1);
         uint64_t h;
         memcpy(&h, e, sizeof h);
-        if (h == hash && memcmp(e + 8, bits, rsize) == 0 &&
-            c->m->equal(e + 8 + rsize, state)) {
+        uint32_t elo, elen;
+        const uint64_t *ew;
+        memcpy(&elo, e + 8, 4);
+        memcpy(&elen, e + 12, 4);
+        memcpy(&ew, e + 16, sizeof ew);
+        if (h == hash && elo == lo && elen == len &&
+            (len == 0 || memcmp(ew, win, 8 * (size_t)len) == 0) &&
+            c->m->equal(e + GROUP_HEAD, state)) {
             g = e;
             break;
         }
@@ -270,7 +330,7 @@ static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
     }
     if (g != NULL) {
         /* Covered by a smaller open part? Else drop the bigger ones. */
-        head = (uint32_t *)(g + 8 + rsize + c->ss);
+        head = (uint32_t *)(g + GROUP_HEAD + c->ss);
         for (uint32_t *link = head; *link != NIL;) {
             unsigned char *r = arena_at(&c->opens, *link);
             const uint64_t *ro = (const uint64_t *)(r + 8);
@@ -288,16 +348,25 @@ static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
             }
         }
     } else {
+        uint64_t *w = len > 0 ? window_new(c, len, &rv) : NULL;
+        if (len > 0 && w == NULL) {
+            return rv;
+        }
         num = arena_new(c, &c->groups);
         if (num < 0) {
             return (int)num;
         }
         g = arena_at(&c->groups, (size_t)num);
         memcpy(g, &hash, sizeof hash);
-        memcpy(g + 8, bits, rsize);
-        memset(g + 8 + rsize, 0, c->ss);
-        memcpy(g + 8 + rsize, state, c->m->state_size);
-        head = (uint32_t *)(g + 8 + rsize + c->ss);
+        memcpy(g + 8, &lo, 4);
+        memcpy(g + 12, &len, 4);
+        if (len > 0) {
+            memcpy(w, win, 8 * (size_t)len);
+        }
+        memcpy(g + 16, &w, sizeof w);
+        memset(g + GROUP_HEAD, 0, c->ss);
+        memcpy(g + GROUP_HEAD, state, c->m->state_size);
+        head = (uint32_t *)(g + GROUP_HEAD + c->ss);
         *head = NIL;
         c->slots[i] = (uint32_t)(num + 1);
         if (c->owords == 0) {
@@ -397,6 +466,17 @@ static int effect_cmp(const struct model_op *a, const struct model_op *b)
     return 0;
 }
 
+/* Order of ops with a return: by invoke time (the cache relies on it). */
+static int by_call(const void *a, const void *b, void *arg)
+{
+    const struct op *all = arg;
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    if (all[x].call != all[y].call) {
+        return all[x].call < all[y].call ? -1 : 1;
+    }
+    return (x > y) - (x < y);
+}
+
 static int by_effect(const void *a, const void *b, void *arg)
 {
     const struct op *all = arg;
@@ -453,15 +533,23 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     const struct model *m = sh->m;
     const size_t ss = m->state_size;
     const int32_t head = (int32_t)(2 * n), tail = (int32_t)(2 * n + 1);
-    size_t nreq = 0, rwords, owords;
+    size_t nreq = 0, rwords, owords, nq = 0, q0 = 0;
     struct entry *entries = malloc(2 * n * sizeof *entries);
     int32_t *next = malloc((2 * n + 2) * sizeof *next);
     int32_t *prev = malloc((2 * n + 2) * sizeof *prev);
+    int32_t *pos = malloc((2 * n + 2) * sizeof *pos);
     uint64_t *zob = malloc(n * sizeof *zob);
-    size_t *cls = malloc(n * sizeof *cls);
-    size_t *used = calloc(n + 1, sizeof *used);
+    size_t *scratch = malloc(n * sizeof *scratch);
+    uint32_t *cq = malloc(n * sizeof *cq);             /* open op: its class */
+    size_t *cstart = malloc((n + 1) * sizeof *cstart); /* class: first op */
+    size_t *uq = calloc(n + 1, sizeof *uq); /* class: how many used */
+    bool *qrst = malloc(n + 1);             /* class: resets */
     uint64_t *bits = NULL;
     uint32_t *stack = malloc(n * sizeof *stack);
+    int32_t *fstack = malloc(n * sizeof *fstack); /* open lift: at which
+                                                   * return */
+    int64_t *hstack = malloc(n * sizeof *hstack); /* the last hi */
+    int64_t hi = -1; /* the last op with a return linearized, in order */
     bool *rst = m->reachable != NULL ? malloc(n + 1) : NULL;
     unsigned char *saved = malloc(n * ss + 1);
     unsigned char buf_a[MODEL_STATE_MAX], buf_b[MODEL_STATE_MAX];
@@ -470,15 +558,15 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     size_t remaining, depth = 0;
     bool have_culprit = false;
     uint64_t hreq = 0;
-    bool open_pass = false;
     uint64_t steps = 0;
     size_t model_bytes = 0; /* what the model's tables hold, as counted */
     int32_t e;
     int rv;
 
     cache_init(&cache, m, 0, 0, NULL, 0);
-    if (!entries || !next || !prev || !zob || !cls || !used || !stack ||
-        !saved || (m->reachable != NULL && rst == NULL)) {
+    if (!entries || !next || !prev || !pos || !zob || !scratch || !cq ||
+        !cstart || !uq || !qrst || !stack || !fstack || !hstack || !saved ||
+        (m->reachable != NULL && rst == NULL)) {
         rv = -ENOMEM;
         goto out;
     }
@@ -487,10 +575,11 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
         if (!all[ops[j]].mop.open) {
             ops[nreq++] = ops[j];
         } else {
-            cls[k++] = ops[j]; /* scratch */
+            scratch[k++] = ops[j];
         }
     }
-    memcpy(ops + nreq, cls, (n - nreq) * sizeof *ops);
+    memcpy(ops + nreq, scratch, (n - nreq) * sizeof *ops);
+    qsort_r(ops, nreq, sizeof *ops, by_call, (void *)all);
     qsort_r(ops + nreq, n - nreq, sizeof *ops, by_effect, (void *)all);
     remaining = nreq;
     s->nreq = nreq;
@@ -505,40 +594,59 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     for (size_t j = 0; j < n; j++) {
         const struct op *o = &all[ops[j]];
         entries[2 * j] = (struct entry){o->call, 0, (int32_t)(2 * j)};
+        entries[2 * j + 1] =
+            (struct entry){o->ret, o->mop.open ? 2 : 1, (int32_t)(2 * j + 1)};
         if (rst != NULL) {
             rst[j] = m->resets(&o->mop);
         }
-        entries[2 * j + 1] =
-            (struct entry){o->ret, o->mop.open ? 2 : 1, (int32_t)(2 * j + 1)};
         /* Open ops stay out of the hash (see the cache). */
         zob[j] = j < nreq ? mix64(0x9e3779b97f4a7c15ULL * (j + 1)) : 0;
-        /* Open ops with equal effects form a class (they are sorted so),
-         * numbered by its first op; bit cls + k means "k + 1 of them are
-         * linearized": which ones does not matter, since every open op
-         * linearized so far was invoked before the current frontier. */
+        /* Open ops with equal effects form a class (they are sorted so,
+         * by call time within it). Which ones of a class are linearized
+         * does not matter, only how many: the search always takes the
+         * earliest called one left, and bit (class start + k) means "k + 1
+         * of them are linearized". */
         if (j >= nreq) {
-            bool same =
-                j > nreq && effect_cmp(&all[ops[j - 1]].mop, &o->mop) == 0;
-            cls[j] = same ? cls[j - 1] : j - nreq;
+            if (j == nreq || effect_cmp(&all[ops[j - 1]].mop, &o->mop) != 0) {
+                cstart[nq] = j;
+                qrst[nq] = rst != NULL && rst[j];
+                nq++;
+            }
+            cq[j - nreq] = (uint32_t)(nq - 1);
         }
     }
+    cstart[nq] = n;
+    /* The list links the call and return entries of the ops with a return,
+     * in time order; open ops stay out of it (a long history collects
+     * thousands, and walking past them at every step is what made such
+     * histories slow): at a return, each class offers its earliest op
+     * left if it was called before that return (pos: the time order). */
     qsort(entries, 2 * n, sizeof *entries, entry_cmp);
     {
         int32_t last = head;
         for (size_t i = 0; i < 2 * n; i++) {
-            next[last] = entries[i].id;
-            prev[entries[i].id] = last;
-            last = entries[i].id;
+            int32_t id = entries[i].id;
+            pos[id] = (int32_t)i;
+            if ((size_t)(id >> 1) >= nreq) {
+                continue;
+            }
+            next[last] = id;
+            prev[id] = last;
+            last = id;
         }
         next[last] = tail;
         prev[tail] = last;
         next[tail] = tail; /* never followed */
         prev[head] = head;
+        pos[tail] = INT32_MAX;
     }
     m->init(cur);
 
     e = next[head];
     while (remaining > 0) {
+        size_t j, q = 0;
+        int32_t front = -1;
+
         if ((++steps % CHECK_EVERY) == 0) {
             rv = look_up(s, steps, &model_bytes);
             if (rv != OUT_PENDING) {
@@ -546,123 +654,159 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
             }
         }
         if ((e & 1) == 0) {
-            size_t j = (size_t)e >> 1;
-            const struct op *o = &all[ops[j]];
-            if ((j >= nreq) != open_pass) {
-                e = next[e];
-                continue;
-            }
-            /* An open op that changes nothing is no better than skipping
-             * it, which the search does anyway. */
-            if (m->step(cur, &o->mop, nxt) &&
-                !(o->mop.open && m->equal(cur, nxt))) {
-                size_t b = j;
-                if (j >= nreq) {
-                    b = 64 * rwords + cls[j] + used[cls[j]];
+            j = (size_t)e >> 1; /* the call of an op with a return */
+        } else {
+            /* The first return left (the tail is odd too, but comes
+             * after every return): every op with a return that could go
+             * next was tried; now the open ones called before it. */
+            j = SIZE_MAX;
+            for (; q0 < nq; q0++) {
+                size_t k = cstart[q0] + uq[q0];
+                if (k < cstart[q0 + 1] && pos[2 * k] < pos[e]) {
+                    j = k;
+                    q = q0;
+                    break;
                 }
-                uint64_t hr = hreq ^ zob[j];
-                uint64_t hash =
-                    mix64(hr ^ (m->hash(nxt) * 0x9e3779b97f4a7c15ULL));
-                bits[b >> 6] |= 1ULL << (b & 63);
-                rv = cache_insert(&cache, hash, bits, nxt);
-                if (rv == 1) {
-                    unsigned char *t;
-                    int32_t r = e + 1;
-                    stack[depth] = (uint32_t)j;
-                    memcpy(saved + depth * ss, cur, ss);
-                    depth++;
-                    t = cur, cur = nxt, nxt = t;
-                    hreq = hr;
+            }
+            if (j == SIZE_MAX) {
+                goto backtrack;
+            }
+            front = e;
+        }
+        const struct op *o = &all[ops[j]];
+        /* An open op that changes nothing is no better than skipping it,
+         * which the search does anyway. */
+        if (m->step(cur, &o->mop, nxt) &&
+            !(o->mop.open && m->equal(cur, nxt))) {
+            size_t b = j < nreq ? j : 64 * rwords + (cstart[q] - nreq) + uq[q];
+            uint64_t hr = hreq ^ zob[j];
+            uint64_t hash = mix64(hr ^ (m->hash(nxt) * 0x9e3779b97f4a7c15ULL));
+            /* lo: the first op with a return left (the list's first entry
+             * is its call), j aside. */
+            int32_t f = next[head];
+            int64_t nhi = hi;
+            while (f != tail && (size_t)(f >> 1) == j) {
+                f = next[f];
+            }
+            if (j < nreq && (int64_t)j > nhi) {
+                nhi = (int64_t)j;
+            }
+            bits[b >> 6] |= 1ULL << (b & 63);
+            rv = cache_insert(&cache, hash, bits,
+                              f == tail ? (uint32_t)nreq : (uint32_t)(f >> 1),
+                              nhi, nxt);
+            if (rv == 1) {
+                unsigned char *t;
+                stack[depth] = (uint32_t)j;
+                fstack[depth] = front;
+                hstack[depth] = hi;
+                hi = nhi;
+                memcpy(saved + depth * ss, cur, ss);
+                depth++;
+                t = cur, cur = nxt, nxt = t;
+                hreq = hr;
+                if (j < nreq) {
                     /* lift: the call, then its return */
+                    int32_t r = e + 1;
                     next[prev[e]] = next[e];
                     prev[next[e]] = prev[e];
                     next[prev[r]] = next[r];
                     prev[next[r]] = prev[r];
-                    remaining -= j < nreq;
-                    if (j >= nreq) {
-                        used[cls[j]]++;
-                    }
-                    open_pass = false;
-                    e = next[head];
-                    if (rst != NULL && remaining > 0) {
-                        /* Every op left with a return must still apply,
-                         * and the ops that can come before it are those
-                         * called before its return. Up to the first call
-                         * of an op that resets the state, only ops that
-                         * don't come first: if the model says one of the
-                         * returns there can't apply any more, this branch
-                         * is dead. Back up now, from that return (it is
-                         * the op that can't be placed). */
-                        for (int32_t x = e; x != tail; x = next[x]) {
-                            if ((x & 1) == 0) {
-                                if (rst[x >> 1]) {
-                                    break;
-                                }
-                                continue;
-                            }
-                            if ((size_t)(x >> 1) >= nreq) {
-                                break; /* open returns: at the end */
-                            }
-                            if (!m->reachable(cur, &all[ops[x >> 1]].mop)) {
-                                e = x;
-                                open_pass = true;
-                                break;
-                            }
+                    remaining--;
+                } else {
+                    uq[q]++;
+                }
+                e = next[head];
+                q0 = 0;
+                if (rst != NULL && remaining > 0) {
+                    /* Every op left with a return must still apply, and
+                     * the ops that can come before it are those called
+                     * before its return. Up to the first call of an op
+                     * that resets the state (or an open one's), only ops
+                     * that don't: if the model says one of the returns
+                     * there can't apply any more, this branch is dead.
+                     * Back up now, from that return (it is the op that
+                     * can't be placed). */
+                    int32_t oreset = INT32_MAX;
+                    for (size_t k = 0; k < nq; k++) {
+                        size_t first = cstart[k] + uq[k];
+                        if (qrst[k] && first < cstart[k + 1] &&
+                            pos[2 * first] < oreset) {
+                            oreset = pos[2 * first];
                         }
                     }
-                    continue;
+                    for (int32_t x = e; x != tail && pos[x] < oreset;
+                         x = next[x]) {
+                        if ((x & 1) == 0) {
+                            if (rst[x >> 1]) {
+                                break;
+                            }
+                        } else if (!m->reachable(cur, &all[ops[x >> 1]].mop)) {
+                            e = x;
+                            q0 = nq; /* straight to backtracking */
+                            break;
+                        }
+                    }
                 }
-                bits[b >> 6] &= ~(1ULL << (b & 63));
-                if (rv == -ENOSPC) {
-                    rv = OUT_MEMORY;
-                    goto out;
-                }
-                if (rv < 0) {
-                    goto out;
-                }
+                continue;
             }
-            e = next[e];
-        } else if (!open_pass) {
-            /* Every op with a return that could go next was tried: now
-             * the open ones. */
-            open_pass = true;
-            e = next[head];
-        } else {
-            /* A return (the tail is odd too, but is unreachable while an
-             * op with a return is left: that return comes first). */
-            if (e != tail &&
-                (!have_culprit || nreq - remaining > s->best_depth)) {
-                have_culprit = true;
-                s->best_depth = nreq - remaining;
-                s->culprit = (size_t)e >> 1;
-                memcpy(s->fail_state, cur, ss);
-            }
-            if (depth == 0) {
-                /* A model that could not grow its tables refused a step:
-                 * that is no proof. */
-                rv = m->search_bytes != NULL && m->search_bytes() == SIZE_MAX
-                         ? -ENOMEM
-                         : OUT_INVALID;
+            bits[b >> 6] &= ~(1ULL << (b & 63));
+            if (rv == -ENOSPC) {
+                rv = OUT_MEMORY;
                 goto out;
             }
-            depth--;
-            size_t j = stack[depth], b = j;
-            int32_t c = (int32_t)(2 * j), r = c + 1;
-            if (j >= nreq) {
-                used[cls[j]]--;
-                b = 64 * rwords + cls[j] + used[cls[j]];
+            if (rv < 0) {
+                goto out;
             }
-            memcpy(cur, saved + depth * ss, ss);
-            bits[b >> 6] &= ~(1ULL << (b & 63));
-            hreq ^= zob[j];
+        }
+        if (j < nreq) {
+            e = next[e];
+        } else {
+            q0++;
+        }
+        continue;
+
+    backtrack:
+        if (e != tail && (!have_culprit || nreq - remaining > s->best_depth)) {
+            have_culprit = true;
+            s->best_depth = nreq - remaining;
+            s->culprit = (size_t)e >> 1;
+            memcpy(s->fail_state, cur, ss);
+        }
+        if (depth == 0) {
+            /* A model that could not grow its tables refused a step: that
+             * is no proof. */
+            rv = m->search_bytes != NULL && m->search_bytes() == SIZE_MAX
+                     ? -ENOMEM
+                     : OUT_INVALID;
+            goto out;
+        }
+        depth--;
+        j = stack[depth];
+        hi = hstack[depth];
+        memcpy(cur, saved + depth * ss, ss);
+        hreq ^= zob[j];
+        if (j < nreq) {
             /* unlift: the return, then the call */
+            int32_t c = (int32_t)(2 * j), r = c + 1;
+            bits[j >> 6] &= ~(1ULL << (j & 63));
             next[prev[r]] = r;
             prev[next[r]] = r;
             next[prev[c]] = c;
             prev[next[c]] = c;
-            remaining += j < nreq;
-            open_pass = j >= nreq;
+            remaining++;
             e = next[c];
+            q0 = 0;
+        } else {
+            /* The list is as it was when this open op was tried at the
+             * return fstack[depth]: go on with the next class there. */
+            size_t b;
+            q = cq[j - nreq];
+            uq[q]--;
+            b = 64 * rwords + (cstart[q] - nreq) + uq[q];
+            bits[b >> 6] &= ~(1ULL << (b & 63));
+            e = fstack[depth];
+            q0 = q + 1;
         }
     }
     rv = OUT_VALID;
@@ -675,11 +819,17 @@ out:
     free(entries);
     free(next);
     free(prev);
+    free(pos);
     free(zob);
-    free(cls);
-    free(used);
+    free(scratch);
+    free(cq);
+    free(cstart);
+    free(uq);
+    free(qrst);
     free(bits);
     free(stack);
+    free(fstack);
+    free(hstack);
     free(saved);
     free(rst);
     return rv;

@@ -1,12 +1,17 @@
 /* bench_checker: check time and peak memory of the linearizability engine
- * on Porcupine's conformance set and on a generated million-op history.
+ * on Porcupine's conformance set and on generated histories: a register
+ * history of 100,000 ops (10 keys, 20 clients) where 5% of the ops end in
+ * info, and a task-record history of 1,000,000 ops (1,000 keys, 20
+ * clients).
  *
  * Each row runs in a child process, so its peak memory (ru_maxrss of the
  * child, history included) is its own; times are check time only (no
- * reading), single thread. Not a test: it prints a table and asserts
- * nothing. FAULTLINE_CONFORMANCE names the set (default as in
- * test_conformance.c); BENCH_OPS sets the generated history's size. */
+ * reading, no generating), single thread. Not a test: it prints a table
+ * and asserts nothing. FAULTLINE_CONFORMANCE names the set (default as in
+ * test_conformance.c); BENCH_OPS sets the task-record history's size (the
+ * register one is a tenth of it); BENCH_ROWS="0 4" runs only those rows. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,125 +92,311 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
-struct gen_event {
-    int64_t time;
-    int kind; /* 0 invoke, 1 completion */
-    int process;
-    int f;    /* 0 read, 1 write, 2 cas */
-    int type; /* completion type */
-    int key;
-    int64_t a, b; /* write a; cas a b; read result a (b: 1 if nil) */
+static int64_t below(int64_t n)
+{
+    return n <= 0 ? 0 : (int64_t)(rnd() % (uint64_t)n);
+}
+
+/* What a generated history is of. */
+enum gen_model { GEN_REGISTER, GEN_TASK };
+
+struct gen {
+    enum gen_model model;
+    size_t ops;
+    int keys, clients;
+    double p_info; /* share of ops whose outcome is unknown */
 };
 
-static int gen_cmp(const void *x, const void *y)
+/* A generated op: when it is called, returns, and takes effect. */
+struct gop {
+    int64_t call, ret, lin;
+    int process, key, f;
+    int64_t a, b;   /* arguments (see gen_apply) */
+    int outcome;    /* HISTORY_OK, HISTORY_FAIL or HISTORY_INFO */
+    bool applied;   /* takes effect at lin (an info op: maybe) */
+    bool nil;       /* result: none (a read of an unset register...) */
+    int64_t r0, r1; /* result: register value; task status, version */
+};
+
+struct gev {
+    int64_t time;
+    int kind; /* 0 invoke, 1 completion */
+    size_t op;
+};
+
+static int gev_cmp(const void *x, const void *y)
 {
-    const struct gen_event *a = x, *b = y;
+    const struct gev *a = x, *b = y;
     if (a->time != b->time) {
         return a->time < b->time ? -1 : 1;
     }
-    return a->kind - b->kind;
+    if (a->kind != b->kind) {
+        return a->kind - b->kind;
+    }
+    return (a->op > b->op) - (a->op < b->op);
 }
 
-/* A linearizable register history: one op is called per tick by an idle
- * client and takes effect at its call; it returns 1 to 40 ticks later. */
-static int generate(struct history *h, size_t nops, int keys, int clients)
-{
-    struct gen_event *ev = malloc(2 * nops * sizeof *ev);
-    int64_t *busy = calloc((size_t)clients, sizeof *busy);
-    int64_t *val = calloc((size_t)keys, sizeof *val);
-    bool *set = calloc((size_t)keys, sizeof *set);
-    static const char *const fname[] = {"read", "write", "cas"};
-    size_t n = 0;
-    int64_t t = 0;
+static const struct gop *sort_ops;
 
-    if (ev == NULL || busy == NULL || val == NULL || set == NULL) {
-        return -ENOMEM;
+static int lin_cmp(const void *x, const void *y)
+{
+    const struct gop *a = &sort_ops[*(const size_t *)x],
+                     *b = &sort_ops[*(const size_t *)y];
+    if (a->lin != b->lin) {
+        return a->lin < b->lin ? -1 : 1;
     }
-    for (size_t i = 0; i < nops; i++, t++) {
-        int c = (int)(rnd() % (uint64_t)clients);
-        while (busy[c] >= t) {
-            c = (c + 1) % clients;
-            if (c == 0) {
-                t++;
+    return (*(const size_t *)x > *(const size_t *)y) -
+           (*(const size_t *)x < *(const size_t *)y);
+}
+
+/* Per key state of the simulated system. */
+struct gkey {
+    bool set;           /* register set; task present */
+    int64_t v, version; /* register value; task status, version */
+};
+
+enum { R_READ, R_WRITE, R_CAS };
+enum { T_CREATE, T_GET, T_UPDATE, T_DELETE };
+static const char *const reg_f[] = {"read", "write", "cas"};
+static const char *const task_f[] = {"create", "get", "update", "delete"};
+static const char *const statuses[] = {"pending", "running", "done"};
+
+/* Apply @o to @k at its linearization point: fill its result, and decide
+ * whether it succeeds (an ok op whose condition fails becomes fail). */
+static void gen_apply(enum gen_model model, struct gop *o, struct gkey *k)
+{
+    bool ok = true;
+    if (model == GEN_REGISTER) {
+        switch (o->f) {
+        case R_READ:
+            o->nil = !k->set;
+            o->r0 = k->v;
+            break;
+        case R_WRITE:
+            k->set = true;
+            k->v = o->a;
+            break;
+        default:
+            ok = k->set && k->v == o->a;
+            if (ok && o->applied) {
+                k->v = o->b;
             }
         }
-        int k = (int)(rnd() % (uint64_t)keys), f = (int)(rnd() % 3);
-        int64_t d = 1 + (int64_t)(rnd() % 40);
-        struct gen_event inv = {t, 0, c, f, HISTORY_INVOKE, k, 0, 0};
-        struct gen_event done = inv;
-        done.kind = 1;
-        done.time = t + d;
-        done.type = HISTORY_OK;
-        if (f == 0) {
-            done.a = val[k];
-            done.b = !set[k];
-        } else if (f == 1) {
-            inv.a = done.a = (int64_t)(rnd() % 5);
-            val[k] = inv.a;
-            set[k] = true;
+    } else {
+        switch (o->f) {
+        case T_CREATE:
+            ok = !k->set;
+            if (ok && o->applied) {
+                k->set = true;
+                k->v = 0;
+                k->version = 1;
+            }
+            break;
+        case T_GET:
+            o->nil = !k->set;
+            break;
+        case T_UPDATE: /* a: new status; b >= 0: expected status, else
+                        * expected version -b */
+            ok = k->set && (o->b >= 0 ? k->v == o->b : k->version == -o->b);
+            if (ok && o->applied) {
+                k->v = o->a;
+                k->version++;
+            }
+            break;
+        default:
+            ok = k->set;
+            if (ok && o->applied) {
+                k->set = false;
+            }
+        }
+        o->r0 = k->v;
+        o->r1 = k->version;
+    }
+    if (!ok && o->outcome == HISTORY_OK) {
+        o->outcome = HISTORY_FAIL;
+    }
+}
+
+/* Shared JSON values: records and update arguments repeat. */
+#define MAX_VERSION 4096
+static json_t *records[3][MAX_VERSION];
+
+static json_t *record(int64_t status, int64_t version)
+{
+    if (version < 1 || version >= MAX_VERSION) {
+        return json_pack("{s:s,s:I}", "status", statuses[status], "version",
+                         (json_int_t)version);
+    }
+    json_t **r = &records[status][version];
+    if (*r == NULL) {
+        *r = json_pack("{s:s,s:I}", "status", statuses[status], "version",
+                       (json_int_t)version);
+    }
+    return json_incref(*r);
+}
+
+/* The value of an event of @o. */
+static json_t *gen_value(enum gen_model model, const struct gop *o, bool done)
+{
+    if (model == GEN_REGISTER) {
+        switch (o->f) {
+        case R_READ:
+            return done && !o->nil ? json_integer(o->r0) : json_null();
+        case R_WRITE:
+            return json_integer(o->a);
+        default:
+            return json_pack("[II]", (json_int_t)o->a, (json_int_t)o->b);
+        }
+    }
+    switch (o->f) {
+    case T_CREATE:
+        return done ? record(0, 1) : json_null();
+    case T_GET:
+        return done && !o->nil ? record(o->r0, o->r1) : json_null();
+    case T_UPDATE:
+        if (done) {
+            return record(o->r0, o->r1);
+        }
+        if (o->b >= 0) {
+            return json_pack("{s:s,s:s}", "status", statuses[o->a],
+                             "expect_status", statuses[o->b]);
+        }
+        return json_pack("{s:s,s:I}", "status", statuses[o->a],
+                         "expect_version", (json_int_t)(-o->b));
+    default:
+        return json_null();
+    }
+}
+
+/* A history linearizable by construction: a client calls an op a few ticks
+ * after its last one returned; the op takes effect at a point inside its
+ * interval. An info op may take effect (half of them do) at any time after
+ * its call, even after its client has gone on as a new process. */
+static int generate(struct history *h, const struct gen *g)
+{
+    struct gop *ops = calloc(g->ops + 1, sizeof *ops);
+    struct gev *ev = malloc((2 * g->ops + 1) * sizeof *ev);
+    size_t *order = malloc((g->ops + 1) * sizeof *order);
+    int64_t *free_at = calloc((size_t)g->clients, sizeof *free_at);
+    int *proc = calloc((size_t)g->clients, sizeof *proc);
+    struct gkey *keys = calloc((size_t)g->keys, sizeof *keys);
+    int next_proc = g->clients;
+    size_t n = 0;
+    int rv = 0;
+
+    if (!ops || !ev || !order || !free_at || !proc || !keys) {
+        rv = -ENOMEM;
+        goto out;
+    }
+    for (int c = 0; c < g->clients; c++) {
+        proc[c] = c;
+    }
+    for (size_t i = 0; i < g->ops; i++) {
+        struct gop *o = &ops[i];
+        int c = (int)below(g->clients);
+        int64_t dur = 1 + below(40);
+        o->process = proc[c];
+        o->key = (int)below(g->keys);
+        o->call = free_at[c] + below(20);
+        o->ret = o->call + dur;
+        o->lin = o->call + below(dur + 1);
+        o->outcome = HISTORY_OK;
+        o->applied = true;
+        if (g->model == GEN_REGISTER) {
+            o->f = (int)below(3);
+            o->a = below(5);
+            o->b = below(5);
         } else {
-            inv.a = done.a = (int64_t)(rnd() % 5);
-            inv.b = done.b = (int64_t)(rnd() % 5);
-            if (set[k] && val[k] == inv.a) {
-                val[k] = inv.b;
-            } else {
-                done.type = HISTORY_FAIL;
-            }
+            int64_t x = below(20);
+            o->f = x < 2    ? T_CREATE
+                   : x < 12 ? T_GET
+                   : x < 19 ? T_UPDATE
+                            : T_DELETE;
+            o->a = below(3);
+            o->b = below(2) ? below(3) : -(1 + below(4));
         }
-        busy[c] = done.time;
-        ev[n++] = inv;
-        ev[n++] = done;
+        if ((double)(rnd() >> 11) * 0x1.0p-53 < g->p_info) {
+            o->outcome = HISTORY_INFO;
+            o->applied = below(2) == 0;
+            o->lin = o->call + below(20 * (dur + 20));
+            proc[c] = next_proc++;
+        }
+        free_at[c] = o->ret + 1;
+        order[i] = i;
     }
-    qsort(ev, n, sizeof *ev, gen_cmp);
+    sort_ops = ops;
+    qsort(order, g->ops, sizeof *order, lin_cmp);
+    for (size_t i = 0; i < g->ops; i++) {
+        struct gop *o = &ops[order[i]];
+        gen_apply(g->model, o, &keys[o->key]);
+    }
+    for (size_t i = 0; i < g->ops; i++) {
+        ev[n++] = (struct gev){ops[i].call, 0, i};
+        ev[n++] = (struct gev){ops[i].ret, 1, i};
+    }
+    qsort(ev, n, sizeof *ev, gev_cmp);
     history_init(h);
     for (size_t i = 0; i < n; i++) {
+        const struct gop *o = &ops[ev[i].op];
         struct history_event e;
         char key[16];
         memset(&e, 0, sizeof e);
-        snprintf(key, sizeof key, "k%d", ev[i].key);
+        snprintf(key, sizeof key, "%s%d", g->model == GEN_TASK ? "t" : "k",
+                 o->key);
         e.time = ev[i].time;
-        e.process = ev[i].process;
+        e.process = o->process;
         e.type =
-            ev[i].kind == 0 ? HISTORY_INVOKE : (enum history_type)ev[i].type;
-        snprintf(e.f, sizeof e.f, "%s", fname[ev[i].f]);
+            ev[i].kind == 0 ? HISTORY_INVOKE : (enum history_type)o->outcome;
+        snprintf(e.f, sizeof e.f, "%s",
+                 g->model == GEN_TASK ? task_f[o->f] : reg_f[o->f]);
         e.key = key;
-        if (ev[i].f == 0) {
-            e.value = ev[i].kind == 1 && !ev[i].b ? json_integer(ev[i].a)
-                                                  : json_null();
-        } else if (ev[i].f == 1) {
-            e.value = json_integer(ev[i].a);
-        } else {
-            e.value =
-                json_pack("[II]", (json_int_t)ev[i].a, (json_int_t)ev[i].b);
-        }
-        int rv = history_add(h, &e);
+        e.value =
+            gen_value(g->model, o, ev[i].kind == 1 && o->outcome == HISTORY_OK);
+        rv = history_add(h, &e);
         json_decref(e.value);
         if (rv != 0) {
-            return rv;
+            history_close(h);
+            goto out;
         }
     }
+
+out:
+    free(ops);
     free(ev);
-    free(busy);
-    free(val);
-    free(set);
-    return 0;
+    free(order);
+    free(free_at);
+    free(proc);
+    free(keys);
+    return rv;
 }
 
-static int generated(size_t nops, struct row_result *r)
+static int generated(const struct gen *g, struct row_result *r)
 {
     struct history h;
     struct verdict v;
     struct checker_limits lim = {.time_s = 300, .threads = 1};
-    if (generate(&h, nops, 1000, 20) != 0) {
+    if (generate(&h, g) != 0) {
         return -ENOMEM;
     }
     double t0 = now_s();
-    checker_linearizable(&h, &model_register, &lim, &v);
+    checker_linearizable(
+        &h, g->model == GEN_TASK ? &model_task : &model_register, &lim, &v);
     r->seconds = now_s() - t0;
     r->histories = 1;
     r->valid = v.result == VERDICT_VALID;
     r->invalid = v.result == VERDICT_INVALID;
     r->unknown = v.result == VERDICT_UNKNOWN;
+    if (getenv("BENCH_VERBOSE") != NULL) {
+        fprintf(stderr,
+                "bench_checker: %zu ops, %zu keys: %" PRIu64 " steps, %" PRIu64
+                " states\n",
+                v.ops, v.keys, v.steps, v.states);
+    }
+    if (v.result != VERDICT_VALID) {
+        char line[512];
+        verdict_summary(&v, line, sizeof line);
+        fprintf(stderr, "bench_checker: generated history: %s\n", line);
+    }
     verdict_close(&v);
     history_close(&h);
     return 0;
@@ -219,6 +410,16 @@ static void row(int i, const char *label, const char *porcupine)
     struct rusage ru;
     int status;
 
+    const char *only = getenv("BENCH_ROWS");
+    if (only != NULL) {
+        char want[16];
+        snprintf(want, sizeof want, " %d ", i);
+        char list[256];
+        snprintf(list, sizeof list, " %s ", only);
+        if (strstr(list, want) == NULL) {
+            return;
+        }
+    }
     if (pipe(fds) != 0) {
         return;
     }
@@ -242,9 +443,16 @@ static void row(int i, const char *label, const char *porcupine)
         case 3:
             check_files("kv/", true, "c10-bad", &r);
             break;
-        case 4:
-            generated(nops, &r);
+        case 4: {
+            struct gen g = {GEN_REGISTER, nops / 10, 10, 20, 0.05};
+            generated(&g, &r);
             break;
+        }
+        case 5: {
+            struct gen g = {GEN_TASK, nops, 1000, 20, 0.0};
+            generated(&g, &r);
+            break;
+        }
         }
         if (write(fds[1], &r, sizeof r) != sizeof r) {
             _exit(1);
@@ -276,6 +484,7 @@ int main(void)
     row(1, "kv histories (6), split by key", "157 ms");
     row(2, "kv c10-ok, not split", "~2300 ms");
     row(3, "kv c10-bad, not split", "~2300 ms");
-    row(4, "generated 1M ops, 1000 keys, 20 clients", "-");
+    row(4, "generated register, 100k ops, 5% info", "-");
+    row(5, "generated task-record, 1M ops", "-");
     return 0;
 }
