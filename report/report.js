@@ -852,6 +852,40 @@ function main() {
   });
   redraw();
   document.body.setAttribute("data-rendered", "yes");
+  if (location.hash === "#selftest") selfTest();
+}
+
+/* report.html#selftest: what a person would do (zoom, hover everywhere,
+ * highlight a key, follow an op link, wheel), so that the tests reach the
+ * code behind the mouse too; an exception lands in #js-errors. */
+function selfTest() {
+  var hovers = 0;
+  zoomTo(END * 0.25, END * 0.5);
+  charts.forEach(function (c) {
+    for (var x = 0; x <= c.w; x += Math.max(1, c.w / 97)) {
+      for (var y = 0; y <= c.h; y += 7) {
+        if (c.hover.call(c, x, y) != null) hovers++;
+      }
+    }
+  });
+  zoomTo(0, END);
+  charts.forEach(function (c) {
+    for (var x = 0; x <= c.w; x += Math.max(1, c.w / 53)) {
+      for (var y = 0; y <= c.h; y += 5) c.hover.call(c, x, y);
+    }
+  });
+  var sel = $("key");
+  if (sel.options.length > 1) {
+    sel.selectedIndex = sel.options.length - 1;
+    sel.dispatchEvent(new Event("change"));
+  }
+  var link = document.querySelector("a.op");
+  if (link) link.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+  $("timeline").dispatchEvent(new WheelEvent("wheel", {deltaY: 100,
+                                                       clientX: 300}));
+  $("reset").dispatchEvent(new MouseEvent("click", {bubbles: true}));
+  document.body.setAttribute("data-selftest", hovers > 0 ? "passed" :
+                             "no hover found anything");
 }
 
 main();

@@ -37,12 +37,22 @@ self_contained() {
 
 # Load @page in headless Chromium; its script sets body[data-rendered] when
 # it has drawn everything, and window.onerror / console.error write into
-# <pre id="js-errors"> and html[data-errors]. Returns non-zero on an error.
+# <pre id="js-errors"> and html[data-errors]. Then again as
+# page#selftest, which zooms, hovers, highlights and clicks as a person
+# would (body[data-selftest]). Returns non-zero on an error.
 render() {
-  local page=$1 dom=$2
+  render_one "$1" "$2" "" && render_one "$1" "$2" "#selftest" &&
+    grep -q 'data-selftest="passed"' "$2" || {
+    echo "$1#selftest: $(grep -o 'data-selftest="[^"]*"' "$2")" >&2
+    return 1
+  }
+}
+
+render_one() {
+  local page=$1 dom=$2 hash=$3
   timeout 120 chromium --headless --no-sandbox --disable-gpu \
     --user-data-dir="$tmp/chrome" --virtual-time-budget=15000 \
-    --dump-dom "file://$(realpath "$page")" >"$dom" 2>"$tmp/chrome.log" || {
+    --dump-dom "file://$(realpath "$page")$hash" >"$dom" 2>"$tmp/chrome.log" || {
     echo "chromium failed on $page: $(tail -3 "$tmp/chrome.log")" >&2
     return 1
   }
@@ -75,18 +85,19 @@ done
 grep -q "report written" "$dir/runner.log" || fail "runner.log does not record the report"
 ok "the run wrote its report (exit $code)"
 self_contained "$dir/report.html"
+if grep -q '"valid": false' "$dir/verdict.json"; then
+  # faultline shrink rewrites the report, which then shows the shrunk ops.
+  "$BIN/faultline" shrink "$dir" >"$tmp/shrink.out" 2>&1 && code=0 || code=$?
+  [ "$code" -eq 1 ] || fail "faultline shrink exited $code: $(tail -3 "$tmp/shrink.out")"
+  grep -qx "faultline: report $dir/report.html" "$tmp/shrink.out" ||
+    fail "faultline shrink did not rewrite the report"
+fi
 render "$dir/report.html" "$tmp/dom.html" || fail "the real run's report does not render"
 if grep -q '"valid": false' "$dir/verdict.json"; then
   index=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["anomaly"]["op"]["index"])' "$dir/verdict.json")
   grep -q "<tr class=\"hl\"><td class=\"num\"><a class=\"op\" data-op=\"[0-9]*\">$index</a>" "$tmp/dom.html" ||
     fail "the anomaly's op $index is not highlighted in the report"
   ok "the anomaly (op $index) is highlighted"
-  # faultline shrink rewrites the report, which then shows the shrunk ops.
-  "$BIN/faultline" shrink "$dir" >"$tmp/shrink.out" 2>&1 && code=0 || code=$?
-  [ "$code" -eq 1 ] || fail "faultline shrink exited $code: $(tail -3 "$tmp/shrink.out")"
-  grep -qx "faultline: report $dir/report.html" "$tmp/shrink.out" ||
-    fail "faultline shrink did not rewrite the report"
-  render "$dir/report.html" "$tmp/dom.html" || fail "the report with a shrunk history does not render"
   grep -q 'Shrunk history: [0-9]* operations that are still invalid' "$tmp/dom.html" ||
     fail "the report does not show the shrunk history"
   ok "after faultline shrink, the report shows the shrunk history"
@@ -104,7 +115,7 @@ ok "faultline report RUN_DIR rewrites report.html"
 # redrawn in place and never wider than the terminal; without python3 the
 # run warns and still exits with its verdict's code.
 script -qec "stty cols 70; FAULTLINE_PYTHON='$tmp/no-python3' '$BIN/faultline' run \
-  scenarios/smoke.json --seed 8 --time-limit 4 --runs-dir '$tmp/runs2'" /dev/null \
+  scenarios/smoke.json --seed 8 --time-limit 3 --runs-dir '$tmp/runs2'" /dev/null \
   >"$tmp/run2.tty" 2>&1 && code=0 || code=$?
 tr '\r' '\n' <"$tmp/run2.tty" | sed 's/\x1b\[K//g' >"$tmp/run2.out"
 dir2=$(sed -n 's/^faultline: run directory //p' "$tmp/run2.out" | tail -1)
@@ -140,13 +151,19 @@ ok "a 100,000-op report renders: checkers, named ops, the shrunk history"
 # --- 5. The check can fail: a page whose script throws ------------------------
 python3 report/testdata/make_run.py "$tmp/small" --ops 300 --seed 3 --verdict flat >/dev/null
 python3 report/report.py "$tmp/small" >/dev/null
-render "$tmp/small/report.html" "$tmp/dom.html" || fail "the small report does not render"
 sed 's/^main();$/main(); D.nothing.here = 1;/' "$tmp/small/report.html" >"$tmp/throws.html"
 cmp -s "$tmp/small/report.html" "$tmp/throws.html" && fail "could not break the page's script"
 render "$tmp/throws.html" "$tmp/dom.html" 2>/dev/null && fail "a script error went unnoticed"
+# Code that only runs under the mouse: a plain load misses it, #selftest not.
+sed 's/if (best) return best.node + " at "/if (best) return bogus.node + " at "/' \
+  "$tmp/big/report.html" >"$tmp/hover.html"
+cmp -s "$tmp/big/report.html" "$tmp/hover.html" && fail "could not break the hover code"
+render_one "$tmp/hover.html" "$tmp/dom.html" "" || fail "a plain load ran the hover code"
+render_one "$tmp/hover.html" "$tmp/dom.html" "#selftest" 2>/dev/null &&
+  fail "an error under the mouse went unnoticed"
 sed 's/"ops":{/"ops":{,/' "$tmp/small/report.html" >"$tmp/bad-data.html"
 render "$tmp/bad-data.html" "$tmp/dom.html" 2>/dev/null && fail "unreadable data went unnoticed"
-ok "a page whose script throws fails the check"
+ok "a page whose script throws, on load or under the mouse, fails the check"
 
 # --- 6. Bad input ------------------------------------------------------------
 python3 report/report.py "$tmp/none" 2>"$tmp/err" && code=0 || code=$?
