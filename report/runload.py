@@ -770,7 +770,7 @@ def load_run(run_dir):
         "description": scenario.get("description", ""),
         "seed": header.get("seed", scenario.get("seed")),
         "start_wall": header.get("start_wall", ""),
-        "dir": os.path.abspath(run_dir),
+        "dir": os.path.normpath(run_dir),  # as the runner printed it
         "bug": db.get("bug", ""),
         "nodes": scenario.get("nodes"),
         "clients": clients,
