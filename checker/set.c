@@ -425,7 +425,7 @@ int checker_set(const struct history *h, struct report *out)
         char reason[200];
         snprintf(reason, sizeof reason,
                  "no final read: no ok list began after the last create "
-                 "completed (%d lists), so lost tasks can't be told",
+                 "completed (%d ok lists in all), so lost tasks can't be told",
                  (int)nreads);
         report_unknown(out, reason);
     } else {
