@@ -8,6 +8,9 @@ mount namespace (unshare -m), driven through its control socket:
     fill refuses growth; clear ends both
   - bad commands are errors naming the word (exit 1), no server is exit 4
   - when the process that started faultfs dies, faultfs and its mount go
+  - a faultline run with the four faultfs faults (lose-unsynced-on-kill,
+    torn-write-on-kill, disk-error, disk-full) injects each of them, the
+    rollbacks and rules take, and the run ends valid with no faultfs left
 Needs root (mount namespaces). python3 standard library only.
 """
 
@@ -229,6 +232,56 @@ def death(tmp):
     check(not any(d in l for l in open("/proc/self/mounts")), "the mount never leaked out")
 
 
+RUN_SCENARIO = """{
+  "name": "faultfs-faults", "nodes": 3, "duration_s": 12, "recovery_s": 4,
+  "db": {"name": "taskd", "election_timeout_ms": 500, "heartbeat_ms": 50,
+         "snapshot_threshold": 128, "snapshot_trailing": 16},
+  "workload": {"name": "register", "clients": 4, "keys": 4, "rate": 50,
+               "op_timeout_ms": 1000},
+  "nemesis": {"faults": ["lose-unsynced-on-kill", "torn-write-on-kill",
+                         "disk-error", "disk-full"],
+              "interval_s": 2, "duration_s": 1, "targets": ["one"],
+              "fs_ops": ["write"], "fs_files": ["taskd.db*"]}
+}
+"""
+KINDS = ("lose-unsynced-on-kill", "torn-write-on-kill", "disk-error", "disk-full")
+
+
+def run_faults(tmp):
+    """The faults in a real run (seed 7 plans all four kinds)."""
+    import json
+    faultline = os.path.join(BIN, "faultline")
+    scenario = os.path.join(tmp, "faultfs-faults.json")
+    with open(scenario, "w") as f:
+        f.write(RUN_SCENARIO)
+    plan = subprocess.run([faultline, "schedule", scenario, "--seed", "7"],
+                          capture_output=True, text=True).stdout
+    check(all(k in plan for k in KINDS), "seed 7 plans every faultfs fault")
+    p = subprocess.run([faultline, "run", scenario, "--seed", "7", "--runs-dir",
+                        os.path.join(tmp, "runs")], capture_output=True,
+                       text=True, timeout=120)
+    check(p.returncode == 0, f"the run ends valid (exit {p.returncode})")
+    runs = os.path.join(tmp, "runs", "faultfs-faults")
+    run = os.path.join(runs, sorted(os.listdir(runs))[-1])
+    events = [json.loads(l) for l in open(os.path.join(run, "history.jsonl"))]
+    nem = [e for e in events if e.get("process") == "nemesis"]
+    started = {e["f"] for e in nem if e["type"] == "invoke"}
+    check(all(k in started for k in KINDS), f"every kind was injected ({sorted(started)})")
+    lost = [e["value"] for e in nem if e["f"] == "lose-unsynced"]
+    check(lost and all(v["ok"] and v["result"].startswith("ok files=") for v in lost),
+          f"every kill rolled back its node's faultfs ({len(lost)} rollbacks)")
+    check(any("torn=taskd" in v["result"] or "torn=raft" in v["result"] for v in lost),
+          "a torn-write-on-kill tore a write")
+    took = [e["value"] for e in nem if e["type"] == "info" and e["f"] in ("disk-error", "disk-full")]
+    check(took and all(v["enabled"] for v in took), "disk-error and disk-full took on their nodes")
+    errors = sum(open(os.path.join(run, "nodes", n, "events.jsonl")).read().count("io_error")
+                 for n in os.listdir(os.path.join(run, "nodes")))
+    check(errors > 0, f"disk-error on taskd.db* made a node meet an I/O error ({errors})")
+    left = subprocess.run(["pgrep", "-f", f"faultfs.*{run}"], capture_output=True).stdout
+    check(not left, "no faultfs left after the run")
+    return run
+
+
 def main():
     if os.geteuid() != 0:
         print("test_faultfs: needs root (mount namespaces); skipped")
@@ -241,6 +294,7 @@ def main():
         rc = subprocess.run(["unshare", "-m", "--propagation", "private",
                              sys.executable, __file__, "--inner", tmp]).returncode
         death(tmp)
+        run_faults(tmp)
     finally:
         if rc == 0 and failures == 0:
             shutil.rmtree(tmp, ignore_errors=True)
