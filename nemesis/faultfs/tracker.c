@@ -61,6 +61,9 @@ struct tracker {
         off_t off;
         size_t len;
     } last; /* the last non-durable write */
+    struct {
+        uint64_t writes, dsync_writes, saves, saved_bytes, syncs;
+    } count; /* since the start, for status */
 };
 
 struct tracker *tracker_new(int root_fd, int stash_fd)
@@ -325,6 +328,7 @@ ssize_t tracker_write(struct tracker *t, int fd, ino_t ino, const char *path,
     struct file *f;
 
     if (sync) {
+        __atomic_add_fetch(&t->count.dsync_writes, 1, __ATOMIC_RELAXED);
         n = pwrite(fd, buf, len, off);
         if (n <= 0) {
             return n < 0 ? -errno : 0;
@@ -342,8 +346,11 @@ ssize_t tracker_write(struct tracker *t, int fd, ino_t ino, const char *path,
         return err != 0 ? err : n;
     }
     pthread_mutex_lock(&t->lock);
+    t->count.writes++;
     f = file_get(t, fd, ino, path, true, &err);
-    if (f != NULL) {
+    if (f != NULL && off < f->durable_size) {
+        t->count.saves++;
+        t->count.saved_bytes += (uint64_t)len;
         err = save(f, off, (off_t)len);
     }
     if (err != 0) {
@@ -407,6 +414,7 @@ int tracker_sync(struct tracker *t, int fd, ino_t ino, bool datasync)
     }
     /* Fully durable: nothing left to track. */
     pthread_mutex_lock(&t->lock);
+    t->count.syncs++;
     f = file_get(t, fd, ino, NULL, false, &err);
     if (f != NULL) {
         untrack(t, f);
@@ -717,7 +725,7 @@ int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
     unsigned char *kept = NULL;
     size_t keep = 0;
     struct file *torn_file = NULL;
-    uint64_t bytes = 0;
+    uint64_t restored = 0, cut = 0;
     int files = 0, dirops, rv = 0;
 
     pthread_mutex_lock(&t->lock);
@@ -761,9 +769,9 @@ int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
         struct stat st;
         int r;
         cur = fstat(f->fd, &st) == 0 ? st.st_size : f->durable_size;
-        bytes += f->undo_bytes;
+        restored += f->undo_bytes;
         if (cur > f->durable_size) {
-            bytes += (uint64_t)(cur - f->durable_size);
+            cut += (uint64_t)(cur - f->durable_size);
         }
         r = file_rollback(f);
         if (r != 0 && rv == 0) {
@@ -782,13 +790,15 @@ int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
     }
     t->files = NULL;
     if (kept != NULL) {
-        snprintf(buf, size,
-                 "files=%d bytes=%llu dirops=%d torn=%s:%lld+%zu/%zu", files,
-                 (unsigned long long)bytes, dirops, torn_file->path,
-                 (long long)t->last.off, keep, t->last.len);
+        snprintf(
+            buf, size,
+            "files=%d restored=%llu cut=%llu dirops=%d torn=%s:%lld+%zu/%zu",
+            files, (unsigned long long)restored, (unsigned long long)cut,
+            dirops, torn_file->path, (long long)t->last.off, keep, t->last.len);
     } else {
-        snprintf(buf, size, "files=%d bytes=%llu dirops=%d torn=%s", files,
-                 (unsigned long long)bytes, dirops, torn ? "none" : "off");
+        snprintf(buf, size, "files=%d restored=%llu cut=%llu dirops=%d torn=%s",
+                 files, (unsigned long long)restored, (unsigned long long)cut,
+                 dirops, torn ? "none" : "off");
     }
     free(kept);
     t->last.valid = false;
@@ -824,6 +834,13 @@ uint64_t tracker_status(struct tracker *t, char *buf, size_t size)
             f->path, (unsigned long long)f->ino, (unsigned long long)b,
             (long long)f->durable_size, (long long)st.st_size);
     }
+    OUT("count writes=%llu dsync_writes=%llu saves=%llu saved_bytes=%llu "
+        "syncs=%llu\n",
+        (unsigned long long)t->count.writes,
+        (unsigned long long)t->count.dsync_writes,
+        (unsigned long long)t->count.saves,
+        (unsigned long long)t->count.saved_bytes,
+        (unsigned long long)t->count.syncs);
     for (int i = 0; i < t->n_j; i++) {
         OUT("dir %s %s%s%s\n", jop_names[t->j[i].op], t->j[i].a,
             t->j[i].b ? " " : "", t->j[i].b ? t->j[i].b : "");

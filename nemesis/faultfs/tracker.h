@@ -86,9 +86,12 @@ int tracker_syncdir(struct tracker *t, int fd, const char *path);
 /* Roll back every non-durable write and directory change. With @torn, the
  * last non-durable write keeps a prefix (whole 512-byte sectors when it is
  * longer than one; its length drawn from @seed) instead of vanishing.
- * Writes a one-line summary into @buf. Returns 0 or -errno (the first
- * failure; the rest is still rolled back). Callers make sure nothing writes
- * meanwhile (the node is dead). */
+ * Writes a one-line summary into @buf: "files=F restored=R cut=C dirops=D
+ * torn=PATH:OFFSET+KEPT/LEN" (R bytes written back to their durable
+ * content, zeros included; C bytes cut off past the durable sizes, most of
+ * them fallocated space; D directory changes undone). Returns 0 or -errno (the
+ * first failure; the rest is still rolled back). Callers make sure nothing
+ * writes meanwhile (the node is dead). */
 int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
                           char *buf, size_t size);
 
