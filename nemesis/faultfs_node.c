@@ -143,14 +143,19 @@ int nemesis_faultfs_command(struct cluster *c, int i, const char *command,
         return rv;
     }
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(sock, (struct sockaddr *)&a, sizeof a) != 0 ||
-        dprintf(sock, "%s\n", command) < 0) {
+    while ((rv = connect(sock, (struct sockaddr *)&a, sizeof a)) != 0 &&
+           errno == EINTR) {
+    }
+    if (rv != 0 || dprintf(sock, "%s\n", command) < 0) {
         rv = -errno;
         goto out;
     }
     shutdown(sock, SHUT_WR);
     for (;;) {
         ssize_t got = read(sock, buf, sizeof buf);
+        if (got < 0 && errno == EINTR) {
+            continue; /* SIGCHLD of the node we just killed */
+        }
         if (got <= 0) {
             break;
         }

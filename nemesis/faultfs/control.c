@@ -261,6 +261,9 @@ int control_send(const char *path, const char *command, void *out)
     /* Echo the reply, remembering its last line. */
     for (;;) {
         ssize_t n = read(sock, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
         if (n <= 0) {
             break;
         }
