@@ -28,7 +28,8 @@ var TYPE_COLOR = ["#2e9e4f", "#d64545", "#e8a33d", "#9aa0a6"];
 var FAULT_COLOR = {
   kill: "214,69,69", restart: "232,120,40", pause: "128,90,213",
   partition: "36,86,198", loss: "22,160,180", clock: "200,160,0",
-  disk: "140,90,50"
+  disk: "140,90,50", "disk-error": "160,100,40", "disk-full": "120,80,60",
+  "lose-unsynced": "170,40,110", "torn-write": "150,30,90"
 };
 var MARK_STYLE = {
   start: ["#2e9e4f", "up"], became_leader: ["#2456c6", "star"],

@@ -28,9 +28,11 @@ FAULT_STARTS = {
     "loss": "loss",
     "clock": "clock",
     "disk": "disk",
+    "lose-unsynced-on-kill": "lose-unsynced",
+    "torn-write-on-kill": "torn-write",
 }
 FAULT_ENDS = {
-    "start": ("kill", "stop"),
+    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill"),
     "resume": ("pause",),
     "heal": ("partition",),
     "loss-stop": ("loss",),
@@ -38,8 +40,12 @@ FAULT_ENDS = {
     "disk-heal": ("disk",),
 }
 # Endings of the f of actions that end a fault kind this file does not know
-# yet ("fs-heal" ends "fs").
+# yet ("disk-full-heal" ends "disk-full").
 END_SUFFIXES = ("-heal", "-stop", "-reset", "-end", "-resume")
+# Actions that say more about a fault already under way (what the power
+# loss of a killed node dropped): noted on its window, not windows of
+# their own.
+DETAIL_ACTIONS = ("lose-unsynced", "torn-write")
 
 # Node events drawn on the timeline (nodes/taskd/README.md, "Events").
 MARKED_EVENTS = {
@@ -110,8 +116,9 @@ def _targets(value):
                         for v in value)
     if isinstance(value, dict):
         parts = []
-        for k in ("nodes", "targets", "shape", "mode", "op", "errno",
-                  "offset_ms", "rate", "probability", "enabled"):
+        for k in ("node", "nodes", "targets", "shape", "mode", "op",
+                  "errno", "result", "offset_ms", "rate", "probability",
+                  "enabled"):
             v = value.get(k)
             if v is None:
                 continue
@@ -119,8 +126,9 @@ def _targets(value):
                 v = " ".join(str(x) for x in v)
             elif isinstance(v, float):
                 v = f"{v:.3g}" if k != "offset_ms" else f"{v:+.0f}"
-            parts.append(v if k in ("nodes", "targets", "shape", "mode",
-                                    "op", "errno") else f"{k} {v}")
+            parts.append(v if k in ("node", "nodes", "targets", "shape",
+                                    "mode", "op", "errno", "result")
+                         else f"{k} {v}")
         return " ".join(str(p) for p in parts) if parts else _short(value)
     return _short(value)
 
@@ -260,6 +268,11 @@ def build_faults(events, end_ms):
     windows = []
     opened = []  # windows not closed yet
     for f, t0, t1, inv, info in actions:
+        if f in DETAIL_ACTIONS:
+            if opened:
+                w = opened[-1]
+                w["targets"] += "; " + f + " " + _targets(info)
+            continue
         ends = FAULT_ENDS.get(f)
         if ends is None:
             for suffix in END_SUFFIXES:

@@ -79,7 +79,7 @@ dir=$(sed -n 's/^faultline: run directory //p' "$tmp/run.out" | tail -1)
 grep -qx "faultline: report $dir/report.html" "$tmp/run.out" ||
   fail "the run's summary does not say where the report is"
 for want in '^faultline: [0-9]+ ops: [0-9]+ ok, [0-9]+ fail, [0-9]+ info' \
-  '^faultline: faults injected: [0-9]+ \(' '^faultline: node restarts: '; do
+  '^faultline: faults injected: ([0-9]+ \(|none$)' '^faultline: node restarts: '; do
   grep -Eq "$want" "$tmp/run.out" || fail "no summary line matching $want"
 done
 grep -q "report written" "$dir/runner.log" || fail "runner.log does not record the report"

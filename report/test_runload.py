@@ -57,6 +57,21 @@ class FaultWindows(unittest.TestCase):
         self.assertEqual([(x["kind"], x["end"]) for x in w],
                          [("fs-delay", 300.0)])
 
+    def test_power_loss_is_one_window_with_its_details(self):
+        ev = [nem(100, "invoke", "lose-unsynced-on-kill", ["n2"]),
+              nem(101, "info", "lose-unsynced-on-kill", ["n2"]),
+              nem(120, "info", "lose-unsynced",
+                  {"node": "n2", "result": "dropped 3 writes", "ok": True}),
+              nem(300, "invoke", "start", ["n2"]),
+              nem(301, "info", "start", ["n2"]),
+              nem(400, "info", "disk-full", {"nodes": ["n1"]}),
+              nem(500, "info", "disk-full-heal", {"nodes": ["n1"]})]
+        w = runload.build_faults(ev, 1000.0)
+        self.assertEqual([(x["kind"], x["targets"], x["end"]) for x in w],
+                         [("lose-unsynced",
+                           "n2; lose-unsynced n2 dropped 3 writes", 301.0),
+                          ("disk-full", "n1", 500.0)])
+
     def test_client_events_are_not_faults(self):
         ev = [{"index": 0, "time": 5, "process": 1, "type": "invoke",
                "f": "read"}]

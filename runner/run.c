@@ -275,6 +275,14 @@ static void tick_cb(uv_timer_t *t)
             return;
         }
         poll_status(r);
+        if (r->tty) {
+            char line[128];
+            snprintf(line, sizeof line,
+                     "[start] waiting for a leader: %.1f s, nodes up %d/%d",
+                     (double)(uv_hrtime() - r->phase_start) / 1e9,
+                     cluster_up(&r->cluster), r->cluster.n);
+            say_live(r, line);
+        }
         return;
     }
     /* Rewritten in place every tick on a terminal; else a line every
@@ -648,8 +656,12 @@ static void print_summary(struct run *r, const struct check_result *res)
     if (open > 0) {
         printf(", %lld open at the end", (long long)open);
     }
-    printf("\nfaultline: faults injected: %d (%s)\n", r->faults,
-           r->fault_kinds[0] ? r->fault_kinds : "none");
+    if (r->faults > 0) {
+        printf("\nfaultline: faults injected: %d (%s)\n", r->faults,
+               r->fault_kinds);
+    } else {
+        printf("\nfaultline: faults injected: none\n");
+    }
     printf("faultline: node restarts: %s; %d unplanned node exits\n",
            restarted > 0 ? restarts : "none", crashes);
     if (res != NULL) {

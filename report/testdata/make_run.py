@@ -38,6 +38,10 @@ FAULTS = [  # start f, end f, value
                                      "probability": 0.3,
                                      "drops": {"n1": ["n3"]}}),
     ("stop", "start", lambda r: [r.choice(["n1", "n2", "n3"])]),
+    ("lose-unsynced-on-kill", "start",
+     lambda r: [r.choice(["n1", "n2", "n3"])]),
+    ("disk-full", "disk-full-heal", lambda r: {"nodes": ["n2"],
+                                               "files": "raft"}),
 ]
 
 
