@@ -177,6 +177,9 @@ def inner(tmp):
         proc.wait(timeout=10)
     check(not any("faultfs" in l for l in open("/proc/self/mounts")),
           "SIGTERM unmounts")
+    log = open(os.path.join(tmp, "faultfs.log")).read()
+    check("Sanitizer" not in log and "runtime error" not in log,
+          "no sanitizer report in faultfs.log")
 
 
 def pids_in_mount_ns(ns):

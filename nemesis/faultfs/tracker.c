@@ -784,11 +784,6 @@ int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
         }
         files++;
     }
-    for (f = t->files; f != NULL; f = next) {
-        next = f->next;
-        file_free(f);
-    }
-    t->files = NULL;
     if (kept != NULL) {
         snprintf(
             buf, size,
@@ -801,6 +796,11 @@ int tracker_lose_unsynced(struct tracker *t, bool torn, uint64_t seed,
                  dirops, torn ? "none" : "off");
     }
     free(kept);
+    for (f = t->files; f != NULL; f = next) {
+        next = f->next;
+        file_free(f);
+    }
+    t->files = NULL;
     t->last.valid = false;
     pthread_mutex_unlock(&t->lock);
     return rv;
