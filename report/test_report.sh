@@ -50,8 +50,8 @@ render() {
 
 render_one() {
   local page=$1 dom=$2 hash=$3
-  timeout 120 chromium --headless --no-sandbox --disable-gpu \
-    --user-data-dir="$tmp/chrome" --virtual-time-budget=15000 \
+  HOME=${HOME:-$tmp} timeout 120 chromium --headless --no-sandbox --disable-gpu \
+    --disable-dev-shm-usage --user-data-dir="$tmp/chrome" --virtual-time-budget=15000 \
     --dump-dom "file://$(realpath "$page")$hash" >"$dom" 2>"$tmp/chrome.log" || {
     echo "chromium failed on $page: $(tail -3 "$tmp/chrome.log")" >&2
     return 1
@@ -116,7 +116,7 @@ ok "faultline report RUN_DIR rewrites report.html"
 # run warns and still exits with its verdict's code.
 script -qec "stty cols 70; FAULTLINE_PYTHON='$tmp/no-python3' '$BIN/faultline' run \
   scenarios/smoke.json --seed 8 --time-limit 3 --runs-dir '$tmp/runs2'" /dev/null \
-  >"$tmp/run2.tty" 2>&1 && code=0 || code=$?
+  </dev/null >"$tmp/run2.tty" 2>&1 && code=0 || code=$?
 tr '\r' '\n' <"$tmp/run2.tty" | sed 's/\x1b\[K//g' >"$tmp/run2.out"
 dir2=$(sed -n 's/^faultline: run directory //p' "$tmp/run2.out" | tail -1)
 [ -d "$dir2" ] || fail "no run directory in the terminal's output: $(tail -5 "$tmp/run2.out")"
