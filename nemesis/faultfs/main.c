@@ -28,6 +28,7 @@
 #include <fuse.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,12 +55,47 @@ static struct {
     struct rules *rules;
 } fs;
 
+/* An open file or directory. Every handle is on a list, so that those
+ * whose release the kernel had not sent yet when the loop stopped can be
+ * freed at exit. */
 struct handle {
     int fd;
     ino_t ino;
     bool sync;
+    struct handle *prev, *next;
     char path[];
 };
+
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct handle *handles;
+
+static void handle_link(struct handle *h)
+{
+    pthread_mutex_lock(&handles_lock);
+    h->prev = NULL;
+    h->next = handles;
+    if (handles != NULL) {
+        handles->prev = h;
+    }
+    handles = h;
+    pthread_mutex_unlock(&handles_lock);
+}
+
+static void handle_free(struct handle *h)
+{
+    pthread_mutex_lock(&handles_lock);
+    if (h->prev != NULL) {
+        h->prev->next = h->next;
+    } else {
+        handles = h->next;
+    }
+    if (h->next != NULL) {
+        h->next->prev = h->prev;
+    }
+    pthread_mutex_unlock(&handles_lock);
+    close(h->fd);
+    free(h);
+}
 
 #define H(fi) ((struct handle *)(uintptr_t)(fi)->fh)
 
@@ -248,6 +284,7 @@ static int open_handle(const char *path, int fd, struct fuse_file_info *fi)
     if (fi->flags & O_DIRECT) {
         fi->direct_io = 1;
     }
+    handle_link(h);
     fi->fh = (uintptr_t)h;
     return 0;
 }
@@ -273,8 +310,7 @@ static int ffs_open(const char *path, struct fuse_file_info *fi)
     if (rv == 0 && (fi->flags & O_TRUNC)) {
         rv = ffs_truncate(path, 0, fi);
         if (rv != 0) {
-            close(H(fi)->fd);
-            free(H(fi));
+            handle_free(H(fi));
         }
     }
     return rv;
@@ -347,8 +383,7 @@ static int ffs_flush(const char *path, struct fuse_file_info *fi)
 
 static int ffs_release(const char *path, struct fuse_file_info *fi)
 {
-    close(H(fi)->fd);
-    free(H(fi));
+    handle_free(H(fi));
     return 0;
 }
 
@@ -613,6 +648,9 @@ out_unmount:
 out_destroy:
     fuse_destroy(fuse);
 out:
+    while (handles != NULL) {
+        handle_free(handles);
+    }
     fuse_opt_free_args(&args);
     tracker_free(fs.tracker);
     rules_free(fs.rules);
