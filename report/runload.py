@@ -748,6 +748,7 @@ def load_run(run_dir):
         notes.append("the history's last line was cut (an interrupted run)")
     if os.path.exists(os.path.join(run_dir, "interrupted")):
         notes.append("the run was interrupted")
+    notes.extend(_repro_notes(run_dir, notes))
     workload = scenario.get("workload") or {}
     clients = workload.get("clients") if isinstance(workload, dict) else None
     end_ns = max((e["time"] for e in events), default=0)
@@ -830,6 +831,35 @@ def pack_ops(ops):
     packed["d"] = [int(round(d * 100)) if d >= 0 else -1 for d in ops["d"]]
     packed["packed"] = "t, idx: deltas; t, d: 10 us units"
     return packed
+
+
+def _repro_notes(run_dir, notes):
+    """A run made by `faultline repro`: what it replays (runner.log) and,
+    once repro.json exists, whether the original's anomaly came back."""
+    out = []
+    repro = _read_json(os.path.join(run_dir, "repro.json"), notes)
+    if isinstance(repro, dict):
+        out.append("a repro of %s (%s faults replayed): the original's "
+                   "anomalies %s, this run's %s: %s" % (
+                       repro.get("original"), repro.get("faults_replayed"),
+                       ", ".join(map(str, repro.get("original_anomalies")
+                                     or [])) or "none",
+                       ", ".join(map(str, repro.get("anomalies") or []))
+                       or "none",
+                       "reproduced" if repro.get("reproduced")
+                       else "not reproduced"))
+        return out
+    try:
+        with open(os.path.join(run_dir, "runner.log"), encoding="utf-8",
+                  errors="replace") as f:
+            for line in f:
+                i = line.find(" run: repro of ")
+                if i >= 0:
+                    out.append("a " + line[i + 6:].strip())
+                    break
+    except OSError:
+        pass
+    return out
 
 
 def _event_ops(events, pos):
