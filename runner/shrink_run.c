@@ -13,6 +13,8 @@
 
 #include "checker/linearizable.h"
 #include "checker/model.h"
+#include "checker/lease.h"
+#include "checker/queue.h"
 #include "checker/report.h"
 #include "checker/set.h"
 #include "checker/shrink.h"
@@ -157,22 +159,75 @@ static int finish(const struct outputs *p, const struct history *out,
     return code;
 }
 
-/* --- set anomalies -------------------------------------------------------- */
+/* --- set, queue and lease anomalies --------------------------------------- */
 
-struct set_test {
-    char kind[32]; /* the anomaly class that must stay ("lost") */
+/* The checkers that report anomaly classes, and the op names of the
+ * histories they read. */
+static const char *const set_fs[] = {"create", "update", "list", NULL};
+static const char *const queue_fs[] = {"enqueue", "claim", "ack", NULL};
+static const char *const lease_fs[] = {"acquire", "release", "holder", NULL};
+
+static const struct report_checker {
+    const char *name;
+    int (*run)(const struct history *h, struct report *out);
+    const char *const *fs;
+    bool project; /* shrink a projection on the anomaly's task */
+} report_checkers[] = {
+    {"set", checker_set, set_fs, true},
+    {"queue", checker_queue, queue_fs, false},
+    {"lease", checker_lease, lease_fs, false},
 };
 
-static int test_set(const struct history *h, void *arg)
+#define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
+
+/* Does @h hold ops the checker @rc reads? */
+static bool reads_ops_of(const struct history *h,
+                         const struct report_checker *rc)
 {
-    struct set_test *t = arg;
+    for (size_t i = 0; i < h->n; i++) {
+        for (int k = 0; rc->fs[k] != NULL; k++) {
+            if (h->events[i].process != HISTORY_NEMESIS &&
+                strcmp(h->events[i].f, rc->fs[k]) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+struct report_test {
+    const struct report_checker *rc;
+    char kind[32]; /* the anomaly class that must stay ("lost") */
+    /* The anomaly classes the original shows: no other may appear (taking
+     * out an enqueue must not turn a double claim into a phantom too). */
+    const char *seen[REPORT_CLASSES];
+    size_t nseen;
+};
+
+static bool was_seen(const struct report_test *t, const char *name)
+{
+    for (size_t i = 0; i < t->nseen; i++) {
+        if (strcmp(t->seen[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int test_report(const struct history *h, void *arg)
+{
+    struct report_test *t = arg;
     struct report rep;
     int hit = 0;
-    int rv = checker_set(h, &rep);
+    int rv = t->rc->run(h, &rep);
     if (rv == 0 && rep.result == VERDICT_INVALID) {
         for (size_t i = 0; i < rep.nclasses; i++) {
-            hit |= strcmp(rep.classes[i].name, t->kind) == 0 &&
-                   rep.classes[i].count > 0;
+            const struct report_class *c = &rep.classes[i];
+            if (c->anomaly && c->count > 0 && !was_seen(t, c->name)) {
+                hit = 0;
+                break;
+            }
+            hit |= strcmp(c->name, t->kind) == 0 && c->count > 0;
         }
     }
     report_close(&rep);
@@ -248,11 +303,13 @@ static int project(const struct history *h, const char *task,
     return rv;
 }
 
-/* Shrink a set anomaly of @h (@rep: its report). Returns the exit code. */
-static int shrink_set(const struct outputs *p, const struct history *h,
-                      const struct report *rep, double time_s)
+/* Shrink the anomaly of @h that @rep (the report of checker @rc) found.
+ * Returns the exit code. */
+static int shrink_report(const struct outputs *p, const struct history *h,
+                         const struct report_checker *rc,
+                         const struct report *rep, double time_s)
 {
-    struct set_test t = {{0}};
+    struct report_test t = {.rc = rc};
     struct history proj, out;
     struct shrink_stats st;
     struct report shrunk;
@@ -264,7 +321,12 @@ static int shrink_set(const struct outputs *p, const struct history *h,
     json_t *vj;
     int rv, code = EXIT_HARNESS;
 
-    for (size_t i = 0; i < rep->nclasses && task == NULL; i++) {
+    for (size_t i = 0; i < rep->nclasses; i++) {
+        if (rep->classes[i].anomaly && rep->classes[i].count > 0) {
+            t.seen[t.nseen++] = rep->classes[i].name;
+        }
+    }
+    for (size_t i = 0; i < rep->nclasses && t.kind[0] == '\0'; i++) {
         const struct report_class *c = &rep->classes[i];
         if (c->anomaly && c->count > 0) {
             snprintf(t.kind, sizeof t.kind, "%s", c->name);
@@ -272,41 +334,57 @@ static int shrink_set(const struct outputs *p, const struct history *h,
                 json_object_get(json_array_get(c->examples, 0), "task"));
         }
     }
-    if (proj_orig == NULL || orig == NULL || task == NULL) {
-        fprintf(stderr, "faultline shrink: %s: the set anomaly names no "
+    if (proj_orig == NULL || orig == NULL || t.kind[0] == '\0' ||
+        (rc->project && task == NULL)) {
+        fprintf(stderr, "faultline shrink: %s: the %s anomaly names no "
                         "task\n",
-                p->hist_path);
+                p->hist_path, rc->name);
         goto out_free;
     }
-    rv = project(h, task, &proj, proj_orig);
-    if (rv != 0) {
-        goto out_free;
+    if (rc->project) {
+        rv = project(h, task, &proj, proj_orig);
+        if (rv != 0) {
+            goto out_free;
+        }
+        printf("faultline: %s anomaly \"%s\" of task %s: %zu events of it "
+               "(its ops, the lists)\n",
+               rc->name, t.kind, task, proj.n);
+    } else {
+        /* The whole history: its events are shared, not copied. */
+        proj = *h;
+        for (size_t i = 0; i < h->n; i++) {
+            proj_orig[i] = h->events[i].index;
+        }
+        printf("faultline: %s anomaly \"%s\"\n", rc->name, t.kind);
     }
-    printf("faultline: set anomaly \"%s\" of task %s: %zu events of it "
-           "(its ops, the lists)\n",
-           t.kind, task, proj.n);
-    rv = shrink_history(&proj, NULL, test_set, &t, time_s, &out, &idx, &st);
+    rv = shrink_history(&proj, NULL, test_report, &t, time_s, &out, &idx,
+                        &st);
     if (rv != 0) {
         fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
                 rv == -EINVAL ? "the anomaly does not show on the task alone"
                               : strerror(-rv));
-        history_close(&proj);
+        if (rc->project) {
+            history_close(&proj);
+        }
         code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
         goto out_free;
     }
     for (size_t i = 0; i < out.n; i++) {
         orig[i] = proj_orig[idx[i]];
     }
-    rv = checker_set(&out, &shrunk);
+    rv = rc->run(&out, &shrunk);
     vj = report_to_json(&shrunk);
     report_summary(&shrunk, text, sizeof text);
     code = rv == 0 && shrunk.result == VERDICT_INVALID ? EXIT_INVALID
                                                        : EXIT_HARNESS;
     report_close(&shrunk);
     code = finish(p, &out, orig, vj, text, &st,
-                  "set, projected on one task", code);
+                  rc->project ? "set, projected on one task" : rc->name,
+                  code);
     history_close(&out);
-    history_close(&proj);
+    if (rc->project) {
+        history_close(&proj);
+    }
 out_free:
     free(idx);
     free(proj_orig);
@@ -373,13 +451,16 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     const char *dir = NULL;
     char text[1024];
     double time_s = o->time_s > 0 ? o->time_s : DEFAULT_TIME_S;
-    bool want_set = o->checker == NULL || strcmp(o->checker, "set") == 0;
     bool want_lin = o->checker == NULL || strcmp(o->checker, "linearizable") == 0;
+    bool known = want_lin;
     int rv, code;
 
-    if (!want_set && !want_lin) {
+    for (size_t i = 0; i < NREPORT && !known; i++) {
+        known = strcmp(o->checker, report_checkers[i].name) == 0;
+    }
+    if (!known) {
         fprintf(stderr, "faultline shrink: --checker: \"%s\": expected "
-                        "linearizable or set\n",
+                        "linearizable, set, queue or lease\n",
                 o->checker);
         return EXIT_BAD_INPUT;
     }
@@ -406,12 +487,18 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         return EXIT_BAD_INPUT;
     }
 
-    /* The set checker first, for task histories: its anomalies (an acked
-     * create lost) say the most. */
-    if (want_set && has_tasks(&h)) {
-        rv = checker_set(&h, &rep);
+    /* The set, queue or lease checker first, for histories of their ops:
+     * their anomalies (an acked create lost, a task claimed twice) say the
+     * most. */
+    for (size_t i = 0; i < NREPORT; i++) {
+        const struct report_checker *rc = &report_checkers[i];
+        if ((o->checker != NULL && strcmp(o->checker, rc->name) != 0) ||
+            !reads_ops_of(&h, rc)) {
+            continue;
+        }
+        rv = rc->run(&h, &rep);
         if (rv == 0 && rep.result == VERDICT_INVALID) {
-            code = shrink_set(&p, &h, &rep, time_s);
+            code = shrink_report(&p, &h, rc, &rep, time_s);
             report_close(&rep);
             history_close(&h);
             return code;
@@ -443,7 +530,7 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
                 "faultline shrink: %s: nothing to shrink: the history is "
                 "not invalid (%s)\n",
                 p.hist_path,
-                !want_lin ? "set: not invalid"
+                !want_lin ? "not invalid"
                 : rv != 0 ? v.reason
                           : text);
         if (want_lin) {

@@ -72,6 +72,8 @@ cp histories/regressions/tasks-stale-read-flapping/history.jsonl "$tmp/tasks.jso
 expect 1 "set, projected on one task" -- "$BIN/faultline" shrink "$tmp/tasks.jsonl"
 expect 1 "flapping" -- "$BIN/faultline" check "$tmp/tasks.jsonl.shrunk.jsonl"
 expect 3 "--checker" -- "$BIN/faultline" shrink --checker frob "$tmp/tasks.jsonl"
+cp histories/regressions/lost-claim-double-claim/history.jsonl "$tmp/queue.jsonl"
+expect 1 "shrunk 3 ops to 3 \(queue" -- "$BIN/faultline" shrink "$tmp/queue.jsonl"
 expect 3 "No such file" -- "$BIN/faultline" shrink "$tmp/nothing"
 expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
 
