@@ -9,7 +9,9 @@
  * reading, no generating), single thread. Not a test: it prints a table
  * and asserts nothing. FAULTLINE_CONFORMANCE names the set (default as in
  * test_conformance.c); BENCH_OPS sets the task-record history's size (the
- * register one is a tenth of it); BENCH_ROWS="0 4" runs only those rows. */
+ * register one is a tenth of it, over BENCH_KEYS keys, default 10);
+ * BENCH_ROWS="0 4" runs only those rows; BENCH_VERBOSE prints steps and
+ * states; BENCH_DUMP=FILE writes the generated history there (JSONL). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -378,6 +380,20 @@ static int generated(const struct gen *g, struct row_result *r)
     if (generate(&h, g) != 0) {
         return -ENOMEM;
     }
+    if (getenv("BENCH_DUMP") != NULL) {
+        /* The history as a file, to compare other checkers on it. */
+        struct history_header hd = {.version = HISTORY_FORMAT_VERSION};
+        struct history_writer *w =
+            history_writer_new(getenv("BENCH_DUMP"), &hd);
+        for (size_t i = 0; w != NULL && i < h.n; i++) {
+            struct history_event e = h.events[i];
+            history_writer_append(w, &e);
+        }
+        if (w == NULL || history_writer_free(w) != 0) {
+            fprintf(stderr, "bench_checker: cannot write %s\n",
+                    getenv("BENCH_DUMP"));
+        }
+    }
     double t0 = now_s();
     checker_linearizable(
         &h, g->model == GEN_TASK ? &model_task : &model_register, &lim, &v);
@@ -444,7 +460,9 @@ static void row(int i, const char *label, const char *porcupine)
             check_files("kv/", true, "c10-bad", &r);
             break;
         case 4: {
-            struct gen g = {GEN_REGISTER, nops / 10, 10, 20, 0.05};
+            int keys = getenv("BENCH_KEYS") ? atoi(getenv("BENCH_KEYS")) : 10;
+            struct gen g = {GEN_REGISTER, nops / 10, keys > 0 ? keys : 10, 20,
+                            0.05};
             generated(&g, &r);
             break;
         }
