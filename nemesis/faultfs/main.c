@@ -2,7 +2,7 @@
  * durable, loses the others on cue, and fails I/O on cue.
  *
  *   faultfs [--control SOCK] [--stash DIR] [--seed N] [--log FILE]
- *           [--ready-fd FD] BACKING MOUNTPOINT
+ *           [--ready-fd FD] [--no-sync] BACKING MOUNTPOINT
  *   faultfs ctl SOCK COMMAND...
  *
  * BACKING may be MOUNTPOINT itself: it is opened before the mount, and the
@@ -14,6 +14,9 @@
  * The daemon dies with its parent (PR_SET_PDEATHSIG: SIGTERM, which
  * unmounts), and a mount made in a private mount namespace dies with it.
  * --ready-fd: written "1" and closed once the mount and the socket are up.
+ * --no-sync: fsync, fdatasync and O_SYNC/O_DSYNC update the durability
+ * model but are not passed to the backing disk (faster; only a simulated
+ * loss is modelled, a real crash of the machine may lose more).
  *
  * The kernel caches neither names nor attributes (timeouts 0), and drops a
  * file's pages when it is opened, so that a restarted process reads the
@@ -51,6 +54,7 @@
 
 static struct {
     int root, stash;
+    bool no_sync;
     struct tracker *tracker;
     struct rules *rules;
 } fs;
@@ -291,9 +295,11 @@ static int open_handle(const char *path, int fd, struct fuse_file_info *fi)
 
 static int backing_flags(int flags)
 {
-    return (flags &
-            ~(O_DIRECT | O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) |
-           O_CLOEXEC;
+    flags &= ~(O_DIRECT | O_APPEND | O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY);
+    if (fs.no_sync) {
+        flags &= ~(O_SYNC | O_DSYNC); /* the handle keeps them (h->sync) */
+    }
+    return flags | O_CLOEXEC;
 }
 
 static int ffs_open(const char *path, struct fuse_file_info *fi)
@@ -491,7 +497,7 @@ static void usage(FILE *f)
     fprintf(
         f,
         "usage: faultfs [--control SOCK] [--stash DIR] [--seed N] "
-        "[--log FILE] [--ready-fd FD] BACKING MOUNTPOINT\n"
+        "[--log FILE] [--ready-fd FD] [--no-sync] BACKING MOUNTPOINT\n"
         "       faultfs ctl SOCK COMMAND...\n"
         "commands: ping, lose-unsynced, torn-write, fail OP ERRNO "
         "[COUNT|PROBABILITY|always] [PATTERN], fill [on|off], clear [rules], "
@@ -542,6 +548,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--no-sync") == 0) {
+            fs.no_sync = true;
+            i--; /* takes no value */
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "faultfs: %s needs a value\n", argv[i]);
@@ -608,6 +619,9 @@ int main(int argc, char **argv)
         return EXIT_HARNESS;
     }
     fs.tracker = tracker_new(fs.root, fs.stash);
+    if (fs.tracker != NULL) {
+        tracker_set_real_sync(fs.tracker, !fs.no_sync);
+    }
     fs.rules = rules_new(seed);
     if (fs.tracker == NULL || fs.rules == NULL) {
         fprintf(stderr, "faultfs: out of memory\n");

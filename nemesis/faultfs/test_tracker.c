@@ -126,6 +126,19 @@ static void test_write_with_fsync_stays(void)
     close(fd);
 }
 
+static void test_model_holds_without_real_sync(void)
+{
+    int fd;
+    tracker_set_real_sync(t, false);
+    fd = durable_file("a", "one");
+    CHECK(put(fd, "a", "two", 0, false) == 3);
+    CHECK(tracker_sync(t, fd, ino_of(fd), false) == 0);
+    CHECK(put(fd, "a", "three", 0, false) == 5);
+    CHECK(lose() == 0);
+    CHECK(strcmp(content("a"), "two") == 0);
+    close(fd);
+}
+
 static void test_overlapping_writes_roll_back_to_durable_content(void)
 {
     int fd = durable_file("a", "0123456789");
@@ -316,6 +329,7 @@ int main(void)
 {
     CASE(test_write_without_fsync_is_lost);
     CASE(test_write_with_fsync_stays);
+    CASE(test_model_holds_without_real_sync);
     CASE(test_overlapping_writes_roll_back_to_durable_content);
     CASE(test_new_file_and_name_are_lost);
     CASE(test_new_name_synced_but_data_not_is_empty);

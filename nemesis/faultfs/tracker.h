@@ -54,6 +54,11 @@ struct tracker;
 struct tracker *tracker_new(int root_fd, int stash_fd);
 void tracker_free(struct tracker *t);
 
+/* With @on false, fsync and fdatasync update the model without reaching
+ * the backing disk (the model alone says what survives a simulated loss;
+ * a real crash of the machine may then lose more). Default: on. */
+void tracker_set_real_sync(struct tracker *t, bool on);
+
 /* File data. @fd is an open backing file, @ino its inode, @path its name
  * (copied, for status only). Each performs the call on @fd and records it;
  * returns what the call returns, or -errno. */

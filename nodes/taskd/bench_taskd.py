@@ -12,7 +12,7 @@ With --faultfs, each node's data directory is a faultfs mount
 namespace (the script re-runs itself under `unshare -m`; needs root): the
 same phases, to compare with the plain directory.
 
-Usage: bench_taskd.py [--clients N] [--seconds S] [--faultfs]
+Usage: bench_taskd.py [--clients N] [--seconds S] [--faultfs [--no-sync]]
        ($FAULTLINE_BIN/taskd)
 """
 
@@ -29,15 +29,15 @@ from taskd_testlib import BIN, Cluster, Conn, TestFailure
 FAULTFS = os.path.join(os.environ.get("FAULTLINE_BIN", "bin"), "faultfs")
 
 
-def mount_faultfs(cl):
+def mount_faultfs(cl, extra=()):
     """Mount faultfs over every node's data directory; return the daemons."""
     procs = []
     for node in cl.nodes.values():
         os.makedirs(node.data, exist_ok=True)
         r, w = os.pipe()
         procs.append(subprocess.Popen(
-            [FAULTFS, "--log", node.data + ".faultfs.log", "--ready-fd", str(w),
-             node.data, node.data], pass_fds=(w,)))
+            [FAULTFS, *extra, "--log", node.data + ".faultfs.log", "--ready-fd",
+             str(w), node.data, node.data], pass_fds=(w,)))
         os.close(w)
         ready = os.read(r, 1)
         os.close(r)
@@ -95,6 +95,9 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--faultfs", action="store_true",
                     help="run every node's data directory on faultfs")
+    ap.add_argument("--no-sync", action="store_true",
+                    help="with --faultfs: faultfs --no-sync (syncs stay in "
+                         "the model, not passed to the disk)")
     args = ap.parse_args()
     if args.faultfs and os.environ.get("BENCH_TASKD_UNSHARED") != "1":
         os.environ["BENCH_TASKD_UNSHARED"] = "1"
@@ -105,7 +108,7 @@ def main():
     daemons = []
     try:
         if args.faultfs:
-            daemons = mount_faultfs(cl)
+            daemons = mount_faultfs(cl, ["--no-sync"] if args.no_sync else [])
         cl.start_all()
         leader = cl.leader()
         port = leader.client_port
@@ -122,7 +125,8 @@ def main():
         )
         print(f"bench-taskd: {BIN}, 3 nodes on loopback, leader n{leader.id}, "
               f"{args.clients} clients, {args.seconds:g} s per phase, data on "
-              f"{'faultfs' if args.faultfs else 'the plain directory'}")
+              f"{'faultfs' if args.faultfs else 'the plain directory'}"
+              f"{' --no-sync' if args.faultfs and args.no_sync else ''}")
         for name, make in phases:
             ops, errors, lat, elapsed = phase(port, args.clients, args.seconds, make)
             print(f"  {name:36} {ops / elapsed:8.0f} ops/s   "
