@@ -544,6 +544,7 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
     size_t *cstart = malloc((n + 1) * sizeof *cstart); /* class: first op */
     size_t *uq = calloc(n + 1, sizeof *uq); /* class: how many used */
     bool *qrst = malloc(n + 1);             /* class: resets */
+    bool *qover = malloc(n + 1);            /* class: overwrites */
     uint64_t *bits = NULL;
     uint32_t *stack = malloc(n * sizeof *stack);
     int32_t *fstack = malloc(n * sizeof *fstack); /* open lift: at which
@@ -565,8 +566,8 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
 
     cache_init(&cache, m, 0, 0, NULL, 0);
     if (!entries || !next || !prev || !pos || !zob || !scratch || !cq ||
-        !cstart || !uq || !qrst || !stack || !fstack || !hstack || !saved ||
-        (m->reachable != NULL && rst == NULL)) {
+        !cstart || !uq || !qrst || !qover || !stack || !fstack || !hstack ||
+        !saved || (m->reachable != NULL && rst == NULL)) {
         rv = -ENOMEM;
         goto out;
     }
@@ -610,6 +611,7 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
             if (j == nreq || effect_cmp(&all[ops[j - 1]].mop, &o->mop) != 0) {
                 cstart[nq] = j;
                 qrst[nq] = rst != NULL && rst[j];
+                qover[nq] = m->overwrites != NULL && m->overwrites(&o->mop);
                 nq++;
             }
             cq[j - nreq] = (uint32_t)(nq - 1);
@@ -659,10 +661,13 @@ static int search_key(struct search *s, const struct op *all, size_t *ops,
             /* The first return left (the tail is odd too, but comes
              * after every return): every op with a return that could go
              * next was tried; now the open ones called before it. */
+            bool after_open =
+                depth > 0 && stack[depth - 1] >= nreq && fstack[depth - 1] == e;
             j = SIZE_MAX;
             for (; q0 < nq; q0++) {
                 size_t k = cstart[q0] + uq[q0];
-                if (k < cstart[q0 + 1] && pos[2 * k] < pos[e]) {
+                if (k < cstart[q0 + 1] && pos[2 * k] < pos[e] &&
+                    !(after_open && qover[q0])) {
                     j = k;
                     q = q0;
                     break;
@@ -826,6 +831,7 @@ out:
     free(cstart);
     free(uq);
     free(qrst);
+    free(qover);
     free(bits);
     free(stack);
     free(fstack);

@@ -69,6 +69,13 @@ struct model {
     bool (*resets)(const struct model_op *op);
     bool (*reachable)(const void *state, const struct model_op *op);
 
+    /* Optional (NULL: never): does @op, when it applies, leave a state
+     * that does not depend on the state before (a register write)? The
+     * search then never takes an open such op right after another open
+     * op at the same point: taking it alone gives the same state with
+     * fewer open ops used, which covers that branch. */
+    bool (*overwrites)(const struct model_op *op);
+
     /* Optional (NULL: none): free what the model keeps between ops in
      * static storage. The checker calls it before it translates a
      * history's ops and after the search; two checks with such a model

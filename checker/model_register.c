@@ -128,6 +128,12 @@ static bool resets(const struct model_op *op)
     return op->f != REG_READ;
 }
 
+/* A write sets the value whatever it was. */
+static bool overwrites(const struct model_op *op)
+{
+    return op->f == REG_WRITE;
+}
+
 /* With reads only, the value stays as it is. */
 static bool reachable(const void *state, const struct model_op *op)
 {
@@ -180,6 +186,7 @@ const struct model model_register = {
     .hash = hash,
     .resets = resets,
     .reachable = reachable,
+    .overwrites = overwrites,
     .describe_op = describe_op,
     .describe_state = describe_state,
 };
