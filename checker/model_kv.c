@@ -16,10 +16,8 @@
  * values of its ops (filled while the ops are translated, then frozen);
  * each key's search has a table of its own on top (the strings and maps
  * its appends and puts make, numbered after the check's), so searches run
- * on several threads at once. The search applies the same op to the same
- * state over and over, so a search table also remembers the result of
- * each append and map update it made (a memo): a repeated step is one
- * probe, not a hash of the whole string. */
+ * on several threads at once. (Remembering the result of each append was
+ * tried: it missed more than it hit, and cost more than it saved.) */
 #include "checker/model.h"
 
 #include <errno.h>
@@ -36,17 +34,10 @@ enum { KV_GET, KV_PUT, KV_APPEND };
 struct blob {
     size_t off; /* into bytes */
     uint32_t len;
-    uint32_t hash;
+    uint32_t hash; /* fnv folded */
+    uint64_t fnv;  /* FNV-1a state after the tag and the bytes: the hash of
+                    * a concatenation goes on from it */
 };
-
-/* A remembered step: append (string a, value b) or map set (map a, key b,
- * value c) gave v. */
-struct memo {
-    uint32_t a, b, c, v;
-};
-
-#define MEMO_EMPTY  UINT32_MAX
-#define MEMO_APPEND UINT32_MAX /* c of an append */
 
 struct table {
     unsigned char *bytes;
@@ -55,10 +46,8 @@ struct table {
     uint32_t n, cap;
     uint32_t *slots; /* blob number + 1; 0 empty */
     uint32_t mask;
-    uint32_t first;    /* the id of this table's blob 0 */
-    struct memo *memo; /* v == MEMO_EMPTY: free */
-    uint32_t memo_n, memo_mask;
-    bool failed; /* a step found no memory: its "no" proves nothing */
+    uint32_t first; /* the id of this table's blob 0 */
+    bool failed;    /* a step found no memory: its "no" proves nothing */
 };
 
 /* A check's context: its frozen table, and the ids every search needs. */
@@ -81,15 +70,13 @@ static void table_close(struct table *t)
     free(t->bytes);
     free(t->blobs);
     free(t->slots);
-    free(t->memo);
     memset(t, 0, sizeof *t);
 }
 
 static size_t table_bytes(const struct table *t)
 {
     return t->cap_bytes + (size_t)t->cap * sizeof *t->blobs +
-           (t->slots ? ((size_t)t->mask + 1) * sizeof *t->slots : 0) +
-           (t->memo ? ((size_t)t->memo_mask + 1) * sizeof *t->memo : 0);
+           (t->slots ? ((size_t)t->mask + 1) * sizeof *t->slots : 0);
 }
 
 static int grow_slots(struct table *t)
@@ -112,17 +99,16 @@ static int grow_slots(struct table *t)
     return 0;
 }
 
-static uint32_t blob_hash(unsigned char t, const void *a, size_t alen,
-                          const void *b, size_t blen)
+static uint64_t fnv_more(uint64_t h, const void *p, size_t len)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = (h ^ t) * 0x100000001b3ULL;
-    for (size_t k = 0; k < alen; k++) {
-        h = (h ^ ((const unsigned char *)a)[k]) * 0x100000001b3ULL;
+    for (size_t k = 0; k < len; k++) {
+        h = (h ^ ((const unsigned char *)p)[k]) * 0x100000001b3ULL;
     }
-    for (size_t k = 0; k < blen; k++) {
-        h = (h ^ ((const unsigned char *)b)[k]) * 0x100000001b3ULL;
-    }
+    return h;
+}
+
+static uint32_t fold(uint64_t h)
+{
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -152,14 +138,23 @@ static uint32_t table_find(const struct table *t, uint32_t hash,
     return UINT32_MAX;
 }
 
-/* Add the blob to @t (absent from it; @a and @b must not point into @t):
- * its number in @t, or UINT32_MAX when out of memory. */
-static uint32_t table_add(struct table *t, uint32_t hash, unsigned char tag,
+/* Where @p is in @t's bytes, or SIZE_MAX when elsewhere. */
+static size_t offset_in(const struct table *t, const void *p)
+{
+    uintptr_t x = (uintptr_t)p, lo = (uintptr_t)t->bytes;
+    return t->bytes != NULL && x >= lo && x < lo + t->nbytes ? x - lo
+                                                             : SIZE_MAX;
+}
+
+/* Add the blob to @t (absent from it; @a and @b may point into @t's own
+ * bytes): its number in @t, or UINT32_MAX when out of memory. */
+static uint32_t table_add(struct table *t, uint64_t fnv, unsigned char tag,
                           const void *a, size_t alen, const void *b,
                           size_t blen)
 {
     size_t len = 1 + alen + blen;
-    uint32_t slot;
+    size_t aoff = offset_in(t, a), boff = offset_in(t, b);
+    uint32_t slot, hash = fold(fnv);
 
     if (len > UINT32_MAX || t->n >= UINT32_MAX / 4) {
         return UINT32_MAX;
@@ -192,6 +187,12 @@ static uint32_t table_add(struct table *t, uint32_t hash, unsigned char tag,
         }
         t->bytes = nb;
         t->cap_bytes = cap;
+        if (aoff != SIZE_MAX) {
+            a = nb + aoff;
+        }
+        if (boff != SIZE_MAX) {
+            b = nb + boff;
+        }
     }
     t->bytes[t->nbytes] = tag;
     if (alen > 0) {
@@ -200,21 +201,20 @@ static uint32_t table_add(struct table *t, uint32_t hash, unsigned char tag,
     if (blen > 0) {
         memcpy(t->bytes + t->nbytes + 1 + alen, b, blen);
     }
-    t->blobs[t->n] = (struct blob){t->nbytes, (uint32_t)len, hash};
+    t->blobs[t->n] = (struct blob){t->nbytes, (uint32_t)len, hash, fnv};
     t->nbytes += len;
     t->slots[slot] = t->n + 1;
     return t->n++;
 }
 
 /* The id of the blob @tag + @a + @b (two parts, so a concatenation needs
- * no scratch copy), adding it to the search's table (or, outside a
- * search, the check's) if new; UINT32_MAX when out of memory. @a and @b
- * must not point into the table that may grow. */
-static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
-                        size_t blen)
+ * no scratch copy), whose FNV state is @fnv, adding it to the search's
+ * table (or, outside a search, the check's) if new; UINT32_MAX when out
+ * of memory. */
+static uint32_t intern_fnv(unsigned char t, uint64_t fnv, const void *a,
+                           size_t alen, const void *b, size_t blen)
 {
-    unsigned char t = (unsigned char)tag;
-    uint32_t hash = blob_hash(t, a, alen, b, blen), slot, id;
+    uint32_t hash = fold(fnv), slot, id;
     struct table *base = &ctx_now->base;
 
     id = table_find(base, hash, t, a, alen, b, blen, &slot);
@@ -222,11 +222,11 @@ static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
         return id;
     }
     if (over_now == NULL) {
-        return table_add(base, hash, t, a, alen, b, blen);
+        return table_add(base, fnv, t, a, alen, b, blen);
     }
     id = table_find(over_now, hash, t, a, alen, b, blen, &slot);
     if (id == UINT32_MAX) {
-        id = table_add(over_now, hash, t, a, alen, b, blen);
+        id = table_add(over_now, fnv, t, a, alen, b, blen);
         if (id == UINT32_MAX) {
             return UINT32_MAX;
         }
@@ -234,79 +234,32 @@ static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
     return over_now->first + id;
 }
 
-static const unsigned char *blob_data(uint32_t id, size_t *len)
+static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
+                        size_t blen)
+{
+    unsigned char t = (unsigned char)tag;
+    uint64_t fnv = (0xcbf29ce484222325ULL ^ t) * 0x100000001b3ULL;
+    fnv = fnv_more(fnv_more(fnv, a, alen), b, blen);
+    return intern_fnv(t, fnv, a, alen, b, blen);
+}
+
+static const struct blob *blob_of(uint32_t id, const unsigned char **bytes)
 {
     const struct table *t = &ctx_now->base;
     if (id >= t->n) {
         t = over_now;
         id -= t->first;
     }
-    *len = t->blobs[id].len - 1;
-    return t->bytes + t->blobs[id].off + 1;
+    *bytes = t->bytes;
+    return &t->blobs[id];
 }
 
-static uint32_t memo_slot(uint32_t a, uint32_t b, uint32_t c)
+static const unsigned char *blob_data(uint32_t id, size_t *len)
 {
-    uint64_t z = ((uint64_t)a << 32 | b) * 0x9e3779b97f4a7c15ULL;
-    z ^= (uint64_t)c * 0xbf58476d1ce4e5b9ULL;
-    return (uint32_t)((z ^ (z >> 29)) >> 16);
-}
-
-/* The remembered result of (a, b, c), or UINT32_MAX. */
-static uint32_t memo_get(uint32_t a, uint32_t b, uint32_t c)
-{
-    const struct table *t = over_now;
-    if (t == NULL || t->memo == NULL) {
-        return UINT32_MAX;
-    }
-    for (uint32_t i = memo_slot(a, b, c) & t->memo_mask;
-         t->memo[i].v != MEMO_EMPTY; i = (i + 1) & t->memo_mask) {
-        const struct memo *e = &t->memo[i];
-        if (e->a == a && e->b == b && e->c == c) {
-            return e->v;
-        }
-    }
-    return UINT32_MAX;
-}
-
-/* Remember (a, b, c) -> v; a full memo is only slower, so failure to
- * grow it is no error. */
-static void memo_put(uint32_t a, uint32_t b, uint32_t c, uint32_t v)
-{
-    struct table *t = over_now;
-    if (t == NULL || v == UINT32_MAX) {
-        return;
-    }
-    if (t->memo == NULL || (t->memo_n + 1) * 2 > t->memo_mask + 1) {
-        uint32_t cap = t->memo ? (t->memo_mask + 1) * 2 : 256;
-        struct memo *m = malloc(cap * sizeof *m);
-        if (m == NULL || cap == 0) {
-            free(m);
-            return;
-        }
-        for (uint32_t i = 0; i < cap; i++) {
-            m[i].v = MEMO_EMPTY;
-        }
-        for (uint32_t i = 0; t->memo != NULL && i <= t->memo_mask; i++) {
-            const struct memo *e = &t->memo[i];
-            if (e->v != MEMO_EMPTY) {
-                uint32_t j = memo_slot(e->a, e->b, e->c) & (cap - 1);
-                while (m[j].v != MEMO_EMPTY) {
-                    j = (j + 1) & (cap - 1);
-                }
-                m[j] = *e;
-            }
-        }
-        free(t->memo);
-        t->memo = m;
-        t->memo_mask = cap - 1;
-    }
-    uint32_t i = memo_slot(a, b, c) & t->memo_mask;
-    while (t->memo[i].v != MEMO_EMPTY) {
-        i = (i + 1) & t->memo_mask;
-    }
-    t->memo[i] = (struct memo){a, b, c, v};
-    t->memo_n++;
+    const unsigned char *bytes;
+    const struct blob *bl = blob_of(id, &bytes);
+    *len = bl->len - 1;
+    return bytes + bl->off + 1;
 }
 
 static void *kv_check_begin(void)
@@ -378,7 +331,7 @@ static size_t kv_search_bytes(void)
 /* ------------------------------------------------------------------ */
 
 struct kv {
-    uint64_t map; /* id of a map blob */
+    uint64_t map; /* one pair inline (INLINE), or a map blob's id */
 };
 
 /* A map is pairs (key id, value id), sorted by key id. */
@@ -386,13 +339,36 @@ struct pair {
     uint32_t k, v;
 };
 
-static uint32_t map_get(uint32_t map, uint32_t key)
+/* A map with one pair (what each key's search sees, split by key) lives
+ * in the state itself, flagged by the top bit: key << 32 | value. Others
+ * are a map blob's id (the empty one too). One form per map, so states
+ * still compare as bytes. */
+#define INLINE (1ULL << 63)
+
+/* The pairs of @map: a pointer to them (valid until the next intern, or
+ * @one), their count in *@n. */
+static const struct pair *map_pairs(uint64_t map, struct pair *one, size_t *n)
 {
     size_t len;
-    const unsigned char *p = blob_data(map, &len);
-    for (size_t i = 0; i < len / sizeof(struct pair); i++) {
+    if (map & INLINE) {
+        one->k = (uint32_t)(map >> 32) & 0x7fffffffU;
+        one->v = (uint32_t)map;
+        *n = 1;
+        return one;
+    }
+    const unsigned char *p = blob_data((uint32_t)map, &len);
+    *n = len / sizeof(struct pair);
+    return (const struct pair *)(const void *)p;
+}
+
+static uint32_t map_get(uint64_t map, uint32_t key)
+{
+    struct pair one;
+    size_t n;
+    const struct pair *p = map_pairs(map, &one, &n);
+    for (size_t i = 0; i < n; i++) {
         struct pair pr;
-        memcpy(&pr, p + i * sizeof pr, sizeof pr);
+        memcpy(&pr, &p[i], sizeof pr);
         if (pr.k == key) {
             return pr.v;
         }
@@ -400,26 +376,21 @@ static uint32_t map_get(uint32_t map, uint32_t key)
     return ctx_now->empty;
 }
 
-/* @map with @key set to @value ("" removes it): a map id, or UINT32_MAX. */
-static uint32_t map_set(uint32_t map, uint32_t key, uint32_t value)
+/* @map with @key set to @value ("" removes it): a map, or UINT64_MAX. */
+static uint64_t map_set(uint64_t map, uint32_t key, uint32_t value)
 {
-    size_t len, n, at;
-    const unsigned char *p;
-    struct pair small[16], *buf = small;
-    uint32_t id = memo_get(map, key, value), empty = ctx_now->empty;
+    size_t n, at;
+    struct pair small[16], *buf = small, one;
+    const struct pair *p = map_pairs(map, &one, &n);
+    uint32_t id, empty = ctx_now->empty;
 
-    if (id != UINT32_MAX) {
-        return id;
-    }
-    p = blob_data(map, &len);
-    n = len / sizeof(struct pair);
     if (n + 1 > sizeof small / sizeof small[0]) {
         buf = malloc((n + 1) * sizeof *buf);
         if (buf == NULL) {
-            return UINT32_MAX;
+            return UINT64_MAX;
         }
     }
-    memcpy(buf, p, len);
+    memcpy(buf, p, n * sizeof *buf);
     for (at = 0; at < n && buf[at].k < key; at++) {
     }
     if (at < n && buf[at].k == key) {
@@ -434,42 +405,33 @@ static uint32_t map_set(uint32_t map, uint32_t key, uint32_t value)
         buf[at] = (struct pair){key, value};
         n++;
     }
-    id = intern2(TAG_MAP, buf, n * sizeof *buf, NULL, 0);
+    if (n == 0) {
+        id = ctx_now->empty_map;
+    } else if (n == 1 && buf[0].k <= 0x7fffffffU) {
+        uint64_t m = INLINE | (uint64_t)buf[0].k << 32 | buf[0].v;
+        if (buf != small) {
+            free(buf);
+        }
+        return m;
+    } else {
+        id = intern2(TAG_MAP, buf, n * sizeof *buf, NULL, 0);
+    }
     if (buf != small) {
         free(buf);
     }
-    memo_put(map, key, value, id);
-    return id;
+    return id == UINT32_MAX ? UINT64_MAX : id;
 }
 
-/* The string @a followed by the string @b: an id, or UINT32_MAX. */
+/* The string @a followed by the string @b: an id, or UINT32_MAX. The
+ * hash goes on from @a's, so only @b's bytes are hashed, and nothing is
+ * copied unless the string is new. */
 static uint32_t concat(uint32_t a, uint32_t b)
 {
-    uint32_t id = memo_get(a, b, MEMO_APPEND);
-    size_t la, lb;
-    const unsigned char *pa, *pb;
-    unsigned char small[256], *tmp = small;
-
-    if (id != UINT32_MAX) {
-        return id;
-    }
-    pa = blob_data(a, &la);
-    pb = blob_data(b, &lb);
-    /* Both may live in the table that grows: copy them out first. */
-    if (la + lb > sizeof small) {
-        tmp = malloc(la + lb);
-        if (tmp == NULL) {
-            return UINT32_MAX;
-        }
-    }
-    memcpy(tmp, pa, la);
-    memcpy(tmp + la, pb, lb);
-    id = intern2(TAG_STRING, tmp, la + lb, NULL, 0);
-    if (tmp != small) {
-        free(tmp);
-    }
-    memo_put(a, b, MEMO_APPEND, id);
-    return id;
+    const unsigned char *ba, *bb;
+    const struct blob *xa = blob_of(a, &ba), *xb = blob_of(b, &bb);
+    const unsigned char *pa = ba + xa->off + 1, *pb = bb + xb->off + 1;
+    size_t la = xa->len - 1, lb = xb->len - 1;
+    return intern_fnv(TAG_STRING, fnv_more(xa->fnv, pb, lb), pa, la, pb, lb);
 }
 
 static int string_id(json_t *v, bool null_ok, int64_t *out)
@@ -557,7 +519,7 @@ static bool step(const void *state, const struct model_op *op, void *next)
 
     switch (op->f) {
     case KV_GET:
-        if (map_get((uint32_t)s->map, key) != (uint32_t)op->out) {
+        if (map_get(s->map, key) != (uint32_t)op->out) {
             return false;
         }
         *n = *s;
@@ -566,21 +528,19 @@ static bool step(const void *state, const struct model_op *op, void *next)
         v = (uint32_t)op->in[1];
         break;
     case KV_APPEND:
-        v = concat(map_get((uint32_t)s->map, key), (uint32_t)op->in[1]);
+        v = concat(map_get(s->map, key), (uint32_t)op->in[1]);
         break;
     default:
         return false;
     }
-    if (v != UINT32_MAX) {
-        v = map_set((uint32_t)s->map, key, v);
-    }
-    if (v == UINT32_MAX) {
+    uint64_t map = v != UINT32_MAX ? map_set(s->map, key, v) : UINT64_MAX;
+    if (map == UINT64_MAX) {
         if (over_now != NULL) {
             over_now->failed = true;
         }
         return false;
     }
-    n->map = v;
+    n->map = map;
     return true;
 }
 
@@ -599,9 +559,8 @@ static bool reachable(const void *state, const struct model_op *op)
     if (op->f != KV_GET) {
         return true;
     }
-    c = blob_data(
-        map_get((uint32_t)((const struct kv *)state)->map, (uint32_t)op->in[0]),
-        &lc);
+    c = blob_data(map_get(((const struct kv *)state)->map, (uint32_t)op->in[0]),
+                  &lc);
     o = blob_data((uint32_t)op->out, &lo);
     return lc <= lo && (lc == 0 || memcmp(c, o, lc) == 0);
 }
@@ -650,14 +609,14 @@ static void describe_op(const struct model_op *op, char *buf, size_t size)
 
 static void describe_state(const void *state, char *buf, size_t size)
 {
-    size_t len, used = 0;
-    const unsigned char *p =
-        blob_data((uint32_t)((const struct kv *)state)->map, &len);
+    size_t n, used = 0;
+    struct pair one;
+    const struct pair *p = map_pairs(((const struct kv *)state)->map, &one, &n);
     used += (size_t)snprintf(buf, size, "{");
-    for (size_t i = 0; i < len / sizeof(struct pair) && used < size; i++) {
+    for (size_t i = 0; i < n && used < size; i++) {
         struct pair pr;
         char k[40], v[48];
-        memcpy(&pr, p + i * sizeof pr, sizeof pr);
+        memcpy(&pr, &p[i], sizeof pr);
         quote(pr.k, k, sizeof k, 16);
         quote(pr.v, v, sizeof v, 24);
         used += (size_t)snprintf(buf + used, size - used, "%s%s: %s",
