@@ -393,7 +393,11 @@ void cluster_stop(struct cluster *c, int sig)
 void cluster_close(struct cluster *c)
 {
     for (int i = 0; i < c->n; i++) {
-        uv_close((uv_handle_t *)&c->nodes[i].restart_timer, NULL);
+        /* A cluster_init that failed part way (a folder, a faultfs mount)
+         * left the later timers uninitialised (zeroed). */
+        if (c->nodes[i].restart_timer.type == UV_TIMER) {
+            uv_close((uv_handle_t *)&c->nodes[i].restart_timer, NULL);
+        }
     }
     c->handles = 0;
 }

@@ -10,7 +10,8 @@ mount namespace (unshare -m), driven through its control socket:
   - when the process that started faultfs dies, faultfs and its mount go
   - a faultline run with the four faultfs faults (lose-unsynced-on-kill,
     torn-write-on-kill, disk-error, disk-full) injects each of them, the
-    rollbacks and rules take, and the run ends valid with no faultfs left
+    rollbacks and rules take, and the run ends valid with no faultfs left;
+    one whose faultfs can't mount stops with exit 4
 Needs root (mount namespaces). python3 standard library only.
 """
 
@@ -282,6 +283,20 @@ def run_faults(tmp):
     check(errors > 0, f"disk-error on taskd.db* made a node meet an I/O error ({errors})")
     left = subprocess.run(["pgrep", "-f", f"faultfs.*{run}"], capture_output=True).stdout
     check(not left, "no faultfs left after the run")
+
+    # A faultfs that can't mount: the run stops as a harness failure.
+    fake = os.path.join(tmp, "fakebin")
+    os.makedirs(fake)
+    for prog in ("faultline", "taskd"):  # copies: faultline finds its siblings
+        shutil.copy(os.path.join(BIN, prog), fake)  # by /proc/self/exe
+    with open(os.path.join(fake, "faultfs"), "w") as f:
+        f.write("#!/bin/sh\nexit 4\n")
+    os.chmod(os.path.join(fake, "faultfs"), 0o755)
+    p = subprocess.run([os.path.join(fake, "faultline"), "run", scenario, "--seed", "7",
+                        "--runs-dir", os.path.join(tmp, "runs-fake")],
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 4 and "preparing the cluster" in p.stderr,
+          f"a faultfs that can't mount stops the run: exit 4 ({p.returncode})")
     return run
 
 
