@@ -600,6 +600,8 @@ static int setup(struct run *r, const struct run_options *o)
         fprintf(stderr, "faultline: preparing the cluster: %s (see %s)\n",
                 strerror(-rv), r->dir);
         cluster_close(&r->cluster);
+        uv_run(&r->loop, UV_RUN_DEFAULT); /* the close callbacks */
+        uv_loop_close(&r->loop);
         return EXIT_HARNESS;
     }
     for (int i = 0; i < r->cluster.n; i++) {
