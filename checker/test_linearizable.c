@@ -917,6 +917,30 @@ static void test_linearizable_kv_prunes_append_orders(void)
     }
 }
 
+/* Appends racing a put (so no order can be ruled out early) under a small
+ * memory limit: unknown, naming the limit and the key, on any thread
+ * count. The strings the search makes count toward the limit. */
+static void test_linearizable_kv_memory_limit(void)
+{
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        struct history h;
+        struct verdict v;
+        struct checker_limits lim = {
+            .time_s = 30, .memory_bytes = 2 << 20, .threads = threads};
+        char line[512];
+        kv_appends(&h, 16, true);
+        kv_op(&h, 99, "put", "k", "p", NULL, 5, 150);
+        CHECK(checker_linearizable(&h, &model_kv, &lim, &v) == 0);
+        verdict_summary(&v, line, sizeof line);
+        printf("     %u threads: %s\n", threads, line);
+        CHECK(v.result == VERDICT_UNKNOWN);
+        CHECK(strstr(v.reason, "memory limit") != NULL);
+        CHECK(v.key != NULL && strcmp(v.key, "k") == 0);
+        verdict_close(&v);
+        history_close(&h);
+    }
+}
+
 /* kv keeps its strings per check: checks on several threads at once agree
  * with one check alone. */
 struct kv_job {
@@ -1054,6 +1078,7 @@ int main(void)
     RUN(test_linearizable_threads_same_verdict);
     RUN(test_linearizable_threads_easy_invalid_first);
     RUN(test_linearizable_kv_prunes_append_orders);
+    RUN(test_linearizable_kv_memory_limit);
     RUN(test_linearizable_kv_checks_in_parallel);
     RUN(test_linearizable_whole_names_no_key);
 
