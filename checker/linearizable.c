@@ -136,7 +136,9 @@ struct cache {
     size_t wleft;         /* words left in the last chunk */
     struct arena opens;   /* next, open bits */
     uint32_t free_open;   /* evicted open records, or NIL */
-    uint32_t *slots;      /* group number + 1; 0 is empty */
+    uint64_t *slots;      /* the group's hash, high half, then its number +
+                           * 1 (0: empty): a probe reads a group only when
+                           * the hashes agree */
     size_t mask;          /* slot count - 1 */
     size_t bytes;         /* allocated by this cache */
     _Atomic size_t *used; /* allocated by every search of the check */
@@ -211,7 +213,7 @@ static int cache_grow_slots(struct cache *c)
 {
     size_t cap = c->slots ? (c->mask + 1) * 2 : 1024;
     size_t size = cap * sizeof *c->slots;
-    uint32_t *slots;
+    uint64_t *slots;
 
     if (cap > (size_t)UINT32_MAX || over_limit(c, size)) {
         return -ENOSPC;
@@ -227,7 +229,7 @@ static int cache_grow_slots(struct cache *c)
         while (slots[j] != 0) {
             j = (j + 1) & (cap - 1);
         }
-        slots[j] = (uint32_t)(i + 1);
+        slots[j] = (h & ~0xffffffffULL) | (uint64_t)(i + 1);
     }
     if (c->slots != NULL) {
         c->bytes -= (c->mask + 1) * sizeof *c->slots;
@@ -310,7 +312,10 @@ static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
         }
     }
     for (i = (size_t)hash & c->mask; c->slots[i] != 0; i = (i + 1) & c->mask) {
-        unsigned char *e = arena_at(&c->groups, c->slots[i] - 1);
+        if ((c->slots[i] ^ hash) >> 32 != 0) {
+            continue;
+        }
+        unsigned char *e = arena_at(&c->groups, (uint32_t)c->slots[i] - 1);
         uint64_t h;
         memcpy(&h, e, sizeof h);
         uint32_t elo, elen;
@@ -368,7 +373,7 @@ static int cache_insert(struct cache *c, uint64_t hash, const uint64_t *bits,
         memcpy(g + GROUP_HEAD, state, c->m->state_size);
         head = (uint32_t *)(g + GROUP_HEAD + c->ss);
         *head = NIL;
-        c->slots[i] = (uint32_t)(num + 1);
+        c->slots[i] = (hash & ~0xffffffffULL) | (uint64_t)(num + 1);
         if (c->owords == 0) {
             c->live++;
             return 1;
