@@ -489,3 +489,20 @@ int requests_linearizable(const struct history *h, const struct model *m,
     history_close(&merged);
     return rv;
 }
+
+bool requests_model_by_request(const struct model *m)
+{
+    return strcmp(m->name, "task-record") == 0 ||
+           strcmp(m->name, "lease") == 0;
+}
+
+int requests_check(const struct history *h, const struct model *m,
+                   const struct checker_limits *lim, struct verdict *out)
+{
+    static const char *const not_records[] = {"list", NULL};
+
+    if (requests_model_by_request(m)) {
+        return requests_linearizable(h, m, lim, not_records, out);
+    }
+    return checker_linearizable(h, m, lim, out);
+}

@@ -89,6 +89,14 @@ int requests_linearizable(const struct history *h, const struct model *m,
                           const struct checker_limits *lim,
                           const char *const *skip, struct verdict *out);
 
+/* The linearizability check a model's histories get: by logical request
+ * (requests_linearizable(), list ops left out) for the models whose ops
+ * carry rids (task-record, lease), else checker_linearizable(). check,
+ * shrink and repro all judge through this, so they agree. */
+bool requests_model_by_request(const struct model *m);
+int requests_check(const struct history *h, const struct model *m,
+                   const struct checker_limits *lim, struct verdict *out);
+
 /* "index 17" or "line 17" for people, from an event. */
 void requests_where(const struct history_event *e, char *buf, size_t size);
 

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "checker/requests.h"
+
 struct unit {
     size_t inv;  /* position of the invoke in h->events */
     size_t done; /* position of the completion, or SIZE_MAX */
@@ -350,7 +352,7 @@ int shrink_test_linearizable(const struct history *h, void *arg)
     if (l->explain && !reads_explained(h)) {
         return 0;
     }
-    rv = checker_linearizable(h, l->model, &l->limits, &v);
+    rv = requests_check(h, l->model, &l->limits, &v);
     bool invalid = rv == 0 && v.result == VERDICT_INVALID;
     verdict_close(&v);
     if (rv == -ENOMEM) {

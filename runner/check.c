@@ -278,7 +278,6 @@ static int run_linearizable(const struct history *h, const char *model_name,
                             json_t *checkers, struct part *part,
                             struct check_result *res, const char *history_path)
 {
-    static const char *const not_records[] = {"list", NULL};
     const struct model *model = model_find(model_name);
     struct verdict v;
     json_t *js;
@@ -290,12 +289,7 @@ static int run_linearizable(const struct history *h, const char *model_name,
     }
     /* Task records and leases are judged by logical request: a retry's reply is
      * the first attempt's outcome (FORMAT.md, "Request ids and retries"). */
-    if (strcmp(model->name, "task-record") == 0 ||
-        strcmp(model->name, "lease") == 0) {
-        rv = requests_linearizable(h, model, limits, not_records, &v);
-    } else {
-        rv = checker_linearizable(h, model, limits, &v);
-    }
+    rv = requests_check(h, model, limits, &v);
     if (rv != 0) {
         /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
          * completion without an invoke): bad input. -ENOMEM: ours. */

@@ -16,6 +16,7 @@
 #include "checker/lease.h"
 #include "checker/queue.h"
 #include "checker/report.h"
+#include "checker/requests.h"
 #include "checker/set.h"
 #include "checker/shrink.h"
 #include "checker/verdict.h"
@@ -420,7 +421,7 @@ static int shrink_lin(const struct outputs *p, const struct history *h,
         orig[i] = h->events[idx[i]].index;
     }
     /* The shrunk history's own verdict, as `check` would write it. */
-    rv = checker_linearizable(&out, lin->model, NULL, &v);
+    rv = requests_check(&out, lin->model, NULL, &v);
     code = rv == 0 && v.result == VERDICT_INVALID ? EXIT_INVALID : EXIT_HARNESS;
     vj = verdict_to_json(&v);
     verdict_summary(&v, text, sizeof text);
@@ -517,7 +518,7 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     lin.limits.memory_bytes = (size_t)1024 * 1024 * 1024;
     /* The whole history first: only an invalid one has something to
      * shrink, and its anomaly names the key to start from. */
-    rv = want_lin ? checker_linearizable(&h, lin.model, &lin.limits, &v) : 0;
+    rv = want_lin ? requests_check(&h, lin.model, &lin.limits, &v) : 0;
     if (!want_lin || rv != 0 || v.result != VERDICT_INVALID) {
         code = !want_lin                      ? EXIT_VALID
                : rv != 0                      ? EXIT_BAD_INPUT

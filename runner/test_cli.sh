@@ -74,6 +74,14 @@ expect 1 "flapping" -- "$BIN/faultline" check "$tmp/tasks.jsonl.shrunk.jsonl"
 expect 3 "--checker" -- "$BIN/faultline" shrink --checker frob "$tmp/tasks.jsonl"
 cp histories/regressions/lost-claim-double-claim/history.jsonl "$tmp/queue.jsonl"
 expect 1 "shrunk 3 ops to 3 \(queue" -- "$BIN/faultline" shrink "$tmp/queue.jsonl"
+# Task records are judged by logical request, in shrink as in check: a
+# retry that got its first outcome back is no anomaly to shrink to.
+cp checker/cases_task/retry_with_duplicate/history.jsonl "$tmp/retry.jsonl"
+expect 0 "nothing to shrink" -- "$BIN/faultline" shrink --checker linearizable \
+  --model task-record "$tmp/retry.jsonl"
+cp checker/cases_task/stale_get/history.jsonl "$tmp/stale.jsonl"
+expect 1 "linearizable, one key" -- "$BIN/faultline" shrink --checker linearizable \
+  --model task-record "$tmp/stale.jsonl"
 expect 3 "No such file" -- "$BIN/faultline" shrink "$tmp/nothing"
 expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
 

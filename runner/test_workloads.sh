@@ -35,25 +35,80 @@ for w in tasks queue lease; do
   cp -r "$dir" "$tmp/$w"
 done
 
-# The lint must fail on broken histories.
-broken() { # NAME DIR SED-SCRIPT: the history edited by SED-SCRIPT must not pass
-  local name=$1 dir=$2 script=$3
+# The lint must fail on broken histories. Each mutation names what it could
+# not find (so it cannot quietly leave the history as it was).
+broken() { # NAME DIR MUTATION: the history changed by MUTATION must not pass
+  local name=$1 dir=$2 mutation=$3
   [ -d "$dir" ] || return
   rm -rf "$tmp/broken" && cp -r "$dir" "$tmp/broken"
-  sed -i -e "$script" "$tmp/broken/history.jsonl"
+  if ! $PY - "$mutation" "$tmp/broken/history.jsonl" <<'PYEOF'; then
+import json, sys
+mutation, path = sys.argv[1], sys.argv[2]
+lines = open(path).read().splitlines()
+recs = [json.loads(l) for l in lines]
+def rid(r):
+    v = r.get("value")
+    return v.get("rid") if isinstance(v, dict) else None
+keep = list(range(len(lines)))
+if mutation == "rid-reuse":
+    # Two creates of different tasks: every line of the second request
+    # takes the first request's rid.
+    seen = {}
+    for r in recs:
+        if r.get("type") == "invoke" and r.get("f") == "create" and rid(r):
+            seen.setdefault(r.get("key"), rid(r))
+            if len(seen) == 2:
+                break
+    if len(seen) < 2:
+        sys.exit("mutation rid-reuse: fewer than two creates with a rid")
+    first, second = list(seen.values())
+    for i, r in enumerate(recs):
+        if rid(r) == second:
+            r["value"]["rid"] = first
+            lines[i] = json.dumps(r, separators=(",", ":"))
+elif mutation == "no-final-list":
+    # Every list op goes, the final one with them.
+    keep = [i for i, r in enumerate(recs) if r.get("f") != "list"]
+    if len(keep) == len(lines):
+        sys.exit("mutation no-final-list: no list op")
+elif mutation == "drain-cut":
+    # Every claim that found the queue empty goes (invoke and completion),
+    # the drain's last ones with them: no claim ever saw it empty.
+    gone, open_at = set(), {}
+    for i, r in enumerate(recs):
+        if r.get("type") == "invoke":
+            open_at[r.get("process")] = i
+        elif r.get("f") == "claim" and r.get("error") == "empty":
+            gone |= {i, open_at[r.get("process")]}
+    if not gone:
+        sys.exit("mutation drain-cut: no empty claim")
+    keep = [i for i in keep if i not in gone]
+elif mutation == "no-expires":
+    hit = [i for i, r in enumerate(recs) if r.get("type") == "ok"
+           and r.get("f") == "claim" and isinstance(r.get("value"), dict)
+           and "expires_ms" in r["value"]]
+    if not hit:
+        sys.exit("mutation no-expires: no claim ok with expires_ms")
+    del recs[hit[0]]["value"]["expires_ms"]
+    lines[hit[0]] = json.dumps(recs[hit[0]], separators=(",", ":"))
+else:
+    sys.exit("unknown mutation " + mutation)
+with open(path, "w") as f:
+    f.write("".join(lines[i] + "\n" for i in keep))
+PYEOF
+    fail "could not make a history with $name"
+    return
+  fi
   if $PY runner/workload_history.py "$tmp/broken" >"$tmp/broken.out" 2>&1; then
     fail "lint passed a history with $name"
   else
     echo "ok: lint rejects $name: $(grep -m1 history.jsonl "$tmp/broken.out")"
   fi
 }
-# The second create reuses the first create's rid.
-broken "a rid reused by another request" "$tmp/tasks" \
-  '0,/"f":"create","key":"t1","value":{"rid":"[^"]*"}/s//"f":"create","key":"t1","value":{"rid":"c0-REUSED"}/;0,/"f":"create","key":"t0","value":{"rid":"[^"]*"}/s//"f":"create","key":"t0","value":{"rid":"c0-REUSED"}/'
-broken "no final list" "$tmp/tasks" '$d'
-broken "a drain cut short (no empty claim)" "$tmp/queue" '/"error":"empty"/d'
-broken "a claim's ok value without expires_ms" "$tmp/queue" \
-  '0,/"type":"ok","f":"claim"/s/,"expires_ms":[0-9]*//'
+broken "a rid reused by another request" "$tmp/tasks" rid-reuse
+broken "no final list" "$tmp/tasks" no-final-list
+broken "a drain cut short (no empty claim)" "$tmp/queue" drain-cut
+broken "a claim's ok value without expires_ms" "$tmp/queue" no-expires
 
 [ "$failures" -eq 0 ] || { echo "test_workloads: $failures failed (seed $seed)"; exit 1; }
 echo "test_workloads: all passed"
