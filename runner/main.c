@@ -173,6 +173,34 @@ static int cmd_run(int argc, char **argv)
     return run_scenario(&o);
 }
 
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Rewrite RUN_DIR/report.html after a command changed what it shows; a
+ * failure is a warning. Its path goes to @out (stderr when stdout carries
+ * JSON). */
+static void refresh_report(const char *run_dir, FILE *out)
+{
+    char bin_dir[PATH_MAX];
+    char err[PATH_MAX + 128];
+    int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int rv;
+
+    own_dir(bin_dir, sizeof bin_dir);
+    rv = report_write(bin_dir, run_dir, quiet, err, sizeof err);
+    if (quiet >= 0) {
+        close(quiet);
+    }
+    if (rv != 0) {
+        fprintf(stderr, "faultline: warning: %s\n", err);
+        return;
+    }
+    fprintf(out, "faultline: report %s/report.html\n", run_dir);
+}
+
 static int cmd_check(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -266,6 +294,12 @@ static int cmd_check(int argc, char **argv)
                 code >= EXIT_BAD_INPUT ? "faultline: " : "", res.summary);
     }
     json_decref(res.verdict);
+    /* The run's report shows the verdict just rewritten. */
+    if (code < EXIT_BAD_INPUT && is_dir(argv[optind])) {
+        bool piped = json || (o.export_edn != NULL &&
+                              strcmp(o.export_edn, "-") == 0);
+        refresh_report(argv[optind], piped ? stderr : stdout);
+    }
     return code;
 }
 
@@ -380,33 +414,6 @@ static int cmd_repro(int argc, char **argv)
     return repro_run(&o);
 }
 
-static bool is_dir(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Rewrite RUN_DIR/report.html after a command changed what it shows; a
- * failure is a warning. */
-static void refresh_report(const char *run_dir)
-{
-    char bin_dir[PATH_MAX];
-    char err[PATH_MAX + 128];
-    int quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    int rv;
-
-    own_dir(bin_dir, sizeof bin_dir);
-    rv = report_write(bin_dir, run_dir, quiet, err, sizeof err);
-    if (quiet >= 0) {
-        close(quiet);
-    }
-    if (rv != 0) {
-        fprintf(stderr, "faultline: warning: %s\n", err);
-        return;
-    }
-    printf("faultline: report %s/report.html\n", run_dir);
-}
-
 static int cmd_shrink(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -447,7 +454,7 @@ static int cmd_shrink(int argc, char **argv)
     }
     code = shrink_run(argv[optind], &o);
     if (code == EXIT_INVALID && is_dir(argv[optind])) {
-        refresh_report(argv[optind]); /* it shows the shrunk history */
+        refresh_report(argv[optind], stdout); /* it shows the shrunk history */
     }
     return code;
 }

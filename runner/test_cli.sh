@@ -128,6 +128,12 @@ echo "interrupted by Interrupt at 0.050 s, in phase faults" >"$tmp/cut-run/inter
 expect 1 "partial history \(run interrupted by Interrupt.*invalid" -- "$BIN/faultline" check "$tmp/cut-run"
 rm "$tmp/cut-run/interrupted"
 expect 1 "partial history \(the last line was cut off\).*invalid" -- "$BIN/faultline" check "$tmp/cut-run"
+# check rewrites the run's report with the verdict; with --json, stdout is
+# the verdict alone.
+[ -s "$tmp/cut-run/report.html" ] && grep -q invalid "$tmp/cut-run/report.html" \
+  || { echo "FAIL: check did not rewrite the run's report.html"; failures=$((failures + 1)); }
+"$BIN/faultline" check --json "$tmp/cut-run" >"$tmp/cut.json" 2>/dev/null
+/usr/bin/python3 -m json.tool "$tmp/cut.json" >/dev/null || { echo "FAIL: check --json RUN_DIR: stdout is not one JSON object"; failures=$((failures + 1)); }
 
 [ "$failures" -eq 0 ] || { echo "test_cli: $failures failed"; exit 1; }
 echo "test_cli: all passed"
