@@ -6,7 +6,8 @@
 # (exit 1, a <failure> whose message is the verdict line, the run directory
 # kept), a harness error is an <error> (exit 4), --first-failure stops, and
 # the nightly hunt stops a scenario at its first failure and prints the
-# summary table.
+# summary table; ci/repro-rate counts the repro runs that bring the anomaly
+# back (stand-in faultline).
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 BIN=$(cd "$BIN" && pwd)
@@ -110,6 +111,32 @@ grep -qE '^scenario +runs +failures +first failing seed +run dir' "$tmp/n.out" |
 grep -qE "^good +5 +0 +- +-" "$tmp/n.out" || fail "nightly: good should run 5 times: $(grep ^good "$tmp/n.out")"
 grep -qE "^bad +3 +1 +3 +$tmp/nruns/bad/T-3" "$tmp/n.out" || fail "nightly: bad should stop at seed 3: $(grep ^bad "$tmp/n.out")"
 junit "$tmp/n.xml" 8 1 0 || fail "nightly: JUnit XML"
+
+# 4. The repro rate: a stand-in `faultline repro` that brings the anomaly
+# back every other time, and never for a run directory named "never".
+mkdir -p "$tmp/rstub" "$tmp/r/once" "$tmp/r/never" "$tmp/r/empty"
+cat >"$tmp/rstub/faultline" <<SH
+#!/usr/bin/env bash
+[ "\$1" = repro ] || exit 3
+dir=\${@: -1}
+n=\$(( \$(cat "$tmp/rcount" 2>/dev/null || echo 0) + 1 )); echo \$n >"$tmp/rcount"
+case \$dir in *never) echo "faultline: valid: set (1 ok)"; exit 1 ;; esac
+if [ \$((n % 2)) -eq 1 ]; then echo "faultline: invalid: set: lost"; exit 0; fi
+echo "faultline: valid: set (1 ok)"; exit 1
+SH
+chmod +x "$tmp/rstub/faultline"
+for d in once never; do
+  echo '{"name":"tasks","db":{"bug":"no-dedup"}}' >"$tmp/r/$d/scenario.json"
+  : >"$tmp/r/$d/history.jsonl"
+done
+ci/repro-rate --bin "$tmp/rstub" -n 4 "$tmp/r/once" >"$tmp/rr.out" 2>&1; code=$?
+[ "$code" -eq 0 ] || fail "repro-rate: exited $code, want 0"
+grep -qE "^$tmp/r/once +tasks +no-dedup +2 of 4 +0 " "$tmp/rr.out" || fail "repro-rate: want 2 of 4: $(tail -1 "$tmp/rr.out")"
+ci/repro-rate --bin "$tmp/rstub" -n 2 "$tmp/r/once" "$tmp/r/never" >"$tmp/rr2.out" 2>&1; code=$?
+[ "$code" -eq 1 ] || fail "repro-rate: a run never reproduced: exited $code, want 1"
+grep -qE "^$tmp/r/never +tasks +no-dedup +0 of 2 " "$tmp/rr2.out" || fail "repro-rate: want 0 of 2: $(tail -1 "$tmp/rr2.out")"
+ci/repro-rate --bin "$tmp/rstub" "$tmp/r/empty" >"$tmp/rr3.out" 2>&1; code=$?
+[ "$code" -eq 3 ] || fail "repro-rate: a directory without a history: exited $code, want 3"
 
 [ "$failures" -eq 0 ] || { echo "test_ci: $failures failed"; cat "$tmp"/*.out | tail -30; exit 1; }
 echo "test_ci: all passed"

@@ -57,7 +57,7 @@ static const char usage[] =
     "        times, same nodes), into a new run directory. Exit 0 when the\n"
     "        same anomaly class appears again (checker and kind), 1 when\n"
     "        not.\n"
-    "  shrink [--checker linearizable|set] [--model NAME]\n"
+    "  shrink [--checker linearizable|set|queue|lease] [--model NAME]\n"
     "        [--time-limit S] RUN_DIR|HISTORY\n"
     "        Cut an invalid history down to a small sub-history that is\n"
     "        still invalid the same way (delta debugging over operations,\n"
