@@ -26,6 +26,12 @@ OUTCOME = {VALID: "valid", INVALID: "invalid", UNKNOWN: "unknown",
 # added for a new fault or workload joins it by existing.
 GATE_SKIP = {"default", "smoke"}
 
+# The gate runs these first, then the rest by name: the workload scenarios
+# have the checkers that see the most (lost, duplicated and phantom tasks,
+# double claims, two lease holders, task records) and are the shortest, so
+# a gate that is going to fail mostly fails in its first minutes.
+GATE_FIRST = ["tasks", "queue", "lease", "power-loss"]
+
 # Seconds a run takes beyond its fault phase besides recovery_s: starting
 # the nodes, electing a leader, draining, stopping, checking.
 OVERHEAD_S = 12
@@ -41,10 +47,29 @@ class ArgParser(argparse.ArgumentParser):
 
 
 def gate_scenarios(root):
-    """The gate's fixed scenario list: scenarios/*.json but GATE_SKIP."""
-    paths = sorted(glob.glob(os.path.join(root, "scenarios", "*.json")))
-    return [p for p in paths
-            if os.path.splitext(os.path.basename(p))[0] not in GATE_SKIP]
+    """The gate's fixed scenario list: scenarios/*.json but GATE_SKIP,
+    GATE_FIRST first."""
+    def name(p):
+        return os.path.splitext(os.path.basename(p))[0]
+
+    def rank(p):
+        n = name(p)
+        return (GATE_FIRST.index(n) if n in GATE_FIRST else len(GATE_FIRST),
+                n)
+    paths = glob.glob(os.path.join(root, "scenarios", "*.json"))
+    return sorted((p for p in paths if name(p) not in GATE_SKIP), key=rank)
+
+
+def gate_time_limit(paths, budget_min, time_limit=None):
+    """The fault phase for every run of a gate: @time_limit, else the
+    scenarios' longest, cut so that every run fits in @budget_min minutes
+    (faultline also cuts it to each scenario's own duration)."""
+    if time_limit:
+        return time_limit
+    fixed = sum(estimate_s(p, 0.001) for p in paths)
+    longest = max(scenario_info(p)[1] for p in paths)
+    share = (budget_min * 60 - fixed) / max(len(paths), 1)
+    return max(5.0, min(longest, share))
 
 
 def scenario_info(path):
