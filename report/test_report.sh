@@ -120,7 +120,7 @@ script -qec "stty cols 70; FAULTLINE_PYTHON='$tmp/no-python3' '$BIN/faultline' r
 tr '\r' '\n' <"$tmp/run2.tty" | sed 's/\x1b\[K//g' >"$tmp/run2.out"
 dir2=$(sed -n 's/^faultline: run directory //p' "$tmp/run2.out" | tail -1)
 [ -d "$dir2" ] || fail "no run directory in the terminal's output: $(tail -5 "$tmp/run2.out")"
-"$BIN/faultline" check "$dir2" >/dev/null && want=0 || want=$?
+FAULTLINE_PYTHON="$tmp/no-python3" "$BIN/faultline" check "$dir2" >/dev/null 2>&1 && want=0 || want=$?
 [ "$code" -eq "$want" ] || fail "without python3 the run exited $code, its verdict says $want"
 grep -q "warning: no report: $tmp/no-python3" "$tmp/run2.out" ||
   fail "no warning about the missing python3: $(tail -5 "$tmp/run2.out")"
