@@ -15,8 +15,10 @@
  *                    the new acquire's return. Also in real time, where
  *                    that is certain: a new holder's acquire returned less
  *                    than ttl_ms after the previous holder's acquire was
- *                    invoked, with no release between (only when the
- *                    history has no clock faults)
+ *                    invoked, the previous one having returned before the
+ *                    new one was invoked, with no release between (a
+ *                    release of unknown outcome counts from its invoke
+ *                    on) (only when the history has no clock faults)
  *   token_went_back  a fencing token smaller than one already returned:
  *                    in now_ms order when the holder changes, and in real
  *                    time (an acquire that began after another returned
@@ -57,6 +59,7 @@ struct rel {
     size_t scope;
     const char *holder;
     int64_t call;
+    bool unknown; /* info or open: it may take effect any time later */
 };
 
 struct hread {
@@ -166,7 +169,8 @@ static bool released(const struct rel *r, size_t n, size_t scope,
                      const char *holder, int64_t from, int64_t until)
 {
     for (size_t i = 0; i < n; i++) {
-        if (r[i].scope == scope && r[i].call >= from && r[i].call < until &&
+        if (r[i].scope == scope && (r[i].call >= from || r[i].unknown) &&
+            r[i].call < until &&
             strcmp(r[i].holder, holder) == 0) {
             return true;
         }
@@ -279,14 +283,15 @@ int checker_lease(const struct history *h, struct report *out)
             }
             a->unknown |= rq->outcome == REQUEST_UNKNOWN;
         }
+        if (is(o, "release") && rq->outcome != REQUEST_FAILED) {
+            rels[nrels++] = (struct rel){scope, holder, rq->call,
+                                         rq->outcome == REQUEST_UNKNOWN};
+            continue;
+        }
         if (rq->outcome != REQUEST_OK) {
             continue;
         }
         const struct history_event *done = r.ops[rq->ok].done;
-        if (is(o, "release")) {
-            rels[nrels++] = (struct rel){scope, holder, rq->call};
-            continue;
-        }
         if (is(o, "acquire")) {
             struct acq *a = &acqs[nacqs];
             if (!get_int(done->value, "token", &a->token) ||
@@ -432,18 +437,37 @@ int checker_lease(const struct history *h, struct report *out)
         free(best);
     }
 
-    /* Real time, where certain: consecutive acquires of a scope by
-     * different holders, the second returning within the first's ttl. */
-    for (size_t i = 0; i < nacqs && !clock_faults; i++) {
-        const struct acq *p = &acqs[i];
-        for (size_t j = i + 1; j < nacqs; j++) {
+    /* Real time, where certain. An acquire p that returned before a (by
+     * another holder) was invoked took effect first; when a returned less
+     * than p's ttl after p was invoked, and p's holder released nothing
+     * that could land in between, the two validity intervals overlap
+     * wherever in their intervals the two took effect. Concurrent acquires
+     * say nothing: either may have come first (p applied after a and
+     * after a release by a's holder is a handover). acqs are by call. */
+    {
+        int64_t max_ttl_ns = 0;
+        for (size_t i = 0; i < nacqs; i++) {
+            if (acqs[i].ttl_ms * 1000000 > max_ttl_ns) {
+                max_ttl_ns = acqs[i].ttl_ms * 1000000;
+            }
+        }
+        for (size_t j = 0; j < nacqs && !clock_faults; j++) {
             const struct acq *a = &acqs[j];
-            if (a->scope != p->scope) {
+            if (a->two_seen) {
                 continue;
             }
-            if (strcmp(a->holder, p->holder) != 0 && !a->two_seen &&
-                a->ret < p->call + p->ttl_ms * 1000000 &&
-                !released(rels, nrels, p->scope, p->holder, p->call, a->ret)) {
+            for (size_t i = j; i-- > 0;) {
+                const struct acq *p = &acqs[i];
+                if (p->call + max_ttl_ns <= a->ret) {
+                    break; /* every earlier one was invoked earlier still */
+                }
+                if (p->scope != a->scope || p->ret >= a->call ||
+                    strcmp(a->holder, p->holder) == 0 ||
+                    a->ret >= p->call + p->ttl_ms * 1000000 ||
+                    released(rels, nrels, p->scope, p->holder, p->call,
+                             a->ret)) {
+                    continue;
+                }
                 report_add(out, c_two,
                            example(names.v[a->scope],
                                    "%s acquired by %s (index %" PRId64
@@ -453,8 +477,8 @@ int checker_lease(const struct history *h, struct report *out)
                                    names.v[a->scope], a->holder, a->index,
                                    (double)(a->ret - p->call) / 1e9, p->holder,
                                    p->index, p->ttl_ms));
+                break;
             }
-            break; /* the next acquire of the scope only */
         }
     }
 
