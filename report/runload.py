@@ -56,6 +56,7 @@ MARKED_EVENTS = {
     "io_error": "I/O error",
     "snapshot_taken": "snapshot",
     "snapshot_restored": "snapshot restored",
+    "stopping": "stopping",
     "shutdown": "shutdown",
 }
 ROLE_EVENTS = {

@@ -58,6 +58,7 @@ struct node {
     uv_check_t watch;
     uv_timer_t summary;
     bool stopping;
+    const char *stop_reason; /* for the last event, once the loop drained */
 
     /* What the watch last saw. */
     int last_state;
@@ -260,8 +261,9 @@ static void node_stop(struct node *n, const char *why)
         return;
     }
     n->stopping = true;
+    n->stop_reason = why;
     fsm_raft_flush(&n->fsm_raft);
-    event_emit("shutdown", json_pack("{s:s}", "reason", why));
+    event_emit("stopping", json_pack("{s:s}", "reason", why));
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->watch, NULL);
@@ -462,11 +464,18 @@ int node_run(const struct config *cfg)
         n->stopping = false;
         node_stop(n, "start failed");
         drain(n);
+        event_emit("shutdown", json_pack("{s:s}", "reason", "start failed"));
         goto err_fsm;
     }
 
     uv_run(&n->loop, UV_RUN_DEFAULT);
 
+    /* Every handle is closed (connections too): nothing logs after this. */
+    event_emit("shutdown",
+               json_pack("{s:s, s:I}", "reason",
+                         n->stop_reason != NULL ? n->stop_reason : "loop ended",
+                         "applied_index",
+                         (json_int_t)fsm_applied_index(n->fsm)));
     fsm_raft_close(&n->fsm_raft);
     fsm_close(n->fsm);
     rv = uv_loop_close(&n->loop);
