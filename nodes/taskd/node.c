@@ -302,6 +302,12 @@ out:
     return rv;
 }
 
+static unsigned snapshot_timeout_ms(const struct config *cfg)
+{
+    unsigned ms = 3 * cfg->election_timeout_ms;
+    return ms < 2000 ? 2000 : ms;
+}
+
 static void configure_raft(struct node *n)
 {
     const struct config *cfg = n->cfg;
@@ -312,6 +318,15 @@ static void configure_raft(struct node *n)
     raft_set_snapshot_threshold(&n->raft, cfg->snapshot_threshold);
     raft_set_snapshot_trailing(&n->raft, cfg->snapshot_trailing);
     raft_set_pre_vote(&n->raft, true);
+    /* A leader sending a snapshot sends that follower nothing else until
+     * the follower answers or this much time passes. A follower that gets
+     * an InstallSnapshot while it installs another drops it unanswered
+     * (libraft: "the leader will eventually retry"), so with libraft's
+     * default, 30 s, a follower restarted behind the log (two snapshots
+     * sent to it back to back, 268 then 284) stayed at the first one for
+     * 30 s (test_taskd failed on a fresh clone). Our snapshots are one
+     * small SQLite file and install in milliseconds. */
+    raft_set_install_snapshot_timeout(&n->raft, snapshot_timeout_ms(cfg));
     /* A corrupt log found at start-up stops the node, rather than being
      * moved aside (libraft's default), which would silently drop entries
      * this node may have acknowledged. Torn tails of open segments, what a
