@@ -322,10 +322,12 @@ static void configure_raft(struct node *n)
      * the follower answers or this much time passes. A follower that gets
      * an InstallSnapshot while it installs another drops it unanswered
      * (libraft: "the leader will eventually retry"), so with libraft's
-     * default, 30 s, a follower restarted behind the log (two snapshots
-     * sent to it back to back, 268 then 284) stayed at the first one for
-     * 30 s (test_taskd failed on a fresh clone). Our snapshots are one
-     * small SQLite file and install in milliseconds. */
+     * default, 30 s, such a follower can stay behind for 30 s. Seen once
+     * in test_taskd on a fresh clone: a restarted follower restored
+     * snapshot 268 while the leader already held 284, then got nothing
+     * for the test's 10 s (a second snapshot dropped is our reading of
+     * its events; it did not reproduce). Our snapshots are one small
+     * SQLite file and install in milliseconds. */
     raft_set_install_snapshot_timeout(&n->raft, snapshot_timeout_ms(cfg));
     /* A corrupt log found at start-up stops the node, rather than being
      * moved aside (libraft's default), which would silently drop entries
