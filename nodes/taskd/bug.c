@@ -29,6 +29,20 @@ static const struct {
      "the leader serves reads from local state with no barrier"},
     {BUG_DEDUP_IN_MEMORY, "dedup-in-memory",
      "request ids remembered in the leader's memory, not replicated"},
+    {BUG_VOTE_NOT_PERSISTED, "vote-not-persisted",
+     "set_vote reports success without writing: a restarted node can vote "
+     "twice in one term"},
+    {BUG_TERM_NOT_PERSISTED, "term-not-persisted",
+     "set_term reports success without writing: a restarted node's term "
+     "goes back"},
+    {BUG_APPEND_EARLY_ACK, "append-early-ack",
+     "log appends acknowledged to Raft at once, written 20 ms later "
+     "(group commit)"},
+    {BUG_TRUNCATE_SKIPPED, "truncate-skipped",
+     "log truncation not done on disk: conflicting entries come back after "
+     "a restart"},
+    {BUG_SNAPSHOT_OFF_BY_ONE, "snapshot-off-by-one",
+     "local snapshots stored labelled one index past their content"},
 };
 
 #define N_BUGS (sizeof bugs_table / sizeof bugs_table[0])
@@ -67,7 +81,17 @@ void bug_list(FILE *out)
     size_t i;
 
     for (i = 0; i < N_BUGS; i++) {
-        fprintf(out, "  %-18s %s\n", bugs_table[i].name,
+        fprintf(out, "  %-19s %s\n", bugs_table[i].name,
+                bugs_table[i].description);
+    }
+}
+
+void bug_list_tsv(FILE *out)
+{
+    size_t i;
+
+    for (i = 0; i < N_BUGS; i++) {
+        fprintf(out, "%s\t%s\n", bugs_table[i].name,
                 bugs_table[i].description);
     }
 }

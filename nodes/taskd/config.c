@@ -27,6 +27,7 @@ enum {
     OPT_REQUEST_TIMEOUT,
     OPT_DEDUP_WINDOW,
     OPT_BUG,
+    OPT_LIST_BUGS,
     OPT_HELP,
 };
 
@@ -43,6 +44,7 @@ static const struct option options[] = {
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
     {"bug", required_argument, NULL, OPT_BUG},
+    {"list-bugs", no_argument, NULL, OPT_LIST_BUGS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -57,7 +59,7 @@ void config_usage(FILE *out)
             "             [--election-timeout MS] [--heartbeat MS]\n"
             "             [--snapshot-threshold N] [--snapshot-trailing N]\n"
             "             [--request-timeout MS] [--dedup-window N]\n"
-            "             [--bug NAME]... [--help]\n"
+            "             [--bug NAME]... [--list-bugs] [--help]\n"
             "\n"
             "  --election-timeout MS    default 1000\n"
             "  --heartbeat MS           default 100, below the election "
@@ -72,9 +74,18 @@ void config_usage(FILE *out)
             "  --dedup-window N         log entries a request id (rid) is "
             "remembered\n"
             "                           for, default 65536\n"
+            "  --list-bugs              print the seeded bugs, one a line: "
+            "NAME<TAB>description\n"
             "  --bug NAME               TEST ONLY: switch on a seeded bug "
             "(repeatable):\n");
     bug_list(out);
+    fprintf(out,
+            "\n"
+            "exit status: 0 after a clean shutdown (SIGTERM, SIGINT), --help "
+            "or --list-bugs;\n"
+            "1 when start-up failed; 2 on a usage error (unknown flag or "
+            "bug, bad value);\n"
+            "killed by SIGABRT after a storage error (fail-stop).\n");
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -328,13 +339,15 @@ int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
         case OPT_BUG:
             bug = bug_lookup(optarg);
             if (bug < 0) {
-                return fail(err, errlen, "--bug %s: unknown bug (see --help)",
+                return fail(err, errlen, "--bug %s: unknown bug (see --list-bugs)",
                             optarg);
             }
             cfg->bugs |= (unsigned)bug;
             break;
         case OPT_HELP:
             return CONFIG_HELP;
+        case OPT_LIST_BUGS:
+            return CONFIG_LIST_BUGS;
         case ':':
             return fail(err, errlen, "%s: missing value", flag);
         default:
