@@ -48,8 +48,16 @@ json_t *reply_not_leader(struct raft *raft, const struct config *cfg,
     if (id != 0) {
         peer = config_peer(cfg, id);
     }
-    body = reply_error("not_leader", true, "node %" PRIu64 " is %s, not leader",
-                       cfg->id, state_name);
+    if (raft_state(raft) == RAFT_LEADER) {
+        /* libraft refuses requests while it hands leadership over. */
+        body = reply_error("not_leader", true,
+                           "node %" PRIu64 " is transferring its leadership",
+                           cfg->id);
+    } else {
+        body = reply_error("not_leader", true,
+                           "node %" PRIu64 " is %s, not leader", cfg->id,
+                           state_name);
+    }
     if (body != NULL) {
         json_object_set_new(body, "leader",
                             peer != NULL ? json_string(peer->client)

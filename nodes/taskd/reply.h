@@ -23,7 +23,9 @@ json_t *reply_error(const char *code, bool definite, const char *fmt, ...)
 /* not_leader: {"ok":false,"error":"not_leader",...,"definite":true,
  * "leader":ADDR} where ADDR is the client address (from @cfg's --peer
  * list) of the leader @raft knows of, or null (no leader known, or one not
- * in --peer, e.g. a node added at run time). Both borrowed. */
+ * in --peer, e.g. a node added at run time; also while this node, still
+ * leader, transfers its leadership: libraft then reports no leader and
+ * refuses requests). Both borrowed. */
 json_t *reply_not_leader(struct raft *raft, const struct config *cfg,
                          const char *state_name);
 

@@ -10,7 +10,9 @@ id and addresses only) added as spare, promoted to voter, caught up (it
 serves, as leader, a value written before it joined), leadership
 transferred to it and then to a named node, `members` the same on every
 node; a change while a promotion is stuck (busy) and the promotion given
-up (catch_up_failed); the node removed; a transfer to any voter. On a
+up (catch_up_failed); the node removed; a transfer to any voter; a
+transfer to a node that is down (timeout, definite:false; meanwhile
+not_leader and busy). On a
 one-node cluster, the last voter can be neither removed nor demoted. Last,
 with the followers killed, an add is never acknowledged (timeout or
 leadership_lost, definite:false), and under --bug change-before-commit it
@@ -143,6 +145,7 @@ def test_join_promote_transfer_remove(cl):
     cl.wait_caught_up()
     check(any(e["event"] == "configuration" and e["committed"] and len(e["servers"]) == 4
               for e in n4.events()), "node 4 logged no configuration with itself")
+    n4.wait_event("snapshot_restored", 0, lambda e: not e["at_start"])
     cluster_ok(cl, "after promotion")
 
     # Leadership to the new node: it answers as leader, and serves what was
@@ -200,6 +203,34 @@ def test_join_promote_transfer_remove(cl):
     cluster_ok(cl, "after transfer to any")
 
 
+def test_transfer_to_a_dead_node(cl):
+    """A transfer whose target is down: libraft gives up after an election
+    timeout; meanwhile the leader refuses requests (not_leader) and other
+    changes (busy); then it serves again."""
+    cl.wait_caught_up()
+    leader = cl.leader()
+    target = cl.followers()[0]
+    target.kill()
+    mark = len(leader.events())
+    c = Conn(leader.client_port, timeout=WAIT)
+    c.send({"id": "t", "op": "transfer", "node_id": target.id})
+    leader.wait_event("transfer_started", mark)
+    w = call(leader.client_port, {"id": 1, "op": "write", "key": "k", "value": 1})
+    check(w["error"] == "not_leader" and w["definite"] and "transferring" in w["message"],
+          f"write during a transfer: {w}")
+    r = admin(leader, "add", node_id=9, address="127.0.0.1:9")
+    check(r["error"] == "busy" and r["definite"], f"add during a transfer: {r}")
+    r = c.recv()
+    c.close()
+    check(r["error"] == "timeout" and r["definite"] is False and r["leader"] == leader.id,
+          f"transfer to a dead node: {r}")
+    e = leader.wait_event("transfer_done", mark)
+    check(e["ok"] is False and e["target"] == target.id, f"{e}")
+    cluster_ok(cl, "after a failed transfer")
+    target.start()
+    cl.wait_caught_up()
+
+
 def test_last_voter():
     cl = Cluster(n=1, prefix="taskd-members-1-")
     try:
@@ -247,13 +278,15 @@ def test_change_before_commit(cl):
 
 def main():
     started = time.time()
-    cl = Cluster(prefix="taskd-members-")
+    # Snapshots every 16 entries: the joining node catches up by one.
+    cl = Cluster(prefix="taskd-members-", threshold=16)
     ok = False
     steps = []
     try:
         cl.start_all()
         for name, fn in (("bad-requests", lambda: test_bad_requests(cl)),
                          ("join", lambda: test_join_promote_transfer_remove(cl)),
+                         ("transfer-dead", lambda: test_transfer_to_a_dead_node(cl)),
                          ("last-voter", test_last_voter),
                          ("change-before-commit", lambda: test_change_before_commit(cl))):
             t = time.time()
