@@ -193,6 +193,7 @@ def test_join_promote_transfer_remove(cl):
     view = agreed_members([n for n in cl.nodes.values() if n is not n4], 3)
     check(set(roles(view)) == {1, 2, 3}, f"after remove: {view}")
     n4.kill()
+    n4.check_sanitizers()
     del cl.nodes[4]
     cluster_ok(cl, "after remove")
 
@@ -246,6 +247,8 @@ def test_last_voter():
         check(r["error"] == "unknown_id", f"transfer with no other voter: {r}")
         check(roles(admin(leader, "members")) == {1: "voter"}, "members changed")
         cluster_ok(cl, "one node, after last-voter refusals")
+        cl.nodes[1].kill(signal.SIGTERM)
+        cl.nodes[1].check_sanitizers()
     finally:
         cl.kill_all()
     shutil.rmtree(cl.dir)
