@@ -102,6 +102,9 @@ int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate)
 {
     char path[4200], tmp[4200];
     FILE *f;
+    if (c->dry_run) {
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/faketime.rc", c->nodes[i].spec.dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     f = fopen(tmp, "w");

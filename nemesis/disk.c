@@ -173,6 +173,9 @@ static int fiu_ctrl(struct nemesis_env *env, int i, int pid,
     char prefix[4200], pidbuf[16];
     char *argv[] = {"timeout",       "2",    "fiu-ctrl", "-f", prefix, "-c",
                     (char *)command, pidbuf, NULL};
+    if (env->cluster->dry_run) {
+        return 0;
+    }
     snprintf(prefix, sizeof prefix, "%s/fiu", env->cluster->nodes[i].spec.dir);
     snprintf(pidbuf, sizeof pidbuf, "%d", pid);
     return sandbox_run(argv, env->log_fd);

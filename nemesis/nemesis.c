@@ -222,10 +222,11 @@ int nemesis_pick(struct nemesis_env *env, struct rng *draw,
 const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw)
 {
     const struct scenario *s = env->s;
-    if (s->nemesis.n_targets == 0) {
-        return "one";
-    }
-    return s->nemesis.targets[rng_below(draw, (uint64_t)s->nemesis.n_targets)];
+    env->selector = s->nemesis.n_targets == 0
+                        ? "one"
+                        : s->nemesis.targets[rng_below(
+                              draw, (uint64_t)s->nemesis.n_targets)];
+    return env->selector;
 }
 
 int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names, int *out)
@@ -262,6 +263,9 @@ int nemesis_netns_run(struct nemesis_env *env, int i, char *const argv[])
 {
     char *full[40];
     int k = 0;
+    if (env->cluster->dry_run) {
+        return 0;
+    }
     full[k++] = "ip";
     full[k++] = "netns";
     full[k++] = "exec";
@@ -313,13 +317,70 @@ int nemesis_plan(const struct scenario *s, uint64_t seed,
     return n;
 }
 
-void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n)
+struct capture {
+    json_t *value; /* the first invoke's value: what the fault starts with */
+};
+
+static void capture_record(void *arg, enum history_type type, const char *f,
+                           json_t *value)
 {
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "%8.3f s  %-10s for %6.3f s  draw %016llx\n", steps[i].at_s,
-                steps[i].ops->name, steps[i].duration_s,
-                (unsigned long long)steps[i].draw);
+    struct capture *cap = arg;
+    if (type == HISTORY_INVOKE && cap->value == NULL) {
+        cap->value = value;
+    } else {
+        json_decref(value);
     }
+}
+
+void nemesis_plan_print(FILE *f, const struct scenario *s,
+                        const struct nemesis_step *steps, int n)
+{
+    struct cluster c;
+    uv_loop_t loop;
+    struct capture cap;
+    struct nemesis_env env;
+
+    uv_loop_init(&loop);
+    cluster_init_dry(&c, db_find(s->db.name), scenario_db_settings(s),
+                     s->nodes, "RUN_DIR");
+    env = (struct nemesis_env){
+        .loop = &loop,
+        .cluster = &c,
+        .s = s,
+        .log_fd = -1,
+        .record = capture_record,
+        .arg = &cap,
+    };
+    for (int i = 0; i < n; i++) {
+        struct rng draw;
+        void *state = NULL;
+        char *text = NULL;
+        int rv;
+
+        cap.value = NULL;
+        env.selector = NULL;
+        rng_init(&draw, steps[i].draw);
+        rv = steps[i].ops->start(&env, &draw, &state);
+        if (rv == 0) {
+            steps[i].ops->stop(&env, state);
+        }
+        if (cap.value != NULL) {
+            text = json_dumps(cap.value, JSON_COMPACT | JSON_SORT_KEYS |
+                                           JSON_REAL_PRECISION(6));
+        }
+        fprintf(f, "%8.3f s  %-10s for %6.3f s  %s%s\n", steps[i].at_s,
+                steps[i].ops->name, steps[i].duration_s,
+                text != NULL ? text : rv == -EAGAIN ? "(skipped: nothing to "
+                                                      "act on)"
+                                                    : "",
+                env.selector != NULL && strcmp(env.selector, "leader") == 0
+                    ? "  (target: the leader at that time)"
+                    : "");
+        free(text);
+        json_decref(cap.value);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT); /* close what the faults opened */
+    uv_loop_close(&loop);
 }
 
 /* --- the scheduler ----------------------------------------------------------

@@ -38,6 +38,8 @@ struct nemesis_env {
      * parameters from it (nemesis_replay_nodes...) instead of drawing
      * them, so "leader" replays as the node that was hit. Borrowed. */
     const json_t *replay;
+    /* The selector nemesis_draw_selector drew last ("leader"...). */
+    const char *selector;
 };
 
 /* One fault kind: a file of its own and a line in nemesis.c's registry. */
@@ -154,8 +156,13 @@ static inline uint64_t nemesis_seed(uint64_t run_seed)
     return run_seed * 2 + 2;
 }
 
-/* Print a plan, one step a line (for `faultline schedule`). */
-void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n);
+/* Print a plan, one step a line (for `faultline schedule`), with the
+ * targets and parameters each fault would draw: every step is started and
+ * stopped on a dry-run cluster of @s (cluster.dry_run), so what is printed
+ * is what the fault kind itself records. Targets that depend on the run
+ * (the leader, the nodes up then) are said to. */
+void nemesis_plan_print(FILE *f, const struct scenario *s,
+                        const struct nemesis_step *steps, int n);
 
 /* Free the replay values of @steps[0..n) (not @steps itself). */
 void nemesis_steps_clear(struct nemesis_step *steps, int n);

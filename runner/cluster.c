@@ -183,6 +183,30 @@ static void last_stderr_line(struct cluster *c, int i, char *buf, size_t size)
     }
 }
 
+void cluster_init_dry(struct cluster *c, const struct db_ops *db,
+                      const void *db_settings, int nodes, const char *run_dir)
+{
+    memset(c, 0, sizeof *c);
+    c->db = db;
+    c->db_settings = db_settings;
+    c->n = nodes;
+    c->leader = -1;
+    c->dry_run = true;
+    for (int i = 0; i < c->n; i++) {
+        struct db_node *spec = &c->nodes[i].spec;
+        spec->id = i + 1;
+        snprintf(spec->name, sizeof spec->name, "n%d", i + 1);
+        netns_node_ip(i, spec->host, sizeof spec->host);
+        netns_name(i, spec->netns, sizeof spec->netns);
+        spec->peer_port = CLUSTER_PEER_PORT;
+        spec->client_port = CLUSTER_CLIENT_PORT;
+        snprintf(spec->dir, sizeof spec->dir, "%s/nodes/%s", run_dir,
+                 spec->name);
+        snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
+        c->nodes[i].owner = c;
+    }
+}
+
 static void proc_close_cb(uv_handle_t *h)
 {
     struct cluster_proc *p = h->data;
@@ -307,7 +331,7 @@ int cluster_start(struct cluster *c, int i)
     struct cluster_proc *p;
     int out, err, rv;
 
-    if (node->proc != NULL) {
+    if (node->proc != NULL || c->dry_run) {
         return 0;
     }
     if (c->stopping) {
@@ -399,6 +423,11 @@ int cluster_signal(struct cluster *c, int i, int sig)
 {
     struct cluster_node *node = &c->nodes[i];
     int rv;
+    if (c->dry_run) {
+        node->paused = sig == SIGSTOP ? true : sig == SIGCONT ? false
+                                                              : node->paused;
+        return 0;
+    }
     if (node->proc == NULL) {
         return -ESRCH;
     }
@@ -421,11 +450,14 @@ int cluster_signal(struct cluster *c, int i, int sig)
 
 bool cluster_running(const struct cluster *c, int i)
 {
-    return c->nodes[i].proc != NULL;
+    return c->dry_run || c->nodes[i].proc != NULL;
 }
 
 int cluster_pid(const struct cluster *c, int i)
 {
+    if (c->dry_run) {
+        return 1;
+    }
     return c->nodes[i].proc != NULL ? c->nodes[i].proc->h.pid : 0;
 }
 

@@ -56,6 +56,10 @@ struct cluster {
     int live;      /* processes spawned and not yet reaped */
     int leader;    /* the node last seen acting as leader, or -1 */
     int handles;   /* uv handles open, for cluster_close */
+    /* A plan being printed (faultline schedule): every node counts as
+     * running, and signals, starts and the faults' commands are not
+     * carried out (each fault's side effect checks this). */
+    bool dry_run;
     /* Called for each node with @env NULL once before its first start,
      * then before every start with its environment being built: what the
      * faults of the run need (mounts, preloads). The cluster knows no
@@ -78,6 +82,11 @@ struct cluster {
 int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
                  const void *db_settings, int nodes, const char *bin_dir,
                  const char *run_dir, FILE *log);
+
+/* A cluster of @nodes with addresses and folders as a run under
+ * @run_dir would have, for a dry run (see dry_run): nothing is created. */
+void cluster_init_dry(struct cluster *c, const struct db_ops *db,
+                      const void *db_settings, int nodes, const char *run_dir);
 
 /* Run the preparations that come before the nodes first start (prepare
  * with env NULL, then the db's setup) for every node. Set c->prepare
