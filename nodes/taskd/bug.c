@@ -29,6 +29,9 @@ static const struct {
      "the leader serves reads from local state with no barrier"},
     {BUG_DEDUP_IN_MEMORY, "dedup-in-memory",
      "request ids remembered in the leader's memory, not replicated"},
+    {BUG_CHANGE_BEFORE_COMMIT, "change-before-commit",
+     "reply ok to add/assign/remove once libraft accepted the change, "
+     "before the configuration entry is committed"},
     {BUG_VOTE_NOT_PERSISTED, "vote-not-persisted",
      "set_vote reports success without writing: a restarted node can vote "
      "twice in one term"},
@@ -78,10 +81,17 @@ bool bug_on(unsigned bugs, enum bug b)
 
 void bug_list(FILE *out)
 {
+    size_t width = 0;
     size_t i;
 
+    /* At least two spaces after the longest name: ci/gate-mutants reads
+     * the names from --help by that gap. */
     for (i = 0; i < N_BUGS; i++) {
-        fprintf(out, "  %-19s %s\n", bugs_table[i].name,
+        size_t len = strlen(bugs_table[i].name);
+        width = len > width ? len : width;
+    }
+    for (i = 0; i < N_BUGS; i++) {
+        fprintf(out, "  %-*s  %s\n", (int)width, bugs_table[i].name,
                 bugs_table[i].description);
     }
 }

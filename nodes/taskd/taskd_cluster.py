@@ -117,7 +117,7 @@ def test_bad_flags():
     # one --bug accepts, and the names of --help.
     p = subprocess.run([BIN, "--list-bugs"], capture_output=True, text=True, timeout=WAIT)
     rows = [line.split("\t") for line in p.stdout.splitlines()]
-    check(p.returncode == 0 and p.stderr == "" and len(rows) >= 13
+    check(p.returncode == 0 and p.stderr == "" and len(rows) >= 14
           and all(len(r) == 2 and r[0] and r[1] for r in rows), f"--list-bugs: {p}")
     for name, _ in rows:
         rc, err = run("--bug", name, "--help")
