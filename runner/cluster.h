@@ -16,6 +16,7 @@
 #define CLUSTER_CLIENT_PORT 8000
 
 struct cluster_proc;
+struct node_events;
 
 struct cluster_node {
     struct db_node spec;
@@ -40,6 +41,9 @@ struct cluster {
     int live;      /* processes spawned and not yet reaped */
     int leader;    /* the node last seen acting as leader, or -1 */
     int handles;   /* uv handles open, for cluster_close */
+    /* The nodes' stdout, live: into events.jsonl and to subscribers
+     * (runner/node_events.h). */
+    struct node_events *events;
 };
 
 /* Prepare @c: node folders under @run_dir/nodes/, addresses in the run's

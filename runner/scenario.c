@@ -8,6 +8,7 @@
 
 #include "nemesis/faultfs_node.h"
 #include "nemesis/nemesis.h"
+#include "nodes/db_events.h"
 #include "runner/workload.h"
 
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum field_type { F_SECTION, F_INT, F_NUM, F_STR, F_SEED, F_LIST };
+enum field_type { F_SECTION, F_INT, F_NUM, F_STR, F_SEED, F_LIST, F_RULES };
 
 struct field {
     const char *path;
@@ -149,6 +150,8 @@ static const struct field fields[] = {
      "mkdir, open"},
     {"nemesis.fs_files", F_LIST, LIST(nemesis.fs_files, nemesis.n_fs_files), 0,
      0, fs_file_ok, "globs of at most 23 characters, no spaces"},
+    /* reactive nemesis: its own parser (nemesis/rule.c) */
+    {"nemesis.rules", F_RULES, OFF(nemesis.rules), 0, 0, 0, NULL, NULL},
     {"checker", F_SECTION, 0, 0, 0, 0, NULL, NULL},
     {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01, 86400,
      NULL, NULL},
@@ -317,6 +320,8 @@ static int set_field(const struct field *f, json_t *v, const char *origin,
         return 0; /* walked by the caller */
     case F_LIST:
         return set_list(f, v, origin, s, err, errlen);
+    case F_RULES: /* reactive nemesis */
+        return rule_parse(v, origin, &s->nemesis.rules, err, errlen);
     case F_STR:
         if (!json_is_string(v)) {
             return fail(err, errlen, "%s: \"%s\": expected a string", origin,
@@ -446,6 +451,11 @@ static int validate(const char *origin, struct scenario *s, char *err,
                     "%s: \"workload.acquire\": the lease workload needs "
                     "acquires (a weight above 0)",
                     origin);
+    }
+    /* reactive nemesis: rules name events of this db */
+    if (rule_validate(&s->nemesis.rules, db_events(s->db.name), s->db.name,
+                      origin, err, errlen) != 0) {
+        return -EINVAL;
     }
     if (s->db.heartbeat_ms >= s->db.election_timeout_ms) {
         return fail(err, errlen,
@@ -607,6 +617,9 @@ json_t *scenario_to_json(const struct scenario *s)
         s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability,
         "fs_ops", list_json(s->nemesis.fs_ops, s->nemesis.n_fs_ops), "fs_files",
         list_json(s->nemesis.fs_files, s->nemesis.n_fs_files));
+    if (s->nemesis.rules.n > 0) { /* reactive nemesis */
+        json_object_set_new(nemesis, "rules", rule_to_json(&s->nemesis.rules));
+    }
     return json_pack(
         "{s:s, s:s, s:i, s:f, s:f, s:I,"
         " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
@@ -631,5 +644,5 @@ bool scenario_has_fault(const struct scenario *s, const char *fault)
             return true;
         }
     }
-    return false;
+    return rule_uses_fault(&s->nemesis.rules, fault); /* reactive */
 }

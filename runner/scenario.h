@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "nemesis/rule.h"
+
 #define SCENARIO_MAX_FAULTS 8
 #define SCENARIO_MAX_LIST   12
 #define SCENARIO_NAME_LEN   24
@@ -77,6 +79,8 @@ struct scenario {
         int n_fs_ops;
         char fs_files[SCENARIO_MAX_LIST][SCENARIO_NAME_LEN];
         int n_fs_files;
+        /* reactive: faults on node events (nemesis/rule.h) */
+        struct nemesis_rules rules;
     } nemesis;
 
     struct {
@@ -102,7 +106,8 @@ int scenario_from_json(json_t *obj, const char *origin, struct scenario *s,
 /* The resolved scenario (every field, with the seed), as a new reference. */
 json_t *scenario_to_json(const struct scenario *s);
 
-/* True when the scenario's nemesis includes @fault. */
+/* True when the scenario's nemesis includes @fault (in nemesis.faults or
+ * in a reactive rule). */
 bool scenario_has_fault(const struct scenario *s, const char *fault);
 
 #endif /* FAULTLINE_SCENARIO_H */
