@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nemesis/reactive.h"
 #include "runner/sandbox.h"
 
 #define MAX_ACTIVE 16
@@ -16,7 +17,8 @@ static const struct nemesis_ops *const kinds[] = {
     &nemesis_kill,       &nemesis_pause,         &nemesis_restart,
     &nemesis_partition,  &nemesis_loss,          &nemesis_clock,
     &nemesis_disk,       &nemesis_lose_unsynced, &nemesis_torn_write,
-    &nemesis_disk_error, &nemesis_disk_full,     NULL,
+    &nemesis_disk_error, &nemesis_disk_full,     &nemesis_crash_restart,
+    NULL,
 };
 
 const char *const nemesis_names[] = {"kill",
@@ -30,6 +32,7 @@ const char *const nemesis_names[] = {"kill",
                                      "torn-write-on-kill",
                                      "disk-error",
                                      "disk-full",
+                                     "crash-restart",
                                      NULL};
 
 const struct nemesis_ops *nemesis_find(const char *name)
@@ -226,6 +229,7 @@ struct nemesis {
     int started;
     int started_kind[MAX_KINDS]; /* by position in kinds[] */
     int closing; /* handles whose close callback has not run yet */
+    struct reactive *reactive; /* nemesis.rules; NULL without rules */
 };
 
 static void end_fault(struct active *a)
@@ -327,6 +331,13 @@ struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
     if (n != NULL) {
         n->n_plan = nemesis_plan(env->s, seed, n->plan, MAX_STEPS);
     }
+    if (n != NULL && env->s->nemesis.rules.n > 0) { /* reactive rules */
+        n->reactive = reactive_new(env, seed);
+        if (n->reactive == NULL) {
+            nemesis_free(n);
+            return NULL;
+        }
+    }
     return n;
 }
 
@@ -349,13 +360,16 @@ int nemesis_start(struct nemesis *n)
 {
     n->t0 = uv_now(n->env.loop);
     arm(n);
-    return 0;
+    return n->reactive != NULL ? reactive_start(n->reactive) : 0;
 }
 
 void nemesis_heal(struct nemesis *n)
 {
     n->healed = true;
     uv_timer_stop(&n->tick);
+    if (n->reactive != NULL) {
+        reactive_heal(n->reactive);
+    }
     for (int i = 0; i < MAX_ACTIVE; i++) {
         end_fault(&n->active[i]);
     }
@@ -376,11 +390,24 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size)
         a->ops->describe(&n->env, a->state, buf + used, size - used);
         used = strlen(buf);
     }
+    if (n->reactive != NULL) {
+        reactive_describe(n->reactive, buf, size);
+    }
 }
 
 int nemesis_count(const struct nemesis *n)
 {
-    return n->started;
+    return n->started +
+           (n->reactive != NULL ? reactive_count(n->reactive) : 0);
+}
+
+void nemesis_reactive_summary(const struct nemesis *n, char *buf,
+                              size_t size)
+{
+    buf[0] = '\0';
+    if (n != NULL && n->reactive != NULL) {
+        reactive_summary(n->reactive, buf, size);
+    }
 }
 
 void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size)
@@ -388,10 +415,14 @@ void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (int k = 0; kinds[k] != NULL && k < MAX_KINDS && used < size; k++) {
-        if (n->started_kind[k] > 0) {
+        int count = n->started_kind[k] +
+                    (n->reactive != NULL
+                         ? reactive_count_kind(n->reactive, kinds[k])
+                         : 0); /* reactive rules' faults of that kind */
+        if (count > 0) {
             used += (size_t)snprintf(buf + used, size - used, "%s%s %d",
                                      used > 0 ? ", " : "", kinds[k]->name,
-                                     n->started_kind[k]);
+                                     count);
         }
     }
     if (used == 0) {
@@ -424,6 +455,8 @@ void nemesis_free(struct nemesis *n)
         return;
     }
     nemesis_heal(n);
+    reactive_free(n->reactive);
+    n->reactive = NULL;
     n->closing = 1 + MAX_ACTIVE;
     uv_close((uv_handle_t *)&n->tick, tick_close_cb);
     for (int i = 0; i < MAX_ACTIVE; i++) {

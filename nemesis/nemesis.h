@@ -70,6 +70,7 @@ extern const struct nemesis_ops nemesis_lose_unsynced;
 extern const struct nemesis_ops nemesis_torn_write;
 extern const struct nemesis_ops nemesis_disk_error;
 extern const struct nemesis_ops nemesis_disk_full;
+extern const struct nemesis_ops nemesis_crash_restart;
 
 /* Set node @i's clock offset and rate (its faketime.rc; rate 1 = real
  * speed). Returns 0 or -errno. */
@@ -154,7 +155,9 @@ int nemesis_schedule_from_history(const struct history *h,
 
 struct nemesis;
 
-/* A scheduler on env->loop for the faults of env->s, planned from @seed.
+/* A scheduler on env->loop for the faults of env->s, planned from @seed,
+ * with the scenario's reactive rules (nemesis/reactive.h) live from
+ * nemesis_start to nemesis_heal, their generators seeded from @seed too.
  * @env is copied. NULL when out of memory. */
 struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed);
 
@@ -180,6 +183,11 @@ int nemesis_count(const struct nemesis *n);
 /* Faults started so far by kind, in the order of nemesis_names
  * ("kill 3, partition 2"; "none"), into @buf. */
 void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size);
+
+/* The reactive rules' summary (nemesis/reactive.h: fires, latency
+ * p50/p99/max), into @buf; "" when the scenario has no rules. */
+void nemesis_reactive_summary(const struct nemesis *n, char *buf,
+                              size_t size);
 
 /* Close the handles and free @n (after the loop runs the close callbacks). */
 void nemesis_free(struct nemesis *n);

@@ -39,6 +39,7 @@ struct node_events {
     struct ev_pipe **made; /* per node: made by node_events_pipe, not yet
                             * spawned */
     struct ev_pipe *open;  /* pipes being read */
+    json_t **last; /* per node: {event name: its last line} */
     uv_timer_t linger;
     bool closing;
     bool linger_closed;
@@ -59,9 +60,15 @@ struct node_events *node_events_new(uv_loop_t *loop, int n, FILE *log)
         return NULL;
     }
     ev->made = calloc((size_t)n, sizeof *ev->made);
-    if (ev->made == NULL) {
+    ev->last = calloc((size_t)n, sizeof *ev->last);
+    if (ev->made == NULL || ev->last == NULL) {
+        free(ev->made);
+        free(ev->last);
         free(ev);
         return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        ev->last[i] = json_object();
     }
     ev->loop = loop;
     ev->n = n;
@@ -185,6 +192,9 @@ static void dispatch(struct node_events *ev, int node, const char *line,
         .read_ns = read_ns,
         .obj = obj,
     };
+    if (node >= 0 && node < ev->n) {
+        json_object_set(ev->last[node], e.event, obj);
+    }
     for (int k = 0; k < MAX_SUBSCRIBERS; k++) {
         if (ev->subs[k].cb != NULL) {
             ev->subs[k].cb(ev->subs[k].arg, &e);
@@ -327,6 +337,15 @@ void node_events_inject(struct node_events *ev, int i, const char *line,
     dispatch(ev, i, line, len, mono_now_ns());
 }
 
+const json_t *node_events_last(const struct node_events *ev, int i,
+                               const char *name)
+{
+    if (i < 0 || i >= ev->n) {
+        return NULL;
+    }
+    return json_object_get(ev->last[i], name);
+}
+
 int64_t node_events_lines(const struct node_events *ev)
 {
     return ev->lines;
@@ -335,6 +354,10 @@ int64_t node_events_lines(const struct node_events *ev)
 static void linger_close_cb(uv_handle_t *h)
 {
     struct node_events *ev = h->data;
+    for (int i = 0; i < ev->n; i++) {
+        json_decref(ev->last[i]);
+    }
+    free(ev->last);
     free(ev->made);
     free(ev);
 }

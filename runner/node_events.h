@@ -68,7 +68,13 @@ void node_events_unsubscribe(struct node_events *ev, node_event_cb cb,
 void node_events_inject(struct node_events *ev, int i, const char *line,
                         size_t len);
 
-/* Lines received and events dispatched so far. */
+/* The last event named @name that node @i wrote (since the run began), or
+ * NULL; borrowed, valid until the next event of that node. Lets a
+ * subscriber that comes late learn a node's state (its role, its term). */
+const json_t *node_events_last(const struct node_events *ev, int i,
+                               const char *name);
+
+/* Lines received so far. */
 int64_t node_events_lines(const struct node_events *ev);
 
 /* Free @ev once every pipe has reached EOF (run the loop afterwards);

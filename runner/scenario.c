@@ -119,7 +119,8 @@ static const struct field fields[] = {
     {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
      fault_ok,
      "kill, pause, restart, partition, loss, clock, disk, "
-     "lose-unsynced-on-kill, torn-write-on-kill, disk-error, disk-full"},
+     "lose-unsynced-on-kill, torn-write-on-kill, disk-error, disk-full, "
+     "crash-restart"},
     {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL,
      NULL},
     {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL,
