@@ -119,6 +119,9 @@ int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names, int *out)
     json_t *name;
     int n = 0;
 
+    if (json_is_object(names)) { /* a reactive fault's {"nodes": [...]} */
+        names = json_object_get(names, "nodes");
+    }
     json_array_foreach(names, i, name)
     {
         for (int k = 0; k < env->cluster->n && n < DB_MAX_NODES; k++) {

@@ -98,8 +98,9 @@ int nemesis_pick(struct nemesis_env *env, struct rng *draw,
 /* One of the scenario's target selectors, drawn with @draw. */
 const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw);
 
-/* The nodes named in the JSON array @names (["n1", "n3"]), as indices in
- * @out; unknown names are left out. Returns how many. */
+/* The nodes named in the JSON array @names (["n1", "n3"], or a reactive
+ * fault's {"nodes": [...]}), as indices in @out; unknown names are left
+ * out. Returns how many. */
 int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names,
                          int *out);
 
