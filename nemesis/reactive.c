@@ -227,8 +227,12 @@ struct reactive {
     int started_kind[16]; /* by index in rule_fault_names */
     int decisions;
     int skipped; /* decided to fire, could not */
+    /* beyond the drawn delay: faults by signal, and partitions (iptables
+     * rules added one command at a time: tens of ms) */
     double latency_ms[MAX_LATENCIES];
     int n_latency;
+    double cut_ms[MAX_LATENCIES];
+    int n_cut;
     int closing;
 };
 
@@ -304,8 +308,13 @@ static void wrap_record(void *arg, enum history_type type, const char *f,
             double ms = (double)(mono_ns() - fi->event_ns) / 1e6;
             json_object_set_new(v, "latency_ms", json_real(ms));
             json_object_set_new(v, "delay_ms", json_real(fi->delay_ms));
-            if (r->n_latency < MAX_LATENCIES) { /* beyond the delay */
-                r->latency_ms[r->n_latency++] = ms - fi->delay_ms;
+            double late = ms > fi->delay_ms ? ms - fi->delay_ms : 0;
+            if (strcmp(f, "partition") == 0) {
+                if (r->n_cut < MAX_LATENCIES) {
+                    r->cut_ms[r->n_cut++] = late;
+                }
+            } else if (r->n_latency < MAX_LATENCIES) {
+                r->latency_ms[r->n_latency++] = late;
             }
         }
         fi->wrapped++;
@@ -624,24 +633,46 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* "p50 x ms, p99 y ms, max z ms" of @v[0..n) (sorted in place). */
+static size_t percentiles(double *v, int n, char *buf, size_t size)
+{
+    qsort(v, (size_t)n, sizeof(double), cmp_double);
+    return (size_t)snprintf(buf, size, "p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+                            v[(n - 1) / 2], v[(int)((n - 1) * 0.99 + 0.5)],
+                            v[n - 1]);
+}
+
 void reactive_summary(const struct reactive *r, char *buf, size_t size)
 {
-    double sorted[MAX_LATENCIES];
-    int n = r->n_latency;
+    static double sorted[MAX_LATENCIES];
+    size_t used;
 
-    if (n == 0) {
+    if (r->n_latency + r->n_cut == 0) {
         snprintf(buf, size, "reactive: no rule fired (%d decisions, %d "
                  "skipped)", r->decisions, r->skipped);
         return;
     }
-    memcpy(sorted, r->latency_ms, sizeof(double) * (size_t)n);
-    qsort(sorted, (size_t)n, sizeof(double), cmp_double);
-    snprintf(buf, size,
-             "reactive: %d faults fired of %d decisions (%d skipped); "
-             "event-to-fault latency (beyond the drawn delay) p50 %.2f ms, "
-             "p99 %.2f ms, max %.2f ms",
-             r->started, r->decisions, r->skipped, sorted[(n - 1) / 2],
-             sorted[(int)((n - 1) * 0.99 + 0.5)], sorted[n - 1]);
+    used = (size_t)snprintf(buf, size,
+                            "reactive: %d faults fired of %d decisions (%d "
+                            "skipped); event-to-fault latency beyond the "
+                            "drawn delay",
+                            r->started, r->decisions, r->skipped);
+    if (r->n_latency > 0 && used < size) {
+        memcpy(sorted, r->latency_ms, sizeof(double) * (size_t)r->n_latency);
+        used += (size_t)snprintf(buf + used, size - used, ", signal (%d): ",
+                                 r->n_latency);
+        if (used < size) {
+            used += percentiles(sorted, r->n_latency, buf + used, size - used);
+        }
+    }
+    if (r->n_cut > 0 && used < size) {
+        memcpy(sorted, r->cut_ms, sizeof(double) * (size_t)r->n_cut);
+        used += (size_t)snprintf(buf + used, size - used,
+                                 ", partition (%d): ", r->n_cut);
+        if (used < size) {
+            percentiles(sorted, r->n_cut, buf + used, size - used);
+        }
+    }
 }
 
 static void release(struct reactive *r)

@@ -147,7 +147,7 @@ if "event-to-fault latency" not in log:
 sys.exit(1 if bad else 0)
 PY
 fi
-grep -q "faultline: reactive: .* p50 .* p99 .* max" "$tmp/run.out" ||
+grep -q "faultline: reactive: .* signal (.*): p50 .* p99 .* max" "$tmp/run.out" ||
   fail "the run's summary has no reactive latency line"
 
 echo "test_reactive: $((SECONDS - t_start)) s"

@@ -77,7 +77,7 @@ struct run {
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
     char fault_kinds[256];        /* "kill 3, partition 1" */
-    char reactive[256];           /* reactive rules: fires and latency */
+    char reactive[384];           /* reactive rules: fires and latency */
     struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
