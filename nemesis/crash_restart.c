@@ -83,7 +83,11 @@ static int crash_restart_start(struct nemesis_env *env, struct rng *draw,
     cr->env.replay = NULL;
     uv_timer_init(env->loop, &cr->poll);
     cr->poll.data = cr;
-    uv_timer_start(&cr->poll, poll_cb, POLL_MS, POLL_MS);
+    if (env->cluster->dry_run) { /* a plan being printed: nothing to wait */
+        cr->restarted = true;
+    } else {
+        uv_timer_start(&cr->poll, poll_cb, POLL_MS, POLL_MS);
+    }
     *state = cr;
     return 0;
 }
@@ -101,6 +105,7 @@ static int crash_restart_stop(struct nemesis_env *env, void *state)
 
 const struct nemesis_ops nemesis_crash_restart = {
     .name = "crash-restart",
+    .needs = DB_CAP_PROCESS,
     .start = crash_restart_start,
     .stop = crash_restart_stop,
     .describe = proc_fault_describe,

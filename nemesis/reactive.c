@@ -378,12 +378,14 @@ static void fire(struct reactive *r, const struct reactive_decision *d,
     int n = 0, rv, kind;
     struct rng draw;
     json_t *replay;
+    bool is_partition;
 
     if (r->healed || ops == NULL) {
         return;
     }
+    is_partition = strcmp(ops->name, "partition") == 0;
     for (int k = 0; k < d->n_targets; k++) {
-        if (ops == &nemesis_partition || cluster_running(c, d->targets[k])) {
+        if (is_partition || cluster_running(c, d->targets[k])) {
             targets[n++] = d->targets[k];
         }
     }
@@ -398,7 +400,7 @@ static void fire(struct reactive *r, const struct reactive_decision *d,
              n == 0 ? "no target running" : "too many active faults");
         return;
     }
-    replay = ops == &nemesis_partition
+    replay = is_partition
                  ? isolate_json(r, targets, n)
                  : nemesis_node_names(&r->env, targets, n);
     fi->env = r->env;
@@ -430,8 +432,9 @@ static void fire(struct reactive *r, const struct reactive_decision *d,
         r->started_kind[kind]++;
     }
     uv_timer_start(&fi->timer, fire_timer_cb,
-                   ops == &nemesis_crash_restart ? 0
-                                                 : (uint64_t)rule->duration_ms,
+                   strcmp(ops->name, "crash-restart") == 0
+                       ? 0 /* it only lets go; the restart is its own */
+                       : (uint64_t)rule->duration_ms,
                    0);
 }
 

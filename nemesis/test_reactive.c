@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "nemesis/reactive.h"
-#include "nodes/db_events.h"
+#include "nodes/db.h"
 #include "test/unit.h"
 
 #define MAX_EVENTS 2000
@@ -312,7 +312,7 @@ static void test_reactive_unknown_event_names_the_field(void)
     CHECK(parse("[{\"on\": \"became_leader\", \"fault\": \"kill\"}, "
                 "{\"on\": \"vote_persisterd\", \"fault\": \"kill\"}]",
                 &rules, err, sizeof err) == 0);
-    CHECK(rule_validate(&rules, db_events("taskd"), "taskd", "t.json", err,
+    CHECK(rule_validate(&rules, db_find("taskd")->events, "taskd", "t.json", err,
                         sizeof err) != 0);
     CHECK(strstr(err, "\"nemesis.rules[1].on\": unknown event "
                       "\"vote_persisterd\" for taskd") != NULL);

@@ -4,7 +4,8 @@
 #               target; probability outside [0, 1]; delay reversed or
 #               negative; max < 1) exits 3 naming the file and the field
 #   schedule    `faultline schedule` prints the rules
-#   run         3 taskd nodes, no timed faults; rule 0 crash-restarts the
+#   run         3 taskd nodes, a timed crash-restart every 4 s (started
+#               again within 1 s, schedule shows its targets); rule 0 crash-restarts the
 #               leader once, 300 ms after it applies a command (an election
 #               follows); rule 1, "on became_leader, role leader,
 #               probability 1, crash-restart self, max 2", must then fire
@@ -70,7 +71,9 @@ cat >"$tmp/reactive.json" <<'EOF'
          "snapshot_threshold": 256, "snapshot_trailing": 16},
   "workload": {"name": "register", "clients": 4, "keys": 4, "rate": 50,
                "op_timeout_ms": 1000},
-  "nemesis": {"rules": [
+  "nemesis": {"faults": ["crash-restart"], "interval_s": 4, "duration_s": 0.5,
+              "targets": ["one"],
+              "rules": [
     {"on": "command_applied", "role": "leader", "delay_ms": [300, 300],
      "fault": "crash-restart", "target": "self", "max": 1},
     {"on": "became_leader", "role": "leader", "probability": 1,
@@ -80,6 +83,9 @@ cat >"$tmp/reactive.json" <<'EOF'
 EOF
 out=$("$BIN/faultline" schedule "$tmp/reactive.json" --seed "$seed" 2>&1) ||
   fail "schedule exited $?: $out"
+if ! grep -qE "^ +[0-9.]+ s +crash-restart for +0.500 s +\[\"n[1-3]\"\]" <<<"$out"; then
+  fail "schedule does not show the timed crash-restarts' targets: $out"
+fi
 if grep -q "rule 1: on became_leader (role leader): p 1, after 0-0 ms, crash-restart self, max 2" <<<"$out"; then
   echo "  schedule: prints the rules"
 else
@@ -140,6 +146,18 @@ for f in fires:
               "running again (start event) %.0f ms after the event"
               % (node, t.get("term"), v["latency_ms"],
                  (new[0]["mono"] - t["mono"]) / 1e6))
+timed = [e for e in hist if e["f"] == "crash-restart" and e["type"] == "info"
+         and isinstance(e["value"], list)]
+if not timed:
+    no("no timed crash-restart in the history")
+for f in timed:
+    starts = [e for e in hist if e["f"] == "start" and e["type"] == "info"
+              and e["value"] == f["value"] and e["time"] >= f["time"]]
+    if not starts or starts[0]["time"] - f["time"] > 1e9:
+        no("timed crash-restart of %s: not started again within 1 s" % f["value"])
+    else:
+        print("  timed crash-restart %s: started again %.0f ms later"
+              % (f["value"], (starts[0]["time"] - f["time"]) / 1e6))
 print("  latency of the rule-1 fires (ms): %s" % ", ".join("%.2f" % x for x in lat))
 log = open(os.path.join(run, "runner.log")).read()
 if "event-to-fault latency" not in log:
