@@ -133,8 +133,8 @@ int reactive_on_event(struct reactive_state *st, const struct node_event *e,
         d = &out[n++];
         memset(d, 0, sizeof *d);
         d->rule = i;
-        d->delay_ms =
-            rule->delay_ms[0] + u_delay * (rule->delay_ms[1] - rule->delay_ms[0]);
+        d->delay_ms = rule->delay_ms[0] +
+                      u_delay * (rule->delay_ms[1] - rule->delay_ms[0]);
         if (rule->role != RULE_ROLE_ANY &&
             (e->node < 0 || e->node >= st->n_nodes ||
              st->role[e->node] != rule->role)) {
@@ -204,7 +204,7 @@ struct pending {
  * only lets go). Its env records through wrap_record. */
 struct fire {
     struct reactive *owner;
-    uv_timer_t timer; /* ends the fault */
+    uv_timer_t timer;              /* ends the fault */
     const struct nemesis_ops *ops; /* NULL: free slot */
     void *state;
     struct nemesis_env env;
@@ -213,7 +213,7 @@ struct fire {
     int rule;
     int64_t event_ns;
     double delay_ms; /* drawn */
-    int wrapped; /* 0: next is the start invoke; 1: its info; 2: done */
+    int wrapped;     /* 0: next is the start invoke; 1: its info; 2: done */
 };
 
 struct reactive {
@@ -337,8 +337,7 @@ static json_t *isolate_json(struct reactive *r, const int *targets, int n)
         json_t *from = json_array();
         for (int j = 0; j < c->n; j++) {
             if (in[i] != in[j]) {
-                json_array_append_new(from,
-                                      json_string(c->nodes[j].spec.name));
+                json_array_append_new(from, json_string(c->nodes[j].spec.name));
             }
         }
         json_object_set_new(drops, c->nodes[i].spec.name, from);
@@ -400,9 +399,8 @@ static void fire(struct reactive *r, const struct reactive_decision *d,
              n == 0 ? "no target running" : "too many active faults");
         return;
     }
-    replay = is_partition
-                 ? isolate_json(r, targets, n)
-                 : nemesis_node_names(&r->env, targets, n);
+    replay = is_partition ? isolate_json(r, targets, n)
+                          : nemesis_node_names(&r->env, targets, n);
     fi->env = r->env;
     fi->env.record = wrap_record;
     fi->env.arg = fi;
@@ -508,8 +506,7 @@ static void on_event(void *arg, const struct node_event *e)
     json_decref(trigger);
 }
 
-struct reactive *reactive_new(const struct nemesis_env *env,
-                              uint64_t run_seed)
+struct reactive *reactive_new(const struct nemesis_env *env, uint64_t run_seed)
 {
     struct reactive *r = calloc(1, sizeof *r);
     if (r == NULL) {
@@ -537,9 +534,8 @@ struct reactive *reactive_new(const struct nemesis_env *env,
 static void learn_roles(struct reactive *r)
 {
     static const char *const names[] = {
-        "start",           "recovered",        "became_follower",
-        "became_candidate", "became_leader",   "stopping",
-        "shutdown",        NULL,
+        "start",         "recovered", "became_follower", "became_candidate",
+        "became_leader", "stopping",  "shutdown",        NULL,
     };
     struct node_events *ev = r->env.cluster->events;
     for (int i = 0; i < r->env.cluster->n; i++) {
@@ -556,8 +552,10 @@ static void learn_roles(struct reactive *r)
             }
         }
         if (latest != NULL) {
-            struct node_event e = {.node = i, .event = latest_name,
-                                   .mono_ns = -1, .time_ns = -1,
+            struct node_event e = {.node = i,
+                                   .event = latest_name,
+                                   .mono_ns = -1,
+                                   .time_ns = -1,
                                    .obj = latest};
             reactive_observe(&r->st, &e);
         }
@@ -623,8 +621,7 @@ int reactive_count(const struct reactive *r)
     return r->started;
 }
 
-int reactive_count_kind(const struct reactive *r,
-                        const struct nemesis_ops *ops)
+int reactive_count_kind(const struct reactive *r, const struct nemesis_ops *ops)
 {
     int k = fault_index(ops->name);
     return k >= 0 && k < 16 ? r->started_kind[k] : 0;
@@ -651,8 +648,10 @@ void reactive_summary(const struct reactive *r, char *buf, size_t size)
     size_t used;
 
     if (r->n_latency + r->n_cut == 0) {
-        snprintf(buf, size, "reactive: no rule fired (%d decisions, %d "
-                 "skipped)", r->decisions, r->skipped);
+        snprintf(buf, size,
+                 "reactive: no rule fired (%d decisions, %d "
+                 "skipped)",
+                 r->decisions, r->skipped);
         return;
     }
     used = (size_t)snprintf(buf, size,
@@ -662,8 +661,8 @@ void reactive_summary(const struct reactive *r, char *buf, size_t size)
                             r->started, r->decisions, r->skipped);
     if (r->n_latency > 0 && used < size) {
         memcpy(sorted, r->latency_ms, sizeof(double) * (size_t)r->n_latency);
-        used += (size_t)snprintf(buf + used, size - used, ", signal (%d): ",
-                                 r->n_latency);
+        used += (size_t)snprintf(buf + used, size - used,
+                                 ", signal (%d): ", r->n_latency);
         if (used < size) {
             used += percentiles(sorted, r->n_latency, buf + used, size - used);
         }

@@ -33,9 +33,9 @@ struct reactive_decision {
     int rule;
     int event;
     bool fire;
-    const char *why;  /* when not fired: "role", "where", "max", "cooldown",
-                       * "probability", "no leader", "no target" */
-    double delay_ms;  /* drawn from the rule's range */
+    const char *why; /* when not fired: "role", "where", "max", "cooldown",
+                      * "probability", "no leader", "no target" */
+    double delay_ms; /* drawn from the rule's range */
     int targets[DB_MAX_NODES];
     int n_targets;
 };
@@ -47,7 +47,7 @@ struct reactive_state {
     int n_nodes;
     struct rng rng[RULE_MAX];
     int fired[RULE_MAX];
-    int64_t last_fire_ns[RULE_MAX]; /* event mono of the last fire, or -1 */
+    int64_t last_fire_ns[RULE_MAX];    /* event mono of the last fire, or -1 */
     enum rule_role role[DB_MAX_NODES]; /* RULE_ROLE_ANY: not known */
     int64_t term[DB_MAX_NODES];
 };
@@ -82,8 +82,7 @@ struct reactive;
 /* The live nemesis for env->s's rules with seed @run_seed (the run's), on
  * env->loop, reading env->cluster->events. @env is copied. NULL when out of
  * memory. */
-struct reactive *reactive_new(const struct nemesis_env *env,
-                              uint64_t run_seed);
+struct reactive *reactive_new(const struct nemesis_env *env, uint64_t run_seed);
 
 /* Subscribe: rules are live from now on. Returns 0 or a negative errno. */
 int reactive_start(struct reactive *r);

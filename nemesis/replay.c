@@ -18,7 +18,8 @@ static const struct {
     {"kill", "kill", "start"},       {"stop", "restart", "start"},
     {"pause", "pause", "resume"},    {"partition", "partition", "heal"},
     {"loss", "loss", "loss-stop"},   {"clock", "clock", "clock-reset"},
-    {"disk", "disk", "disk-heal"},   {"crash-restart", "crash-restart", "start"},
+    {"disk", "disk", "disk-heal"},
+    {"crash-restart", "crash-restart", "start"},
 };
 
 #define N_NAMES (sizeof names / sizeof names[0])

@@ -11,10 +11,14 @@
 /* Faults that act on chosen nodes; the others (clock, disk, loss...) draw
  * their parameters from the timed schedule's settings and stay there. */
 const char *const rule_fault_names[] = {
-    "crash-restart",         "kill",
-    "pause",                 "restart",
-    "partition",             "lose-unsynced-on-kill",
-    "torn-write-on-kill",    NULL,
+    "crash-restart",
+    "kill",
+    "pause",
+    "restart",
+    "partition",
+    "lose-unsynced-on-kill",
+    "torn-write-on-kill",
+    NULL,
 };
 
 static const char *const role_names[] = {"any", "leader", "follower",
@@ -72,8 +76,7 @@ static int get_choice(json_t *v, const char *const *list, const char *origin,
 {
     char known[256];
     if (!json_is_string(v)) {
-        return fail(err, errlen, "%s: \"%s\": expected a string", origin,
-                    path);
+        return fail(err, errlen, "%s: \"%s\": expected a string", origin, path);
     }
     *out = index_of(list, json_string_value(v));
     if (*out < 0) {
@@ -84,8 +87,8 @@ static int get_choice(json_t *v, const char *const *list, const char *origin,
     return 0;
 }
 
-static int get_name(json_t *v, const char *origin, const char *path,
-                    char *out, char *err, size_t errlen)
+static int get_name(json_t *v, const char *origin, const char *path, char *out,
+                    char *err, size_t errlen)
 {
     if (!json_is_string(v) || json_string_length(v) == 0) {
         return fail(err, errlen, "%s: \"%s\": expected a non-empty string",
@@ -127,8 +130,8 @@ static int get_delay(json_t *v, const char *origin, const char *path,
         out[1] = json_number_value(json_array_get(v, 1));
     } else {
         return fail(err, errlen,
-                    "%s: \"%s\": expected [min, max] in milliseconds",
-                    origin, path);
+                    "%s: \"%s\": expected [min, max] in milliseconds", origin,
+                    path);
     }
     if (out[0] < 0 || out[1] < 0) {
         return fail(err, errlen, "%s: \"%s\": a delay can't be negative",
@@ -152,8 +155,10 @@ static int get_where(const char *field, json_t *v, const char *origin,
 {
     memset(w, 0, sizeof *w);
     if (strlen(field) == 0 || strlen(field) >= RULE_NAME_LEN) {
-        return fail(err, errlen, "%s: \"%s\": field names are 1 to %d "
-                    "characters", origin, path, RULE_NAME_LEN - 1);
+        return fail(err, errlen,
+                    "%s: \"%s\": field names are 1 to %d "
+                    "characters",
+                    origin, path, RULE_NAME_LEN - 1);
     }
     snprintf(w->field, sizeof w->field, "%s", field);
     w->cmp = RULE_EQ;
@@ -224,8 +229,10 @@ static int parse_one(json_t *obj, const char *origin, int idx,
     }
     rule_defaults(r);
     if (json_object_get(obj, "on") == NULL) {
-        return fail(err, errlen, "%s: \"%s.on\": missing (the node event "
-                    "that triggers the rule)", origin, base);
+        return fail(err, errlen,
+                    "%s: \"%s.on\": missing (the node event "
+                    "that triggers the rule)",
+                    origin, base);
     }
     if (json_object_get(obj, "fault") == NULL) {
         return fail(err, errlen, "%s: \"%s.fault\": missing", origin, base);
@@ -239,8 +246,8 @@ static int parse_one(json_t *obj, const char *origin, int idx,
             rv = get_choice(v, role_names, origin, path, &choice, err, errlen);
             r->role = (enum rule_role)choice;
         } else if (strcmp(key, "probability") == 0) {
-            rv = get_number(v, origin, path, 0, 1, &r->probability, err,
-                            errlen);
+            rv =
+                get_number(v, origin, path, 0, 1, &r->probability, err, errlen);
         } else if (strcmp(key, "delay_ms") == 0) {
             rv = get_delay(v, origin, path, r->delay_ms, err, errlen);
         } else if (strcmp(key, "fault") == 0) {
@@ -251,24 +258,23 @@ static int parse_one(json_t *obj, const char *origin, int idx,
                          rule_fault_names[choice]);
             }
         } else if (strcmp(key, "target") == 0) {
-            rv = get_choice(v, target_names, origin, path, &choice, err,
-                            errlen);
+            rv =
+                get_choice(v, target_names, origin, path, &choice, err, errlen);
             r->target = (enum rule_target)choice;
         } else if (strcmp(key, "max") == 0) {
             if (!json_is_integer(v)) {
                 return fail(err, errlen, "%s: \"%s\": expected an integer",
                             origin, path);
             }
-            if (json_integer_value(v) < 1 ||
-                json_integer_value(v) > 1000000) {
+            if (json_integer_value(v) < 1 || json_integer_value(v) > 1000000) {
                 return fail(err, errlen,
                             "%s: \"%s\": %lld is out of range [1, 1000000]",
                             origin, path, (long long)json_integer_value(v));
             }
             r->max = (int)json_integer_value(v);
         } else if (strcmp(key, "cooldown_ms") == 0) {
-            rv = get_number(v, origin, path, 0, 86400000, &r->cooldown_ms,
-                            err, errlen);
+            rv = get_number(v, origin, path, 0, 86400000, &r->cooldown_ms, err,
+                            errlen);
         } else if (strcmp(key, "duration_ms") == 0) {
             rv = get_number(v, origin, path, 0, 86400000, &x, err, errlen);
             r->duration_ms = x;
@@ -317,8 +323,10 @@ int rule_parse(json_t *v, const char *origin, struct nemesis_rules *out,
     json_t *item;
 
     if (!json_is_array(v)) {
-        return fail(err, errlen, "%s: \"nemesis.rules\": expected an array "
-                    "of rules", origin);
+        return fail(err, errlen,
+                    "%s: \"nemesis.rules\": expected an array "
+                    "of rules",
+                    origin);
     }
     if (json_array_size(v) > RULE_MAX) {
         return fail(err, errlen, "%s: \"nemesis.rules\": at most %d rules",
@@ -337,9 +345,9 @@ int rule_parse(json_t *v, const char *origin, struct nemesis_rules *out,
     return 0;
 }
 
-int rule_validate(const struct nemesis_rules *rules,
-                  const char *const *events, const char *db_name,
-                  const char *origin, char *err, size_t errlen)
+int rule_validate(const struct nemesis_rules *rules, const char *const *events,
+                  const char *db_name, const char *origin, char *err,
+                  size_t errlen)
 {
     char known[1024];
     for (int i = 0; i < rules->n; i++) {
@@ -393,8 +401,8 @@ json_t *rule_to_json(const struct nemesis_rules *rules)
             "{s:s, s:s, s:f, s:[f, f], s:s, s:s, s:i, s:f, s:f}", "on", r->on,
             "role", rule_role_name(r->role), "probability", r->probability,
             "delay_ms", r->delay_ms[0], r->delay_ms[1], "fault", r->fault,
-            "target", rule_target_name(r->target), "max", r->max,
-            "cooldown_ms", r->cooldown_ms, "duration_ms", r->duration_ms);
+            "target", rule_target_name(r->target), "max", r->max, "cooldown_ms",
+            r->cooldown_ms, "duration_ms", r->duration_ms);
         if (r->n_where > 0) {
             json_object_set_new(o, "where", where_json(r));
         }

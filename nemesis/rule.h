@@ -49,13 +49,13 @@ struct rule_where {
 struct nemesis_rule {
     char on[RULE_NAME_LEN]; /* node event name */
     enum rule_role role;
-    double probability;     /* [0, 1] */
-    double delay_ms[2];     /* drawn uniformly from [lo, hi] */
+    double probability; /* [0, 1] */
+    double delay_ms[2]; /* drawn uniformly from [lo, hi] */
     char fault[RULE_NAME_LEN];
     enum rule_target target;
-    int max;                /* fires at most; >= 1 */
-    double cooldown_ms;     /* no fire within this of the last one */
-    double duration_ms;     /* faults that last: kill, pause, partition... */
+    int max;            /* fires at most; >= 1 */
+    double cooldown_ms; /* no fire within this of the last one */
+    double duration_ms; /* faults that last: kill, pause, partition... */
     struct rule_where where[RULE_MAX_WHERE];
     int n_where;
 };
@@ -79,9 +79,9 @@ int rule_parse(json_t *v, const char *origin, struct nemesis_rules *out,
 
 /* Check the rules' events against @events (the db's, NULL-terminated).
  * Returns 0 or -EINVAL with a message naming the field. */
-int rule_validate(const struct nemesis_rules *rules,
-                  const char *const *events, const char *db_name,
-                  const char *origin, char *err, size_t errlen);
+int rule_validate(const struct nemesis_rules *rules, const char *const *events,
+                  const char *db_name, const char *origin, char *err,
+                  size_t errlen);
 
 /* True when a rule injects @fault. */
 bool rule_uses_fault(const struct nemesis_rules *rules, const char *fault);

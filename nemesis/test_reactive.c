@@ -99,8 +99,7 @@ static int fires(const struct reactive_decision *d, int n)
 static void test_reactive_same_seed_same_decisions(void)
 {
     static struct events ev;
-    static struct reactive_decision a[MAX_EVENTS], b[MAX_EVENTS],
-        c[MAX_EVENTS];
+    static struct reactive_decision a[MAX_EVENTS], b[MAX_EVENTS], c[MAX_EVENTS];
     struct nemesis_rules rules;
     char err[256];
     int na, nb, nc;
@@ -196,12 +195,18 @@ static void test_reactive_role_is_the_nodes_last_announced(void)
     CHECK(parse("[{\"on\": \"append_persisted\", \"role\": \"leader\", "
                 "\"fault\": \"crash-restart\"}]",
                 &rules, err, sizeof err) == 0);
-    add(&ev, 0, 1, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
-    add(&ev, 1, 2, json_pack("{s:s, s:i}", "event", "became_leader", "term", 2));
-    add(&ev, 0, 3, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
-    add(&ev, 1, 4, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
-    add(&ev, 1, 5, json_pack("{s:s, s:i}", "event", "became_follower", "term", 3));
-    add(&ev, 1, 6, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
+    add(&ev, 0, 1,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
+    add(&ev, 1, 2,
+        json_pack("{s:s, s:i}", "event", "became_leader", "term", 2));
+    add(&ev, 0, 3,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
+    add(&ev, 1, 4,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
+    add(&ev, 1, 5,
+        json_pack("{s:s, s:i}", "event", "became_follower", "term", 3));
+    add(&ev, 1, 6,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
     n = reactive_decide(&rules, seed, 3, ev.e, ev.n, d, 16);
     clear(&ev);
     CHECK(n == 4);
@@ -226,11 +231,16 @@ static void test_reactive_max_cooldown_where_and_targets(void)
                 &rules, err, sizeof err) == 0);
     /* at 0 ms n=1 (where), 10 ms fires, 50 ms cooldown, 200 ms fires,
      * 400 ms max. */
-    add(&ev, 2, 0, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
-    add(&ev, 2, 10, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 2));
-    add(&ev, 0, 50, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 5));
-    add(&ev, 0, 200, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 3));
-    add(&ev, 1, 400, json_pack("{s:s, s:i}", "event", "append_persisted", "n", 3));
+    add(&ev, 2, 0,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 1));
+    add(&ev, 2, 10,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 2));
+    add(&ev, 0, 50,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 5));
+    add(&ev, 0, 200,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 3));
+    add(&ev, 1, 400,
+        json_pack("{s:s, s:i}", "event", "append_persisted", "n", 3));
     n = reactive_decide(&rules, seed, 3, ev.e, ev.n, d, 64);
     clear(&ev);
     CHECK(n == 5);
@@ -253,10 +263,14 @@ static void test_reactive_leader_target_needs_a_leader(void)
     CHECK(parse("[{\"on\": \"vote_persisted\", \"fault\": \"pause\", "
                 "\"target\": \"leader\"}]",
                 &rules, err, sizeof err) == 0);
-    add(&ev, 0, 1, json_pack("{s:s, s:i}", "event", "vote_persisted", "term", 2));
-    add(&ev, 2, 2, json_pack("{s:s, s:i}", "event", "became_leader", "term", 2));
-    add(&ev, 1, 3, json_pack("{s:s, s:i}", "event", "became_leader", "term", 3));
-    add(&ev, 0, 4, json_pack("{s:s, s:i}", "event", "vote_persisted", "term", 3));
+    add(&ev, 0, 1,
+        json_pack("{s:s, s:i}", "event", "vote_persisted", "term", 2));
+    add(&ev, 2, 2,
+        json_pack("{s:s, s:i}", "event", "became_leader", "term", 2));
+    add(&ev, 1, 3,
+        json_pack("{s:s, s:i}", "event", "became_leader", "term", 3));
+    add(&ev, 0, 4,
+        json_pack("{s:s, s:i}", "event", "vote_persisted", "term", 3));
     n = reactive_decide(&rules, seed, 3, ev.e, ev.n, d, 8);
     clear(&ev);
     CHECK(n == 2);
@@ -286,10 +300,12 @@ static void test_reactive_bad_rules_name_the_field(void)
                  "\"nemesis.rules[1].probability\"");
     expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"probability\": -1}]",
                  "\"nemesis.rules[0].probability\"");
-    expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"delay_ms\": [10, 0]}]",
-                 "\"nemesis.rules[0].delay_ms\": range reversed");
-    expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"delay_ms\": [-1, 0]}]",
-                 "\"nemesis.rules[0].delay_ms\": a delay can't be negative");
+    expect_error(
+        "[{\"on\": \"x\", \"fault\": \"kill\", \"delay_ms\": [10, 0]}]",
+        "\"nemesis.rules[0].delay_ms\": range reversed");
+    expect_error(
+        "[{\"on\": \"x\", \"fault\": \"kill\", \"delay_ms\": [-1, 0]}]",
+        "\"nemesis.rules[0].delay_ms\": a delay can't be negative");
     expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"max\": 0}]",
                  "\"nemesis.rules[0].max\"");
     expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"role\": \"king\"}]",
@@ -312,8 +328,8 @@ static void test_reactive_unknown_event_names_the_field(void)
     CHECK(parse("[{\"on\": \"became_leader\", \"fault\": \"kill\"}, "
                 "{\"on\": \"vote_persisterd\", \"fault\": \"kill\"}]",
                 &rules, err, sizeof err) == 0);
-    CHECK(rule_validate(&rules, db_find("taskd")->events, "taskd", "t.json", err,
-                        sizeof err) != 0);
+    CHECK(rule_validate(&rules, db_find("taskd")->events, "taskd", "t.json",
+                        err, sizeof err) != 0);
     CHECK(strstr(err, "\"nemesis.rules[1].on\": unknown event "
                       "\"vote_persisterd\" for taskd") != NULL);
 }

@@ -39,7 +39,7 @@ struct node_events {
     struct ev_pipe **made; /* per node: made by node_events_pipe, not yet
                             * spawned */
     struct ev_pipe *open;  /* pipes being read */
-    json_t **last; /* per node: {event name: its last line} */
+    json_t **last;         /* per node: {event name: its last line} */
     uv_timer_t linger;
     bool closing;
     bool linger_closed;
@@ -253,8 +253,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     struct ev_pipe *p = h->data;
     (void)suggested;
     if (p->cap - p->len < READ_CHUNK) {
-        size_t cap = p->cap * 2 > p->len + READ_CHUNK ? p->cap * 2
-                                                      : p->len + READ_CHUNK;
+        size_t cap =
+            p->cap * 2 > p->len + READ_CHUNK ? p->cap * 2 : p->len + READ_CHUNK;
         char *nb = realloc(p->buf, cap);
         if (nb == NULL) {
             buf->base = NULL;

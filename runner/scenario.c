@@ -516,7 +516,8 @@ static int validate(const char *origin, struct scenario *s, char *err,
     }
     /* reactive: rules name this db's events and faults it can take */
     for (int i = 0; i < s->nemesis.rules.n; i++) {
-        const struct nemesis_ops *ops = nemesis_find(s->nemesis.rules.rule[i].fault);
+        const struct nemesis_ops *ops =
+            nemesis_find(s->nemesis.rules.rule[i].fault);
         unsigned missing = ops != NULL ? nemesis_needs(s, ops) & ~db->caps : 0;
         if (missing != 0) {
             return fail(err, errlen,
