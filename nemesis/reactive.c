@@ -2,6 +2,8 @@
  * nemesis that carries them out (see the header). */
 #include "nemesis/reactive.h"
 
+#include "nemesis/process.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -361,9 +363,34 @@ static void end_fire(struct fire *fi)
     fi->trigger = NULL;
 }
 
+/* Does the fault's end start nodes that are killed but not reaped yet? Then
+ * it must wait: cluster_start does nothing for a node still running, and a
+ * short fault (a 50 ms power cut) ends before the loop reaps its node. */
+static bool reaping(const struct fire *fi)
+{
+    const struct proc_fault *f = fi->state;
+    const struct cluster *c = fi->owner->env.cluster;
+    if (fi->ops == NULL || fi->ops->stop != proc_fault_start_again ||
+        c->stopping) {
+        return false;
+    }
+    for (int k = 0; k < f->n; k++) {
+        if (c->nodes[f->nodes[k]].proc != NULL &&
+            c->nodes[f->nodes[k]].killed) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void fire_timer_cb(uv_timer_t *t)
 {
-    end_fire(t->data);
+    struct fire *fi = t->data;
+    if (reaping(fi)) {
+        uv_timer_start(&fi->timer, fire_timer_cb, 1, 0);
+        return;
+    }
+    end_fire(fi);
 }
 
 static void fire(struct reactive *r, const struct reactive_decision *d,
@@ -596,7 +623,11 @@ void reactive_heal(struct reactive *r)
         }
     }
     for (int k = 0; k < MAX_ACTIVE; k++) {
-        end_fire(&r->fires[k]);
+        if (reaping(&r->fires[k])) { /* ends once its nodes are reaped */
+            uv_timer_start(&r->fires[k].timer, fire_timer_cb, 1, 0);
+        } else {
+            end_fire(&r->fires[k]);
+        }
     }
 }
 
@@ -700,6 +731,9 @@ void reactive_free(struct reactive *r)
         return;
     }
     reactive_heal(r);
+    for (int k = 0; k < MAX_ACTIVE; k++) {
+        end_fire(&r->fires[k]); /* the run is over: no more waiting */
+    }
     r->closing = MAX_PENDING + MAX_ACTIVE;
     for (int k = 0; k < MAX_PENDING; k++) {
         uv_close((uv_handle_t *)&r->pending[k].timer, pending_close_cb);

@@ -14,7 +14,8 @@
 #               node, its latency (event mono -> SIGKILL sent) is under
 #               50 ms (the target is 5 ms; the bound is loose for loaded CI
 #               machines), the node was started again within 1 s and wrote
-#               a new "start" event; the run is valid.
+#               a new "start" event; rule 2 kills a follower for 0 ms: it
+#               is running again once reaped; the run is valid.
 # Seed: FAULTLINE_SEED, else random (printed). About 15 s.
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
@@ -77,7 +78,9 @@ cat >"$tmp/reactive.json" <<'EOF'
     {"on": "command_applied", "role": "leader", "delay_ms": [300, 300],
      "fault": "crash-restart", "target": "self", "max": 1},
     {"on": "became_leader", "role": "leader", "probability": 1,
-     "fault": "crash-restart", "target": "self", "max": 2}
+     "fault": "crash-restart", "target": "self", "max": 2},
+    {"on": "command_applied", "role": "follower", "delay_ms": [200, 200],
+     "fault": "kill", "target": "self", "duration_ms": 0, "max": 1}
   ]}
 }
 EOF
@@ -146,6 +149,20 @@ for f in fires:
               "running again (start event) %.0f ms after the event"
               % (node, t.get("term"), v["latency_ms"],
                  (new[0]["mono"] - t["mono"]) / 1e6))
+short = [e for e in hist if e["f"] == "kill" and e["type"] == "info"
+         and isinstance(e["value"], dict) and e["value"].get("rule") == 2]
+if len(short) != 1:
+    no("rule 2 (a kill of 0 ms, max 1) fired %d times, want 1" % len(short))
+for f in short:
+    node, t = f["value"]["nodes"][0], f["value"]["trigger"]
+    new = [e for e in events[node] if e["event"] == "start"
+           and e["mono"] > t["mono"]]
+    if not new or new[0]["mono"] - t["mono"] > 1.5e9:
+        no("%s killed for 0 ms by rule 2 was not running again within 1.5 s"
+           % node)
+    else:
+        print("  %s killed for 0 ms: running again %.0f ms after the event"
+              % (node, (new[0]["mono"] - t["mono"]) / 1e6))
 timed = [e for e in hist if e["f"] == "crash-restart" and e["type"] == "info"
          and isinstance(e["value"], list)]
 if not timed:
