@@ -30,9 +30,11 @@ FAULT_STARTS = {
     "disk": "disk",
     "lose-unsynced-on-kill": "lose-unsynced",
     "torn-write-on-kill": "torn-write",
+    "crash-restart": "crash-restart",
 }
 FAULT_ENDS = {
-    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill"),
+    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill",
+              "crash-restart"),
     "resume": ("pause",),
     "heal": ("partition",),
     "loss-stop": ("loss",),

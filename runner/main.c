@@ -69,7 +69,7 @@ static const char usage[] =
     "  schedule SCENARIO [--seed N]\n"
     "        Print the fault schedule a run of SCENARIO with seed N would\n"
     "        follow (times, fault kinds, target draws): the same seed gives\n"
-    "        the same schedule.\n"
+    "        the same schedule, then the scenario's reactive rules.\n"
     "  report RUN_DIR\n"
     "        (Re)write RUN_DIR/report.html, the run's self-contained report\n"
     "        (timeline, faults, latency, node summaries), with python3.\n"
@@ -348,6 +348,10 @@ static int cmd_schedule(int argc, char **argv)
     printf("scenario %s, seed %llu: %d faults in %.0f s\n", s.name,
            (unsigned long long)seed, n, s.duration_s);
     nemesis_plan_print(stdout, &s, steps, n);
+    if (s.nemesis.rules.n > 0) { /* reactive rules, live in the fault phase */
+        printf("reactive rules (fault phase only, decided per node event):\n");
+        rule_print(stdout, &s.nemesis.rules);
+    }
     free(steps);
     return 0;
 }

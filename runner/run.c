@@ -77,6 +77,7 @@ struct run {
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
     char fault_kinds[256];        /* "kill 3, partition 1" */
+    char reactive[384];           /* reactive rules: fires and latency */
     struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
@@ -340,6 +341,11 @@ static void close_all(struct run *r)
     if (r->nemesis != NULL) {
         r->faults = nemesis_count(r->nemesis);
         nemesis_count_kinds(r->nemesis, r->fault_kinds, sizeof r->fault_kinds);
+        /* reactive rules: fires and event-to-fault latency */
+        nemesis_reactive_summary(r->nemesis, r->reactive, sizeof r->reactive);
+        if (r->reactive[0] != '\0') {
+            run_log(r, "%s", r->reactive);
+        }
     }
     nemesis_free(r->nemesis);
     r->nemesis = NULL;
@@ -712,6 +718,9 @@ static void print_summary(struct run *r, const struct check_result *res)
                r->fault_kinds);
     } else {
         printf("\nfaultline: faults injected: none\n");
+    }
+    if (r->reactive[0] != '\0') {
+        printf("faultline: %s\n", r->reactive);
     }
     printf("faultline: node restarts: %s; %d unplanned node exits\n",
            restarted > 0 ? restarts : "none", crashes);
