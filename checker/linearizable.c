@@ -1143,6 +1143,7 @@ struct part {
     size_t culprit; /* invalid: the op (into ops) that can't be placed */
     size_t best_depth, nreq;
     char state[96]; /* invalid: the model state at the deepest dead end */
+    char why[192];  /* invalid before the search: why (verdict.why) */
 };
 
 /* The searches of one check: the parts, and the round being run. */
@@ -1157,6 +1158,176 @@ struct pool {
     _Atomic size_t next; /* the next part to take this round */
     _Atomic int error;   /* the first -ENOMEM, or 0 */
 };
+
+/* ------------------------------------------------------------------ */
+/* Unwritten results                                                  */
+/*                                                                    */
+/* Before any search: an op with a result that needs a state some     */
+/* other op must have left (a read of 1047 needs a write of 1047 or a */
+/* cas to it, taking effect before the read), where no op of its part */
+/* leaves one, or only ops invoked after it returned (they can't take */
+/* effect before it), fits in no order: the part is invalid, found in */
+/* linear time. Ops of unknown outcome count as writers from their    */
+/* invoke on (they may take effect any time after it). When nothing   */
+/* is found the search runs as before: the check is sound for invalid */
+/* only. Tokens come from the model (model.h, writes and needs).      */
+/* ------------------------------------------------------------------ */
+
+/* Tokens an op adds, with the op. */
+struct tokbuf {
+    struct tok {
+        uint64_t tok;
+        size_t op; /* index into the part's ids */
+    } *v;
+    size_t n, cap;
+    size_t op; /* the op being asked */
+    bool failed;
+};
+
+static void tok_add(void *arg, uint64_t tok)
+{
+    struct tokbuf *b = arg;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        struct tok *v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = (struct tok){tok ? tok : 1, b->op};
+}
+
+/* A token's two earliest writers (by invoke time): two, so that an op
+ * that writes what it needs (a cas from 3 to 3) is not its own writer. */
+struct writer {
+    uint64_t tok; /* 0: empty slot */
+    int64_t call[2];
+    size_t op[2];
+};
+
+static struct writer *writer_find(struct writer *t, size_t mask, uint64_t tok)
+{
+    size_t i = (size_t)mix64(tok) & mask;
+    while (t[i].tok != 0 && t[i].tok != tok) {
+        i = (i + 1) & mask;
+    }
+    return &t[i];
+}
+
+/* Look for an unwritten result in part @p of @pl (ops in @all): on
+ * finding one, the part is invalid (its outcome, culprit and why set).
+ * Returns 0 or -ENOMEM. */
+static int unwritten_part(struct pool *pl, const struct history *h,
+                          const struct op *all, struct part *p)
+{
+    const struct model *m = pl->sh.m;
+    const size_t *ids = pl->ids + p->idlo;
+    struct tokbuf wb = {0}, nb = {0};
+    struct writer *tab = NULL;
+    size_t mask = 0, culprit = SIZE_MAX, writer = SIZE_MAX, nreq = 0;
+    const char *what = NULL;
+    int rv = -ENOMEM;
+
+    for (size_t j = 0; j < p->n; j++) {
+        wb.op = j;
+        m->writes(&all[ids[j]].mop, tok_add, &wb);
+        nreq += !all[ids[j]].mop.open;
+    }
+    if (wb.failed) {
+        goto out;
+    }
+    for (mask = 15; mask < 2 * wb.n; mask = 2 * mask + 1) {
+    }
+    tab = calloc(mask + 1, sizeof *tab);
+    if (tab == NULL) {
+        goto out;
+    }
+    for (size_t k = 0; k < wb.n; k++) {
+        struct writer *w = writer_find(tab, mask, wb.v[k].tok);
+        size_t j = wb.v[k].op;
+        int64_t call = all[ids[j]].call;
+        if (w->tok == 0) {
+            *w = (struct writer){wb.v[k].tok, {INT64_MAX, INT64_MAX},
+                                 {SIZE_MAX, SIZE_MAX}};
+        }
+        if (w->op[0] == j || w->op[1] == j) {
+            continue;
+        }
+        if (call < w->call[0]) {
+            w->call[1] = w->call[0];
+            w->op[1] = w->op[0];
+            w->call[0] = call;
+            w->op[0] = j;
+        } else if (call < w->call[1]) {
+            w->call[1] = call;
+            w->op[1] = j;
+        }
+    }
+    for (size_t j = 0; j < p->n; j++) {
+        const struct op *o = &all[ids[j]];
+        const char *need;
+        int64_t first = INT64_MAX;
+        size_t by = SIZE_MAX;
+
+        if (o->mop.open) {
+            continue;
+        }
+        nb.n = 0;
+        nb.op = j;
+        need = m->needs(&o->mop, tok_add, &nb);
+        if (nb.failed) {
+            goto out;
+        }
+        if (need == NULL || nb.n == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < nb.n && first > o->ret; k++) {
+            const struct writer *w = writer_find(tab, mask, nb.v[k].tok);
+            int i = w->op[0] == j;
+            if (w->tok != 0 && w->call[i] < first) {
+                first = w->call[i];
+                by = w->op[i];
+            }
+        }
+        /* Intervals are closed: a writer invoked at the instant the op
+         * returns may take effect before it. */
+        if (first <= o->ret) {
+            continue;
+        }
+        if (culprit == SIZE_MAX || o->ret < all[ids[culprit]].ret) {
+            culprit = j;
+            writer = by;
+            what = need;
+        }
+    }
+    rv = 0;
+    if (culprit != SIZE_MAX) {
+        p->outcome = OUT_INVALID;
+        p->culprit = ids[culprit];
+        p->best_depth = 0;
+        p->nreq = nreq;
+        p->state[0] = '\0';
+        if (writer == SIZE_MAX) {
+            snprintf(p->why, sizeof p->why, "%s never written", what);
+        } else {
+            char desc[96];
+            m->describe_op(&all[ids[writer]].mop, desc, sizeof desc);
+            snprintf(p->why, sizeof p->why,
+                     "%s written only by ops invoked after it returned "
+                     "(the first: %s at index %" PRId64 ")",
+                     what, desc, h->events[all[ids[writer]].inv].index);
+        }
+    }
+
+out:
+    free(wb.v);
+    free(nb.v);
+    free(tab);
+    return rv;
+}
 
 /* Search part @pi once (within this round's budget). Returns 0 or
  * -ENOMEM. */
@@ -1369,6 +1540,20 @@ int checker_linearizable(const struct history *h, const struct model *m,
     }
     pl.ops = ops;
 
+    /* Unwritten results first: a part found so needs no search. */
+    if (m->writes != NULL && m->needs != NULL) {
+        for (size_t i = 0; i < pl.nparts; i++) {
+            rv = unwritten_part(&pl, h, ops, &pl.parts[i]);
+            if (rv != 0) {
+                goto err;
+            }
+            if (pl.parts[i].outcome == OUT_INVALID) {
+                atomic_store(&pl.sh.min_invalid, i);
+                break;
+            }
+        }
+    }
+
     /* Parts are searched in rounds with a step budget that grows eightfold
      * each round, so that one hard part (valid or not) does not hide an
      * easy invalid one after it: as if the parts were searched side by
@@ -1413,6 +1598,7 @@ int checker_linearizable(const struct history *h, const struct model *m,
             out->prefix = p->best_depth;
             out->key_ops = p->nreq;
             snprintf(out->state, sizeof out->state, "%s", p->state);
+            snprintf(out->why, sizeof out->why, "%s", p->why);
             break;
         }
     }
