@@ -1472,8 +1472,13 @@ int checker_linearizable(const struct history *h, const struct model *m,
         threads = 1; /* its tables are static */
     }
 
-    whole_history = lim != NULL && lim->whole;
-    out->whole = whole_history;
+    /* Asked not to split, a model that is a product of keys is still
+     * searched key by key: a history is linearizable iff each key's
+     * sub-history is (locality; P-compositionality, Horn & Kroening), so
+     * the verdict is the one a whole search would give, found sooner. */
+    out->whole = lim != NULL && lim->whole;
+    out->per_key = out->whole && m->per_key && !lim->no_compose;
+    whole_history = out->whole && !out->per_key;
     if (m->reset != NULL) {
         m->reset();
     }

@@ -1226,7 +1226,8 @@ static void test_linearizable_whole_names_no_key(void)
 {
     struct history h;
     struct verdict v;
-    struct checker_limits lim = {.time_s = 30, .whole = true};
+    struct checker_limits lim = {
+        .time_s = 30, .whole = true, .no_compose = true};
     char line[512];
     kv_appends(&h, 3, true);
     CHECK(checker_linearizable(&h, &model_kv, &lim, &v) == 0);
@@ -1286,6 +1287,44 @@ static void test_linearizable_speed(void)
     free(ops);
 }
 
+/* Asked not to split, a product of keys (kv) is still searched key by
+ * key, and the verdict says so; a register (one value for every key when
+ * not split) is searched whole. */
+static void test_linearizable_whole_per_key_when_compositional(void)
+{
+    for (int bad = 0; bad < 2; bad++) {
+        struct history h;
+        struct verdict v;
+        struct checker_limits lim = {.time_s = 30, .whole = true};
+        char line[512];
+        kv_appends(&h, 3, bad);
+        kv_op(&h, 50, "put", "q", "v", NULL, 300, 301);
+        kv_op(&h, 51, "get", "q", NULL, "v", 302, 303);
+        CHECK(checker_linearizable(&h, &model_kv, &lim, &v) == 0);
+        verdict_summary(&v, line, sizeof line);
+        printf("     %s\n", line);
+        CHECK(v.result == (bad ? VERDICT_INVALID : VERDICT_VALID));
+        CHECK(v.per_key);
+        CHECK(strstr(line, "decided per key: the kv model is "
+                           "P-compositional") != NULL);
+        CHECK(!bad || (v.key != NULL && strcmp(v.key, "k") == 0));
+        verdict_close(&v);
+        history_close(&h);
+    }
+    struct history h;
+    struct verdict v;
+    struct checker_limits lim = {.time_s = 30, .whole = true};
+    history_init(&h);
+    add_event(&h, 0, HISTORY_INVOKE, "write", "a", 0, json_integer(1));
+    add_event(&h, 0, HISTORY_OK, "write", "a", 1, json_integer(1));
+    add_event(&h, 1, HISTORY_INVOKE, "read", "b", 2, json_null());
+    add_event(&h, 1, HISTORY_OK, "read", "b", 3, json_integer(1));
+    CHECK(checker_linearizable(&h, &model_register, &lim, &v) == 0);
+    CHECK(v.result == VERDICT_VALID && !v.per_key);
+    verdict_close(&v);
+    history_close(&h);
+}
+
 int main(void)
 {
     const char *env = getenv("FAULTLINE_SEED");
@@ -1311,6 +1350,7 @@ int main(void)
     RUN(test_linearizable_unwritten_value_decided_first);
     RUN(test_linearizable_unwritten_value_edges);
     RUN(test_linearizable_unwritten_record_and_holder);
+    RUN(test_linearizable_whole_per_key_when_compositional);
 
     if (failures != 0) {
         printf("test_linearizable: %d failure(s); replay with "

@@ -44,9 +44,15 @@ static void set(json_t *obj, const char *name, json_t *v, bool *ok)
     }
 }
 
+/* Searched as one part: the verdict names no key. */
+static bool one_part(const struct verdict *v)
+{
+    return v->whole && !v->per_key;
+}
+
 static json_t *key_json(const struct verdict *v)
 {
-    return v->key && !v->whole ? json_string(v->key) : json_null();
+    return v->key && !one_part(v) ? json_string(v->key) : json_null();
 }
 
 static json_t *op_to_json(const struct verdict_op *op)
@@ -99,7 +105,7 @@ json_t *verdict_to_json(const struct verdict *v)
             ok = false;
         } else {
             set(a, "key", key_json(v), &ok);
-            if (v->whole) {
+            if (one_part(v)) {
                 set(a, "scope", json_string("whole history"), &ok);
             }
             set(a, "op", op_to_json(&v->op), &ok);
@@ -120,7 +126,7 @@ json_t *verdict_to_json(const struct verdict *v)
         if (v->has_key) {
             set(o, "key", key_json(v), &ok);
         }
-        if (v->whole) {
+        if (one_part(v)) {
             set(o, "scope", json_string("whole history"), &ok);
         }
     }
@@ -141,7 +147,7 @@ json_t *verdict_to_json(const struct verdict *v)
 /* "key \"k1\"", "ops without a key", or "whole history" (not split). */
 static void key_text(const struct verdict *v, char *buf, size_t size)
 {
-    if (v->whole && !v->per_key) {
+    if (one_part(v)) {
         snprintf(buf, size, "whole history");
     } else if (v->key != NULL) {
         snprintf(buf, size, "key \"%.64s\"", v->key);
