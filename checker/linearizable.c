@@ -22,6 +22,7 @@
  * (verdict unknown naming the key); allocation failure (-ENOMEM).
  */
 #include "checker/linearizable.h"
+#include "checker/pairing.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -875,154 +876,43 @@ static int fail_history(struct verdict *out, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int int_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* Per process: the op it has open, and where it went info. */
-struct proc {
-    size_t open; /* op number, or SIZE_MAX */
-    size_t info; /* event position of its info completion, or SIZE_MAX */
-};
-
-static bool same_key(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL) {
-        return a == b;
-    }
-    return strcmp(a, b) == 0;
-}
-
-/* Pair the client events of @h into ops (*ops, *n). */
+/* Pair the client events of @h into ops (*ops, *n): checker/pairing.h. */
 static int pair_events(const struct history *h, struct op **ops_out,
                        size_t *n_out, struct verdict *out)
 {
-    char w1[40], w2[40];
-    int *procs = NULL;
-    size_t nprocs = 0;
-    struct proc *ps = NULL;
-    struct op *ops = NULL;
-    size_t n = 0;
-    int rv = 0;
+    struct pairing_op *po;
+    struct op *ops;
+    size_t n;
+    int rv = pairing_build(h, &po, &n, out->reason, sizeof out->reason);
 
-    /* Dense process numbers: sort the distinct ones. */
-    procs = malloc((h->n + 1) * sizeof *procs);
-    if (procs == NULL) {
+    if (rv != 0) {
+        if (rv == -EINVAL) {
+            out->result = VERDICT_UNKNOWN;
+        }
+        return rv;
+    }
+    ops = malloc((n + 1) * sizeof *ops);
+    if (ops == NULL) {
+        free(po);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process != HISTORY_NEMESIS) {
-            procs[nprocs++] = h->events[i].process;
-        }
+    for (size_t i = 0; i < n; i++) {
+        const struct history_event *inv = &h->events[po[i].inv];
+        const struct history_event *done =
+            po[i].done != SIZE_MAX ? &h->events[po[i].done] : NULL;
+        ops[i] = (struct op){
+            .inv = po[i].inv,
+            .done = po[i].done,
+            .type = done != NULL ? done->type : HISTORY_INVOKE,
+            .call = inv->time,
+            .ret = done != NULL && done->type != HISTORY_INFO ? done->time
+                                                              : OPEN_RET,
+        };
     }
-    qsort(procs, nprocs, sizeof *procs, int_cmp);
-    {
-        size_t u = 0;
-        for (size_t i = 0; i < nprocs; i++) {
-            if (u == 0 || procs[u - 1] != procs[i]) {
-                procs[u++] = procs[i];
-            }
-        }
-        nprocs = u;
-    }
-    ps = malloc((nprocs + 1) * sizeof *ps);
-    ops = malloc((h->n + 1) * sizeof *ops);
-    if (ps == NULL || ops == NULL) {
-        rv = -ENOMEM;
-        goto err;
-    }
-    for (size_t i = 0; i < nprocs; i++) {
-        ps[i].open = SIZE_MAX;
-        ps[i].info = SIZE_MAX;
-    }
-
-    for (size_t i = 0; i < h->n; i++) {
-        const struct history_event *ev = &h->events[i];
-        if (ev->process == HISTORY_NEMESIS) {
-            continue;
-        }
-        int *found =
-            bsearch(&ev->process, procs, nprocs, sizeof *procs, int_cmp);
-        struct proc *p = &ps[found - procs];
-        if (ev->type == HISTORY_INVOKE) {
-            if (p->open != SIZE_MAX) {
-                const struct history_event *o = &h->events[ops[p->open].inv];
-                rv = fail_history(
-                    out,
-                    "%s: process %d invokes %s while its %s from %s is "
-                    "still open",
-                    where(ev, w1, sizeof w1), ev->process, ev->f, o->f,
-                    where(o, w2, sizeof w2));
-                goto err;
-            }
-            if (p->info != SIZE_MAX) {
-                rv = fail_history(
-                    out,
-                    "%s: process %d invokes %s after its op ended in "
-                    "info at %s (it must move to a new process)",
-                    where(ev, w1, sizeof w1), ev->process, ev->f,
-                    where(&h->events[p->info], w2, sizeof w2));
-                goto err;
-            }
-            ops[n] = (struct op){.inv = i,
-                                 .done = SIZE_MAX,
-                                 .type = HISTORY_INVOKE,
-                                 .call = ev->time,
-                                 .ret = OPEN_RET};
-            p->open = n++;
-            continue;
-        }
-        if (p->open == SIZE_MAX) {
-            rv = fail_history(out, "%s: process %d: %s %s without an invoke",
-                              where(ev, w1, sizeof w1), ev->process,
-                              history_type_name(ev->type), ev->f);
-            goto err;
-        }
-        struct op *o = &ops[p->open];
-        const struct history_event *inv = &h->events[o->inv];
-        if (strcmp(inv->f, ev->f) != 0 ||
-            (ev->key != NULL && !same_key(inv->key, ev->key))) {
-            rv = fail_history(
-                out,
-                "%s: process %d completes %s on key %s%s%s, but its "
-                "invoke at %s is %s on key %s%s%s",
-                where(ev, w1, sizeof w1), ev->process, ev->f,
-                ev->key ? "\"" : "", ev->key ? ev->key : "(none)",
-                ev->key ? "\"" : "", where(inv, w2, sizeof w2), inv->f,
-                inv->key ? "\"" : "", inv->key ? inv->key : "(none)",
-                inv->key ? "\"" : "");
-            goto err;
-        }
-        if (ev->time < inv->time) {
-            rv = fail_history(out,
-                              "%s: process %d completes at time %" PRId64
-                              ", before its invoke at %s (time %" PRId64 ")",
-                              where(ev, w1, sizeof w1), ev->process, ev->time,
-                              where(inv, w2, sizeof w2), inv->time);
-            goto err;
-        }
-        o->done = i;
-        o->type = ev->type;
-        if (ev->type != HISTORY_INFO) {
-            o->ret = ev->time;
-        } else {
-            p->info = i;
-        }
-        p->open = SIZE_MAX;
-    }
-    free(procs);
-    free(ps);
+    free(po);
     *ops_out = ops;
     *n_out = n;
     return 0;
-
-err:
-    free(procs);
-    free(ps);
-    free(ops);
-    return rv;
 }
 
 /* Let the model translate each op; fail ops and dropped ones are not kept. */
