@@ -181,9 +181,11 @@ $(BUILD)/bench_checker: $(BUILD)/checker/bench/bench_checker.o $(CHECKER_OBJ) \
 bench-checker: $(BUILD)/bench_checker
 	$(BUILD)/bench_checker
 
-fuzz-checker: $(BIN)/faultline
+fuzz-checker: $(BIN)/faultline $(BUILD)/tests/test_linearizable
 	FAULTLINE_BIN=$(BIN) DIFF_COUNT=$${DIFF_COUNT:-100000} \
 	  bash checker/test_differential.sh
+	FAULTLINE_UNWRITTEN_ROUNDS=$${UNWRITTEN_ROUNDS:-300} \
+	  $(BUILD)/tests/test_linearizable
 	@$(MAKE) --no-print-directory fuzz-readers
 
 # libFuzzer on the history readers (JSONL, EDN, etcd log, kv EDN) and the

@@ -14,6 +14,7 @@
 #include "checker/linearizable.h"
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
+#include "runner/check_many.h"
 #include "runner/report.h"
 #include "runner/repro.h"
 #include "runner/shrink_run.h"
@@ -36,7 +37,11 @@ static const char usage[] =
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
     "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
     "        [--threads N] [--no-split] [--json]\n"
-    "        [--export-edn OUT] FILE|RUN_DIR\n"
+    "        [--export-edn OUT] FILE|RUN_DIR|DIR...\n"
+    "        Several paths, or a directory of histories (not a run\n"
+    "        directory): one line per history and a summary (--json: one\n"
+    "        object with each history's verdict and time); --threads N\n"
+    "        then checks N histories at once, in child processes.\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
     "        --format   the file's format (default: detected from content)\n"
@@ -281,9 +286,17 @@ static int cmd_check(int argc, char **argv)
             return EXIT_BAD_INPUT;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "faultline check: expected one FILE or RUN_DIR\n");
+    if (optind >= argc) {
+        fprintf(stderr, "faultline check: expected FILE or RUN_DIR\n");
         return EXIT_BAD_INPUT;
+    }
+    if (check_many_wanted(argv + optind, argc - optind)) {
+        if (o.export_edn != NULL) {
+            fprintf(stderr, "faultline check: --export-edn takes one "
+                            "history\n");
+            return EXIT_BAD_INPUT;
+        }
+        return check_many(argv + optind, argc - optind, &o, json, o.threads);
     }
     code = check_path(argv[optind], &o, &res);
     if (json && res.verdict != NULL) {
