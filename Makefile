@@ -104,6 +104,19 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(ALL_PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# The version (runner/version.c): `git describe` at build time, kept in a
+# stamp file rewritten only when it changes, so that version.o is rebuilt
+# after a commit and not otherwise; outside a git checkout, the fallback.
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(GIT_DESCRIBE)' > $@
+$(BUILD)/runner/version.o: $(BUILD)/version.stamp
+$(BUILD)/runner/version.o: CFLAGS_BASE += \
+  $(if $(GIT_DESCRIBE),-DFAULTLINE_GIT_DESCRIBE='"$(GIT_DESCRIBE)"')
+.PHONY: FORCE
+FORCE:
+
 $(BIN)/taskd: $(TASKD_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_NODE)
