@@ -19,6 +19,7 @@
 #include "runner/repro.h"
 #include "runner/shrink_run.h"
 #include "runner/run.h"
+#include "runner/summary.h"
 #include "runner/version.h"
 
 /* Each command's help: `faultline COMMAND --help` prints its own, `faultline
@@ -411,6 +412,9 @@ static int cmd_check(int argc, char **argv)
         bool piped = json || (o.export_edn != NULL &&
                               strcmp(o.export_edn, "-") == 0);
         refresh_report(argv[optind], piped ? stderr : stdout);
+        if (!piped) {
+            summary_print_explanation(stdout, argv[optind]);
+        }
     }
     return code;
 }
