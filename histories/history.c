@@ -81,6 +81,11 @@ void history_close(struct history *h)
     free(h->events);
     free(h->header.scenario);
     free(h->header.start_wall);
+    free(h->header.system);
+    free(h->header.workload);
+    free(h->header.checkers);
+    free(h->header.model);
+    free(h->header.faultline_version);
     memset(h, 0, sizeof *h);
 }
 
@@ -178,6 +183,42 @@ static int get_opt_string(struct reader *r, json_t *obj, const char *name,
     return 0;
 }
 
+/* An optional array of strings, joined with ", " into *@out. */
+static int get_opt_list(struct reader *r, json_t *obj, const char *name,
+                        char **out)
+{
+    json_t *v = json_object_get(obj, name), *item;
+    size_t i, len = 0;
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        return fail_at(r, 0, "field \"%s\": expected an array of names",
+                       name);
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) {
+            return fail_at(r, 0, "field \"%s[%zu]\": expected a string", name,
+                           i);
+        }
+        len += json_string_length(item) + 2;
+    }
+    *out = calloc(1, len + 1);
+    if (*out == NULL) {
+        return -ENOMEM;
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (i > 0) {
+            strcat(*out, ", ");
+        }
+        strcat(*out, json_string_value(item));
+    }
+    return 0;
+}
+
 /* Required (or optional, if @dflt is non-NULL) non-negative integer. */
 static int get_count(struct reader *r, json_t *obj, const char *name,
                      const int64_t *dflt, int64_t *out)
@@ -246,10 +287,26 @@ static int parse_header(struct reader *r, json_t *obj)
     }
 
     rv = get_opt_string(r, obj, "scenario", &hd->scenario);
-    if (rv != 0) {
-        return rv;
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "start_wall", &hd->start_wall);
     }
-    return get_opt_string(r, obj, "start_wall", &hd->start_wall);
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "system", &hd->system);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "workload", &hd->workload);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "model", &hd->model);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "faultline_version",
+                            &hd->faultline_version);
+    }
+    if (rv == 0) {
+        rv = get_opt_list(r, obj, "checkers", &hd->checkers);
+    }
+    return rv;
 }
 
 static const char *const event_fields[] = {
@@ -540,6 +597,29 @@ static json_t *header_to_json(const struct history_header *hd)
     }
     if (hd->start_wall != NULL) {
         set(obj, "start_wall", json_string(hd->start_wall), &ok);
+    }
+    if (hd->system != NULL) {
+        set(obj, "system", json_string(hd->system), &ok);
+    }
+    if (hd->workload != NULL) {
+        set(obj, "workload", json_string(hd->workload), &ok);
+    }
+    if (hd->checkers != NULL) {
+        json_t *a = json_array();
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", hd->checkers);
+        for (char *save = NULL, *p = strtok_r(buf, ", ", &save); p != NULL;
+             p = strtok_r(NULL, ", ", &save)) {
+            json_array_append_new(a, json_string(p));
+        }
+        set(obj, "checkers", a, &ok);
+    }
+    if (hd->model != NULL) {
+        set(obj, "model", json_string(hd->model), &ok);
+    }
+    if (hd->faultline_version != NULL) {
+        set(obj, "faultline_version", json_string(hd->faultline_version),
+            &ok);
     }
     if (!ok) {
         json_decref(obj);

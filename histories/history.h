@@ -41,6 +41,16 @@ struct history_header {
     char *scenario;   /* owned; scenario name, or NULL */
     uint64_t seed;    /* the run's seed */
     char *start_wall; /* owned; UTC wall time of time 0, ISO 8601, or NULL */
+    /* What the run was (each owned, NULL when the file does not say: older
+     * histories): the system under test ("taskd"), the workload kind
+     * ("tasks"), the checkers that judge it, comma-separated ("set,
+     * linearizable"; a JSON array in the file), the linearizability model
+     * ("task-record"), and the faultline that wrote it. */
+    char *system;
+    char *workload;
+    char *checkers;
+    char *model;
+    char *faultline_version;
 };
 
 /* A history read into memory. */
