@@ -799,7 +799,8 @@ def load_run(run_dir):
         "n_lanes": n_lanes,
         "end": end_ms,
         "notes": notes,
-        "version": os.environ.get("FAULTLINE_VERSION", ""),
+        "version": header.get("faultline_version") or
+        os.environ.get("FAULTLINE_VERSION", ""),
     }
     import explain  # noqa: E402 (it imports this module)
     return {

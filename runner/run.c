@@ -36,6 +36,7 @@
 #include "runner/sandbox.h"
 #include "runner/scenario.h"
 #include "runner/summary.h"
+#include "runner/version.h"
 #include "runner/workload.h"
 
 #define LEADER_WAIT_MS 30000
@@ -625,6 +626,7 @@ static int setup(struct run *r, const struct run_options *o)
         .start_wall = wall,
         .system = r->s.db.name,
         .workload = r->s.workload.name,
+        .faultline_version = (char *)faultline_version(),
     };
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
     r->t0 = uv_hrtime();

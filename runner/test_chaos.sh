@@ -38,6 +38,8 @@ echo "test_chaos: healthy run: $oks ok ops, $kills kills"
 [ "$kills" -ge 4 ] || fail "expected at least 4 kills in 20 s, saw $kills"
 [ "$oks" -ge 500 ] || fail "expected at least 500 ok ops, saw $oks"
 grep -q '"seed": '"$seed" "$dir/scenario.json" || fail "scenario.json lacks the seed"
+head -1 "$dir/history.jsonl" | grep -qE '"faultline_version": ?"[0-9]' ||
+  fail "the history header lacks faultline_version: $(head -1 "$dir/history.jsonl")"
 # Fails are split by reason, in the progress lines and the summary: a
 # register run's cas_mismatch is the op's own answer, said as expected.
 grep -qE '^\[ *[0-9.]+s/[0-9]+s\] .* fail [0-9]+ \((cas_mismatch|not_leader|unreachable|timeout) [0-9]+' "$tmp/valid.out" ||
