@@ -30,7 +30,14 @@ FAIL_AVAILABILITY = ("not_leader", "no_leader", "unreachable", "timeout",
 READS = ("read", "get", "holder", "list", "status")
 
 
+def fail_code(error):
+    """An error's code: the text before a ':' ("timeout: no node accepted
+    the op" is a timeout)."""
+    return (error or "").split(":", 1)[0].strip() or "no reason"
+
+
 def fail_class(error):
+    error = fail_code(error)
     if error in FAIL_EXPECTED:
         return "expected"
     if error in FAIL_AVAILABILITY:
@@ -44,7 +51,7 @@ def fail_split(events):
     counts = {}
     for e in events:
         if e["type"] == "fail" and e["process"] != "nemesis":
-            err = e.get("error") or "no reason"
+            err = fail_code(e.get("error"))
             counts[err] = counts.get(err, 0) + 1
     reasons = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return {"total": sum(counts.values()),

@@ -2,7 +2,8 @@
 # test-quick
 # The verdict in words and the fails by reason, on a recorded stale-read
 # run (report/testdata/explain-stale-read: a shrunk failing run with its
-# nodes' role events, and three fails added): `faultline check` prints the
+# nodes' role events, and four fails added, one with a message after its
+# code): `faultline check` prints the
 # sentence, writes it into verdict.json ("explanation") and the report;
 # the report splits fail by reason and its legend says which are expected
 # and which are availability; report/explain.py and runner/summary.c
@@ -34,7 +35,7 @@ python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/json" ||
 
 page="$run/report.html"
 grep -qF "$want" "$page" || fail "the report lacks the sentence"
-grep -qF '"fails":{"total":3,"reasons":[["cas_mismatch",2,"expected"],["not_leader",1,"availability"]]}' "$page" ||
+grep -qF '"fails":{"total":4,"reasons":[["cas_mismatch",2,"expected"],["not_leader",1,"availability"],["timeout",1,"availability"]]}' "$page" ||
   fail "the report's data lacks the fails by reason: $(grep -o '"fails":[^}]*}' "$page")"
 
 # A valid history: no explanation left behind in verdict.json.
@@ -68,9 +69,9 @@ if command -v chromium >/dev/null 2>&1; then
   grep -q '<h3>In words</h3><ul id="explanation"><li>n1 answered a read' "$tmp/dom" || fail "the page does not show the sentence"
   grep -q 'class="fail-legend">fail, by reason: <span class="fail-expected"><b>cas_mismatch</b></span>: expected' "$tmp/dom" ||
     fail "the legend does not say which fails are expected: $(grep -o 'fail-legend.\{0,300\}' "$tmp/dom")"
-  grep -q '<span class="fail-availability"><b>not_leader</b></span>: availability' "$tmp/dom" ||
+  grep -q '<span class="fail-availability"><b>not_leader, timeout</b></span>: availability' "$tmp/dom" ||
     fail "the legend does not say which fails are availability"
-  grep -q '3 fail</span>: <span class="fail-expected"' "$tmp/dom" || fail "the header does not split fail"
+  grep -q '4 fail</span>: <span class="fail-expected"' "$tmp/dom" || fail "the header does not split fail"
 else
   echo "test_explain: chromium not installed: the page is not rendered"
 fi

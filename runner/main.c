@@ -110,8 +110,8 @@ static const char help_tail[] =
     "reached: see check --help), 3 bad input or usage, 4 harness failure,\n"
     "5 interrupted.\n";
 
-static const char *const helps[] = {help_run,      help_check,  help_repro,
-                                    help_shrink,   help_schedule, help_report};
+static const char *const helps[] = {help_run,    help_check,    help_repro,
+                                    help_shrink, help_schedule, help_report};
 
 static void usage(FILE *out)
 {

@@ -17,15 +17,23 @@ static const char *const expected[] = {
 /* A fail that says the cluster could not serve the request then: no
  * leader, a node down or cut off, a request that ran out of time. */
 static const char *const availability[] = {
-    "not_leader",      "no_leader",     "unreachable",     "timeout",
+    "not_leader",      "no_leader",      "unreachable",     "timeout",
     "request_timeout", "leader_changed", "leadership_lost", "shutting_down",
-    "connection_lost", "raft_error",    "io_error",
+    "connection_lost", "raft_error",     "io_error",
 };
+
+/* An error is a code, then maybe ": " and a message ("timeout: no node
+ * accepted the op"): the code is what is counted and classed. */
+static size_t code_len(const char *error)
+{
+    return strcspn(error, ":");
+}
 
 static bool in(const char *s, const char *const *list, size_t n)
 {
+    size_t len = code_len(s);
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(s, list[i]) == 0) {
+        if (strlen(list[i]) == len && strncmp(s, list[i], len) == 0) {
             return true;
         }
     }
@@ -48,9 +56,13 @@ enum summary_fail_class summary_fail_class(const char *error)
 
 void summary_fail_add(struct summary_fails *f, const char *error)
 {
-    const char *name = error != NULL && error[0] != '\0' ? error : "no reason";
+    char name[sizeof f->reason[0]];
     int i;
 
+    if (error == NULL || code_len(error) == 0) {
+        error = "no reason";
+    }
+    snprintf(name, sizeof name, "%.*s", (int)code_len(error), error);
     f->total++;
     for (i = 0; i < f->n; i++) {
         if (strcmp(f->reason[i], name) == 0) {
@@ -59,9 +71,8 @@ void summary_fail_add(struct summary_fails *f, const char *error)
         }
     }
     if (f->n == SUMMARY_REASONS) {
-        name = "other";
         i = SUMMARY_REASONS - 1; /* the last slot becomes "other" */
-        snprintf(f->reason[i], sizeof f->reason[i], "%s", name);
+        snprintf(f->reason[i], sizeof f->reason[i], "other");
         f->count[i]++;
         return;
     }

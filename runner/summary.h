@@ -27,9 +27,12 @@ enum summary_fail_class {
     SUMMARY_FAIL_OTHER,
 };
 
+/* The class of @error's code (the text before a ':'). */
 enum summary_fail_class summary_fail_class(const char *error);
 
-/* Count one fail whose error is @error (borrowed; NULL: "no reason"). */
+/* Count one fail whose error is @error (borrowed; NULL: "no reason"), by
+ * its code: the text before a ':' ("timeout: no node accepted the op" is
+ * a timeout). */
 void summary_fail_add(struct summary_fails *f, const char *error);
 
 /* "cas_mismatch 1790, not_leader 61": at most @max reasons (0: all), the
