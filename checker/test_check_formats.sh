@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # faultline check reads every format it imports, detects it from the
 # content, picks the model from it, and exits 0/1/2/3 as documented.
 set -uo pipefail

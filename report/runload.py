@@ -801,9 +801,14 @@ def load_run(run_dir):
         "n_lanes": n_lanes,
         "end": end_ms,
         "notes": notes,
+        "version": header.get("faultline_version") or
+        os.environ.get("FAULTLINE_VERSION", ""),
     }
+    import explain  # noqa: E402 (it imports this module)
     return {
         "meta": meta,
+        "fails": explain.fail_split(events),
+        "explanation": explain.explain(run_dir, verdict, events, wall0),
         "verdict": verdict_view(verdict),
         "ops": pack_ops(ops),
         "tables": tables,
