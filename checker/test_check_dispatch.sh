@@ -72,6 +72,24 @@ expect 3 'c.jsonl: line 1: process 0 create \(ok at line 2\): ok create value' -
   "$BIN/faultline" check --checker linearizable "$tmp/c.jsonl"
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl
+# The header says which checkers (checker/registry.c): here the lease
+# checker over register ops, where the op names would pick linearizable.
+R=checker/testdata/registry
+expect 0 '^[a-z]+: lease' -- \
+  "$BIN/faultline" check $R/lease_header_register_ops.jsonl
+expect 3 'unknown_workload.jsonl:1: field "workload": unknown workload "bank" \(known: tasks, queue, lease, kv, register' -- \
+  "$BIN/faultline" check $R/unknown_workload.jsonl
+expect 3 'unknown_checker.jsonl:1: field "checkers": unknown checker "elle" \(known: linearizable, set, queue, lease\)' -- \
+  "$BIN/faultline" check $R/unknown_checker.jsonl
+expect 3 'unknown_checker.jsonl:1: field "checkers": unknown checker "elle"' -- \
+  "$BIN/faultline" shrink $R/unknown_checker.jsonl
+expect 3 'unknown model "paxos" \(known: task-record, lease, kv, cas-register\)' -- \
+  "$BIN/faultline" check --model paxos $C/cases/stale_read/history.jsonl
+# The shrunk history keeps the header's workload and checkers.
+cp $C/cases_queue/double_claim/history.jsonl "$tmp/q.jsonl"
+sed -i '1s/"seed":0}/"seed":0,"workload":"queue","checkers":["queue"],"model":null}/' "$tmp/q.jsonl"
+expect 1 'invalid: queue' -- "$BIN/faultline" shrink "$tmp/q.jsonl"
+expect 0 '"workload":"queue","checkers":\["queue"\],"model":null' -- head -1 "$tmp/q.jsonl.shrunk.jsonl"
 
 [ "$failures" -eq 0 ] || { echo "test_check_dispatch: $failures failed"; exit 1; }
 echo "test_check_dispatch: all passed"

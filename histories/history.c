@@ -79,9 +79,57 @@ void history_close(struct history *h)
         history_event_clear(&h->events[i]);
     }
     free(h->events);
-    free(h->header.scenario);
-    free(h->header.start_wall);
+    history_header_clear(&h->header);
     memset(h, 0, sizeof *h);
+}
+
+void history_header_clear(struct history_header *hd)
+{
+    free(hd->scenario);
+    free(hd->start_wall);
+    free(hd->workload);
+    for (size_t i = 0; i < hd->ncheckers; i++) {
+        free(hd->checkers[i]);
+    }
+    free(hd->checkers);
+    free(hd->model);
+    free(hd->system);
+    free(hd->faultline_version);
+    memset(hd, 0, sizeof *hd);
+}
+
+static int dup_opt(char **to, const char *from)
+{
+    *to = from != NULL ? strdup(from) : NULL;
+    return from != NULL && *to == NULL ? -ENOMEM : 0;
+}
+
+int history_header_copy(struct history_header *to,
+                        const struct history_header *from)
+{
+    int rv = 0;
+    *to = *from;
+    to->checkers = NULL;
+    to->ncheckers = 0;
+    rv |= dup_opt(&to->scenario, from->scenario);
+    rv |= dup_opt(&to->start_wall, from->start_wall);
+    rv |= dup_opt(&to->workload, from->workload);
+    rv |= dup_opt(&to->model, from->model);
+    rv |= dup_opt(&to->system, from->system);
+    rv |= dup_opt(&to->faultline_version, from->faultline_version);
+    if (rv == 0 && from->ncheckers > 0) {
+        to->checkers = calloc(from->ncheckers, sizeof *to->checkers);
+        rv = to->checkers == NULL ? -ENOMEM : 0;
+        for (size_t i = 0; rv == 0 && i < from->ncheckers; i++) {
+            rv = dup_opt(&to->checkers[i], from->checkers[i]);
+            to->ncheckers = i + 1;
+        }
+    }
+    if (rv != 0) {
+        history_header_clear(to);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 /* Make room for one more event. */
@@ -198,6 +246,43 @@ static int get_count(struct reader *r, json_t *obj, const char *name,
     return 0;
 }
 
+/* "checkers": an array of names (strings), or absent, or null. */
+static int get_checkers(struct reader *r, json_t *obj,
+                        struct history_header *hd)
+{
+    json_t *v = json_object_get(obj, "checkers");
+    json_t *name;
+    size_t i;
+
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        return fail_at(r, 0, "field \"checkers\": expected an array of "
+                             "checker names");
+    }
+    hd->checkers = calloc(json_array_size(v) + 1, sizeof *hd->checkers);
+    if (hd->checkers == NULL) {
+        return -ENOMEM;
+    }
+    hd->has_checkers = true;
+    json_array_foreach(v, i, name)
+    {
+        if (!json_is_string(name) || json_string_length(name) == 0) {
+            return fail_at(r, 0,
+                           "field \"checkers\": element %zu: expected a "
+                           "checker name (a string)",
+                           i);
+        }
+        hd->checkers[i] = strdup(json_string_value(name));
+        if (hd->checkers[i] == NULL) {
+            return -ENOMEM;
+        }
+        hd->ncheckers = i + 1;
+    }
+    return 0;
+}
+
 static int parse_header(struct reader *r, json_t *obj)
 {
     struct history_header *hd = &r->h->header;
@@ -245,11 +330,28 @@ static int parse_header(struct reader *r, json_t *obj)
         return fail_at(r, 0, "field \"seed\": expected a non-negative integer");
     }
 
+    hd->line = r->line;
     rv = get_opt_string(r, obj, "scenario", &hd->scenario);
-    if (rv != 0) {
-        return rv;
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "start_wall", &hd->start_wall);
     }
-    return get_opt_string(r, obj, "start_wall", &hd->start_wall);
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "workload", &hd->workload);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "model", &hd->model);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "system", &hd->system);
+    }
+    if (rv == 0) {
+        rv = get_opt_string(r, obj, "faultline_version",
+                            &hd->faultline_version);
+    }
+    if (rv == 0) {
+        rv = get_checkers(r, obj, hd);
+    }
+    return rv;
 }
 
 static const char *const event_fields[] = {
@@ -540,6 +642,29 @@ static json_t *header_to_json(const struct history_header *hd)
     }
     if (hd->start_wall != NULL) {
         set(obj, "start_wall", json_string(hd->start_wall), &ok);
+    }
+    if (hd->workload != NULL) {
+        set(obj, "workload", json_string(hd->workload), &ok);
+    }
+    if (hd->has_checkers) {
+        json_t *a = json_array();
+        for (size_t i = 0; a != NULL && i < hd->ncheckers; i++) {
+            if (json_array_append_new(a, json_string(hd->checkers[i])) != 0) {
+                ok = false;
+            }
+        }
+        set(obj, "checkers", a, &ok);
+    }
+    if (hd->model != NULL || hd->workload != NULL) {
+        set(obj, "model",
+            hd->model != NULL ? json_string(hd->model) : json_null(), &ok);
+    }
+    if (hd->system != NULL) {
+        set(obj, "system", json_string(hd->system), &ok);
+    }
+    if (hd->faultline_version != NULL) {
+        set(obj, "faultline_version", json_string(hd->faultline_version),
+            &ok);
     }
     if (!ok) {
         json_decref(obj);

@@ -41,7 +41,25 @@ struct history_header {
     char *scenario;   /* owned; scenario name, or NULL */
     uint64_t seed;    /* the run's seed */
     char *start_wall; /* owned; UTC wall time of time 0, ISO 8601, or NULL */
+    /* What made the history and how to judge it (FORMAT.md, "Line 1");
+     * each owned, NULL when absent (model also when null). */
+    char *workload;          /* "register", "tasks"... */
+    char **checkers;         /* ncheckers names, when has_checkers */
+    size_t ncheckers;
+    bool has_checkers;
+    char *model;             /* "cas-register"... */
+    char *system;            /* the system under test: "taskd" */
+    char *faultline_version; /* the faultline that wrote it */
+    int line;                /* the header's line in the file, or 0 */
 };
+
+/* Copy @from's header into @to (which holds nothing yet): strings copied.
+ * Returns 0 or -ENOMEM (then @to holds nothing). */
+int history_header_copy(struct history_header *to,
+                        const struct history_header *from);
+
+/* Free what @hd holds and zero it. */
+void history_header_clear(struct history_header *hd);
 
 /* A history read into memory. */
 struct history {
