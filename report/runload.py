@@ -789,8 +789,15 @@ def load_run(run_dir):
         "bug": db.get("bug", ""),
         "nodes": scenario.get("nodes"),
         "clients": clients,
-        "workload": workload.get("name") if isinstance(workload, dict)
-        else None,
+        # What the history says of itself first (FORMAT.md, line 1).
+        "workload": header.get("workload") or (
+            workload.get("name") if isinstance(workload, dict) else None),
+        "checkers": header.get("checkers")
+        if isinstance(header.get("checkers"), list) else None,
+        "model": header.get("model")
+        if isinstance(header.get("model"), str) else None,
+        "system": header.get("system")
+        if isinstance(header.get("system"), str) else None,
         "duration_s": scenario.get("duration_s"),
         "recovery_s": scenario.get("recovery_s"),
         "partial": bool(header.get("partial")),
