@@ -90,6 +90,19 @@ cp $C/cases_queue/double_claim/history.jsonl "$tmp/q.jsonl"
 sed -i '1s/"seed":0}/"seed":0,"workload":"queue","checkers":["queue"],"model":null}/' "$tmp/q.jsonl"
 expect 1 'invalid: queue' -- "$BIN/faultline" shrink "$tmp/q.jsonl"
 expect 0 '"workload":"queue","checkers":\["queue"\],"model":null' -- head -1 "$tmp/q.jsonl.shrunk.jsonl"
+# Nothing to check is not valid (issue 16, item 9): a header-only history,
+# or a run that never found a leader, is unknown with the reason.
+printf '%s\n' '{"format":"faultline-history","version":1}' >"$tmp/empty.jsonl"
+expect 2 '^unknown: nothing to check: the history has no client operations' -- \
+  "$BIN/faultline" check "$tmp/empty.jsonl"
+expect 2 '"valid": "unknown"' -- "$BIN/faultline" check --json "$tmp/empty.jsonl"
+expect 2 'nothing to shrink: unknown' -- "$BIN/faultline" shrink "$tmp/empty.jsonl"
+mkdir "$tmp/noleader"
+printf '%s\n' '{"format":"faultline-history","version":1}' \
+  '{"time":5,"process":"nemesis","type":"info","f":"kill","value":["n1"]}' >"$tmp/noleader/history.jsonl"
+echo "0.001 run: phase start -> start" >"$tmp/noleader/runner.log"
+expect 2 'unknown: nothing to check: the run never found a leader' -- \
+  env FAULTLINE_PYTHON=/bin/false "$BIN/faultline" check "$tmp/noleader"
 
 [ "$failures" -eq 0 ] || { echo "test_check_dispatch: $failures failed"; exit 1; }
 echo "test_check_dispatch: all passed"

@@ -76,6 +76,36 @@ static int write_verdict(const char *dir, json_t *verdict)
     return 0;
 }
 
+/* Did the run directory's runner.log see no leader elected? (A run that
+ * never found one stops before its workload starts.) */
+static bool never_led(const char *dir)
+{
+    char path[PATH_MAX + 32], line[512];
+    bool led = false;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/runner.log", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return false;
+    }
+    while (!led && fgets(line, sizeof line, f) != NULL) {
+        led = strstr(line, "leader elected") != NULL;
+    }
+    fclose(f);
+    return !led;
+}
+
+/* Client operations (invokes) in @h. */
+static size_t client_ops(const struct history *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        n += h->events[i].process != HISTORY_NEMESIS &&
+             h->events[i].type == HISTORY_INVOKE;
+    }
+    return n;
+}
+
 /* The first line of RUN_DIR/interrupted (written by a run stopped by a
  * signal) into @buf; false when the run was not interrupted. */
 static bool read_interrupted(const char *dir, char *buf, size_t size)
@@ -337,6 +367,23 @@ int check_path(const char *path, const struct check_options *o,
         }
         all = combine(all, parts[nparts].result);
         nparts++;
+    }
+    if (client_ops(&h) == 0) {
+        /* Nothing to check is not valid: a history with no operation says
+         * nothing about the system (a run that never started its clients,
+         * a header-only file). */
+        snprintf(text, sizeof text, "nothing to check: %s",
+                 is_dir && never_led(dir)
+                     ? "the run never found a leader (runner.log), and its "
+                       "history has no client operations"
+                     : "the history has no client operations");
+        all = VERDICT_UNKNOWN;
+        json_object_set_new(res->verdict, "reason", json_string(text));
+        snprintf(parts[0].summary, sizeof parts[0].summary, "unknown: %s",
+                 text);
+        parts[0].result = VERDICT_UNKNOWN;
+        parts[0].checker = "";
+        nparts = 1;
     }
     json_object_set_new(res->verdict, "valid",
                         all == VERDICT_VALID     ? json_true()

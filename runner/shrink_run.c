@@ -437,6 +437,20 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         return EXIT_BAD_INPUT;
     }
     p.header = &h.header;
+    {
+        size_t ops = 0;
+        for (size_t i = 0; i < h.n; i++) {
+            ops += h.events[i].process != HISTORY_NEMESIS;
+        }
+        if (ops == 0) { /* nothing to check is not valid (as check says) */
+            fprintf(stderr,
+                    "faultline shrink: %s: nothing to shrink: unknown: the "
+                    "history has no client operations\n",
+                    p.hist_path);
+            history_close(&h);
+            return EXIT_UNKNOWN;
+        }
+    }
 
     /* The checkers check would run (the registry's plan); --model only
      * picks the linearizability checker's model. */
