@@ -803,3 +803,21 @@ int history_writer_free(struct history_writer *w)
     free(w);
     return rv;
 }
+
+void history_retimed_warning(const struct history *h, const char *path,
+                             char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (h->time_back > 0 || h->untimed > 0) {
+        int line = h->time_back > 0 ? h->time_back_line : h->untimed_line;
+        if (h->untimed > 0 && h->untimed_line < line) {
+            line = h->untimed_line;
+        }
+        snprintf(buf, size,
+                 "%s:%d: warning: %zu events' :time went back and %zu had "
+                 "none; the file's order is taken as the real-time order "
+                 "(as Jepsen does), those events placed 1 ns after the one "
+                 "before",
+                 path, line, h->time_back, h->untimed);
+    }
+}

@@ -68,7 +68,18 @@ struct history {
     size_t n;
     size_t cap;
     bool partial; /* the file ended in a truncated line, which was dropped */
+    /* Imported Jepsen EDN, whose file order is the real-time order: events
+     * whose :time went back, or that had none while others did, were
+     * given the previous event's time + 1 ns (histories/import.h). How
+     * many, and the first one's line. */
+    size_t time_back, untimed;
+    int time_back_line, untimed_line;
 };
+
+/* "FILE:LINE: 3 events' :time went back ...": one warning line for the
+ * events the importer re-timed, or "" when it re-timed none. */
+void history_retimed_warning(const struct history *h, const char *path,
+                             char *buf, size_t size);
 
 /* Where and why reading failed. */
 struct history_error {

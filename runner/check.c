@@ -270,6 +270,10 @@ int check_path(const char *path, const struct check_options *o,
         history_error_format(&herr, text, sizeof text);
         return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
     }
+    history_retimed_warning(&h, history_path, text, sizeof text);
+    if (text[0] != '\0') {
+        fprintf(stderr, "faultline check: %s\n", text); /* once */
+    }
     if (o->export_edn != NULL) {
         FILE *out = strcmp(o->export_edn, "-") == 0 ? stdout
                                                     : fopen(o->export_edn, "w");
@@ -394,6 +398,12 @@ int check_path(const char *path, const struct check_options *o,
     json_object_set_new(res->verdict, "history", json_string(history_path));
     json_object_set_new(res->verdict, "format",
                         json_string(history_format_name(fmt)));
+    if (h.time_back > 0 || h.untimed > 0) {
+        json_object_set_new(res->verdict, "retimed",
+                            json_pack("{s:I, s:I}", "time_back",
+                                      (json_int_t)h.time_back, "untimed",
+                                      (json_int_t)h.untimed));
+    }
     overall_summary(all, parts, nparts, res->summary, sizeof res->summary);
     if (is_dir && read_interrupted(dir, text, sizeof text)) {
         /* The run stopped half-way: the verdict is about what happened

@@ -437,6 +437,10 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         return EXIT_BAD_INPUT;
     }
     p.header = &h.header;
+    history_retimed_warning(&h, p.hist_path, text, sizeof text);
+    if (text[0] != '\0') {
+        fprintf(stderr, "faultline shrink: %s\n", text);
+    }
     {
         size_t ops = 0;
         for (size_t i = 0; i < h.n; i++) {
