@@ -103,6 +103,12 @@ printf '%s\n' '{"format":"faultline-history","version":1}' \
 echo "0.001 run: phase start -> start" >"$tmp/noleader/runner.log"
 expect 2 'unknown: nothing to check: the run never found a leader' -- \
   env FAULTLINE_PYTHON=/bin/false "$BIN/faultline" check "$tmp/noleader"
+# shrink's verdict line names the original's indices, as its table does
+# (issue 16, item 4): the read is event 4 of the original, 0 of the shrunk.
+cp $C/cases/cas_fail_but_applied/history.jsonl "$tmp/r.jsonl"
+expect 1 'read -> 2 \(process 0, index 4\) cannot be linearized' -- "$BIN/faultline" shrink "$tmp/r.jsonl"
+cp $C/cases_queue/lost/history.jsonl "$tmp/lost.jsonl"
+expect 1 'q2 acked \(index 3\) but never claimed' -- "$BIN/faultline" shrink "$tmp/lost.jsonl"
 
 [ "$failures" -eq 0 ] || { echo "test_check_dispatch: $failures failed"; exit 1; }
 echo "test_check_dispatch: all passed"
