@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -125,6 +126,31 @@ static bool read_interrupted(const char *dir, char *buf, size_t size)
     return true;
 }
 
+/* The register model's configuration for a history of format @fmt, with
+ * --initial @initial (NULL: not given). */
+static int register_config(const char *initial, enum history_format fmt,
+                           struct model_register_config *c, char *err,
+                           size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    c->nil_read_unknown = fmt == HISTORY_FORMAT_EDN;
+    if (initial != NULL) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(initial, &end, 10);
+        if (errno != 0 || end == initial || *end != '\0') {
+            snprintf(err, errlen,
+                     "--initial: expected an integer (the register's first "
+                     "value), got \"%s\"",
+                     initial);
+            return -EINVAL;
+        }
+        c->has_initial = true;
+        c->initial = v;
+    }
+    return 0;
+}
+
 static int result_code(enum verdict_result r)
 {
     return r == VERDICT_VALID     ? EXIT_VALID
@@ -229,6 +255,7 @@ int check_path(const char *path, const struct check_options *o,
     size_t nparts = 0;
     struct registry_choice choice;
     struct registry_plan plan;
+    struct model_register_config regcfg;
     bool in_header = false;
     enum verdict_result all = VERDICT_VALID;
     json_t *checkers = NULL;
@@ -306,6 +333,14 @@ int check_path(const char *path, const struct check_options *o,
         history_close(&h);
         return set_result(res, EXIT_BAD_INPUT, "%s%s", where, text);
     }
+    /* The register's semantics: ours for our JSONL; Knossos' for Jepsen
+     * EDN (FORMAT.md, "Reading Jepsen's history.edn"). */
+    rv = register_config(o->initial, fmt, &regcfg, text, sizeof text);
+    if (rv != 0) {
+        history_close(&h);
+        return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+    }
+    model_register_configure(&regcfg);
     limits = (struct checker_limits){
         .time_s = o->time_limit_s > 0 ? o->time_limit_s
                   : has_scenario      ? s.checker.time_limit_s
@@ -425,6 +460,7 @@ int check_path(const char *path, const struct check_options *o,
     rv = 0;
 
 out:
+    model_register_configure(NULL);
     json_decref(checkers);
     history_close(&h);
     if (rv != 0) {

@@ -35,7 +35,7 @@ static const char usage[] =
     "        --runs-dir DIR  where run directories go (histories/runs)\n"
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
     "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
-    "        [--threads N] [--no-split] [--json]\n"
+    "        [--threads N] [--no-split] [--json] [--initial VALUE]\n"
     "        [--export-edn OUT] FILE|RUN_DIR\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
@@ -49,6 +49,9 @@ static const char usage[] =
     "        --threads N  keys searched at once (default: the scenario's\n"
     "                   checker.threads, else one per core); the verdict\n"
     "                   is the same for any N\n"
+    "        --initial VALUE  the register's first value (cas-register;\n"
+    "                   default: unset). Jepsen EDN is read as Knossos\n"
+    "                   does: an ok read of nil is a value not known\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n"
     "  repro [--runs-dir DIR] RUN_DIR\n"
@@ -212,6 +215,7 @@ static int cmd_check(int argc, char **argv)
         {"threads", required_argument, NULL, 'T'},
         {"no-split", no_argument, NULL, 'w'},
         {"export-edn", required_argument, NULL, 'e'},
+        {"initial", required_argument, NULL, 'i'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -239,6 +243,9 @@ static int cmd_check(int argc, char **argv)
             break;
         case 'e':
             o.export_edn = optarg;
+            break;
+        case 'i':
+            o.initial = optarg;
             break;
         case 't':
             if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
