@@ -746,7 +746,8 @@ def load_run(run_dir):
     if verdict is None:
         notes.append("no verdict.json: the run was not checked")
     if header.get("partial"):
-        notes.append("the history's last line was cut (an interrupted run)")
+        # The words check uses (runner/check.c).
+        notes.append("partial history (the last line was cut off)")
     if os.path.exists(os.path.join(run_dir, "interrupted")):
         notes.append("the run was interrupted")
     notes.extend(_repro_notes(run_dir, notes))

@@ -56,7 +56,7 @@ static int load_run_scenario(const char *dir, struct scenario *s, bool *found)
         return 0;
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        fprintf(stderr, "faultline check: %s\n", err);
     }
     return rv;
 }
@@ -273,6 +273,12 @@ int check_path(const char *path, const struct check_options *o,
     if (is_dir) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(history_path, sizeof history_path, "%s/history.jsonl", path);
+        if (stat(history_path, &st) != 0 && errno == ENOENT) {
+            /* The words report uses for the same mistake. */
+            return set_result(res, EXIT_BAD_INPUT,
+                              "%s: no such file: not a run directory%s",
+                              history_path, "");
+        }
         if (load_run_scenario(dir, &s, &has_scenario) != 0) {
             return set_result(res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
                               path, "");

@@ -298,7 +298,8 @@ static int cmd_check(int argc, char **argv)
         fputc('\n', stdout);
     } else if (res.summary[0] != '\0') {
         fprintf(code >= EXIT_BAD_INPUT ? stderr : stdout, "%s%s\n",
-                code >= EXIT_BAD_INPUT ? "faultline: " : "", res.summary);
+                code >= EXIT_BAD_INPUT ? "faultline check: " : "",
+                res.summary);
     }
     json_decref(res.verdict);
     /* The run's report shows the verdict just rewritten. */

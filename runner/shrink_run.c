@@ -460,6 +460,12 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     if (S_ISDIR(sb.st_mode)) {
         dir = path;
         snprintf(p.hist_path, sizeof p.hist_path, "%s/history.jsonl", path);
+        if (stat(p.hist_path, &sb) != 0 && errno == ENOENT) {
+            fprintf(stderr, "faultline shrink: %s: no such file: not a run "
+                            "directory\n",
+                    p.hist_path);
+            return EXIT_BAD_INPUT;
+        }
         snprintf(p.out_path, sizeof p.out_path, "%s/shrunk.jsonl", path);
         snprintf(p.verdict_path, sizeof p.verdict_path,
                  "%s/shrunk.verdict.json", path);
