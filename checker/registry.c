@@ -233,11 +233,13 @@ int registry_plan(const struct history *h, const struct registry_choice *c,
         p->from = "--model";
     }
     /* What the history says of itself (FORMAT.md, the header). */
-    if (p->n == 0 && hd->has_checkers) {
+    if (p->n == 0 && hd->checkers != NULL) {
+        char buf[256], *save = NULL, *tok;
+        snprintf(buf, sizeof buf, "%s", hd->checkers); /* "set, lease" */
         *in_header = true;
-        for (size_t i = 0; i < hd->ncheckers; i++) {
-            rv = plan_add(p, hd->checkers[i], "field \"checkers\"", err,
-                          errlen);
+        for (tok = strtok_r(buf, ", ", &save); tok != NULL;
+             tok = strtok_r(NULL, ", ", &save)) {
+            rv = plan_add(p, tok, "field \"checkers\"", err, errlen);
             if (rv != 0) {
                 return rv;
             }

@@ -57,7 +57,21 @@ def gate_scenarios(root):
         return (GATE_FIRST.index(n) if n in GATE_FIRST else len(GATE_FIRST),
                 n)
     paths = glob.glob(os.path.join(root, "scenarios", "*.json"))
-    return sorted((p for p in paths if name(p) not in GATE_SKIP), key=rank)
+    return sorted((p for p in paths
+                   if name(p) not in GATE_SKIP and scenario_db(p) == "taskd"),
+                  key=rank)
+
+
+def scenario_db(path):
+    """The system a scenario file tests ("taskd" when it does not say): the
+    gate is taskd's; other systems' scenarios are not in it."""
+    try:
+        with open(path) as f:
+            s = json.load(f)
+    except (OSError, ValueError):
+        return "taskd"  # scenario_info reports it
+    db = s.get("db") if isinstance(s.get("db"), dict) else {}
+    return db.get("name", "taskd")
 
 
 def gate_time_limit(paths, budget_min, time_limit=None):

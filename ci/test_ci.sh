@@ -138,5 +138,35 @@ grep -qE "^$tmp/r/never +tasks +no-dedup +0 of 2 " "$tmp/rr2.out" || fail "repro
 ci/repro-rate --bin "$tmp/rstub" "$tmp/r/empty" >"$tmp/rr3.out" 2>&1; code=$?
 [ "$code" -eq 3 ] || fail "repro-rate: a directory without a history: exited $code, want 3"
 
+# 5. gate-mutants --repeat: detection rates over repeated gates, with a
+# stand-in taskd listing two bugs and a stand-in faultline that catches
+# "alpha" always (in "bad" at seed 3) and "beta" only in odd-numbered
+# runs of "good" (a bug caught by luck).
+mkdir -p "$tmp/mstub"
+printf '#!/usr/bin/env bash\n[ "$1" = --list-bugs ] && printf "alpha\\tone\\nbeta\\ttwo\\n"\n' >"$tmp/mstub/taskd"
+cat >"$tmp/mstub/faultline" <<SH
+#!/usr/bin/env bash
+scen=\$2; bug=; seed=; runs=histories/runs
+shift 2
+while [ \$# -gt 0 ]; do
+  case \$1 in --seed) seed=\$2; shift ;; --runs-dir) runs=\$2; shift ;; --bug) bug=\$2; shift ;; esac; shift
+done
+name=\$(basename "\$scen" .json)
+n=\$(( \$(cat "$tmp/mcount" 2>/dev/null || echo 0) + 1 )); echo \$n >"$tmp/mcount"
+dir=\$runs/\$name/T-\$seed-\$n; mkdir -p "\$dir"
+echo "faultline: run directory \$dir"
+if [ "\$bug" = alpha ] && [ "\$name" = bad ] || { [ "\$bug" = beta ] && [ "\$name" = good ] && [ \$((n % 2)) -eq 1 ]; }; then
+  echo 'faultline: invalid: set: lost (1)'; exit 1
+fi
+echo "faultline: valid: set (1 ok)"
+SH
+chmod +x "$tmp/mstub/taskd" "$tmp/mstub/faultline"
+ci/gate-mutants --bin "$tmp/mstub" --scenarios "$tmp/good.json" "$tmp/bad.json" \
+  --seed 3 --repeat 4 --runs-dir "$tmp/mruns" >"$tmp/m.out" 2>&1; code=$?
+[ "$code" -eq 1 ] || fail "gate-mutants --repeat: exited $code, want 1 (beta missed sometimes)"
+grep -qE "^alpha +4 of 4 +[0-9]+ s +bad 4 " "$tmp/m.out" || fail "gate-mutants: alpha should be 4 of 4 by bad: $(grep ^alpha "$tmp/m.out")"
+grep -qE "^beta +[1-3] of 4 +[0-9]+ s +good [1-3] " "$tmp/m.out" || fail "gate-mutants: beta should be caught sometimes: $(grep ^beta "$tmp/m.out")"
+grep -q "1 of 2 bugs caught in every gate (4 gates each)" "$tmp/m.out" || fail "gate-mutants: summary line: $(tail -1 "$tmp/m.out")"
+
 [ "$failures" -eq 0 ] || { echo "test_ci: $failures failed"; cat "$tmp"/*.out | tail -30; exit 1; }
 echo "test_ci: all passed"

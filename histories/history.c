@@ -87,13 +87,10 @@ void history_header_clear(struct history_header *hd)
 {
     free(hd->scenario);
     free(hd->start_wall);
+    free(hd->system);
     free(hd->workload);
-    for (size_t i = 0; i < hd->ncheckers; i++) {
-        free(hd->checkers[i]);
-    }
     free(hd->checkers);
     free(hd->model);
-    free(hd->system);
     free(hd->faultline_version);
     memset(hd, 0, sizeof *hd);
 }
@@ -109,22 +106,13 @@ int history_header_copy(struct history_header *to,
 {
     int rv = 0;
     *to = *from;
-    to->checkers = NULL;
-    to->ncheckers = 0;
     rv |= dup_opt(&to->scenario, from->scenario);
     rv |= dup_opt(&to->start_wall, from->start_wall);
-    rv |= dup_opt(&to->workload, from->workload);
-    rv |= dup_opt(&to->model, from->model);
     rv |= dup_opt(&to->system, from->system);
+    rv |= dup_opt(&to->workload, from->workload);
+    rv |= dup_opt(&to->checkers, from->checkers);
+    rv |= dup_opt(&to->model, from->model);
     rv |= dup_opt(&to->faultline_version, from->faultline_version);
-    if (rv == 0 && from->ncheckers > 0) {
-        to->checkers = calloc(from->ncheckers, sizeof *to->checkers);
-        rv = to->checkers == NULL ? -ENOMEM : 0;
-        for (size_t i = 0; rv == 0 && i < from->ncheckers; i++) {
-            rv = dup_opt(&to->checkers[i], from->checkers[i]);
-            to->ncheckers = i + 1;
-        }
-    }
     if (rv != 0) {
         history_header_clear(to);
         return -ENOMEM;
@@ -226,6 +214,42 @@ static int get_opt_string(struct reader *r, json_t *obj, const char *name,
     return 0;
 }
 
+/* An optional array of strings, joined with ", " into *@out. */
+static int get_opt_list(struct reader *r, json_t *obj, const char *name,
+                        char **out)
+{
+    json_t *v = json_object_get(obj, name), *item;
+    size_t i, len = 0;
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        return fail_at(r, 0, "field \"%s\": expected an array of names",
+                       name);
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) {
+            return fail_at(r, 0, "field \"%s[%zu]\": expected a string", name,
+                           i);
+        }
+        len += json_string_length(item) + 2;
+    }
+    *out = calloc(1, len + 1);
+    if (*out == NULL) {
+        return -ENOMEM;
+    }
+    json_array_foreach(v, i, item)
+    {
+        if (i > 0) {
+            strcat(*out, ", ");
+        }
+        strcat(*out, json_string_value(item));
+    }
+    return 0;
+}
+
 /* Required (or optional, if @dflt is non-NULL) non-negative integer. */
 static int get_count(struct reader *r, json_t *obj, const char *name,
                      const int64_t *dflt, int64_t *out)
@@ -243,43 +267,6 @@ static int get_count(struct reader *r, json_t *obj, const char *name,
                        name);
     }
     *out = (int64_t)json_integer_value(v);
-    return 0;
-}
-
-/* "checkers": an array of names (strings), or absent, or null. */
-static int get_checkers(struct reader *r, json_t *obj,
-                        struct history_header *hd)
-{
-    json_t *v = json_object_get(obj, "checkers");
-    json_t *name;
-    size_t i;
-
-    if (v == NULL || json_is_null(v)) {
-        return 0;
-    }
-    if (!json_is_array(v)) {
-        return fail_at(r, 0, "field \"checkers\": expected an array of "
-                             "checker names");
-    }
-    hd->checkers = calloc(json_array_size(v) + 1, sizeof *hd->checkers);
-    if (hd->checkers == NULL) {
-        return -ENOMEM;
-    }
-    hd->has_checkers = true;
-    json_array_foreach(v, i, name)
-    {
-        if (!json_is_string(name) || json_string_length(name) == 0) {
-            return fail_at(r, 0,
-                           "field \"checkers\": element %zu: expected a "
-                           "checker name (a string)",
-                           i);
-        }
-        hd->checkers[i] = strdup(json_string_value(name));
-        if (hd->checkers[i] == NULL) {
-            return -ENOMEM;
-        }
-        hd->ncheckers = i + 1;
-    }
     return 0;
 }
 
@@ -336,20 +323,20 @@ static int parse_header(struct reader *r, json_t *obj)
         rv = get_opt_string(r, obj, "start_wall", &hd->start_wall);
     }
     if (rv == 0) {
+        rv = get_opt_string(r, obj, "system", &hd->system);
+    }
+    if (rv == 0) {
         rv = get_opt_string(r, obj, "workload", &hd->workload);
     }
     if (rv == 0) {
         rv = get_opt_string(r, obj, "model", &hd->model);
     }
     if (rv == 0) {
-        rv = get_opt_string(r, obj, "system", &hd->system);
-    }
-    if (rv == 0) {
         rv = get_opt_string(r, obj, "faultline_version",
                             &hd->faultline_version);
     }
     if (rv == 0) {
-        rv = get_checkers(r, obj, hd);
+        rv = get_opt_list(r, obj, "checkers", &hd->checkers);
     }
     return rv;
 }
@@ -643,24 +630,24 @@ static json_t *header_to_json(const struct history_header *hd)
     if (hd->start_wall != NULL) {
         set(obj, "start_wall", json_string(hd->start_wall), &ok);
     }
+    if (hd->system != NULL) {
+        set(obj, "system", json_string(hd->system), &ok);
+    }
     if (hd->workload != NULL) {
         set(obj, "workload", json_string(hd->workload), &ok);
     }
-    if (hd->has_checkers) {
+    if (hd->checkers != NULL) {
         json_t *a = json_array();
-        for (size_t i = 0; a != NULL && i < hd->ncheckers; i++) {
-            if (json_array_append_new(a, json_string(hd->checkers[i])) != 0) {
-                ok = false;
-            }
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", hd->checkers);
+        for (char *save = NULL, *p = strtok_r(buf, ", ", &save); p != NULL;
+             p = strtok_r(NULL, ", ", &save)) {
+            json_array_append_new(a, json_string(p));
         }
         set(obj, "checkers", a, &ok);
     }
-    if (hd->model != NULL || hd->workload != NULL) {
-        set(obj, "model",
-            hd->model != NULL ? json_string(hd->model) : json_null(), &ok);
-    }
-    if (hd->system != NULL) {
-        set(obj, "system", json_string(hd->system), &ok);
+    if (hd->model != NULL) {
+        set(obj, "model", json_string(hd->model), &ok);
     }
     if (hd->faultline_version != NULL) {
         set(obj, "faultline_version", json_string(hd->faultline_version),

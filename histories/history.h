@@ -41,16 +41,19 @@ struct history_header {
     char *scenario;   /* owned; scenario name, or NULL */
     uint64_t seed;    /* the run's seed */
     char *start_wall; /* owned; UTC wall time of time 0, ISO 8601, or NULL */
-    /* What made the history and how to judge it (FORMAT.md, "Line 1");
-     * each owned, NULL when absent (model also when null). */
-    char *workload;          /* "register", "tasks"... */
-    char **checkers;         /* ncheckers names, when has_checkers */
-    size_t ncheckers;
-    bool has_checkers;
-    char *model;             /* "cas-register"... */
-    char *system;            /* the system under test: "taskd" */
-    char *faultline_version; /* the faultline that wrote it */
-    int line;                /* the header's line in the file, or 0 */
+    /* What the run was (each owned, NULL when the file does not say: older
+     * histories): the system under test ("taskd"), the workload kind
+     * ("tasks"), the checkers that judge it, comma-separated ("set,
+     * linearizable"; a JSON array in the file), the linearizability model
+     * ("task-record"; null in the file reads as NULL), and the faultline
+     * that wrote it. check, shrink and the report judge by them
+     * (checker/registry.h). */
+    char *system;
+    char *workload;
+    char *checkers;
+    char *model;
+    char *faultline_version;
+    int line; /* the header's line in the file, or 0 */
 };
 
 /* Copy @from's header into @to (which holds nothing yet): strings copied.

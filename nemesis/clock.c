@@ -1,7 +1,7 @@
 /* clock: move the wall clock of target nodes with libfaketime.
  *
  * Nodes of a scenario with clock faults start with libfaketime preloaded
- * (runner/cluster.c), reading their offset from nodes/nN/faketime.rc (at
+ * (clock_prepare), reading their offset from nodes/nN/faketime.rc (at
  * most a second old: FAKETIME_CACHE_DURATION=1); the monotonic clock is left
  * alone (FAKETIME_DONT_FAKE_MONOTONIC=1), as on a machine whose NTP steps
  * the time. Modes, drawn per fault:
@@ -24,6 +24,69 @@
  * does not divide the cache period, so the flips land at varying phases. */
 #define STROBE_MS 2500
 
+extern const struct nemesis_ops nemesis_clock;
+
+#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+
+struct clock_settings {
+    int offset_ms; /* clock faults move clocks up to this far */
+    char modes[SETTINGS_MAX_LIST][SETTINGS_NAME_LEN];
+    int n_modes; /* bump, strobe, drift; none listed: all */
+};
+
+static const char *const clock_modes[] = {"bump", "strobe", "drift", NULL};
+
+static bool mode_ok(const char *v)
+{
+    return settings_in_list(clock_modes, v);
+}
+
+static const char *modes_known(void)
+{
+    static char buf[64];
+    return settings_join(clock_modes, buf, sizeof buf);
+}
+
+#define T struct clock_settings
+static const struct setting clock_fields[] = {
+    {"clock_offset_ms", SETTING_INT, SETTING_OFF(T, offset_ms), 0, 0, 1e9,
+     NULL, NULL, "clock faults move clocks up to this far"},
+    {"clock_modes", SETTING_LIST, SETTING_LIST_AT(T, modes, n_modes), 0, 0,
+     mode_ok, modes_known, "modes to draw from (none listed: all)"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+#undef T
+
+static void clock_defaults(void *p)
+{
+    ((struct clock_settings *)p)->offset_ms = 60000;
+}
+
+static const struct settings_table clock_table = {
+    .size = sizeof(struct clock_settings),
+    .defaults = clock_defaults,
+    .fields = clock_fields,
+};
+
+/* Nodes start with libfaketime preloaded, reading their offset file. */
+static int clock_prepare(struct cluster *c, const struct scenario *s,
+                         const void *settings, int i, struct cluster_env *env)
+{
+    int rv = 0;
+    if (env == NULL) {
+        return 0;
+    }
+    nemesis_clock_set(c, i, 0, 1);
+    rv |= cluster_env_preload(env, FAKETIME_LIB);
+    rv |= cluster_env_put(env, "FAKETIME_TIMESTAMP_FILE=%s/faketime.rc",
+                          c->nodes[i].spec.dir);
+    rv |= cluster_env_put(env, "FAKETIME_CACHE_DURATION=1");
+    rv |= cluster_env_put(env, "FAKETIME_DONT_FAKE_MONOTONIC=1");
+    /* a drift's rate runs from its change */
+    rv |= cluster_env_put(env, "FAKETIME_XRESET=1");
+    return rv != 0 ? -ENOSPC : 0;
+}
+
 struct clock_fault {
     struct nemesis_env *env;
     int nodes[DB_MAX_NODES];
@@ -39,6 +102,9 @@ int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate)
 {
     char path[4200], tmp[4200];
     FILE *f;
+    if (c->dry_run) {
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/faketime.rc", c->nodes[i].spec.dir);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     f = fopen(tmp, "w");
@@ -89,7 +155,8 @@ static json_t *describe_json(struct clock_fault *f)
 static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
     const char *selector = nemesis_draw_selector(env, draw);
-    double max_s = env->s->nemesis.clock_offset_ms / 1000.0;
+    const struct clock_settings *set = nemesis_settings(env->s, &nemesis_clock);
+    double max_s = set->offset_ms / 1000.0;
     struct clock_fault *f = calloc(1, sizeof *f);
     const char *mode;
 
@@ -100,9 +167,8 @@ static int clock_start(struct nemesis_env *env, struct rng *draw, void **state)
     f->n = nemesis_pick(env, draw, selector, false, f->nodes);
     f->offset_s = (rng_unit(draw) * 2 - 1) * max_s;
     mode = "bump";
-    if (env->s->nemesis.n_clock_modes > 0) {
-        mode = env->s->nemesis.clock_modes[rng_below(
-            draw, (uint64_t)env->s->nemesis.n_clock_modes)];
+    if (set->n_modes > 0) {
+        mode = set->modes[rng_below(draw, (uint64_t)set->n_modes)];
     } else {
         static const char *const all[] = {"bump", "strobe", "drift"};
         mode = all[rng_below(draw, 3)];
@@ -189,6 +255,9 @@ static void clock_describe(struct nemesis_env *env, void *state, char *buf,
 
 const struct nemesis_ops nemesis_clock = {
     .name = "clock",
+    .settings = &clock_table,
+    .needs = DB_CAP_LIBC_TIME,
+    .prepare_node = clock_prepare,
     .start = clock_start,
     .stop = clock_stop,
     .describe = clock_describe,

@@ -42,16 +42,18 @@ static const struct point points[] = {
     {NULL, NULL},
 };
 
-static const struct {
-    const char *name;
-    int value;
-} errnos[] = {{"EIO", EIO},
-              {"ENOSPC", ENOSPC},
-              {"EROFS", EROFS},
-              {"EDQUOT", EDQUOT},
-              {NULL, 0}};
+extern const struct nemesis_ops nemesis_disk;
 
-bool nemesis_disk_op_known(const char *op)
+#define FIU_LIB_DIR "/usr/lib/fiu"
+
+struct disk_settings {
+    char ops[SETTINGS_MAX_LIST][SETTINGS_NAME_LEN];
+    int n_ops; /* none listed: fsync */
+    char err[SETTINGS_NAME_LEN];
+    double probability;
+};
+
+static bool op_ok(const char *op)
 {
     for (int i = 0; points[i].op != NULL; i++) {
         if (strcmp(points[i].op, op) == 0) {
@@ -61,28 +63,89 @@ bool nemesis_disk_op_known(const char *op)
     return false;
 }
 
-bool nemesis_disk_errno_known(const char *name)
+static const char *ops_known(void)
 {
-    for (int i = 0; errnos[i].name != NULL; i++) {
-        if (strcmp(errnos[i].name, name) == 0) {
+    static char buf[256];
+    size_t used = 0;
+    for (int i = 0; points[i].op != NULL && used < sizeof buf; i++) {
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
+                                 i ? ", " : "", points[i].op);
+    }
+    return buf;
+}
+
+static const struct setting disk_fields[] = {
+    {"disk_ops", SETTING_LIST, SETTING_LIST_AT(struct disk_settings, ops, n_ops),
+     0, 0, op_ok, ops_known, "operations to fail (libfiu points)"},
+    {"disk_errno", SETTING_STR, SETTING_STR_AT(struct disk_settings, err), 0, 0,
+     nemesis_errno_known, nemesis_errno_names, "the error injected"},
+    {"disk_probability", SETTING_NUM,
+     SETTING_OFF(struct disk_settings, probability), 0, 0.0001, 1, NULL, NULL,
+     "the share of calls that fail while the fault is on"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static void disk_defaults(void *p)
+{
+    struct disk_settings *d = p;
+    snprintf(d->err, sizeof d->err, "EIO");
+    d->probability = 1;
+}
+
+static const struct settings_table disk_table = {
+    .size = sizeof(struct disk_settings),
+    .defaults = disk_defaults,
+    .fields = disk_fields,
+};
+
+/* True when libfiu's POSIX preload is needed in the nodes (fsync,
+ * write...); false when only the node's own points are used. */
+static bool needs_preload(const struct disk_settings *d)
+{
+    if (d->n_ops == 0) {
+        return true; /* the default op is fsync */
+    }
+    for (int i = 0; i < d->n_ops; i++) {
+        if (strncmp(point_of(d->ops[i]), "posix/", 6) == 0) {
             return true;
         }
     }
     return false;
 }
 
-bool nemesis_disk_needs_preload(const struct scenario *s)
+static unsigned disk_needs(const void *settings)
 {
-    if (s->nemesis.n_disk_ops == 0) {
-        return true; /* the default op is fsync */
-    }
-    for (int i = 0; i < s->nemesis.n_disk_ops; i++) {
-        if (strncmp(s->nemesis.disk_ops[i], "posix", 5) == 0 ||
-            strncmp(point_of(s->nemesis.disk_ops[i]), "posix/", 6) == 0) {
-            return true;
+    const struct disk_settings *d = settings;
+    unsigned needs = needs_preload(d) ? DB_CAP_LIBC_IO : 0;
+    for (int i = 0; i < d->n_ops; i++) {
+        if (strncmp(point_of(d->ops[i]), "posix/", 6) != 0) {
+            needs |= DB_CAP_FIU_POINTS;
         }
     }
-    return false;
+    return needs;
+}
+
+/* libfiu's preload listens on the node's fiu-PID FIFOs; it keeps the
+ * node's pid (nothing is exec'd in between). With only the node's own
+ * points, the node opens the same FIFOs itself, with no preload (which an
+ * ASan build can't take). */
+static int disk_prepare(struct cluster *c, const struct scenario *s,
+                        const void *settings, int i, struct cluster_env *env)
+{
+    const char *dir = c->nodes[i].spec.dir;
+    int rv = 0;
+    if (env == NULL) {
+        return 0;
+    }
+    if (needs_preload(settings)) {
+        rv |= cluster_env_preload(env, FIU_LIB_DIR "/fiu_run_preload.so");
+        rv |= cluster_env_preload(env, FIU_LIB_DIR "/fiu_posix_preload.so");
+        rv |= cluster_env_put(env, "FIU_CTRL_FIFO=%s/fiu", dir);
+        rv |= cluster_env_put(env, "FIU_ENABLE=");
+    } else {
+        rv |= cluster_env_put(env, "TASKD_FIU_FIFO=%s/fiu", dir);
+    }
+    return rv != 0 ? -ENOSPC : 0;
 }
 
 static const char *point_of(const char *op)
@@ -95,15 +158,6 @@ static const char *point_of(const char *op)
     return NULL;
 }
 
-static int errno_of(const char *name)
-{
-    for (int i = 0; errnos[i].name != NULL; i++) {
-        if (strcmp(errnos[i].name, name) == 0) {
-            return errnos[i].value;
-        }
-    }
-    return EIO;
-}
 
 struct disk_fault {
     int nodes[DB_MAX_NODES];
@@ -119,6 +173,9 @@ static int fiu_ctrl(struct nemesis_env *env, int i, int pid,
     char prefix[4200], pidbuf[16];
     char *argv[] = {"timeout",       "2",    "fiu-ctrl", "-f", prefix, "-c",
                     (char *)command, pidbuf, NULL};
+    if (env->cluster->dry_run) {
+        return 0;
+    }
     snprintf(prefix, sizeof prefix, "%s/fiu", env->cluster->nodes[i].spec.dir);
     snprintf(pidbuf, sizeof pidbuf, "%d", pid);
     return sandbox_run(argv, env->log_fd);
@@ -128,13 +185,16 @@ static json_t *describe_json(struct nemesis_env *env, struct disk_fault *f)
 {
     return json_pack("{s:s, s:s, s:s, s:f, s:o}", "op", f->op, "point",
                      point_of(f->op), "errno", f->err, "probability",
-                     env->s->nemesis.disk_probability, "nodes",
+                     ((const struct disk_settings *)nemesis_settings(
+                          env->s, &nemesis_disk))
+                         ->probability,
+                     "nodes",
                      nemesis_node_names(env, f->nodes, f->n));
 }
 
 static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
-    const struct scenario *s = env->s;
+    const struct disk_settings *d = nemesis_settings(env->s, &nemesis_disk);
     const char *selector = nemesis_draw_selector(env, draw);
     struct disk_fault *f = calloc(1, sizeof *f);
     char command[256];
@@ -143,12 +203,9 @@ static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
     if (f == NULL) {
         return -ENOMEM;
     }
-    f->op =
-        s->nemesis.n_disk_ops > 0
-            ? s->nemesis
-                  .disk_ops[rng_below(draw, (uint64_t)s->nemesis.n_disk_ops)]
-            : "fsync";
-    f->err = s->nemesis.disk_errno;
+    f->op = d->n_ops > 0 ? d->ops[rng_below(draw, (uint64_t)d->n_ops)]
+                         : "fsync";
+    f->err = d->err;
     f->n = nemesis_pick(env, draw, selector, true, f->nodes);
     if (env->replay != NULL) {
         const char *op = json_string_value(json_object_get(env->replay, "op"));
@@ -164,17 +221,17 @@ static int disk_start(struct nemesis_env *env, struct rng *draw, void **state)
         free(f);
         return -EAGAIN;
     }
-    if (s->nemesis.disk_probability >= 1) {
+    if (d->probability >= 1) {
         snprintf(command, sizeof command,
                  "enable name=%s,failnum=1,"
                  "failinfo=%d",
-                 point_of(f->op), errno_of(f->err));
+                 point_of(f->op), nemesis_errno_value(f->err));
     } else {
         snprintf(command, sizeof command,
                  "enable_random name=%s,failnum=1,"
                  "failinfo=%d,probability=%.4f",
-                 point_of(f->op), errno_of(f->err),
-                 s->nemesis.disk_probability);
+                 point_of(f->op), nemesis_errno_value(f->err),
+                 d->probability);
     }
     env->record(env->arg, HISTORY_INVOKE, "disk", describe_json(env, f));
     enabled = json_array();
@@ -226,6 +283,10 @@ static void disk_describe(struct nemesis_env *env, void *state, char *buf,
 
 const struct nemesis_ops nemesis_disk = {
     .name = "disk",
+    .settings = &disk_table,
+    .needs = DB_CAP_PROCESS,
+    .needs_of = disk_needs,
+    .prepare_node = disk_prepare,
     .start = disk_start,
     .stop = disk_stop,
     .describe = disk_describe,

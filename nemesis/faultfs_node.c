@@ -13,22 +13,21 @@
 
 #define READY_TIMEOUT_MS 10000
 
-static const char *const fs_faults[] = {"lose-unsynced-on-kill",
-                                        "torn-write-on-kill", "disk-error",
-                                        "disk-full", NULL};
-
 static const char *const fs_ops[] = {
     "read",     "write",  "fsync", "fdatasync", "create", "rename",
     "truncate", "unlink", "mkdir", "open",      NULL};
 
-bool nemesis_faultfs_wanted(const struct scenario *s)
+int nemesis_faultfs_prepare(struct cluster *c, const struct scenario *s,
+                            const void *settings, int i,
+                            struct cluster_env *env)
 {
-    for (int i = 0; fs_faults[i] != NULL; i++) {
-        if (scenario_has_fault(s, fs_faults[i])) {
-            return true;
-        }
-    }
-    return false;
+    return env == NULL ? nemesis_faultfs_mount(c, i, s->seed) : 0;
+}
+
+const char *nemesis_faultfs_op_names(void)
+{
+    static char buf[256];
+    return settings_join(fs_ops, buf, sizeof buf);
 }
 
 bool nemesis_faultfs_op_known(const char *op)
@@ -52,7 +51,7 @@ static void say(struct cluster *c, const char *fmt, const char *a,
     }
 }
 
-int nemesis_faultfs_mount(struct cluster *c, int i)
+int nemesis_faultfs_mount(struct cluster *c, int i, uint64_t run_seed)
 {
     const struct db_node *n = &c->nodes[i].spec;
     char bin[1100], sock[4200], stash[4200], log[4200], seed[32], ready[16];
@@ -80,7 +79,7 @@ int nemesis_faultfs_mount(struct cluster *c, int i)
     snprintf(stash, sizeof stash, "%s/faultfs.stash", n->dir);
     snprintf(log, sizeof log, "%s/faultfs.log", n->dir);
     snprintf(seed, sizeof seed, "%llu",
-             (unsigned long long)(c->s->seed * 16 + (uint64_t)n->id));
+             (unsigned long long)(run_seed * 16 + (uint64_t)n->id));
     if (pipe2(p, O_CLOEXEC) != 0) {
         return -errno;
     }
@@ -122,6 +121,10 @@ int nemesis_faultfs_command(struct cluster *c, int i, const char *command,
 {
     const struct db_node *n = &c->nodes[i].spec;
     struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (c->dry_run) {
+        snprintf(reply, size, "ok (dry run)");
+        return 0;
+    }
     struct timeval tv = {30, 0};
     char buf[4096], line[512] = "";
     size_t used = 0;

@@ -15,23 +15,29 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runner/cluster.h"
 #include "runner/scenario.h"
 
-/* True when a fault of @s needs faultfs under the nodes. */
-bool nemesis_faultfs_wanted(const struct scenario *s);
+
+/* The prepare_node of every faultfs fault kind: mount node @i's faultfs
+ * before it first starts (@env NULL); nothing at each start. */
+int nemesis_faultfs_prepare(struct cluster *c, const struct scenario *s,
+                            const void *settings, int i,
+                            struct cluster_env *env);
 
 /* Start node @i's faultfs and wait until it is mounted (at most 10 s).
  * Returns 0, or a negative errno with a message on c->log. */
-int nemesis_faultfs_mount(struct cluster *c, int i);
+int nemesis_faultfs_mount(struct cluster *c, int i, uint64_t run_seed);
 
 /* Send @command to node @i's faultfs; its last reply line goes to @reply.
  * Returns 0 (ok), 1 (an error reply) or a negative errno (unreachable). */
 int nemesis_faultfs_command(struct cluster *c, int i, const char *command,
                             char *reply, size_t size);
 
-/* Names a scenario may use in nemesis.fs_ops. */
+/* Names a scenario may use in nemesis.fs_ops, and their list. */
 bool nemesis_faultfs_op_known(const char *op);
+const char *nemesis_faultfs_op_names(void);
 
 #endif /* FAULTLINE_NEMESIS_FAULTFS_NODE_H */

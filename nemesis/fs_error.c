@@ -19,6 +19,55 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern const struct nemesis_ops nemesis_disk_error;
+
+struct fs_settings {
+    char ops[SETTINGS_MAX_LIST][SETTINGS_NAME_LEN];
+    int n_ops; /* none listed: fsync */
+    char files[SETTINGS_MAX_LIST][SETTINGS_NAME_LEN];
+    int n_files; /* none listed: every file */
+    char err[SETTINGS_NAME_LEN];
+    double probability;
+};
+
+static bool file_ok(const char *v)
+{
+    return *v != '\0' && strpbrk(v, " \t\n") == NULL;
+}
+
+static const char *files_known(void)
+{
+    return "globs of at most 23 characters, no spaces";
+}
+
+#define T struct fs_settings
+static const struct setting fs_fields[] = {
+    {"fs_ops", SETTING_LIST, SETTING_LIST_AT(T, ops, n_ops), 0, 0,
+     nemesis_faultfs_op_known, nemesis_faultfs_op_names,
+     "file operations to fail"},
+    {"fs_files", SETTING_LIST, SETTING_LIST_AT(T, files, n_files), 0, 0,
+     file_ok, files_known, "globs of the files to fail, in the data dir"},
+    {"disk_errno", SETTING_STR, SETTING_STR_AT(T, err), 0, 0,
+     nemesis_errno_known, nemesis_errno_names, "the error injected"},
+    {"disk_probability", SETTING_NUM, SETTING_OFF(T, probability), 0, 0.0001, 1,
+     NULL, NULL, "the share of calls that fail while the fault is on"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+#undef T
+
+static void fs_defaults(void *p)
+{
+    struct fs_settings *f = p;
+    snprintf(f->err, sizeof f->err, "EIO");
+    f->probability = 1;
+}
+
+static const struct settings_table fs_table = {
+    .size = sizeof(struct fs_settings),
+    .defaults = fs_defaults,
+    .fields = fs_fields,
+};
+
 struct fs_fault {
     const char *kind; /* "disk-error", "disk-full" */
     int nodes[DB_MAX_NODES];
@@ -34,10 +83,10 @@ static json_t *describe_json(struct nemesis_env *env, struct fs_fault *f)
     if (strcmp(f->kind, "disk-error") == 0) {
         json_object_set_new(v, "op", json_string(f->op));
         json_object_set_new(v, "files", json_string(f->files));
-        json_object_set_new(v, "errno",
-                            json_string(env->s->nemesis.disk_errno));
-        json_object_set_new(v, "probability",
-                            json_real(env->s->nemesis.disk_probability));
+        const struct fs_settings *set =
+            nemesis_settings(env->s, &nemesis_disk_error);
+        json_object_set_new(v, "errno", json_string(set->err));
+        json_object_set_new(v, "probability", json_real(set->probability));
     }
     return v;
 }
@@ -45,7 +94,8 @@ static json_t *describe_json(struct nemesis_env *env, struct fs_fault *f)
 static int fs_start(struct nemesis_env *env, struct rng *draw, void **state,
                     const char *kind)
 {
-    const struct scenario *s = env->s;
+    const struct fs_settings *set =
+        nemesis_settings(env->s, &nemesis_disk_error);
     const char *selector = nemesis_draw_selector(env, draw);
     struct fs_fault *f = calloc(1, sizeof *f);
     char command[256], reply[512];
@@ -55,17 +105,13 @@ static int fs_start(struct nemesis_env *env, struct rng *draw, void **state,
         return -ENOMEM;
     }
     f->kind = kind;
-    snprintf(
-        f->op, sizeof f->op, "%s",
-        s->nemesis.n_fs_ops > 0
-            ? s->nemesis.fs_ops[rng_below(draw, (uint64_t)s->nemesis.n_fs_ops)]
-            : "fsync");
-    snprintf(
-        f->files, sizeof f->files, "%s",
-        s->nemesis.n_fs_files > 0
-            ? s->nemesis
-                  .fs_files[rng_below(draw, (uint64_t)s->nemesis.n_fs_files)]
-            : "*");
+    snprintf(f->op, sizeof f->op, "%s",
+             set->n_ops > 0 ? set->ops[rng_below(draw, (uint64_t)set->n_ops)]
+                            : "fsync");
+    snprintf(f->files, sizeof f->files, "%s",
+             set->n_files > 0
+                 ? set->files[rng_below(draw, (uint64_t)set->n_files)]
+                 : "*");
     f->n = nemesis_pick(env, draw, selector, false, f->nodes);
     if (env->replay != NULL) {
         const char *op = json_string_value(json_object_get(env->replay, "op"));
@@ -86,12 +132,12 @@ static int fs_start(struct nemesis_env *env, struct rng *draw, void **state,
     }
     if (strcmp(kind, "disk-full") == 0) {
         snprintf(command, sizeof command, "fill on");
-    } else if (s->nemesis.disk_probability >= 1) {
+    } else if (set->probability >= 1) {
         snprintf(command, sizeof command, "fail %s %s always %s", f->op,
-                 s->nemesis.disk_errno, f->files);
+                 set->err, f->files);
     } else {
         snprintf(command, sizeof command, "fail %s %s %.4f %s", f->op,
-                 s->nemesis.disk_errno, s->nemesis.disk_probability, f->files);
+                 set->err, set->probability, f->files);
     }
     env->record(env->arg, HISTORY_INVOKE, kind, describe_json(env, f));
     took = json_array();
@@ -156,6 +202,9 @@ static int full_start(struct nemesis_env *env, struct rng *draw, void **state)
 
 const struct nemesis_ops nemesis_disk_error = {
     .name = "disk-error",
+    .settings = &fs_table,
+    .needs = DB_CAP_DATA_DIR,
+    .prepare_node = nemesis_faultfs_prepare,
     .start = error_start,
     .stop = fs_stop,
     .describe = fs_describe,
@@ -163,6 +212,8 @@ const struct nemesis_ops nemesis_disk_error = {
 
 const struct nemesis_ops nemesis_disk_full = {
     .name = "disk-full",
+    .needs = DB_CAP_DATA_DIR,
+    .prepare_node = nemesis_faultfs_prepare,
     .start = full_start,
     .stop = fs_stop,
     .describe = fs_describe,

@@ -11,6 +11,7 @@ static int kill_start(struct nemesis_env *env, struct rng *draw, void **state)
 
 const struct nemesis_ops nemesis_kill = {
     .name = "kill",
+    .needs = DB_CAP_PROCESS,
     .start = kill_start,
     .stop = proc_fault_start_again,
     .describe = proc_fault_describe,

@@ -7,6 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern const struct nemesis_ops nemesis_loss;
+
+struct loss_settings {
+    double probability;
+};
+
+static const struct setting loss_fields[] = {
+    {"loss_probability", SETTING_NUM,
+     SETTING_OFF(struct loss_settings, probability), 0, 0.001, 1, NULL, NULL,
+     "the share of packets dropped"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static void loss_defaults(void *p)
+{
+    ((struct loss_settings *)p)->probability = 0.3;
+}
+
+static const struct settings_table loss_table = {
+    .size = sizeof(struct loss_settings),
+    .defaults = loss_defaults,
+    .fields = loss_fields,
+};
+
 static int loss_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
     int targets[DB_MAX_NODES];
@@ -18,7 +42,9 @@ static int loss_start(struct nemesis_env *env, struct rng *draw, void **state)
         return -ENOMEM;
     }
     g->n = env->cluster->n;
-    g->probability = env->s->nemesis.loss_probability;
+    g->probability =
+        ((const struct loss_settings *)nemesis_settings(env->s, &nemesis_loss))
+            ->probability;
     snprintf(g->shape, sizeof g->shape, "%s", selector);
     for (int t = 0; t < n; t++) {
         for (int j = 0; j < g->n; j++) {
@@ -46,6 +72,7 @@ static int loss_stop(struct nemesis_env *env, void *state)
 
 const struct nemesis_ops nemesis_loss = {
     .name = "loss",
+    .settings = &loss_table,
     .start = loss_start,
     .stop = loss_stop,
     .describe = grudge_describe,

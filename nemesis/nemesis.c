@@ -3,6 +3,7 @@
 #include "nemesis/nemesis.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,25 +13,65 @@
 #define MAX_STEPS  4096
 #define MAX_KINDS  32
 
-static const struct nemesis_ops *const kinds[] = {
-    &nemesis_kill,       &nemesis_pause,         &nemesis_restart,
-    &nemesis_partition,  &nemesis_loss,          &nemesis_clock,
-    &nemesis_disk,       &nemesis_lose_unsynced, &nemesis_torn_write,
-    &nemesis_disk_error, &nemesis_disk_full,     NULL,
-};
+/* The registry: one line per fault kind (its struct nemesis_ops, in a file
+ * of its own). */
+#define KINDS(X)                                                               \
+    X(nemesis_kill)                                                            \
+    X(nemesis_pause)                                                           \
+    X(nemesis_restart)                                                         \
+    X(nemesis_partition)                                                       \
+    X(nemesis_loss)                                                            \
+    X(nemesis_clock)                                                           \
+    X(nemesis_disk)                                                            \
+    X(nemesis_lose_unsynced)                                                   \
+    X(nemesis_torn_write)                                                      \
+    X(nemesis_disk_error)                                                      \
+    X(nemesis_disk_full)
 
-const char *const nemesis_names[] = {"kill",
-                                     "pause",
-                                     "restart",
-                                     "partition",
-                                     "loss",
-                                     "clock",
-                                     "disk",
-                                     "lose-unsynced-on-kill",
-                                     "torn-write-on-kill",
-                                     "disk-error",
-                                     "disk-full",
-                                     NULL};
+#define DECLARE(sym) extern const struct nemesis_ops sym;
+#define ADDRESS(sym) &sym,
+KINDS(DECLARE)
+static const struct nemesis_ops *const kinds[] = {KINDS(ADDRESS) NULL};
+
+_Static_assert(sizeof kinds / sizeof kinds[0] - 1 <= SCENARIO_MAX_KINDS,
+               "more fault kinds than struct scenario has room for");
+
+const char *const nemesis_selectors[] = {"one", "minority", "majority", "all",
+                                         "leader", NULL};
+
+static const struct {
+    const char *name;
+    int value;
+} errnos[] = {{"EIO", EIO},
+              {"ENOSPC", ENOSPC},
+              {"EROFS", EROFS},
+              {"EDQUOT", EDQUOT},
+              {NULL, 0}};
+
+bool nemesis_errno_known(const char *name)
+{
+    for (int i = 0; errnos[i].name != NULL; i++) {
+        if (strcmp(errnos[i].name, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *nemesis_errno_names(void)
+{
+    return "EIO, ENOSPC, EROFS, EDQUOT";
+}
+
+int nemesis_errno_value(const char *name)
+{
+    for (int i = 0; errnos[i].name != NULL; i++) {
+        if (strcmp(errnos[i].name, name) == 0) {
+            return errnos[i].value;
+        }
+    }
+    return EIO;
+}
 
 const struct nemesis_ops *nemesis_find(const char *name)
 {
@@ -40,6 +81,83 @@ const struct nemesis_ops *nemesis_find(const char *name)
         }
     }
     return NULL;
+}
+
+const struct nemesis_ops *nemesis_kind_at(int index)
+{
+    if (index < 0 || index >= (int)(sizeof kinds / sizeof kinds[0]) - 1) {
+        return NULL;
+    }
+    return kinds[index];
+}
+
+int nemesis_kind_index(const struct nemesis_ops *ops)
+{
+    for (int i = 0; kinds[i] != NULL; i++) {
+        if (kinds[i] == ops) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+const char *nemesis_kind_names(void)
+{
+    static char buf[512];
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; kinds[i] != NULL && used < sizeof buf; i++) {
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s%s",
+                                 i ? ", " : "", kinds[i]->name);
+    }
+    return buf;
+}
+
+const void *nemesis_settings(const struct scenario *s,
+                             const struct nemesis_ops *ops)
+{
+    return scenario_fault_settings(s, nemesis_kind_index(ops));
+}
+
+unsigned nemesis_needs(const struct scenario *s, const struct nemesis_ops *ops)
+{
+    unsigned needs = ops->needs;
+    if (ops->needs_of != NULL) {
+        needs |= ops->needs_of(nemesis_settings(s, ops));
+    }
+    return needs;
+}
+
+int nemesis_prepare_node(void *scenario, struct cluster *c, int i,
+                         struct cluster_env *env)
+{
+    const struct scenario *s = scenario;
+    /* Kinds sharing one preparation (the faultfs kinds share a mount) run
+     * it once. */
+    int (*done[SCENARIO_MAX_FAULTS])(struct cluster *, const struct scenario *,
+                                     const void *, int, struct cluster_env *);
+    int n_done = 0;
+
+    for (int f = 0; f < s->nemesis.n_faults; f++) {
+        const struct nemesis_ops *ops = nemesis_find(s->nemesis.faults[f]);
+        bool seen = false;
+        int rv;
+        if (ops == NULL || ops->prepare_node == NULL) {
+            continue;
+        }
+        for (int k = 0; k < n_done; k++) {
+            seen |= done[k] == ops->prepare_node;
+        }
+        if (seen) {
+            continue;
+        }
+        done[n_done++] = ops->prepare_node;
+        rv = ops->prepare_node(c, s, nemesis_settings(s, ops), i, env);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
 }
 
 /* --- targets -------------------------------------------------------------- */
@@ -104,10 +222,11 @@ int nemesis_pick(struct nemesis_env *env, struct rng *draw,
 const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw)
 {
     const struct scenario *s = env->s;
-    if (s->nemesis.n_targets == 0) {
-        return "one";
-    }
-    return s->nemesis.targets[rng_below(draw, (uint64_t)s->nemesis.n_targets)];
+    env->selector = s->nemesis.n_targets == 0
+                        ? "one"
+                        : s->nemesis.targets[rng_below(
+                              draw, (uint64_t)s->nemesis.n_targets)];
+    return env->selector;
 }
 
 int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names, int *out)
@@ -144,6 +263,9 @@ int nemesis_netns_run(struct nemesis_env *env, int i, char *const argv[])
 {
     char *full[40];
     int k = 0;
+    if (env->cluster->dry_run) {
+        return 0;
+    }
     full[k++] = "ip";
     full[k++] = "netns";
     full[k++] = "exec";
@@ -195,13 +317,70 @@ int nemesis_plan(const struct scenario *s, uint64_t seed,
     return n;
 }
 
-void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n)
+struct capture {
+    json_t *value; /* the first invoke's value: what the fault starts with */
+};
+
+static void capture_record(void *arg, enum history_type type, const char *f,
+                           json_t *value)
 {
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "%8.3f s  %-10s for %6.3f s  draw %016llx\n", steps[i].at_s,
-                steps[i].ops->name, steps[i].duration_s,
-                (unsigned long long)steps[i].draw);
+    struct capture *cap = arg;
+    if (type == HISTORY_INVOKE && cap->value == NULL) {
+        cap->value = value;
+    } else {
+        json_decref(value);
     }
+}
+
+void nemesis_plan_print(FILE *f, const struct scenario *s,
+                        const struct nemesis_step *steps, int n)
+{
+    struct cluster c;
+    uv_loop_t loop;
+    struct capture cap;
+    struct nemesis_env env;
+
+    uv_loop_init(&loop);
+    cluster_init_dry(&c, db_find(s->db.name), scenario_db_settings(s),
+                     s->nodes, "RUN_DIR");
+    env = (struct nemesis_env){
+        .loop = &loop,
+        .cluster = &c,
+        .s = s,
+        .log_fd = -1,
+        .record = capture_record,
+        .arg = &cap,
+    };
+    for (int i = 0; i < n; i++) {
+        struct rng draw;
+        void *state = NULL;
+        char *text = NULL;
+        int rv;
+
+        cap.value = NULL;
+        env.selector = NULL;
+        rng_init(&draw, steps[i].draw);
+        rv = steps[i].ops->start(&env, &draw, &state);
+        if (rv == 0) {
+            steps[i].ops->stop(&env, state);
+        }
+        if (cap.value != NULL) {
+            text = json_dumps(cap.value, JSON_COMPACT | JSON_SORT_KEYS |
+                                           JSON_REAL_PRECISION(6));
+        }
+        fprintf(f, "%8.3f s  %-10s for %6.3f s  %s%s\n", steps[i].at_s,
+                steps[i].ops->name, steps[i].duration_s,
+                text != NULL ? text : rv == -EAGAIN ? "(skipped: nothing to "
+                                                      "act on)"
+                                                    : "",
+                env.selector != NULL && strcmp(env.selector, "leader") == 0
+                    ? "  (target: the leader at that time)"
+                    : "");
+        free(text);
+        json_decref(cap.value);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT); /* close what the faults opened */
+    uv_loop_close(&loop);
 }
 
 /* --- the scheduler ----------------------------------------------------------

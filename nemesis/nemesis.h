@@ -16,6 +16,8 @@
 #include <uv.h>
 
 #include "histories/history.h"
+#include "nodes/db.h"
+#include "plugin/settings.h"
 #include "runner/cluster.h"
 #include "runner/rng.h"
 #include "runner/scenario.h"
@@ -36,11 +38,28 @@ struct nemesis_env {
      * parameters from it (nemesis_replay_nodes...) instead of drawing
      * them, so "leader" replays as the node that was hit. Borrowed. */
     const json_t *replay;
+    /* The selector nemesis_draw_selector drew last ("leader"...). */
+    const char *selector;
 };
 
-/* One fault kind. */
+/* One fault kind: a file of its own and a line in nemesis.c's registry. */
 struct nemesis_ops {
     const char *name;
+    /* Its keys in a scenario's "nemesis" section, or NULL. Two kinds may
+     * declare the same key (disk_errno): a scenario's value goes to both.
+     * Read them with nemesis_settings(). */
+    const struct settings_table *settings;
+    /* What the system under test must be able to take (DB_CAP_*), and,
+     * when it depends on the settings, a function saying so (may be NULL).
+     * A scenario asking for a fault the system lacks is refused. */
+    unsigned needs;
+    unsigned (*needs_of)(const void *settings);
+    /* Prepare node @i of @c for this kind's faults: with @env NULL once
+     * before the node first starts (mounts), else before every start
+     * (environment, preloads: cluster_env_put, cluster_env_preload). May be
+     * NULL. Returns 0 or a negative errno (with a message on c->log). */
+    int (*prepare_node)(struct cluster *c, const struct scenario *s,
+                        const void *settings, int i, struct cluster_env *env);
     /* Start one fault, choosing its targets and parameters with @draw (its
      * own generator, seeded from the plan). On success set *@state (what
      * stop() needs), record the fault, and return 0; -EAGAIN when it can't
@@ -56,33 +75,38 @@ struct nemesis_ops {
 /* The fault kind called @name ("kill"), or NULL. */
 const struct nemesis_ops *nemesis_find(const char *name);
 
-/* Names of every fault kind, NULL-terminated. */
-extern const char *const nemesis_names[];
+/* The fault kind at @index of the registry, or NULL past the end; and the
+ * index of @ops (-1 when not registered). */
+const struct nemesis_ops *nemesis_kind_at(int index);
+int nemesis_kind_index(const struct nemesis_ops *ops);
 
-extern const struct nemesis_ops nemesis_kill;
-extern const struct nemesis_ops nemesis_pause;
-extern const struct nemesis_ops nemesis_restart;
-extern const struct nemesis_ops nemesis_partition;
-extern const struct nemesis_ops nemesis_loss;
-extern const struct nemesis_ops nemesis_clock;
-extern const struct nemesis_ops nemesis_disk;
-extern const struct nemesis_ops nemesis_lose_unsynced;
-extern const struct nemesis_ops nemesis_torn_write;
-extern const struct nemesis_ops nemesis_disk_error;
-extern const struct nemesis_ops nemesis_disk_full;
+/* The names of every fault kind, comma-separated, for messages. */
+const char *nemesis_kind_names(void);
+
+/* @ops's settings in @s (see nemesis_ops.settings). */
+const void *nemesis_settings(const struct scenario *s,
+                             const struct nemesis_ops *ops);
+
+/* What @ops needs of the system with @s's settings (DB_CAP_*). */
+unsigned nemesis_needs(const struct scenario *s, const struct nemesis_ops *ops);
+
+/* Prepare node @i for every fault kind of @s (nemesis_ops.prepare_node);
+ * the runner hands this to the cluster (cluster.prepare). */
+int nemesis_prepare_node(void *scenario, struct cluster *c, int i,
+                         struct cluster_env *env);
+
+/* The errno names disk faults may inject ("EIO"...): known, listed, and
+ * the value of one (EIO when unknown). */
+bool nemesis_errno_known(const char *name);
+const char *nemesis_errno_names(void);
+int nemesis_errno_value(const char *name);
+
+/* The target selectors a scenario may list in nemesis.targets. */
+extern const char *const nemesis_selectors[];
 
 /* Set node @i's clock offset and rate (its faketime.rc; rate 1 = real
  * speed). Returns 0 or -errno. */
 int nemesis_clock_set(struct cluster *c, int i, double offset_s, double rate);
-
-/* Names a scenario may use for disk faults (nemesis.disk_ops) and their
- * errno (nemesis.disk_errno). */
-bool nemesis_disk_op_known(const char *op);
-bool nemesis_disk_errno_known(const char *name);
-
-/* True when @s's disk faults need libfiu's POSIX preload in the nodes
- * (fsync, write...); false when they only use the node's own points. */
-bool nemesis_disk_needs_preload(const struct scenario *s);
 
 /* Target selection, shared by the fault kinds.
  *
@@ -132,8 +156,13 @@ static inline uint64_t nemesis_seed(uint64_t run_seed)
     return run_seed * 2 + 2;
 }
 
-/* Print a plan, one step a line (for `faultline schedule`). */
-void nemesis_plan_print(FILE *f, const struct nemesis_step *steps, int n);
+/* Print a plan, one step a line (for `faultline schedule`), with the
+ * targets and parameters each fault would draw: every step is started and
+ * stopped on a dry-run cluster of @s (cluster.dry_run), so what is printed
+ * is what the fault kind itself records. Targets that depend on the run
+ * (the leader, the nodes up then) are said to. */
+void nemesis_plan_print(FILE *f, const struct scenario *s,
+                        const struct nemesis_step *steps, int n);
 
 /* Free the replay values of @steps[0..n) (not @steps itself). */
 void nemesis_steps_clear(struct nemesis_step *steps, int n);
@@ -177,7 +206,7 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size);
 /* Number of faults started so far. */
 int nemesis_count(const struct nemesis *n);
 
-/* Faults started so far by kind, in the order of nemesis_names
+/* Faults started so far by kind, in the order of the registry
  * ("kill 3, partition 2"; "none"), into @buf. */
 void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size);
 

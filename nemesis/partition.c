@@ -73,17 +73,49 @@ static void shape_grudge(struct nemesis_env *env, struct rng *draw,
     }
 }
 
+extern const struct nemesis_ops nemesis_partition;
+
+struct partition_settings {
+    char shapes[SETTINGS_MAX_LIST][SETTINGS_NAME_LEN];
+    int n_shapes; /* none listed: halves */
+};
+
+static const char *const shapes[] = {"isolate-one", "isolate-leader", "halves",
+                                     "majorities-ring", "bridge", NULL};
+
+static bool shape_ok(const char *v)
+{
+    return settings_in_list(shapes, v);
+}
+
+static const char *shapes_known(void)
+{
+    static char buf[128];
+    return settings_join(shapes, buf, sizeof buf);
+}
+
+static const struct setting partition_fields[] = {
+    {"partitions", SETTING_LIST,
+     SETTING_LIST_AT(struct partition_settings, shapes, n_shapes), 0, 0,
+     shape_ok, shapes_known, "partition shapes to draw from"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static const struct settings_table partition_table = {
+    .size = sizeof(struct partition_settings),
+    .fields = partition_fields,
+};
+
 static int partition_start(struct nemesis_env *env, struct rng *draw,
                            void **state)
 {
-    const struct scenario *s = env->s;
+    const struct partition_settings *set =
+        nemesis_settings(env->s, &nemesis_partition);
     const char *shape = "halves";
     struct grudge *g;
 
-    if (s->nemesis.n_partitions > 0) {
-        shape =
-            s->nemesis
-                .partitions[rng_below(draw, (uint64_t)s->nemesis.n_partitions)];
+    if (set->n_shapes > 0) {
+        shape = set->shapes[rng_below(draw, (uint64_t)set->n_shapes)];
     }
     if (partition_active || env->cluster->n < 2) {
         return -EAGAIN;
@@ -118,6 +150,7 @@ static int partition_stop(struct nemesis_env *env, void *state)
 
 const struct nemesis_ops nemesis_partition = {
     .name = "partition",
+    .settings = &partition_table,
     .start = partition_start,
     .stop = partition_stop,
     .describe = grudge_describe,

@@ -28,6 +28,7 @@ static int pause_stop(struct nemesis_env *env, void *state)
 
 const struct nemesis_ops nemesis_pause = {
     .name = "pause",
+    .needs = DB_CAP_PROCESS,
     .start = pause_start,
     .stop = pause_stop,
     .describe = proc_fault_describe,

@@ -94,6 +94,8 @@ static int torn_start(struct nemesis_env *env, struct rng *draw, void **state)
 
 const struct nemesis_ops nemesis_lose_unsynced = {
     .name = "lose-unsynced-on-kill",
+    .needs = DB_CAP_PROCESS | DB_CAP_DATA_DIR,
+    .prepare_node = nemesis_faultfs_prepare,
     .start = lose_start,
     .stop = proc_fault_start_again,
     .describe = proc_fault_describe,
@@ -101,6 +103,8 @@ const struct nemesis_ops nemesis_lose_unsynced = {
 
 const struct nemesis_ops nemesis_torn_write = {
     .name = "torn-write-on-kill",
+    .needs = DB_CAP_PROCESS | DB_CAP_DATA_DIR,
+    .prepare_node = nemesis_faultfs_prepare,
     .start = torn_start,
     .stop = proc_fault_start_again,
     .describe = proc_fault_describe,

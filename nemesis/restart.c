@@ -12,6 +12,7 @@ static int restart_start(struct nemesis_env *env, struct rng *draw,
 
 const struct nemesis_ops nemesis_restart = {
     .name = "restart",
+    .needs = DB_CAP_PROCESS,
     .start = restart_start,
     .stop = proc_fault_start_again,
     .describe = proc_fault_describe,

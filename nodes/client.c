@@ -3,7 +3,14 @@
 
 #include <string.h>
 
-static const struct client_ops *const clients[] = {&client_taskd, NULL};
+/* The registry: one line per client (its struct client_ops, in a file of
+ * its own). */
+#define CLIENTS(X) X(client_taskd)
+
+#define DECLARE(sym) extern const struct client_ops sym;
+#define ADDRESS(sym) &sym,
+CLIENTS(DECLARE)
+static const struct client_ops *const clients[] = {CLIENTS(ADDRESS) NULL};
 
 const struct client_ops *client_find(const char *name)
 {

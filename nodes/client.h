@@ -34,8 +34,14 @@ struct client_result {
                              * FORMAT.md records it (status: the reply) */
     const char *error;      /* fail/info: short code ("not_leader"...) */
     const char *message;    /* fail/info: text for people, or NULL */
-    const char *leader;     /* not_leader: "host:port" of the leader */
+    const char *leader;     /* "host:port" of the leader or primary this
+                             * node names (with elsewhere), or NULL */
     bool unreachable;       /* fail: could not connect; nothing was sent */
+    /* fail: the node refused the op before doing anything (not the leader,
+     * no leader yet, shutting down, unreachable): the runner may send the
+     * same op to @leader or another node. The client decides this from its
+     * system's replies; the runner never reads error codes. */
+    bool elsewhere;
 };
 
 struct client;
@@ -63,7 +69,5 @@ struct client_ops {
 
 /* The client named @name ("taskd"), or NULL. */
 const struct client_ops *client_find(const char *name);
-
-extern const struct client_ops client_taskd;
 
 #endif /* FAULTLINE_CLIENT_H */

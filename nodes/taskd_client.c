@@ -96,6 +96,20 @@ static void complete(struct client *c, struct client_result *res)
     cb(arg, res);
 }
 
+/* taskd's definite errors that mean "not here, try the leader or another
+ * node": the node refused the op before doing anything. */
+static bool refused_here(const char *error)
+{
+    static const char *const codes[] = {"not_leader", "unavailable",
+                                        "no_leader", "shutting_down", NULL};
+    for (int i = 0; codes[i] != NULL; i++) {
+        if (strcmp(error, codes[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void complete_error(struct client *c, enum history_type type,
                            const char *error, const char *message,
                            bool unreachable)
@@ -106,6 +120,7 @@ static void complete_error(struct client *c, enum history_type type,
         .error = error,
         .message = message,
         .unreachable = unreachable,
+        .elsewhere = unreachable,
     };
     complete(c, &res);
 }
@@ -230,6 +245,7 @@ static void handle_reply(struct client *c, json_t *reply)
     if (res.error == NULL) {
         res.error = "error";
     }
+    res.elsewhere = res.type == HISTORY_FAIL && refused_here(res.error);
     complete(c, &res);
 }
 

@@ -8,8 +8,6 @@
  * stopping; the crash is counted and logged. */
 #include "runner/cluster.h"
 
-#include "nemesis/faultfs_node.h"
-#include "nemesis/nemesis.h"
 #include "runner/fs.h"
 #include "runner/netns.h"
 
@@ -66,15 +64,15 @@ static void restart_cb(uv_timer_t *t)
 }
 
 int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
-                 const struct scenario *s, const char *bin_dir,
+                 const void *db_settings, int nodes, const char *bin_dir,
                  const char *run_dir, FILE *log)
 {
     memset(c, 0, sizeof *c);
     c->loop = loop;
     c->db = db;
-    c->s = s;
+    c->db_settings = db_settings;
     c->log = log;
-    c->n = s->nodes;
+    c->n = nodes;
     c->leader = -1;
     snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
 
@@ -98,17 +96,115 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
             return rv;
         }
         c->nodes[i].owner = c;
-        if (nemesis_faultfs_wanted(s)) {
-            rv = nemesis_faultfs_mount(c, i); /* before the node starts */
-            if (rv != 0) {
-                return rv;
-            }
-        }
         uv_timer_init(loop, &c->nodes[i].restart_timer);
         c->nodes[i].restart_timer.data = &c->nodes[i];
         c->handles++;
     }
     return 0;
+}
+
+static void db_cluster_of(struct cluster *c, struct db_node *specs,
+                          struct db_cluster *out)
+{
+    for (int j = 0; j < c->n; j++) {
+        specs[j] = c->nodes[j].spec;
+    }
+    out->nodes = specs;
+    out->n = c->n;
+    out->bin_dir = c->bin_dir;
+}
+
+int cluster_prepare(struct cluster *c)
+{
+    struct db_node specs[DB_MAX_NODES];
+    struct db_cluster dc;
+    char err[512];
+    int rv;
+
+    db_cluster_of(c, specs, &dc);
+    for (int i = 0; i < c->n; i++) {
+        if (c->prepare != NULL) {
+            rv = c->prepare(c->prepare_arg, c, i, NULL); /* mounts */
+            if (rv != 0) {
+                return rv;
+            }
+        }
+        if (c->db->setup != NULL) {
+            err[0] = '\0';
+            rv = c->db->setup(c->db_settings, &dc, i, err, sizeof err);
+            if (rv != 0) {
+                logf_(c, "%s: setup: %s", c->nodes[i].spec.name,
+                      err[0] ? err : strerror(-rv));
+                return rv;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The last line of node @i's stderr.log, into @buf. */
+static void last_stderr_line(struct cluster *c, int i, char *buf, size_t size)
+{
+    char path[4200], chunk[4096];
+    ssize_t got;
+    int fd;
+    buf[0] = '\0';
+    snprintf(path, sizeof path, "%s/stderr.log", c->nodes[i].spec.dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t from = end > (off_t)sizeof chunk - 1 ? end - (off_t)sizeof chunk + 1
+                                                : 0;
+    got = pread(fd, chunk, sizeof chunk - 1, from);
+    close(fd);
+    if (got <= 0) {
+        return;
+    }
+    chunk[got] = '\0';
+    while (got > 0 && chunk[got - 1] == '\n') {
+        chunk[--got] = '\0';
+    }
+    /* The last two lines: a usage error is often a message, then a hint
+     * ("try --help"). */
+    char *line = strrchr(chunk, '\n');
+    if (line != NULL) {
+        *line = ' ';
+        char *prev = strrchr(chunk, '\n');
+        *line = '\n';
+        line = prev;
+    }
+    snprintf(buf, size, "%s", line != NULL ? line + 1 : chunk);
+    for (char *p = buf; *p != '\0'; p++) {
+        if (*p == '\n') {
+            *p = ' ';
+        }
+    }
+}
+
+void cluster_init_dry(struct cluster *c, const struct db_ops *db,
+                      const void *db_settings, int nodes, const char *run_dir)
+{
+    memset(c, 0, sizeof *c);
+    c->db = db;
+    c->db_settings = db_settings;
+    c->n = nodes;
+    c->leader = -1;
+    c->dry_run = true;
+    for (int i = 0; i < c->n; i++) {
+        struct db_node *spec = &c->nodes[i].spec;
+        spec->id = i + 1;
+        snprintf(spec->name, sizeof spec->name, "n%d", i + 1);
+        netns_node_ip(i, spec->host, sizeof spec->host);
+        netns_name(i, spec->netns, sizeof spec->netns);
+        spec->peer_port = CLUSTER_PEER_PORT;
+        spec->client_port = CLUSTER_CLIENT_PORT;
+        snprintf(spec->dir, sizeof spec->dir, "%s/nodes/%s", run_dir,
+                 spec->name);
+        snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
+        c->nodes[i].owner = c;
+    }
 }
 
 static void proc_close_cb(uv_handle_t *h)
@@ -132,6 +228,16 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
     node->paused = false;
     node->killed = false;
     uv_close((uv_handle_t *)h, proc_close_cb);
+    if (!ours && c->db->usage_status != 0 && term_signal == 0 &&
+        status == c->db->usage_status && c->on_usage_error != NULL) {
+        /* A bad command line or configuration: restarting can't help. */
+        char line[512];
+        last_stderr_line(c, p->i, line, sizeof line);
+        logf_(c, "%s: exited with the usage status %d: %s", node->spec.name,
+              c->db->usage_status, line);
+        c->on_usage_error(c->usage_arg, c, p->i, line);
+        return;
+    }
     if (!ours) {
         node->crashes++;
         uv_timer_start(&node->restart_timer, restart_cb, RESTART_AFTER_CRASH_MS,
@@ -141,66 +247,66 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
 
 extern char **environ;
 
-#define FAKETIME_LIB "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
-#define FIU_LIB_DIR  "/usr/lib/fiu"
+int cluster_env_put(struct cluster_env *e, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+    if (e->n + 2 > e->max) {
+        return -ENOSPC;
+    }
+    va_start(ap, fmt);
+    len = vsnprintf(e->buf + e->used, e->size - e->used, fmt, ap);
+    va_end(ap);
+    if (len < 0 || e->used + (size_t)len + 1 > e->size) {
+        return -ENOSPC;
+    }
+    e->env[e->n++] = e->buf + e->used;
+    e->env[e->n] = NULL;
+    e->used += (size_t)len + 1;
+    return 0;
+}
 
-/* The environment of node @i: ours, plus the preloads its scenario's faults
- * need. libfaketime reads the clock offset from the node's faketime.rc
- * (nemesis/clock.c); libfiu's preload listens on the node's fiu-PID FIFOs
- * (nemesis/disk.c). Both keep the node's pid: nothing is exec'd in between.
- * Returns the number of entries set in @env (NULL-terminated). */
+int cluster_env_preload(struct cluster_env *e, const char *lib)
+{
+    size_t len = strlen(e->preload);
+    int n = snprintf(e->preload + len, sizeof e->preload - len, "%s ", lib);
+    return n < 0 || len + (size_t)n >= sizeof e->preload ? -ENOSPC : 0;
+}
+
+/* The environment of node @i: ours without LD_PRELOAD, plus what the
+ * run's faults add (c->prepare). Returns the number of entries set in
+ * @env (NULL-terminated), or a negative errno. */
 static int node_env(struct cluster *c, int i, char **env, size_t max, char *buf,
                     size_t bufsize)
 {
-    struct cluster_node *node = &c->nodes[i];
-    bool clock = scenario_has_fault(c->s, "clock");
-    bool disk = scenario_has_fault(c->s, "disk");
-    char preload[1024] = "";
-    size_t used = 0, n = 0;
+    struct cluster_env e = {
+        .env = env, .n = 0, .max = max, .buf = buf, .used = 0, .size = bufsize,
+    };
+    int rv;
 
-#define PUT(...)                                                               \
-    do {                                                                       \
-        int len_ = snprintf(buf + used, bufsize - used, __VA_ARGS__);          \
-        if (len_ < 0 || used + (size_t)len_ + 1 > bufsize || n + 2 > max) {    \
-            return -ENOSPC;                                                    \
-        }                                                                      \
-        env[n++] = buf + used;                                                 \
-        used += (size_t)len_ + 1;                                              \
-    } while (0)
-
-    for (char **e = environ; *e != NULL; e++) {
-        if (strncmp(*e, "LD_PRELOAD=", 11) != 0 && n + 16 < max) {
-            env[n++] = *e;
+    for (char **p = environ; *p != NULL; p++) {
+        if (strncmp(*p, "LD_PRELOAD=", 11) != 0 && e.n + 16 < max) {
+            env[e.n++] = *p;
         }
     }
-    if (clock) {
-        snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
-                 "%s ", FAKETIME_LIB);
-        nemesis_clock_set(c, i, 0, 1);
-        PUT("FAKETIME_TIMESTAMP_FILE=%s/faketime.rc", node->spec.dir);
-        PUT("FAKETIME_CACHE_DURATION=1");
-        PUT("FAKETIME_DONT_FAKE_MONOTONIC=1");
-        PUT("FAKETIME_XRESET=1"); /* a drift's rate runs from its change */
+    env[e.n] = NULL;
+    if (c->prepare != NULL) {
+        rv = c->prepare(c->prepare_arg, c, i, &e);
+        if (rv != 0) {
+            return rv;
+        }
     }
-    if (disk && nemesis_disk_needs_preload(c->s)) {
-        snprintf(preload + strlen(preload), sizeof preload - strlen(preload),
-                 "%s/fiu_run_preload.so %s/fiu_posix_preload.so ", FIU_LIB_DIR,
-                 FIU_LIB_DIR);
-        PUT("FIU_CTRL_FIFO=%s/fiu", node->spec.dir);
-        PUT("FIU_ENABLE=");
-    } else if (disk) {
-        /* Only taskd's own points: taskd opens the same control FIFOs
-         * itself, with no preload (which an ASan build can't take). */
-        PUT("TASKD_FIU_FIFO=%s/fiu", node->spec.dir);
+    if (e.preload[0] != '\0') {
+        if (cluster_env_put(&e, "LD_PRELOAD=%s", e.preload) != 0 ||
+            /* An ASan build of the node would refuse a preload ahead of
+             * it. */
+            cluster_env_put(&e, "ASAN_OPTIONS=verify_asan_link_order=0") !=
+                0) {
+            return -ENOSPC;
+        }
     }
-    if (preload[0] != '\0') {
-        PUT("LD_PRELOAD=%s", preload);
-        /* An ASan build of the node would refuse a preload ahead of it. */
-        PUT("ASAN_OPTIONS=verify_asan_link_order=0");
-    }
-    env[n] = NULL;
-    return (int)n;
-#undef PUT
+    env[e.n] = NULL;
+    return (int)e.n;
 }
 
 static int open_append(const char *dir, const char *name)
@@ -214,6 +320,7 @@ int cluster_start(struct cluster *c, int i)
 {
     struct cluster_node *node = &c->nodes[i];
     struct db_node specs[DB_MAX_NODES];
+    struct db_cluster dc;
     struct db_argv argv;
     char *args[DB_MAX_ARGS + 8];
     char *env[512];
@@ -224,16 +331,14 @@ int cluster_start(struct cluster *c, int i)
     struct cluster_proc *p;
     int out, err, rv;
 
-    if (node->proc != NULL) {
+    if (node->proc != NULL || c->dry_run) {
         return 0;
     }
     if (c->stopping) {
         return -ECANCELED;
     }
-    for (int j = 0; j < c->n; j++) {
-        specs[j] = c->nodes[j].spec;
-    }
-    rv = c->db->command(c->s, c->bin_dir, specs, c->n, i, &argv);
+    db_cluster_of(c, specs, &dc);
+    rv = c->db->command(c->db_settings, &dc, i, &argv);
     if (rv != 0) {
         logf_(c, "%s: command line too long", node->spec.name);
         return rv;
@@ -249,7 +354,7 @@ int cluster_start(struct cluster *c, int i)
     args[argc] = NULL;
     rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf, sizeof envbuf);
     if (rv < 0) {
-        logf_(c, "%s: environment too large", node->spec.name);
+        logf_(c, "%s: environment: %s", node->spec.name, strerror(-rv));
         return rv;
     }
 
@@ -318,6 +423,11 @@ int cluster_signal(struct cluster *c, int i, int sig)
 {
     struct cluster_node *node = &c->nodes[i];
     int rv;
+    if (c->dry_run) {
+        node->paused = sig == SIGSTOP ? true : sig == SIGCONT ? false
+                                                              : node->paused;
+        return 0;
+    }
     if (node->proc == NULL) {
         return -ESRCH;
     }
@@ -340,11 +450,14 @@ int cluster_signal(struct cluster *c, int i, int sig)
 
 bool cluster_running(const struct cluster *c, int i)
 {
-    return c->nodes[i].proc != NULL;
+    return c->dry_run || c->nodes[i].proc != NULL;
 }
 
 int cluster_pid(const struct cluster *c, int i)
 {
+    if (c->dry_run) {
+        return 1;
+    }
     return c->nodes[i].proc != NULL ? c->nodes[i].proc->h.pid : 0;
 }
 

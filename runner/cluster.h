@@ -9,13 +9,29 @@
 #include <uv.h>
 
 #include "nodes/db.h"
-#include "runner/scenario.h"
 
 /* Every node listens on these, at its own address. */
 #define CLUSTER_PEER_PORT   7000
 #define CLUSTER_CLIENT_PORT 8000
 
 struct cluster_proc;
+struct cluster;
+
+/* A node's environment, being built for one start (see cluster.prepare). */
+struct cluster_env {
+    char **env;  /* NULL-terminated entries */
+    size_t n, max;
+    char *buf;   /* storage of the entries we add */
+    size_t used, size;
+    char preload[1024]; /* LD_PRELOAD, space-separated */
+};
+
+/* Add a printf-formatted "NAME=value" to @e. Returns 0 or -ENOSPC. */
+int cluster_env_put(struct cluster_env *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Add @lib to the node's LD_PRELOAD. Returns 0 or -ENOSPC. */
+int cluster_env_preload(struct cluster_env *e, const char *lib);
 
 struct cluster_node {
     struct db_node spec;
@@ -31,7 +47,7 @@ struct cluster_node {
 struct cluster {
     uv_loop_t *loop;
     const struct db_ops *db;
-    const struct scenario *s;
+    const void *db_settings; /* borrowed: the db's own settings */
     char bin_dir[1024];
     int n;
     struct cluster_node nodes[DB_MAX_NODES];
@@ -40,15 +56,42 @@ struct cluster {
     int live;      /* processes spawned and not yet reaped */
     int leader;    /* the node last seen acting as leader, or -1 */
     int handles;   /* uv handles open, for cluster_close */
+    /* A plan being printed (faultline schedule): every node counts as
+     * running, and signals, starts and the faults' commands are not
+     * carried out (each fault's side effect checks this). */
+    bool dry_run;
+    /* Called for each node with @env NULL once before its first start,
+     * then before every start with its environment being built: what the
+     * faults of the run need (mounts, preloads). The cluster knows no
+     * fault kind. NULL: nothing to prepare. */
+    int (*prepare)(void *arg, struct cluster *c, int i,
+                   struct cluster_env *env);
+    void *prepare_arg;
+    /* Called when node @i exited with the db's usage status (a bad command
+     * line or configuration): it is not restarted; the run should stop.
+     * @line is the last line of its stderr. May be NULL. */
+    void (*on_usage_error)(void *arg, struct cluster *c, int i,
+                           const char *line);
+    void *usage_arg;
 };
 
 /* Prepare @c: node folders under @run_dir/nodes/, addresses in the run's
  * network (runner/netns.h; netns_setup must have run).
- * @db, @s and @log are borrowed and must outlive @c. Returns 0 or a negative
+ * @db, @db_settings and @log are borrowed and must outlive @c. Returns 0 or a negative
  * errno (with a message on @log). */
 int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
-                 const struct scenario *s, const char *bin_dir,
+                 const void *db_settings, int nodes, const char *bin_dir,
                  const char *run_dir, FILE *log);
+
+/* A cluster of @nodes with addresses and folders as a run under
+ * @run_dir would have, for a dry run (see dry_run): nothing is created. */
+void cluster_init_dry(struct cluster *c, const struct db_ops *db,
+                      const void *db_settings, int nodes, const char *run_dir);
+
+/* Run the preparations that come before the nodes first start (prepare
+ * with env NULL, then the db's setup) for every node. Set c->prepare
+ * first. Returns 0 or a negative errno (with a message on the log). */
+int cluster_prepare(struct cluster *c);
 
 /* Spawn node @i if it is not running. Returns 0 or a negative errno. */
 int cluster_start(struct cluster *c, int i);

@@ -355,7 +355,7 @@ static int cmd_schedule(int argc, char **argv)
     n = nemesis_plan(&s, nemesis_seed(seed), steps, 4096);
     printf("scenario %s, seed %llu: %d faults in %.0f s\n", s.name,
            (unsigned long long)seed, n, s.duration_s);
-    nemesis_plan_print(stdout, steps, n);
+    nemesis_plan_print(stdout, &s, steps, n);
     free(steps);
     return 0;
 }

@@ -191,8 +191,8 @@ int repro_run(const struct repro_options *o)
     }
     printf("faultline: repro of %s: seed %llu%s%s, %d recorded faults to "
            "replay",
-           o->run_dir, (unsigned long long)s.seed, s.db.bug[0] ? ", bug " : "",
-           s.db.bug, n_steps);
+           o->run_dir, (unsigned long long)s.seed, scenario_db_string(&s, "bug")[0] ? ", bug " : "",
+           scenario_db_string(&s, "bug"), n_steps);
     if (skipped > 0) {
         printf(" (%d of a kind this build does not know, skipped)", skipped);
     }

@@ -463,6 +463,27 @@ static void signal_cb(uv_signal_t *h, int signum)
     }
 }
 
+/* A node refused its command line or configuration: restarting it would
+ * only repeat that, so the run stops at once, saying why. */
+static void usage_error_cb(void *arg, struct cluster *c, int i,
+                           const char *line)
+{
+    struct run *r = arg;
+    if (r->exit_code == EXIT_BAD_INPUT) {
+        return; /* said once */
+    }
+    r->exit_code = EXIT_BAD_INPUT;
+    fprintf(stderr,
+            "faultline: run: %s exited with status %d (a usage error): %s\n"
+            "faultline: run: see %s/stderr.log\n",
+            c->nodes[i].spec.name, c->db->usage_status,
+            line[0] ? line : "(no message)", c->nodes[i].spec.dir);
+    run_log(r, "%s: usage error, stopping the run", c->nodes[i].spec.name);
+    if (r->phase < P_STOP) {
+        enter(r, P_STOP);
+    }
+}
+
 /* --- set-up -------------------------------------------------------------- */
 
 /* histories/runs/<scenario>/<UTC time>-<seed>/, made fresh. */
@@ -522,7 +543,13 @@ static int setup(struct run *r, const struct run_options *o)
         return EXIT_BAD_INPUT;
     }
     if (o->bug != NULL) {
-        snprintf(r->s.db.bug, sizeof r->s.db.bug, "%s", o->bug);
+        json_t *v = json_string(o->bug);
+        rv = scenario_set(&r->s, "db.bug", v, "--bug", err, sizeof err);
+        json_decref(v);
+        if (rv != 0) {
+            fprintf(stderr, "faultline: %s\n", err);
+            return EXIT_BAD_INPUT;
+        }
     }
     if (o->time_limit_s > 0) {
         r->s.duration_s = o->time_limit_s;
@@ -537,11 +564,22 @@ static int setup(struct run *r, const struct run_options *o)
     rng_init(&r->workload_rng, r->seed * 2 + 1);
 
     db = db_find(r->s.db.name);
-    r->client_ops = client_find(r->s.db.name);
+    r->client_ops = db != NULL ? client_find(db->client) : NULL;
     if (db == NULL || r->client_ops == NULL) {
         fprintf(stderr, "faultline: %s: no db/client for \"%s\"\n",
                 o->scenario_path, r->s.db.name);
         return EXIT_BAD_INPUT;
+    }
+    /* Ask the system itself whether its settings make sense (a seeded
+     * bug's name...) before anything starts. */
+    if (db->check != NULL) {
+        err[0] = '\0';
+        rv = db->check(scenario_db_settings(&r->s), o->bin_dir, err,
+                       sizeof err);
+        if (rv != 0) {
+            fprintf(stderr, "faultline: %s: %s\n", o->scenario_path, err);
+            return EXIT_BAD_INPUT;
+        }
     }
 
     /* From here on, everything happens in namespaces that die with us. */
@@ -574,6 +612,8 @@ static int setup(struct run *r, const struct run_options *o)
         .scenario = r->s.name,
         .seed = r->seed,
         .start_wall = wall,
+        .system = r->s.db.name,
+        .workload = r->s.workload.name,
     };
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
     r->t0 = uv_hrtime();
@@ -594,8 +634,17 @@ static int setup(struct run *r, const struct run_options *o)
         fprintf(stderr, "faultline: uv_loop_init: %s\n", uv_strerror(rv));
         return EXIT_HARNESS;
     }
-    rv = cluster_init(&r->cluster, &r->loop, db, &r->s, o->bin_dir, r->dir,
-                      r->log);
+    rv = cluster_init(&r->cluster, &r->loop, db, scenario_db_settings(&r->s),
+                      r->s.nodes, o->bin_dir, r->dir, r->log);
+    /* The faults prepare the nodes (mounts now, preloads at each start);
+     * the cluster knows no fault kind. */
+    r->cluster.prepare = nemesis_prepare_node;
+    r->cluster.prepare_arg = &r->s;
+    r->cluster.on_usage_error = usage_error_cb;
+    r->cluster.usage_arg = r;
+    if (rv == 0) {
+        rv = cluster_prepare(&r->cluster);
+    }
     if (rv != 0) {
         fprintf(stderr, "faultline: preparing the cluster: %s (see %s)\n",
                 strerror(-rv), r->dir);
@@ -692,7 +741,7 @@ int run_scenario(const struct run_options *o)
     printf("faultline: scenario %s, seed %llu, %d nodes, %.0f s + %.0f s "
            "recovery%s%s\nfaultline: run directory %s\n",
            r->s.name, (unsigned long long)r->seed, r->s.nodes, r->s.duration_s,
-           r->s.recovery_s, r->s.db.bug[0] ? ", bug " : "", r->s.db.bug,
+           r->s.recovery_s, scenario_db_string(&r->s, "bug")[0] ? ", bug " : "", scenario_db_string(&r->s, "bug"),
            r->dir);
     fflush(stdout);
     run_log(r, "scenario %s seed %llu", r->s.name, (unsigned long long)r->seed);

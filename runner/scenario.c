@@ -1,13 +1,17 @@
 /* scenario: loading, validating and printing a run's declaration.
  *
- * Every key a scenario may hold is one row of the table below: its dotted
- * path, its type, where it lands in struct scenario and its allowed range.
- * Loading walks the JSON and looks each key up, so a misspelt key is an error
- * that names it rather than a silently ignored setting. */
+ * The shared keys are rows of the tables below (plugin/settings.h over
+ * struct scenario itself); every other key of a section goes to the plugin
+ * that owns it: "db.*" to the system's settings table (nodes/db.h),
+ * "workload.*" to the workload kind's (runner/workload.h), "nemesis.*" to
+ * every fault kind that declares the key (nemesis/nemesis.h). Loading walks
+ * the JSON and looks each key up, so a misspelt key is an error that names
+ * it rather than a silently ignored setting, and the "known: ..." lists
+ * come from the registries. */
 #include "runner/scenario.h"
 
-#include "nemesis/faultfs_node.h"
 #include "nemesis/nemesis.h"
+#include "nodes/db.h"
 #include "runner/workload.h"
 
 #include <errno.h>
@@ -15,227 +19,101 @@
 #include <stdio.h>
 #include <string.h>
 
-enum field_type { F_SECTION, F_INT, F_NUM, F_STR, F_SEED, F_LIST };
-
-struct field {
-    const char *path;
-    enum field_type type;
-    size_t offset;
-    size_t size; /* F_STR: buffer size; F_LIST: offset of the count */
-    double min, max;
-    /* F_LIST (and F_STR when not NULL): the values allowed. */
-    bool (*allowed)(const char *value);
-    const char *allowed_text;
-};
-
-#define OFF(member)         offsetof(struct scenario, member)
-#define STR(member)         OFF(member), sizeof(((struct scenario *)0)->member)
-#define LIST(member, count) OFF(member), OFF(count)
-
-static bool in_list(const char *const *list, const char *s);
-
-static const char *const target_names[] = {"one", "minority", "majority",
-                                           "all", "leader",   NULL};
-static const char *const partition_names[] = {"isolate-one", "isolate-leader",
-                                              "halves",      "majorities-ring",
-                                              "bridge",      NULL};
-
-static const char *const clock_mode_names[] = {"bump", "strobe", "drift", NULL};
-
-static bool clock_mode_ok(const char *v)
-{
-    return in_list(clock_mode_names, v);
-}
+#define S struct scenario
 
 static bool fault_ok(const char *v)
 {
     return nemesis_find(v) != NULL;
 }
 
-static bool fs_file_ok(const char *v)
-{
-    return *v != '\0' && strlen(v) < SCENARIO_NAME_LEN &&
-           strpbrk(v, " \t\n") == NULL;
-}
-
 static bool target_ok(const char *v)
 {
-    return in_list(target_names, v);
+    return settings_in_list(nemesis_selectors, v);
 }
 
-static bool partition_ok(const char *v)
+static const char *targets_known(void)
 {
-    return in_list(partition_names, v);
+    static char buf[128];
+    return settings_join(nemesis_selectors, buf, sizeof buf);
 }
 
-static const struct field fields[] = {
-    {"name", F_STR, STR(name), 0, 0, NULL, NULL},
-    {"description", F_STR, STR(description), 0, 0, NULL, NULL},
-    {"nodes", F_INT, OFF(nodes), 0, 1, 9, NULL, NULL},
-    {"duration_s", F_NUM, OFF(duration_s), 0, 0, 86400, NULL, NULL},
-    {"recovery_s", F_NUM, OFF(recovery_s), 0, 0, 3600, NULL, NULL},
-    {"seed", F_SEED, OFF(seed), 0, 0, 0, NULL, NULL},
-    {"db", F_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"db.name", F_STR, STR(db.name), 0, 0, NULL, NULL},
-    {"db.bug", F_STR, STR(db.bug), 0, 0, NULL, NULL},
-    {"db.election_timeout_ms", F_INT, OFF(db.election_timeout_ms), 0, 50, 60000,
+static const struct setting top_fields[] = {
+    {"name", SETTING_STR, SETTING_STR_AT(S, name), 0, 0, NULL, NULL, NULL},
+    {"description", SETTING_STR, SETTING_STR_AT(S, description), 0, 0, NULL,
      NULL, NULL},
-    {"db.heartbeat_ms", F_INT, OFF(db.heartbeat_ms), 0, 10, 10000, NULL, NULL},
-    {"db.snapshot_threshold", F_INT, OFF(db.snapshot_threshold), 0, 1, 1e9,
+    {"nodes", SETTING_INT, SETTING_OFF(S, nodes), 0, 1, DB_MAX_NODES, NULL,
      NULL, NULL},
-    {"db.snapshot_trailing", F_INT, OFF(db.snapshot_trailing), 0, 0, 1e9, NULL,
-     NULL},
-    {"workload", F_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"workload.name", F_STR, STR(workload.name), 0, 0, NULL, NULL},
-    {"workload.clients", F_INT, OFF(workload.clients), 0, 1, 1000, NULL, NULL},
-    {"workload.keys", F_INT, OFF(workload.keys), 0, 1, 100000, NULL, NULL},
-    {"workload.rate", F_NUM, OFF(workload.rate), 0, 0.1, 1e6, NULL, NULL},
-    {"workload.op_timeout_ms", F_INT, OFF(workload.op_timeout_ms), 0, 10,
-     600000, NULL, NULL},
-    {"workload.values", F_INT, OFF(workload.values), 0, 1, 1e9, NULL, NULL},
-    {"workload.read", F_NUM, OFF(workload.read), 0, 0, 1e6, NULL, NULL},
-    {"workload.write", F_NUM, OFF(workload.write), 0, 0, 1e6, NULL, NULL},
-    {"workload.cas", F_NUM, OFF(workload.cas), 0, 0, 1e6, NULL, NULL},
-    {"workload.retries", F_INT, OFF(workload.retries), 0, 0, 10, NULL, NULL},
-    {"workload.rids", F_NUM, OFF(workload.rids), 0, 0, 1, NULL, NULL},
-    {"workload.final_s", F_NUM, OFF(workload.final_s), 0, 1, 3600, NULL, NULL},
-    {"workload.create", F_NUM, OFF(workload.create), 0, 0, 1e6, NULL, NULL},
-    {"workload.get", F_NUM, OFF(workload.get), 0, 0, 1e6, NULL, NULL},
-    {"workload.update", F_NUM, OFF(workload.update), 0, 0, 1e6, NULL, NULL},
-    {"workload.delete", F_NUM, OFF(workload.del), 0, 0, 1e6, NULL, NULL},
-    {"workload.list", F_NUM, OFF(workload.list), 0, 0, 1e6, NULL, NULL},
-    {"workload.enqueue", F_NUM, OFF(workload.enqueue), 0, 0, 1e6, NULL, NULL},
-    {"workload.claim", F_NUM, OFF(workload.claim), 0, 0, 1e6, NULL, NULL},
-    {"workload.nack", F_NUM, OFF(workload.nack), 0, 0, 1, NULL, NULL},
-    {"workload.lease_ms", F_INT, OFF(workload.lease_ms), 0, 1, 86400000, NULL,
-     NULL},
-    {"workload.acquire", F_NUM, OFF(workload.acquire), 0, 0, 1e6, NULL, NULL},
-    {"workload.release", F_NUM, OFF(workload.release), 0, 0, 1e6, NULL, NULL},
-    {"workload.holder", F_NUM, OFF(workload.holder), 0, 0, 1e6, NULL, NULL},
-    {"workload.ttl_ms", F_INT, OFF(workload.ttl_ms), 0, 1, 86400000, NULL,
-     NULL},
-    {"nemesis", F_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"nemesis.faults", F_LIST, LIST(nemesis.faults, nemesis.n_faults), 0, 0,
-     fault_ok,
-     "kill, pause, restart, partition, loss, clock, disk, "
-     "lose-unsynced-on-kill, torn-write-on-kill, disk-error, disk-full"},
-    {"nemesis.interval_s", F_NUM, OFF(nemesis.interval_s), 0, 0.1, 86400, NULL,
-     NULL},
-    {"nemesis.duration_s", F_NUM, OFF(nemesis.duration_s), 0, 0, 86400, NULL,
-     NULL},
-    {"nemesis.targets", F_LIST, LIST(nemesis.targets, nemesis.n_targets), 0, 0,
-     target_ok, "one, minority, majority, all, leader"},
-    {"nemesis.partitions", F_LIST,
-     LIST(nemesis.partitions, nemesis.n_partitions), 0, 0, partition_ok,
-     "isolate-one, isolate-leader, halves, majorities-ring, bridge"},
-    {"nemesis.loss_probability", F_NUM, OFF(nemesis.loss_probability), 0, 0.001,
-     1, NULL, NULL},
-    {"nemesis.clock_offset_ms", F_INT, OFF(nemesis.clock_offset_ms), 0, 0, 1e9,
+    {"duration_s", SETTING_NUM, SETTING_OFF(S, duration_s), 0, 0, 86400, NULL,
      NULL, NULL},
-    {"nemesis.clock_modes", F_LIST,
-     LIST(nemesis.clock_modes, nemesis.n_clock_modes), 0, 0, clock_mode_ok,
-     "bump, strobe, drift"},
-    {"nemesis.disk_ops", F_LIST, LIST(nemesis.disk_ops, nemesis.n_disk_ops), 0,
-     0, nemesis_disk_op_known,
-     "fsync, fdatasync, write, pwrite, raft-append, raft-set-term, "
-     "raft-set-vote, raft-snapshot-put, sqlite-commit"},
-    {"nemesis.disk_errno", F_STR, STR(nemesis.disk_errno), 0, 0,
-     nemesis_disk_errno_known, "EIO, ENOSPC, EROFS, EDQUOT"},
-    {"nemesis.disk_probability", F_NUM, OFF(nemesis.disk_probability), 0,
-     0.0001, 1, NULL, NULL},
-    {"nemesis.fs_ops", F_LIST, LIST(nemesis.fs_ops, nemesis.n_fs_ops), 0, 0,
-     nemesis_faultfs_op_known,
-     "read, write, fsync, fdatasync, create, rename, truncate, unlink, "
-     "mkdir, open"},
-    {"nemesis.fs_files", F_LIST, LIST(nemesis.fs_files, nemesis.n_fs_files), 0,
-     0, fs_file_ok, "globs of at most 23 characters, no spaces"},
-    {"checker", F_SECTION, 0, 0, 0, 0, NULL, NULL},
-    {"checker.time_limit_s", F_NUM, OFF(checker.time_limit_s), 0, 0.01, 86400,
+    {"recovery_s", SETTING_NUM, SETTING_OFF(S, recovery_s), 0, 0, 3600, NULL,
      NULL, NULL},
-    {"checker.memory_mb", F_INT, OFF(checker.memory_mb), 0, 1, 1 << 20, NULL,
-     NULL},
-    {"checker.threads", F_INT, OFF(checker.threads), 0, 0, 64, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
-/* The workload keys that only some workloads read; the others apply to
- * every workload. A key given for a workload that does not read it is an
- * error: it would be silently ignored. */
-static const struct {
-    const char *path;
-    const char *workloads; /* space-separated */
-} workload_keys[] = {
-    {"workload.keys", "register lease"},
-    {"workload.values", "register"},
-    {"workload.read", "register"},
-    {"workload.write", "register"},
-    {"workload.cas", "register"},
-    {"workload.retries", "tasks queue lease"},
-    {"workload.rids", "tasks queue lease"},
-    {"workload.final_s", "tasks queue"},
-    {"workload.create", "tasks"},
-    {"workload.get", "tasks"},
-    {"workload.update", "tasks"},
-    {"workload.delete", "tasks"},
-    {"workload.list", "tasks"},
-    {"workload.enqueue", "queue"},
-    {"workload.claim", "queue"},
-    {"workload.nack", "queue"},
-    {"workload.lease_ms", "queue"},
-    {"workload.acquire", "lease"},
-    {"workload.release", "lease"},
-    {"workload.holder", "lease"},
-    {"workload.ttl_ms", "lease"},
+static const struct setting workload_fields[] = {
+    {"clients", SETTING_INT, SETTING_OFF(S, workload.clients), 0, 1, 1000,
+     NULL, NULL, NULL},
+    {"rate", SETTING_NUM, SETTING_OFF(S, workload.rate), 0, 0.1, 1e6, NULL,
+     NULL, NULL},
+    {"op_timeout_ms", SETTING_INT, SETTING_OFF(S, workload.op_timeout_ms), 0,
+     10, 600000, NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
 };
 
-/* The values each string field may take; NULL means free text. */
-static const char *const known_dbs[] = {"taskd", NULL};
+/* Read only by kinds whose requests carry rids (workload_kind.rids). */
+static const struct setting rid_fields[] = {
+    {"retries", SETTING_INT, SETTING_OFF(S, workload.retries), 0, 0, 10, NULL,
+     NULL, NULL},
+    {"rids", SETTING_NUM, SETTING_OFF(S, workload.rids), 0, 0, 1, NULL, NULL,
+     NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
 
-void scenario_defaults(struct scenario *s)
-{
-    memset(s, 0, sizeof *s);
-    snprintf(s->name, sizeof s->name, "unnamed");
-    s->nodes = 3;
-    s->duration_s = 60;
-    s->recovery_s = 10;
-    snprintf(s->db.name, sizeof s->db.name, "taskd");
-    s->db.election_timeout_ms = 1000;
-    s->db.heartbeat_ms = 100;
-    s->db.snapshot_threshold = 1024;
-    s->db.snapshot_trailing = 128;
-    snprintf(s->workload.name, sizeof s->workload.name, "register");
-    s->workload.clients = 10;
-    s->workload.keys = 8;
-    s->workload.rate = 200;
-    s->workload.op_timeout_ms = 2000;
-    s->workload.values = 5;
-    s->workload.read = 0.5;
-    s->workload.write = 0.3;
-    s->workload.cas = 0.2;
-    s->workload.retries = 2;
-    s->workload.rids = 1;
-    s->workload.final_s = 30;
-    s->workload.create = 0.3;
-    s->workload.get = 0.25;
-    s->workload.update = 0.4;
-    s->workload.del = 0;
-    s->workload.list = 0.05;
-    s->workload.enqueue = 0.5;
-    s->workload.claim = 0.5;
-    s->workload.nack = 0.1;
-    s->workload.lease_ms = 1000;
-    s->workload.acquire = 0.6;
-    s->workload.release = 0.2;
-    s->workload.holder = 0.2;
-    s->workload.ttl_ms = 2000;
-    s->nemesis.interval_s = 5;
-    s->nemesis.duration_s = 2;
-    s->nemesis.loss_probability = 0.3;
-    s->nemesis.clock_offset_ms = 60000;
-    snprintf(s->nemesis.disk_errno, sizeof s->nemesis.disk_errno, "EIO");
-    s->nemesis.disk_probability = 1;
-    s->checker.time_limit_s = 60;
-    s->checker.memory_mb = 1024;
-}
+/* Read only by kinds with a final phase (workload_kind.final). */
+static const struct setting final_fields[] = {
+    {"final_s", SETTING_NUM, SETTING_OFF(S, workload.final_s), 0, 1, 3600,
+     NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static const struct setting nemesis_fields[] = {
+    {"faults", SETTING_LIST, SETTING_LIST_AT(S, nemesis.faults, nemesis.n_faults),
+     0, SCENARIO_MAX_FAULTS, fault_ok, nemesis_kind_names, NULL},
+    {"interval_s", SETTING_NUM, SETTING_OFF(S, nemesis.interval_s), 0, 0.1,
+     86400, NULL, NULL, NULL},
+    {"duration_s", SETTING_NUM, SETTING_OFF(S, nemesis.duration_s), 0, 0,
+     86400, NULL, NULL, NULL},
+    {"targets", SETTING_LIST,
+     SETTING_LIST_AT(S, nemesis.targets, nemesis.n_targets), 0, 0, target_ok,
+     targets_known, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+static const struct setting checker_fields[] = {
+    {"time_limit_s", SETTING_NUM, SETTING_OFF(S, checker.time_limit_s), 0,
+     0.01, 86400, NULL, NULL, NULL},
+    {"memory_mb", SETTING_INT, SETTING_OFF(S, checker.memory_mb), 0, 1,
+     1 << 20, NULL, NULL, NULL},
+    {"threads", SETTING_INT, SETTING_OFF(S, checker.threads), 0, 0, 64, NULL,
+     NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+
+#define TABLE(fields) {sizeof(S), NULL, fields, NULL}
+static const struct settings_table top_table = TABLE(top_fields);
+static const struct settings_table workload_table = TABLE(workload_fields);
+static const struct settings_table rid_table = TABLE(rid_fields);
+static const struct settings_table final_table = TABLE(final_fields);
+static const struct settings_table nemesis_table = TABLE(nemesis_fields);
+static const struct settings_table checker_table = TABLE(checker_fields);
+#undef TABLE
+#undef S
+
+static const char *const sections[] = {"db", "workload", "nemesis", "checker",
+                                       NULL};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -246,158 +124,346 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
-static const struct field *field_find(const char *path)
+static void apply_db_defaults(struct scenario *s, const struct db_ops *db)
 {
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        if (strcmp(fields[i].path, path) == 0) {
-            return &fields[i];
-        }
-    }
-    return NULL;
+    memset(s->db.settings, 0, sizeof s->db.settings);
+    settings_defaults(db->settings, s->db.settings);
 }
 
-static bool in_list(const char *const *list, const char *s)
+static void apply_workload_defaults(struct scenario *s,
+                                    const struct workload_kind *k)
 {
-    for (; *list != NULL; list++) {
-        if (strcmp(*list, s) == 0) {
-            return true;
-        }
-    }
-    return false;
+    memset(s->workload.settings, 0, sizeof s->workload.settings);
+    settings_defaults(k->settings, s->workload.settings);
 }
 
-static int set_list(const struct field *f, json_t *v, const char *origin,
-                    struct scenario *s, char *err, size_t errlen)
+void scenario_defaults(struct scenario *s)
 {
-    char(*items)[SCENARIO_NAME_LEN] = (void *)((char *)s + f->offset);
-    int *count = (int *)(void *)((char *)s + f->size);
-    size_t i;
-    json_t *item;
+    const struct nemesis_ops *ops;
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "unnamed");
+    s->nodes = 3;
+    s->duration_s = 60;
+    s->recovery_s = 10;
+    snprintf(s->db.name, sizeof s->db.name, "taskd");
+    apply_db_defaults(s, db_find(s->db.name));
+    snprintf(s->workload.name, sizeof s->workload.name, "register");
+    apply_workload_defaults(s, workload_kind_find(s->workload.name));
+    s->workload.clients = 10;
+    s->workload.rate = 200;
+    s->workload.op_timeout_ms = 2000;
+    s->workload.retries = 2;
+    s->workload.rids = 1;
+    s->workload.final_s = 30;
+    s->nemesis.interval_s = 5;
+    s->nemesis.duration_s = 2;
+    for (int i = 0; (ops = nemesis_kind_at(i)) != NULL; i++) {
+        settings_defaults(ops->settings, s->nemesis.kinds[i]);
+    }
+    s->checker.time_limit_s = 60;
+    s->checker.memory_mb = 1024;
+}
 
-    if (!json_is_array(v)) {
-        return fail(err, errlen, "%s: \"%s\": expected an array of names",
-                    origin, f->path);
+const void *scenario_db_settings(const struct scenario *s)
+{
+    return s->db.settings;
+}
+
+const void *scenario_workload_settings(const struct scenario *s)
+{
+    return s->workload.settings;
+}
+
+const void *scenario_fault_settings(const struct scenario *s, int kind_index)
+{
+    if (kind_index < 0 || kind_index >= SCENARIO_MAX_KINDS) {
+        return NULL;
     }
-    if (json_array_size(v) > SCENARIO_MAX_LIST) {
-        return fail(err, errlen, "%s: \"%s\": at most %d names", origin,
-                    f->path, SCENARIO_MAX_LIST);
+    return s->nemesis.kinds[kind_index];
+}
+
+/* --- keys, section by section ------------------------------------------- */
+
+static int set_seed(json_t *v, const char *origin, struct scenario *s,
+                    char *err, size_t errlen)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        return fail(err, errlen,
+                    "%s: \"seed\": expected a non-negative integer", origin);
     }
-    if (strcmp(f->path, "nemesis.faults") == 0 &&
-        json_array_size(v) > SCENARIO_MAX_FAULTS) {
-        return fail(err, errlen, "%s: \"%s\": at most %d faults", origin,
-                    f->path, SCENARIO_MAX_FAULTS);
-    }
-    *count = 0;
-    json_array_foreach(v, i, item)
-    {
-        const char *name = json_string_value(item);
-        if (name == NULL) {
-            return fail(err, errlen, "%s: \"%s[%zu]\": expected a string",
-                        origin, f->path, i);
-        }
-        if (!f->allowed(name)) {
-            return fail(err, errlen,
-                        "%s: \"%s[%zu]\": unknown value "
-                        "\"%s\" (known: %s)",
-                        origin, f->path, i, name, f->allowed_text);
-        }
-        snprintf(items[(*count)++], SCENARIO_NAME_LEN, "%s", name);
-    }
+    s->seed = (uint64_t)json_integer_value(v);
+    s->has_seed = true;
     return 0;
 }
 
-static int set_field(const struct field *f, json_t *v, const char *origin,
-                     struct scenario *s, char *err, size_t errlen)
+/* Set @key of the section's shared @table, or -ENOENT. */
+static int set_shared(const struct settings_table *table, struct scenario *s,
+                      const char *key, json_t *v, const char *origin,
+                      const char *section, char *err, size_t errlen)
 {
-    char *base = (char *)s;
-    double x;
+    return settings_set(table, s, key, v, origin, section, err, errlen);
+}
 
-    switch (f->type) {
-    case F_SECTION:
-        return 0; /* walked by the caller */
-    case F_LIST:
-        return set_list(f, v, origin, s, err, errlen);
-    case F_STR:
-        if (!json_is_string(v)) {
-            return fail(err, errlen, "%s: \"%s\": expected a string", origin,
-                        f->path);
-        }
-        if (f->allowed != NULL && !f->allowed(json_string_value(v))) {
+static int set_db_key(struct scenario *s, const char *key, json_t *v,
+                      const char *origin, char *err, size_t errlen)
+{
+    const struct db_ops *db = db_find(s->db.name);
+    char keys[512];
+    int rv;
+
+    if (strcmp(key, "name") == 0) {
+        const char *name = json_string_value(v);
+        const struct db_ops *to = name != NULL ? db_find(name) : NULL;
+        if (to == NULL) {
             return fail(err, errlen,
-                        "%s: \"%s\": unknown value \"%s\" "
+                        "%s: \"db.name\": unknown system \"%s\" (known: %s)",
+                        origin, name != NULL ? name : "(not a string)",
+                        db_names());
+        }
+        if (to != db) {
+            apply_db_defaults(s, to);
+        }
+        snprintf(s->db.name, sizeof s->db.name, "%s", name);
+        return 0;
+    }
+    rv = settings_set(db->settings, s->db.settings, key, v, origin, "db", err,
+                      errlen);
+    if (rv == -ENOENT) {
+        settings_keys(db->settings, keys, sizeof keys);
+        return fail(err, errlen,
+                    "%s: \"db.%s\": unknown key for the system %s (known: "
+                    "name%s%s)",
+                    origin, key, db->name, keys[0] ? ", " : "", keys);
+    }
+    return rv;
+}
+
+/* The workload keys every kind, or kinds like @k, read, comma-separated. */
+static void workload_keys(const struct workload_kind *k, char *buf,
+                          size_t size)
+{
+    char own[512];
+    settings_keys(k->settings, own, sizeof own);
+    snprintf(buf, size, "name, clients, rate, op_timeout_ms%s%s%s%s",
+             k->rids ? ", retries, rids" : "", k->final ? ", final_s" : "",
+             own[0] ? ", " : "", own);
+}
+
+/* The kinds (other than @k) that read @key, comma-separated; "" if none. */
+static void kinds_reading(const char *key, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *p = workload_kind_names(); *p != '\0';) {
+        char name[32];
+        size_t len = strcspn(p, ",");
+        const struct workload_kind *k;
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        k = workload_kind_find(name);
+        if (k != NULL &&
+            (settings_field(k->settings, key) != NULL ||
+             (k->rids && settings_field(&rid_table, key) != NULL) ||
+             (k->final && settings_field(&final_table, key) != NULL)) &&
+            used < size) {
+            used += (size_t)snprintf(buf + used, size - used, "%s%s",
+                                     used ? " " : "", name);
+        }
+        p += len;
+        while (*p == ',' || *p == ' ') {
+            p++;
+        }
+    }
+}
+
+static int set_workload_key(struct scenario *s, const char *key, json_t *v,
+                            const char *origin, char *err, size_t errlen)
+{
+    const struct workload_kind *k = workload_kind_find(s->workload.name);
+    char keys[768], readers[128];
+    int rv;
+
+    if (strcmp(key, "name") == 0) {
+        const char *name = json_string_value(v);
+        const struct workload_kind *to =
+            name != NULL ? workload_kind_find(name) : NULL;
+        if (to == NULL) {
+            return fail(err, errlen,
+                        "%s: \"workload.name\": unknown workload \"%s\" "
                         "(known: %s)",
-                        origin, f->path, json_string_value(v), f->allowed_text);
+                        origin, name != NULL ? name : "(not a string)",
+                        workload_kind_names());
         }
-        if (json_string_length(v) >= f->size) {
-            return fail(err, errlen, "%s: \"%s\": longer than %zu characters",
-                        origin, f->path, f->size - 1);
+        if (to != k) {
+            apply_workload_defaults(s, to);
         }
-        snprintf(base + f->offset, f->size, "%s", json_string_value(v));
+        snprintf(s->workload.name, sizeof s->workload.name, "%s", name);
         return 0;
-    case F_SEED:
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+    }
+    rv = set_shared(&workload_table, s, key, v, origin, "workload", err,
+                    errlen);
+    if (rv == -ENOENT && k->rids) {
+        rv = set_shared(&rid_table, s, key, v, origin, "workload", err, errlen);
+    }
+    if (rv == -ENOENT && k->final != NULL) {
+        rv = set_shared(&final_table, s, key, v, origin, "workload", err,
+                        errlen);
+    }
+    if (rv == -ENOENT) {
+        rv = settings_set(k->settings, s->workload.settings, key, v, origin,
+                          "workload", err, errlen);
+    }
+    if (rv == -ENOENT) {
+        kinds_reading(key, readers, sizeof readers);
+        if (readers[0] != '\0') {
             return fail(err, errlen,
-                        "%s: \"%s\": expected a non-negative "
-                        "integer",
-                        origin, f->path);
+                        "%s: \"workload.%s\": not a key of the %s workload "
+                        "(read by: %s)",
+                        origin, key, k->name, readers);
         }
-        s->seed = (uint64_t)json_integer_value(v);
-        s->has_seed = true;
-        return 0;
-    case F_INT:
-        if (!json_is_integer(v)) {
-            return fail(err, errlen, "%s: \"%s\": expected an integer", origin,
-                        f->path);
-        }
-        x = (double)json_integer_value(v);
-        break;
-    case F_NUM:
-        if (!json_is_number(v)) {
-            return fail(err, errlen, "%s: \"%s\": expected a number", origin,
-                        f->path);
-        }
-        x = json_number_value(v);
-        break;
-    default:
-        return fail(err, errlen, "%s: \"%s\": internal: bad field type", origin,
-                    f->path);
+        workload_keys(k, keys, sizeof keys);
+        return fail(err, errlen,
+                    "%s: \"workload.%s\": unknown key (known for %s: %s)",
+                    origin, key, k->name, keys);
     }
-    if (x < f->min || x > f->max) {
-        return fail(err, errlen, "%s: \"%s\": %g is out of range [%g, %g]",
-                    origin, f->path, x, f->min, f->max);
+    return rv;
+}
+
+static int set_nemesis_key(struct scenario *s, const char *key, json_t *v,
+                           const char *origin, char *err, size_t errlen)
+{
+    const struct nemesis_ops *ops;
+    bool owned = false;
+    int rv = set_shared(&nemesis_table, s, key, v, origin, "nemesis", err,
+                        errlen);
+
+    if (rv != -ENOENT) {
+        return rv;
     }
-    if (f->type == F_INT) {
-        *(int *)(void *)(base + f->offset) = (int)x;
-    } else {
-        *(double *)(void *)(base + f->offset) = x;
+    /* Every fault kind that declares the key gets the value. */
+    for (int i = 0; (ops = nemesis_kind_at(i)) != NULL; i++) {
+        rv = settings_set(ops->settings, s->nemesis.kinds[i], key, v, origin,
+                          "nemesis", err, errlen);
+        if (rv == 0) {
+            owned = true;
+        } else if (rv != -ENOENT) {
+            return rv;
+        }
+    }
+    if (!owned) {
+        char keys[1024];
+        size_t used;
+        settings_keys(&nemesis_table, keys, sizeof keys);
+        used = strlen(keys);
+        for (int i = 0; (ops = nemesis_kind_at(i)) != NULL; i++) {
+            char more[256];
+            settings_keys(ops->settings, more, sizeof more);
+            for (char *p = strtok(more, ", "); p != NULL && used < sizeof keys;
+                 p = strtok(NULL, ", ")) {
+                if (strstr(keys, p) == NULL) {
+                    used += (size_t)snprintf(keys + used, sizeof keys - used,
+                                             ", %s", p);
+                }
+            }
+        }
+        return fail(err, errlen, "%s: \"nemesis.%s\": unknown key (known: %s)",
+                    origin, key, keys);
     }
     return 0;
 }
 
-static int walk(json_t *obj, const char *prefix, const char *origin,
-                struct scenario *s, char *err, size_t errlen)
+static int set_section_key(struct scenario *s, const char *section,
+                           const char *key, json_t *v, const char *origin,
+                           char *err, size_t errlen)
+{
+    int rv;
+    if (strcmp(section, "db") == 0) {
+        return set_db_key(s, key, v, origin, err, errlen);
+    }
+    if (strcmp(section, "workload") == 0) {
+        return set_workload_key(s, key, v, origin, err, errlen);
+    }
+    if (strcmp(section, "nemesis") == 0) {
+        return set_nemesis_key(s, key, v, origin, err, errlen);
+    }
+    rv = set_shared(&checker_table, s, key, v, origin, "checker", err, errlen);
+    if (rv == -ENOENT) {
+        char keys[256];
+        settings_keys(&checker_table, keys, sizeof keys);
+        return fail(err, errlen, "%s: \"checker.%s\": unknown key (known: %s)",
+                    origin, key, keys);
+    }
+    return rv;
+}
+
+static int walk_section(json_t *obj, const char *section, const char *origin,
+                        struct scenario *s, char *err, size_t errlen)
 {
     const char *key;
     json_t *v;
-    char path[128];
     int rv;
 
+    if (!json_is_object(obj)) {
+        return fail(err, errlen, "%s: \"%s\": expected an object", origin,
+                    section);
+    }
+    /* The name first: it says whose keys the others are. */
+    v = json_object_get(obj, "name");
+    if (v != NULL && (strcmp(section, "db") == 0 ||
+                      strcmp(section, "workload") == 0)) {
+        rv = set_section_key(s, section, "name", v, origin, err, errlen);
+        if (rv != 0) {
+            return rv;
+        }
+    }
     json_object_foreach(obj, key, v)
     {
-        const struct field *f;
-        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key);
-        f = field_find(path);
-        if (f == NULL) {
-            return fail(err, errlen, "%s: \"%s\": unknown key", origin, path);
+        if (strcmp(key, "name") == 0 && (strcmp(section, "db") == 0 ||
+                                         strcmp(section, "workload") == 0)) {
+            continue;
         }
-        if (f->type == F_SECTION) {
-            if (!json_is_object(v)) {
-                return fail(err, errlen, "%s: \"%s\": expected an object",
-                            origin, path);
+        rv = set_section_key(s, section, key, v, origin, err, errlen);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+static int walk(json_t *obj, const char *origin, struct scenario *s,
+                char *err, size_t errlen)
+{
+    const char *key;
+    json_t *v;
+    int rv;
+
+    /* Sections in a fixed order (db and workload before the faults, whose
+     * refusals depend on the system). */
+    for (int i = 0; sections[i] != NULL; i++) {
+        v = json_object_get(obj, sections[i]);
+        if (v != NULL) {
+            rv = walk_section(v, sections[i], origin, s, err, errlen);
+            if (rv != 0) {
+                return rv;
             }
-            rv = walk(v, path, origin, s, err, errlen);
+        }
+    }
+    json_object_foreach(obj, key, v)
+    {
+        if (settings_in_list(sections, key)) {
+            continue;
+        }
+        if (strcmp(key, "seed") == 0) {
+            rv = set_seed(v, origin, s, err, errlen);
         } else {
-            rv = set_field(f, v, origin, s, err, errlen);
+            rv = set_shared(&top_table, s, key, v, origin, "", err, errlen);
+        }
+        if (rv == -ENOENT) {
+            char keys[256];
+            settings_keys(&top_table, keys, sizeof keys);
+            return fail(err, errlen,
+                        "%s: \"%s\": unknown key (known: %s, seed, db, "
+                        "workload, nemesis, checker)",
+                        origin, key, keys);
         }
         if (rv != 0) {
             return rv;
@@ -409,98 +475,39 @@ static int walk(json_t *obj, const char *prefix, const char *origin,
 static int validate(const char *origin, struct scenario *s, char *err,
                     size_t errlen)
 {
-    if (!in_list(known_dbs, s->db.name)) {
-        return fail(err, errlen,
-                    "%s: \"db.name\": unknown system \"%s\" "
-                    "(known: taskd)",
-                    origin, s->db.name);
-    }
-    if (workload_kind_find(s->workload.name) == NULL) {
-        return fail(err, errlen,
-                    "%s: \"workload.name\": unknown workload "
-                    "\"%s\" (known: %s)",
-                    origin, s->workload.name, workload_kind_names());
-    }
-    if (strcmp(s->workload.name, "register") == 0 &&
-        s->workload.read + s->workload.write + s->workload.cas <= 0) {
-        return fail(err, errlen,
-                    "%s: \"workload\": read, write and cas "
-                    "weights are all zero",
-                    origin);
-    }
-    if (strcmp(s->workload.name, "tasks") == 0 && s->workload.create <= 0) {
-        return fail(err, errlen,
-                    "%s: \"workload.create\": the tasks workload needs "
-                    "creates (a weight above 0)",
-                    origin);
-    }
-    if (strcmp(s->workload.name, "queue") == 0 &&
-        (s->workload.enqueue <= 0 || s->workload.claim <= 0)) {
-        return fail(err, errlen,
-                    "%s: \"workload\": the queue workload needs enqueue "
-                    "and claim weights above 0",
-                    origin);
-    }
-    if (strcmp(s->workload.name, "lease") == 0 && s->workload.acquire <= 0) {
-        return fail(err, errlen,
-                    "%s: \"workload.acquire\": the lease workload needs "
-                    "acquires (a weight above 0)",
-                    origin);
-    }
-    if (s->db.heartbeat_ms >= s->db.election_timeout_ms) {
-        return fail(err, errlen,
-                    "%s: \"db.heartbeat_ms\": must be below "
-                    "db.election_timeout_ms",
-                    origin);
-    }
-    return 0;
-}
+    const struct db_ops *db = db_find(s->db.name);
+    const struct workload_kind *k = workload_kind_find(s->workload.name);
+    int rv;
 
-/* The workloads that read @path, or NULL when every one does. */
-static const char *workloads_of(const char *path)
-{
-    for (size_t i = 0; i < sizeof workload_keys / sizeof workload_keys[0];
-         i++) {
-        if (strcmp(workload_keys[i].path, path) == 0) {
-            return workload_keys[i].workloads;
-        }
+    rv = settings_validate(db->settings, s->db.settings, origin, "db", err,
+                           errlen);
+    if (rv == 0) {
+        rv = settings_validate(k->settings, s->workload.settings, origin,
+                               "workload", err, errlen);
     }
-    return NULL;
-}
-
-static bool reads_key(const char *workload, const char *path)
-{
-    const char *list = workloads_of(path);
-    size_t len = strlen(workload);
-
-    if (list == NULL) {
-        return true;
+    if (rv != 0) {
+        return rv;
     }
-    for (const char *p = list; (p = strstr(p, workload)) != NULL; p += len) {
-        if ((p == list || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0')) {
-            return true;
-        }
+    if (!db_serves(db, k->name)) {
+        return fail(err, errlen,
+                    "%s: \"workload.name\": the system %s does not serve the "
+                    "%s workload",
+                    origin, db->name, k->name);
     }
-    return false;
-}
-
-static int check_workload_keys(json_t *obj, const char *origin,
-                               const struct scenario *s, char *err,
-                               size_t errlen)
-{
-    json_t *section = json_object_get(obj, "workload");
-    const char *key;
-    json_t *v;
-    char path[128];
-
-    json_object_foreach(section, key, v)
-    {
-        snprintf(path, sizeof path, "workload.%s", key);
-        if (!reads_key(s->workload.name, path)) {
+    for (int i = 0; i < s->nemesis.n_faults; i++) {
+        const struct nemesis_ops *ops = nemesis_find(s->nemesis.faults[i]);
+        unsigned missing = nemesis_needs(s, ops) & ~db->caps;
+        int idx = nemesis_kind_index(ops);
+        if (missing != 0) {
             return fail(err, errlen,
-                        "%s: \"%s\": not a key of the %s workload (read by: "
-                        "%s)",
-                        origin, path, s->workload.name, workloads_of(path));
+                        "%s: \"nemesis.faults[%d]\": the fault %s needs a "
+                        "system that %s; %s does not",
+                        origin, i, ops->name, db_cap_text(missing), db->name);
+        }
+        rv = settings_validate(ops->settings, s->nemesis.kinds[idx], origin,
+                               "nemesis", err, errlen);
+        if (rv != 0) {
+            return rv;
         }
     }
     return 0;
@@ -513,12 +520,34 @@ int scenario_from_json(json_t *obj, const char *origin, struct scenario *s,
     if (!json_is_object(obj)) {
         return fail(err, errlen, "%s: a scenario is a JSON object", origin);
     }
-    rv = walk(obj, "", origin, s, err, errlen);
-    if (rv == 0) {
-        rv = validate(origin, s, err, errlen);
+    rv = walk(obj, origin, s, err, errlen);
+    if (rv != 0) {
+        return rv;
     }
-    if (rv == 0) {
-        rv = check_workload_keys(obj, origin, s, err, errlen);
+    return validate(origin, s, err, errlen);
+}
+
+int scenario_set(struct scenario *s, const char *path, json_t *v,
+                 const char *origin, char *err, size_t errlen)
+{
+    char section[32];
+    const char *dot = strchr(path, '.');
+    int rv;
+
+    if (dot == NULL) {
+        rv = strcmp(path, "seed") == 0
+                 ? set_seed(v, origin, s, err, errlen)
+                 : set_shared(&top_table, s, path, v, origin, "", err, errlen);
+        if (rv == -ENOENT) {
+            return fail(err, errlen, "%s: \"%s\": unknown key", origin, path);
+        }
+    } else {
+        snprintf(section, sizeof section, "%.*s", (int)(dot - path), path);
+        if (!settings_in_list(sections, section)) {
+            return fail(err, errlen, "%s: \"%s\": unknown section \"%s\"",
+                        origin, path, section);
+        }
+        rv = set_section_key(s, section, dot + 1, v, origin, err, errlen);
     }
     return rv;
 }
@@ -547,81 +576,55 @@ int scenario_load(const char *path, struct scenario *s, char *err,
     return rv;
 }
 
-static json_t *list_json(const char (*items)[SCENARIO_NAME_LEN], int n)
-{
-    json_t *a = json_array();
-    for (int i = 0; i < n; i++) {
-        json_array_append_new(a, json_string(items[i]));
-    }
-    return a;
-}
-
-/* The workload section: the keys its workload reads, in table order. */
-static json_t *workload_json(const struct scenario *s)
-{
-    json_t *obj = json_object();
-    const char *base = (const char *)s;
-
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        const struct field *f = &fields[i];
-        const char *key = f->path + strlen("workload.");
-        json_t *v = NULL;
-
-        if (strncmp(f->path, "workload.", 9) != 0 ||
-            !reads_key(s->workload.name, f->path)) {
-            continue;
-        }
-        switch (f->type) {
-        case F_STR:
-            v = json_string(base + f->offset);
-            break;
-        case F_INT:
-            v = json_integer(*(const int *)(const void *)(base + f->offset));
-            break;
-        case F_NUM:
-            v = json_real(*(const double *)(const void *)(base + f->offset));
-            break;
-        default:
-            break;
-        }
-        if (v != NULL) {
-            json_object_set_new(obj, key, v);
-        }
-    }
-    return obj;
-}
-
 json_t *scenario_to_json(const struct scenario *s)
 {
-    json_t *nemesis = json_pack(
-        "{s:o, s:f, s:f, s:o, s:o, s:f, s:i, s:o, s:o, s:s, s:f, s:o, s:o}",
-        "faults", list_json(s->nemesis.faults, s->nemesis.n_faults),
-        "interval_s", s->nemesis.interval_s, "duration_s",
-        s->nemesis.duration_s, "targets",
-        list_json(s->nemesis.targets, s->nemesis.n_targets), "partitions",
-        list_json(s->nemesis.partitions, s->nemesis.n_partitions),
-        "loss_probability", s->nemesis.loss_probability, "clock_offset_ms",
-        s->nemesis.clock_offset_ms, "clock_modes",
-        list_json(s->nemesis.clock_modes, s->nemesis.n_clock_modes), "disk_ops",
-        list_json(s->nemesis.disk_ops, s->nemesis.n_disk_ops), "disk_errno",
-        s->nemesis.disk_errno, "disk_probability", s->nemesis.disk_probability,
-        "fs_ops", list_json(s->nemesis.fs_ops, s->nemesis.n_fs_ops), "fs_files",
-        list_json(s->nemesis.fs_files, s->nemesis.n_fs_files));
-    return json_pack(
-        "{s:s, s:s, s:i, s:f, s:f, s:I,"
-        " s:{s:s, s:s, s:i, s:i, s:i, s:i},"
-        " s:o,"
-        " s:o,"
-        " s:{s:f, s:i, s:i}}",
-        "name", s->name, "description", s->description, "nodes", s->nodes,
-        "duration_s", s->duration_s, "recovery_s", s->recovery_s, "seed",
-        (json_int_t)s->seed, "db", "name", s->db.name, "bug", s->db.bug,
-        "election_timeout_ms", s->db.election_timeout_ms, "heartbeat_ms",
-        s->db.heartbeat_ms, "snapshot_threshold", s->db.snapshot_threshold,
-        "snapshot_trailing", s->db.snapshot_trailing, "workload",
-        workload_json(s), "nemesis", nemesis, "checker", "time_limit_s",
-        s->checker.time_limit_s, "memory_mb", s->checker.memory_mb, "threads",
-        s->checker.threads);
+    const struct db_ops *db = db_find(s->db.name);
+    const struct workload_kind *k = workload_kind_find(s->workload.name);
+    json_t *top = json_object(), *sec;
+
+    settings_to_json(&top_table, s, top);
+    json_object_set_new(top, "seed", json_integer((json_int_t)s->seed));
+
+    sec = json_pack("{s:s}", "name", s->db.name);
+    settings_to_json(db->settings, s->db.settings, sec);
+    json_object_set_new(top, "db", sec);
+
+    sec = json_pack("{s:s}", "name", s->workload.name);
+    settings_to_json(&workload_table, s, sec);
+    if (k->rids) {
+        settings_to_json(&rid_table, s, sec);
+    }
+    if (k->final != NULL) {
+        settings_to_json(&final_table, s, sec);
+    }
+    settings_to_json(k->settings, s->workload.settings, sec);
+    json_object_set_new(top, "workload", sec);
+
+    /* The shared keys, then the keys of the kinds in use. */
+    sec = json_object();
+    settings_to_json(&nemesis_table, s, sec);
+    for (int i = 0; i < s->nemesis.n_faults; i++) {
+        const struct nemesis_ops *ops = nemesis_find(s->nemesis.faults[i]);
+        settings_to_json(ops->settings,
+                         s->nemesis.kinds[nemesis_kind_index(ops)], sec);
+    }
+    json_object_set_new(top, "nemesis", sec);
+
+    sec = json_object();
+    settings_to_json(&checker_table, s, sec);
+    json_object_set_new(top, "checker", sec);
+    return top;
+}
+
+const char *scenario_db_string(const struct scenario *s, const char *key)
+{
+    const struct db_ops *db = db_find(s->db.name);
+    const struct setting *f =
+        db != NULL ? settings_field(db->settings, key) : NULL;
+    if (f == NULL || f->type != SETTING_STR) {
+        return "";
+    }
+    return (const char *)s->db.settings + f->offset;
 }
 
 bool scenario_has_fault(const struct scenario *s, const char *fault)

@@ -125,6 +125,27 @@ expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" repro "$tmp/bad-sce
 expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" check "$tmp/bad-scenario-run"
 expect 3 '"nemesis.fautls": unknown key' -- "$BIN/faultline" schedule "$tmp/bad-scenario-run/scenario.json" --seed 1
 
+# The plugin contract: each section's keys belong to their plugin, whose
+# registry names the known ones; the schedule shows the targets each fault
+# draws, as the run would apply them.
+cat >"$tmp/sched.json" <<'JSON'
+{"nodes": 5, "nemesis": {"faults": ["kill", "partition", "disk-error"],
+ "targets": ["one"], "partitions": ["isolate-one"], "fs_files": ["*.db"]}}
+JSON
+expect 0 'kill +for +2.000 s +\["n[1-5]"\]' -- "$BIN/faultline" schedule "$tmp/sched.json" --seed 7
+expect 0 '"shape":"isolate-one"' -- "$BIN/faultline" schedule "$tmp/sched.json" --seed 7
+expect 0 '"files":"\*\.db".*"op":"fsync"' -- "$BIN/faultline" schedule "$tmp/sched.json" --seed 7
+echo '{"db": {"name": "taskd", "election_timeout": 5}}' >"$tmp/dbkey.json"
+expect 3 '"db.election_timeout": unknown key for the system taskd \(known: name, bug, election_timeout_ms' -- "$BIN/faultline" schedule "$tmp/dbkey.json" --seed 1
+echo '{"db": {"name": "frobdb"}}' >"$tmp/dbname.json"
+expect 3 '"db.name": unknown system "frobdb" \(known: taskd' -- "$BIN/faultline" schedule "$tmp/dbname.json" --seed 1
+echo '{"workload": {"name": "register", "ttl_ms": 5}}' >"$tmp/wkey.json"
+expect 3 '"workload.ttl_ms": not a key of the register workload \(read by: lease\)' -- "$BIN/faultline" schedule "$tmp/wkey.json" --seed 1
+echo '{"nemesis": {"faults": ["kill"], "clock_modes": ["wobble"]}}' >"$tmp/nkey.json"
+expect 3 '"nemesis.clock_modes\[0\]": unknown value "wobble" \(known: bump, strobe, drift\)' -- "$BIN/faultline" schedule "$tmp/nkey.json" --seed 1
+echo '{"nemesis": {"faults": ["kill", "quake"]}}' >"$tmp/nfault.json"
+expect 3 '"nemesis.faults\[1\]": unknown value "quake" \(known: kill, pause' -- "$BIN/faultline" schedule "$tmp/nfault.json" --seed 1
+
 # A run interrupted half-way (its marker): check says partial, still checks.
 mkdir -p "$tmp/cut-run" && cp "$tmp/invalid.jsonl" "$tmp/cut-run/history.jsonl"
 printf '{"index":4,"time":50,"process":2,"type":"invoke","f":"wri' >>"$tmp/cut-run/history.jsonl"

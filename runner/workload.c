@@ -68,12 +68,15 @@ struct workload {
     int closing;
 };
 
-static const struct workload_kind *const kinds[] = {
-    &workload_register,
-    &workload_tasks,
-    &workload_queue,
-    &workload_lease,
-};
+/* The registry: one line per kind (its struct workload_kind, in a file of
+ * its own). */
+#define KINDS(X)                                                               \
+    X(workload_register) X(workload_tasks) X(workload_queue) X(workload_lease)
+
+#define DECLARE(sym) extern const struct workload_kind sym;
+#define ADDRESS(sym) &sym,
+KINDS(DECLARE)
+static const struct workload_kind *const kinds[] = {KINDS(ADDRESS)};
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
@@ -220,24 +223,6 @@ static void finish(struct wclient *c, enum history_type type, json_t *value,
     }
 }
 
-/* Errors after which the same op may go elsewhere: the node refused it
- * before doing anything. */
-static bool retryable(const struct client_result *res)
-{
-    static const char *const codes[] = {"not_leader",    "unreachable",
-                                        "unavailable",   "no_leader",
-                                        "shutting_down", NULL};
-    if (res->unreachable) {
-        return true;
-    }
-    for (int i = 0; codes[i] != NULL; i++) {
-        if (res->error != NULL && strcmp(res->error, codes[i]) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void point_at(struct wclient *c, int node)
 {
     c->node = node;
@@ -265,7 +250,7 @@ static void result_cb(void *arg, const struct client_result *res)
             w->env.cluster->leader = i;
         }
     }
-    if (res->type != HISTORY_FAIL || !retryable(res)) {
+    if (res->type != HISTORY_FAIL || !res->elsewhere) {
         finish(c, res->type, res->value, res->error);
         return;
     }
@@ -302,6 +287,7 @@ static void attempt(struct wclient *c)
             .error = "unreachable",
             .message = uv_strerror(rv),
             .unreachable = true,
+            .elsewhere = true,
         };
         result_cb(c, &res);
     }

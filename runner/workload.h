@@ -82,6 +82,11 @@ enum workload_next {
 
 struct workload_kind {
     const char *name;
+    /* Its own keys in a scenario's "workload" section (the machinery's are
+     * name, clients, rate, op_timeout_ms; retries and rids when @rids,
+     * final_s when @final); read them with scenario_workload_settings(). */
+    const struct settings_table *settings;
+    bool rids; /* its requests carry request ids, retried after info */
     /* The kind's state for @n clients; @env is borrowed for the run. NULL
      * when out of memory. */
     void *(*new)(const struct workload_env *env, int n);
@@ -96,11 +101,6 @@ struct workload_kind {
      * run stopped and every client is idle. NULL: no final phase. */
     enum workload_next (*final)(void *state, int c, struct workload_op *op);
 };
-
-extern const struct workload_kind workload_register;
-extern const struct workload_kind workload_tasks;
-extern const struct workload_kind workload_queue;
-extern const struct workload_kind workload_lease;
 
 /* The kind named @name, or NULL. */
 const struct workload_kind *workload_kind_find(const char *name);

@@ -9,6 +9,7 @@
  * chances, and clock faults make the nodes disagree on expiry. */
 #include "runner/workload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,62 @@ struct lclient {
     uint64_t *until;    /* per scope: held until (own clock), or 0 */
 };
 
+struct lease_settings {
+    int keys; /* scopes s0..s(keys-1) */
+    double acquire, release, holder; /* relative weights */
+    int ttl_ms; /* the ttl of an acquire */
+};
+
+#define T struct lease_settings
+static const struct setting lease_fields[] = {
+    {"keys", SETTING_INT, SETTING_OFF(T, keys), 0, 1, 100000, NULL, NULL,
+     "lease scopes s0..s(keys-1)"},
+    {"acquire", SETTING_NUM, SETTING_OFF(T, acquire), 0, 0, 1e6, NULL, NULL,
+     "weight of acquires (and renewals)"},
+    {"release", SETTING_NUM, SETTING_OFF(T, release), 0, 0, 1e6, NULL, NULL,
+     "weight of releases"},
+    {"holder", SETTING_NUM, SETTING_OFF(T, holder), 0, 0, 1e6, NULL, NULL,
+     "weight of holder reads"},
+    {"ttl_ms", SETTING_INT, SETTING_OFF(T, ttl_ms), 0, 1, 86400000, NULL,
+     NULL, "the ttl of an acquire"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+#undef T
+
+static void lease_defaults(void *p)
+{
+    struct lease_settings *l = p;
+    l->keys = 8;
+    l->acquire = 0.6;
+    l->release = 0.2;
+    l->holder = 0.2;
+    l->ttl_ms = 2000;
+}
+
+static int lease_validate(const void *p, const char *section, char *err,
+                          size_t errlen)
+{
+    const struct lease_settings *l = p;
+    if (l->acquire <= 0) {
+        snprintf(err, errlen,
+                 "\"%s.acquire\": the lease workload needs acquires (a "
+                 "weight above 0)",
+                 section);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct settings_table lease_table = {
+    .size = sizeof(struct lease_settings),
+    .defaults = lease_defaults,
+    .fields = lease_fields,
+    .validate = lease_validate,
+};
+
 struct state {
     const struct workload_env *env;
+    const struct lease_settings *set;
     int n;
     int scopes;
     struct lclient *cl;
@@ -34,7 +89,8 @@ static void *lease_new(const struct workload_env *env, int n)
     }
     st->env = env;
     st->n = n;
-    st->scopes = env->s->workload.keys;
+    st->set = scenario_workload_settings(env->s);
+    st->scopes = st->set->keys;
     st->cl = calloc((size_t)n, sizeof *st->cl);
     if (st->cl == NULL) {
         free(st);
@@ -84,11 +140,10 @@ static enum workload_next lease_choose(void *state, int c,
                                        struct workload_op *op)
 {
     struct state *st = state;
-    const struct scenario *s = st->env->s;
+    const struct lease_settings *s = st->set;
     struct rng *rng = st->env->rng;
     struct lclient *l = &st->cl[c];
-    double total =
-        s->workload.acquire + s->workload.release + s->workload.holder;
+    double total = s->acquire + s->release + s->holder;
     double x = rng_unit(rng) * total;
     uint64_t now = workload_now_ms();
     int held = held_scope(st, c, now);
@@ -99,13 +154,13 @@ static enum workload_next lease_choose(void *state, int c,
     snprintf(rid, sizeof rid, "%s-%llu", holder,
              (unsigned long long)(l->seq + 1));
     l->chosen_at = now;
-    if (x >= s->workload.acquire + s->workload.release) {
+    if (x >= s->acquire + s->release) {
         snprintf(key, sizeof key, "s%d", scope);
         workload_op_set(op, "holder", key, json_null(), true);
         return WORKLOAD_OP;
     }
     l->seq++;
-    if (x >= s->workload.acquire && held >= 0) {
+    if (x >= s->acquire && held >= 0) {
         snprintf(key, sizeof key, "s%d", held);
         workload_op_set(op, "release", key,
                         json_pack("{s:s, s:s}", "rid", rid, "holder", holder),
@@ -116,7 +171,7 @@ static enum workload_next lease_choose(void *state, int c,
     snprintf(key, sizeof key, "s%d", held >= 0 ? held : scope);
     workload_op_set(op, "acquire", key,
                     json_pack("{s:s, s:s, s:i}", "rid", rid, "holder", holder,
-                              "ttl_ms", s->workload.ttl_ms),
+                              "ttl_ms", s->ttl_ms),
                     false);
     return WORKLOAD_OP;
 }
@@ -133,7 +188,7 @@ static void lease_completed(void *state, int c, const struct workload_op *op,
         return;
     }
     if (strcmp(op->f, "acquire") == 0 && type == HISTORY_OK) {
-        l->until[k] = l->chosen_at + (uint64_t)st->env->s->workload.ttl_ms;
+        l->until[k] = l->chosen_at + (uint64_t)st->set->ttl_ms;
     } else if (strcmp(op->f, "acquire") == 0 && type == HISTORY_FAIL) {
         l->until[k] = 0;
     } else if (strcmp(op->f, "release") == 0) {
@@ -143,6 +198,8 @@ static void lease_completed(void *state, int c, const struct workload_op *op,
 
 const struct workload_kind workload_lease = {
     .name = "lease",
+    .settings = &lease_table,
+    .rids = true,
     .new = lease_new,
     .free = lease_free,
     .choose = lease_choose,

@@ -13,9 +13,61 @@
  * that every acknowledged enqueue can be accounted for. */
 #include "runner/workload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct queue_settings {
+    /* weights of enqueue and claim (when holding no task), and the share of
+     * claimed tasks given back with nack instead of ack */
+    double enqueue, claim, nack;
+    int lease_ms; /* the lease of a claim */
+};
+
+#define T struct queue_settings
+static const struct setting queue_fields[] = {
+    {"enqueue", SETTING_NUM, SETTING_OFF(T, enqueue), 0, 0, 1e6, NULL, NULL,
+     "weight of enqueues"},
+    {"claim", SETTING_NUM, SETTING_OFF(T, claim), 0, 0, 1e6, NULL, NULL,
+     "weight of claims (when holding no task)"},
+    {"nack", SETTING_NUM, SETTING_OFF(T, nack), 0, 0, 1, NULL, NULL,
+     "share of claimed tasks given back with nack"},
+    {"lease_ms", SETTING_INT, SETTING_OFF(T, lease_ms), 0, 1, 86400000, NULL,
+     NULL, "the lease of a claim"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+#undef T
+
+static void queue_defaults(void *p)
+{
+    struct queue_settings *q = p;
+    q->enqueue = 0.5;
+    q->claim = 0.5;
+    q->nack = 0.1;
+    q->lease_ms = 1000;
+}
+
+static int queue_validate(const void *p, const char *section, char *err,
+                          size_t errlen)
+{
+    const struct queue_settings *q = p;
+    if (q->enqueue <= 0 || q->claim <= 0) {
+        snprintf(err, errlen,
+                 "\"%s\": the queue workload needs enqueue and claim "
+                 "weights above 0",
+                 section);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct settings_table queue_table = {
+    .size = sizeof(struct queue_settings),
+    .defaults = queue_defaults,
+    .fields = queue_fields,
+    .validate = queue_validate,
+};
 
 #define EXPIRY_MARGIN_MS 500
 
@@ -28,6 +80,7 @@ struct qclient {
 
 struct state {
     const struct workload_env *env;
+    const struct queue_settings *set;
     struct qclient *cl;
     uint64_t tasks; /* task ids made */
     uint64_t drain_start;
@@ -40,6 +93,7 @@ static void *queue_new(const struct workload_env *env, int n)
         return NULL;
     }
     st->env = env;
+    st->set = scenario_workload_settings(env->s);
     st->cl = calloc((size_t)n, sizeof *st->cl);
     if (st->cl == NULL) {
         free(st);
@@ -68,7 +122,7 @@ static json_t *request(struct state *st, int c, bool claim)
     v = json_pack("{s:s, s:s}", "rid", rid, "worker", worker);
     if (claim) {
         json_object_set_new(v, "lease_ms",
-                            json_integer(st->env->s->workload.lease_ms));
+                            json_integer(st->set->lease_ms));
     }
     return v;
 }
@@ -90,16 +144,16 @@ static enum workload_next queue_choose(void *state, int c,
                                        struct workload_op *op)
 {
     struct state *st = state;
-    const struct scenario *s = st->env->s;
+    const struct queue_settings *s = st->set;
     struct rng *rng = st->env->rng;
     char id[32];
 
     if (st->cl[c].held[0] != '\0') {
-        settle(st, c, op, rng_unit(rng) < s->workload.nack ? "nack" : "ack");
+        settle(st, c, op, rng_unit(rng) < s->nack ? "nack" : "ack");
         return WORKLOAD_OP;
     }
-    if (rng_unit(rng) * (s->workload.enqueue + s->workload.claim) <
-        s->workload.enqueue) {
+    if (rng_unit(rng) * (s->enqueue + s->claim) <
+        s->enqueue) {
         json_t *v = request(st, c, false);
         json_object_del(v, "worker");
         snprintf(id, sizeof id, "q%llu", (unsigned long long)st->tasks++);
@@ -150,7 +204,7 @@ static enum workload_next queue_final(void *state, int c,
         return WORKLOAD_OP;
     }
     /* A lease from the run (or an unknown claim) ends by then. */
-    expired = st->drain_start + (uint64_t)st->env->s->workload.lease_ms +
+    expired = st->drain_start + (uint64_t)st->set->lease_ms +
               EXPIRY_MARGIN_MS;
     if (q->empty) {
         if (q->claimed_at >= expired) {
@@ -166,6 +220,8 @@ static enum workload_next queue_final(void *state, int c,
 
 const struct workload_kind workload_queue = {
     .name = "queue",
+    .settings = &queue_table,
+    .rids = true,
     .new = queue_new,
     .free = queue_free,
     .choose = queue_choose,

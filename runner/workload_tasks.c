@@ -11,9 +11,61 @@
  * set checker's final read. */
 #include "runner/workload.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct tasks_settings {
+    double create, get, update, del, list; /* relative weights */
+};
+
+#define T struct tasks_settings
+static const struct setting tasks_fields[] = {
+    {"create", SETTING_NUM, SETTING_OFF(T, create), 0, 0, 1e6, NULL, NULL,
+     "weight of creates"},
+    {"get", SETTING_NUM, SETTING_OFF(T, get), 0, 0, 1e6, NULL, NULL,
+     "weight of gets"},
+    {"update", SETTING_NUM, SETTING_OFF(T, update), 0, 0, 1e6, NULL, NULL,
+     "weight of status updates"},
+    {"delete", SETTING_NUM, SETTING_OFF(T, del), 0, 0, 1e6, NULL, NULL,
+     "weight of deletes"},
+    {"list", SETTING_NUM, SETTING_OFF(T, list), 0, 0, 1e6, NULL, NULL,
+     "weight of lists"},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL},
+};
+#undef T
+
+static void tasks_defaults(void *p)
+{
+    struct tasks_settings *t = p;
+    t->create = 0.3;
+    t->get = 0.25;
+    t->update = 0.4;
+    t->del = 0;
+    t->list = 0.05;
+}
+
+static int tasks_validate(const void *p, const char *section, char *err,
+                          size_t errlen)
+{
+    const struct tasks_settings *t = p;
+    if (t->create <= 0) {
+        snprintf(err, errlen,
+                 "\"%s.create\": the tasks workload needs creates (a weight "
+                 "above 0)",
+                 section);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const struct settings_table tasks_table = {
+    .size = sizeof(struct tasks_settings),
+    .defaults = tasks_defaults,
+    .fields = tasks_fields,
+    .validate = tasks_validate,
+};
 
 #define RECENT       32
 #define RECENT_SHARE 0.8
@@ -143,9 +195,8 @@ static enum workload_next tasks_choose(void *state, int c,
                                        struct workload_op *op)
 {
     struct state *st = state;
-    const struct scenario *s = st->env->s;
-    double w[] = {s->workload.create, s->workload.get, s->workload.update,
-                  s->workload.del, s->workload.list};
+    const struct tasks_settings *s = scenario_workload_settings(st->env->s);
+    double w[] = {s->create, s->get, s->update, s->del, s->list};
     double total = w[0] + w[1] + w[2] + w[3] + w[4];
     double x = rng_unit(st->env->rng) * total;
     int pick = 0;
@@ -236,6 +287,8 @@ static enum workload_next tasks_final(void *state, int c,
 
 const struct workload_kind workload_tasks = {
     .name = "tasks",
+    .settings = &tasks_table,
+    .rids = true,
     .new = tasks_new,
     .free = tasks_free,
     .choose = tasks_choose,

@@ -17,7 +17,8 @@
  * error: definite for reads, not for writes (the entry may still commit).
  * A late completion is then dropped.
  *
- * status: local, no Raft round.
+ * status: local, no Raft round. The admin ops (membership and leadership
+ * transfer) are admin.c's.
  *
  * A pending request holds its connection (client_conn_hold), so if the
  * client hangs up first the completion finds the connection closed and only
@@ -111,6 +112,14 @@ static void send_error(struct client_conn *conn, json_t *id, const char *code,
     send_body(conn, id, reply_error(code, definite, "%s", message));
 }
 
+static void send_not_leader(struct api *api, struct client_conn *conn,
+                            json_t *id)
+{
+    send_body(conn, id,
+              reply_not_leader(api->raft, api->cfg,
+                               api_state_name(raft_state(api->raft))));
+}
+
 /* The client address of the leader this node knows of, or NULL. */
 static const char *leader_client_address(struct api *api)
 {
@@ -124,21 +133,6 @@ static const char *leader_client_address(struct api *api)
     }
     peer = config_peer(api->cfg, id);
     return peer != NULL ? peer->client : NULL;
-}
-
-static void send_not_leader(struct api *api, struct client_conn *conn,
-                            json_t *id)
-{
-    const char *leader = leader_client_address(api);
-    json_t *body;
-
-    body = reply_error("not_leader", true, "node %" PRIu64 " is %s, not leader",
-                       api->cfg->id, api_state_name(raft_state(api->raft)));
-    if (body != NULL) {
-        json_object_set_new(body, "leader",
-                            leader != NULL ? json_string(leader) : json_null());
-    }
-    send_body(conn, id, body);
 }
 
 /* Requests in flight. */
@@ -632,6 +626,10 @@ void api_handle_line(struct client_conn *conn, const char *line, size_t len,
         do_status(api, conn, id);
         goto out;
     }
+    if (admin_is_op(op)) {
+        admin_handle(&api->admin, conn, id, op, req);
+        goto out;
+    }
     if (command_from_request(req, &c, message, sizeof message) != 0) {
         send_error(conn, id, "bad_request", message, true);
         goto out;
@@ -677,9 +675,14 @@ int api_init(struct api *api, uv_loop_t *loop, struct raft *raft,
         every = SWEEP_INTERVAL_MS;
     }
     rv = uv_timer_start(&api->sweep, sweep_cb, every, every);
-    if (rv != 0) {
-        api_close(api);
+    if (rv == 0) {
+        rv = admin_init(&api->admin, loop, raft, cfg);
+        if (rv == 0) {
+            return 0;
+        }
+        api->admin.closing = true; /* nothing to close in it */
     }
+    api_close(api);
     return rv;
 }
 
@@ -688,6 +691,9 @@ void api_close(struct api *api)
     struct pending *reads = api->read_queue;
 
     api->closing = true;
+    if (!api->admin.closing) {
+        admin_close(&api->admin);
+    }
     api->read_queue = api->read_queue_tail = NULL;
     finish_reads(api, reads, RAFT_SHUTDOWN);
     uv_close((uv_handle_t *)&api->sweep, NULL);

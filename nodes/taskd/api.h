@@ -19,6 +19,7 @@
 #include <raft.h>
 #include <uv.h>
 
+#include "nodes/taskd/admin.h"
 #include "nodes/taskd/client.h"
 #include "nodes/taskd/config.h"
 #include "nodes/taskd/fsm.h"
@@ -39,6 +40,7 @@ struct api {
     struct pending *read_queue_tail;
     struct read_batch *barrier; /* the barrier in flight, if any */
     json_t *seen_rids;          /* --bug dedup-in-memory: rid -> outcome */
+    struct admin admin;         /* add, assign, remove, transfer, members */
     bool closing;
 };
 

@@ -29,6 +29,9 @@ static const struct {
      "the leader serves reads from local state with no barrier"},
     {BUG_DEDUP_IN_MEMORY, "dedup-in-memory",
      "request ids remembered in the leader's memory, not replicated"},
+    {BUG_CHANGE_BEFORE_COMMIT, "change-before-commit",
+     "reply ok to add/assign/remove once libraft accepted the change, "
+     "before the configuration entry is committed"},
 };
 
 #define N_BUGS (sizeof bugs_table / sizeof bugs_table[0])

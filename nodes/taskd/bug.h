@@ -17,6 +17,7 @@ enum bug {
     BUG_UNSYNCED_STATE = 1u << 5,    /* synchronous=OFF, applied index apart */
     BUG_LEADER_LOCAL_READ = 1u << 6, /* leader reads without a barrier */
     BUG_DEDUP_IN_MEMORY = 1u << 7,   /* request ids kept in leader memory */
+    BUG_CHANGE_BEFORE_COMMIT = 1u << 8, /* membership change acked on submit */
 };
 
 /* The bug named @name, or -ENOENT when no bug has that name. */

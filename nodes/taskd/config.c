@@ -27,6 +27,7 @@ enum {
     OPT_REQUEST_TIMEOUT,
     OPT_DEDUP_WINDOW,
     OPT_BUG,
+    OPT_JOIN,
     OPT_HELP,
 };
 
@@ -43,6 +44,7 @@ static const struct option options[] = {
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
     {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
     {"bug", required_argument, NULL, OPT_BUG},
+    {"join", no_argument, NULL, OPT_JOIN},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -54,6 +56,10 @@ void config_usage(FILE *out)
             "--client HOST:PORT\n"
             "             --peer ID,RAFTHOST:PORT,CLIENTHOST:PORT ... "
             "(every member, this one too)\n"
+            "   or: taskd --id N --data DIR --raft HOST:PORT "
+            "--client HOST:PORT --join\n"
+            "             [--peer ...] (join a running cluster: no "
+            "bootstrap)\n"
             "             [--election-timeout MS] [--heartbeat MS]\n"
             "             [--snapshot-threshold N] [--snapshot-trailing N]\n"
             "             [--request-timeout MS] [--dedup-window N]\n"
@@ -72,6 +78,12 @@ void config_usage(FILE *out)
             "  --dedup-window N         log entries a request id (rid) is "
             "remembered\n"
             "                           for, default 65536\n"
+            "  --join                   start with no configuration and wait "
+            "to be\n"
+            "                           added (op \"add\" on the leader); "
+            "--peer then\n"
+            "                           only gives client addresses for "
+            "not_leader hints\n"
             "  --bug NAME               TEST ONLY: switch on a seeded bug "
             "(repeatable):\n");
     bug_list(out);
@@ -192,6 +204,9 @@ static int check_peers(struct config *cfg, char *err, size_t errlen)
     unsigned i;
     unsigned j;
 
+    if (cfg->n_peers == 0 && cfg->join) {
+        return 0;
+    }
     if (cfg->n_peers == 0) {
         return fail(err, errlen,
                     "--peer: missing (give one per cluster member, this "
@@ -209,7 +224,7 @@ static int check_peers(struct config *cfg, char *err, size_t errlen)
             }
         }
     }
-    if (config_peer(cfg, cfg->id) == NULL) {
+    if (config_peer(cfg, cfg->id) == NULL && !cfg->join) {
         return fail(err, errlen, "--peer: none has this node's --id %" PRIu64,
                     cfg->id);
     }
@@ -332,6 +347,9 @@ int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
                             optarg);
             }
             cfg->bugs |= (unsigned)bug;
+            break;
+        case OPT_JOIN:
+            cfg->join = true;
             break;
         case OPT_HELP:
             return CONFIG_HELP;

@@ -2,6 +2,7 @@
 #ifndef TASKD_CONFIG_H
 #define TASKD_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -22,8 +23,10 @@ struct config {
     char data_dir[4096];
     char raft[CONFIG_ADDR_MAX];   /* where this node's Raft listens */
     char client[CONFIG_ADDR_MAX]; /* where this node's client API listens */
-    struct config_peer peers[CONFIG_MAX_PEERS]; /* includes this node */
+    struct config_peer peers[CONFIG_MAX_PEERS]; /* includes this node, unless
+                                                   join */
     unsigned n_peers;
+    bool join; /* --join: no bootstrap; wait to be added to a cluster */
     unsigned election_timeout_ms;
     unsigned heartbeat_ms;
     unsigned snapshot_threshold;

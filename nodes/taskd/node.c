@@ -2,7 +2,9 @@
  *
  * Start-up: data directory, SQLite, libraft's TCP transport and disk I/O
  * (wrapped by io_wrap), raft_init, bootstrap with every --peer as a voter
- * (RAFT_CANTBOOTSTRAP on later starts is fine), raft_start (which restores
+ * (RAFT_CANTBOOTSTRAP on later starts is fine; never under --join, where the
+ * node starts with no configuration and waits for a leader to add it and
+ * send it a snapshot and the log), raft_start (which restores
  * the last snapshot and then replays the log as commits become known), the
  * client listener, signal handlers.
  *
@@ -32,6 +34,7 @@
 #include <raft/uv.h>
 #include <uv.h>
 
+#include "nodes/taskd/admin.h"
 #include "nodes/taskd/api.h"
 #include "nodes/taskd/bug.h"
 #include "nodes/taskd/client.h"
@@ -64,6 +67,8 @@ struct node {
     int last_state;
     raft_term last_term;
     raft_id last_leader;
+    raft_index last_conf_index; /* committed */
+    raft_index last_conf_uncommitted;
 
     /* What the last summary reported. */
     raft_index summary_applied;
@@ -154,7 +159,7 @@ static void emit_start(struct node *n)
     event_emit(
         "start",
         json_pack("{s:i, s:s, s:s, s:s, s:o, s:o, s:i, s:i, s:i, s:i, s:i, "
-                  "s:i, s:I, s:I}",
+                  "s:i, s:b, s:I, s:I}",
                   "pid", (int)getpid(), "data", cfg->data_dir, "raft",
                   cfg->raft, "client", cfg->client, "peers", peers, "bugs",
                   bugs_json(cfg->bugs), "election_timeout",
@@ -163,9 +168,9 @@ static void emit_start(struct node *n)
                   (int)cfg->snapshot_threshold, "snapshot_trailing",
                   (int)cfg->snapshot_trailing, "request_timeout",
                   (int)cfg->request_timeout_ms, "dedup_window",
-                  (int)cfg->dedup_window, "applied_index",
-                  (json_int_t)fsm_applied_index(n->fsm), "clock_ms",
-                  (json_int_t)fsm_clock_ms(n->fsm)));
+                  (int)cfg->dedup_window, "join", (int)cfg->join,
+                  "applied_index", (json_int_t)fsm_applied_index(n->fsm),
+                  "clock_ms", (json_int_t)fsm_clock_ms(n->fsm)));
 }
 
 /* What raft_start() found on disk, and where the database stands. */
@@ -221,6 +226,15 @@ static void watch_cb(uv_check_t *handle)
                              "previous", leader_json(n->last_leader), "term",
                              (json_int_t)term));
         n->last_leader = leader;
+    }
+    /* A new configuration is always a new (uncommitted or committed) index:
+     * appended by the leader, received, committed, rolled back, or brought
+     * by a snapshot. */
+    if (r->configuration_index != n->last_conf_index ||
+        r->configuration_uncommitted_index != n->last_conf_uncommitted) {
+        event_emit("configuration", admin_configuration_json(r));
+        n->last_conf_index = r->configuration_index;
+        n->last_conf_uncommitted = r->configuration_uncommitted_index;
     }
 }
 
@@ -329,6 +343,11 @@ static void configure_raft(struct node *n)
      * its events; it did not reproduce). Our snapshots are one small
      * SQLite file and install in milliseconds. */
     raft_set_install_snapshot_timeout(&n->raft, snapshot_timeout_ms(cfg));
+    /* A node being promoted to voter whose catch-up round (the entries
+     * appended since the last round) takes longer than this is given up
+     * on: the assign fails with catch_up_failed and nothing is appended.
+     * The same bound as a snapshot's answer: one round may be one. */
+    raft_set_max_catch_up_round_duration(&n->raft, snapshot_timeout_ms(cfg));
     /* A corrupt log found at start-up stops the node, rather than being
      * moved aside (libraft's default), which would silently drop entries
      * this node may have acknowledged. Torn tails of open segments, what a
@@ -373,6 +392,7 @@ static int start_handles(struct node *n)
 int node_run(const struct config *cfg)
 {
     const struct config_peer *self = config_peer(cfg, cfg->id);
+    const char *advertise = self != NULL ? self->raft : cfg->raft;
     char raft_dir[PATH_MAX];
     char db_path[PATH_MAX];
     struct fsm_options fsm_opts = {0};
@@ -439,16 +459,16 @@ int node_run(const struct config *cfg)
     io_wrap_install(&n->io, on_io_error, n);
     fsm_raft_init(&n->fsm_raft, n->fsm, &n->raft);
 
-    /* Advertise the address the peers know us by; listen on --raft. */
-    rv =
-        raft_init(&n->raft, &n->io.io, &n->fsm_raft.iface, cfg->id, self->raft);
+    /* Advertise the address the peers know us by; listen on --raft. A
+     * joining node is known by the address given to "add": its --raft. */
+    rv = raft_init(&n->raft, &n->io.io, &n->fsm_raft.iface, cfg->id, advertise);
     if (rv != 0) {
         fprintf(stderr, "taskd: raft_init: %s\n", raft_errmsg(&n->raft));
         goto err_io;
     }
     n->raft.data = n;
     configure_raft(n);
-    rv = bootstrap(n);
+    rv = cfg->join ? 0 : bootstrap(n);
     if (rv != 0) {
         fprintf(stderr, "taskd: raft_bootstrap: %s\n", raft_strerror(rv));
         goto err_raft;

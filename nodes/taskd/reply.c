@@ -1,6 +1,7 @@
 /* reply: builders for reply bodies. */
 #include "nodes/taskd/reply.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -33,4 +34,34 @@ json_t *reply_error(const char *code, bool definite, const char *fmt, ...)
 bool reply_is_ok(const json_t *reply)
 {
     return json_is_true(json_object_get(reply, "ok"));
+}
+
+json_t *reply_not_leader(struct raft *raft, const struct config *cfg,
+                         const char *state_name)
+{
+    const struct config_peer *peer = NULL;
+    const char *raft_address;
+    raft_id id;
+    json_t *body;
+
+    raft_leader(raft, &id, &raft_address);
+    if (id != 0) {
+        peer = config_peer(cfg, id);
+    }
+    if (raft_state(raft) == RAFT_LEADER) {
+        /* libraft refuses requests while it hands leadership over. */
+        body = reply_error("not_leader", true,
+                           "node %" PRIu64 " is transferring its leadership",
+                           cfg->id);
+    } else {
+        body = reply_error("not_leader", true,
+                           "node %" PRIu64 " is %s, not leader", cfg->id,
+                           state_name);
+    }
+    if (body != NULL) {
+        json_object_set_new(body, "leader",
+                            peer != NULL ? json_string(peer->client)
+                                         : json_null());
+    }
+    return body;
 }

@@ -93,6 +93,8 @@ class Node:
         self.proc = None
         self.threshold = cluster.threshold
         self.flags = list(cluster.flags)
+        self.join = False  # started with --join: no --peer, no bootstrap
+        self.ignored = False  # left out of Cluster.leader() (spare, removed)
 
     @property
     def client(self):
@@ -114,9 +116,16 @@ class Node:
                 "--heartbeat", str(self.cluster.heartbeat),
                 "--snapshot-threshold", str(self.threshold),
                 "--snapshot-trailing", "4"]
-        for nid, (rp, cp) in sorted(self.cluster.ports.items()):
-            args += ["--peer", f"{nid},127.0.0.1:{rp},127.0.0.1:{cp}"]
+        if self.join:
+            args.append("--join")
+        else:
+            for nid, (rp, cp) in sorted(self.cluster.bootstrap_ports.items()):
+                args += ["--peer", f"{nid},127.0.0.1:{rp},127.0.0.1:{cp}"]
         return args + self.flags + list(extra)
+
+    @property
+    def raft(self):
+        return f"127.0.0.1:{self.raft_port}"
 
     def start(self, extra=(), wrapper=(), env=None, wait=True):
         """Start the node (under @wrapper, e.g. fiu-run, with @env added);
@@ -192,12 +201,22 @@ class Cluster:
         self.dir = tempfile.mkdtemp(prefix=prefix)
         ports = free_ports(2 * n)
         self.ports = {i + 1: (ports[2 * i], ports[2 * i + 1]) for i in range(n)}
+        self.bootstrap_ports = dict(self.ports)  # the --peer list
         self.election_timeout = election_timeout
         self.heartbeat = heartbeat
         self.threshold = threshold
         self.flags = list(flags)
         self.nodes = {i: Node(self, i) for i in self.ports}
         self.next_id = 0
+
+    def new_node(self, nid, join=True):
+        """A node @nid, not started, on fresh ports; with @join it starts
+        with --join (its own id and addresses only) to be added later."""
+        self.ports[nid] = tuple(free_ports(2))
+        node = Node(self, nid)
+        node.join = join
+        self.nodes[nid] = node
+        return node
 
     def start_all(self):
         for node in self.nodes.values():
@@ -217,7 +236,7 @@ class Cluster:
         while time.time() < deadline:
             seen = []
             for node in self.nodes.values():
-                if not node.alive:
+                if not node.alive or node.ignored:
                     continue
                 try:
                     seen.append(node.status())
@@ -235,7 +254,8 @@ class Cluster:
 
     def followers(self):
         leader = self.leader()
-        return [n for n in self.nodes.values() if n is not leader and n.alive]
+        return [n for n in self.nodes.values()
+                if n is not leader and n.alive and not n.ignored]
 
     def rid(self):
         self.next_id += 1
@@ -267,7 +287,8 @@ class Cluster:
         target = leader.status()["commit_index"]
         deadline = time.time() + WAIT
         while time.time() < deadline:
-            if all(n.status()["applied_index"] >= target for n in self.nodes.values() if n.alive):
+            if all(n.status()["applied_index"] >= target for n in self.nodes.values()
+                   if n.alive and not n.ignored):
                 return
             time.sleep(0.05)
         raise TestFailure(f"nodes never applied index {target}")

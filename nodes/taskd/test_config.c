@@ -7,7 +7,6 @@
 #include "test/unit.h"
 #include "nodes/taskd/config.h"
 
-
 #define ARGC(A) ((int)(sizeof(A) / sizeof((A)[0])))
 
 #define BASE                                                                   \
@@ -77,7 +76,7 @@ static void test_config_every_bug_has_a_name(void)
             n++;
         }
     }
-    CHECK(n == 8);
+    CHECK(n == 9);
     CHECK(bug_lookup("stale-read") == BUG_STALE_READ);
     CHECK(bug_lookup("nope") == -ENOENT);
 }
@@ -141,6 +140,26 @@ static void test_config_requires_own_peer(void)
     CHECK(strstr(err, "--peer") != NULL);
 }
 
+static void test_config_join_needs_no_peers(void)
+{
+    char *alone[] = {
+        "taskd",  "--id",           "4",        "--data",         "/tmp/x",
+        "--raft", "127.0.0.1:7004", "--client", "127.0.0.1:8004", "--join"};
+    char *hints[] = {
+        "taskd",          "--id",     "4",
+        "--data",         "/tmp/x",   "--raft",
+        "127.0.0.1:7004", "--client", "127.0.0.1:8004",
+        "--join",         "--peer",   "1,127.0.0.1:7001,127.0.0.1:8001"};
+
+    CHECK(config_parse(ARGC(alone), alone, &cfg, err, sizeof err) == 0);
+    CHECK(cfg.join && cfg.n_peers == 0 && config_peer(&cfg, 4) == NULL);
+    CHECK(config_parse(ARGC(hints), hints, &cfg, err, sizeof err) == 0);
+    CHECK(cfg.join && cfg.n_peers == 1);
+    CHECK(config_parse(ARGC(alone) - 1, alone, &cfg, err, sizeof err) ==
+          -EINVAL);
+    CHECK(strstr(err, "--peer") != NULL);
+}
+
 int main(void)
 {
     test_config_parses_flags_and_applies_defaults();
@@ -150,6 +169,7 @@ int main(void)
     test_config_help();
     test_config_errors_name_the_flag();
     test_config_requires_own_peer();
+    test_config_join_needs_no_peers();
     if (failures > 0) {
         printf("test_config: %d FAILED\n", failures);
         return 1;
