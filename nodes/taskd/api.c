@@ -17,7 +17,9 @@
  * error: definite for reads, not for writes (the entry may still commit).
  * A late completion is then dropped.
  *
- * status: local, no Raft round. The admin ops (membership and leadership
+ * status and digest: local, no Raft round, answered by any node (digest:
+ * the replicated state's fingerprint, fsm.h, computed between two applies
+ * since both run on this loop). The admin ops (membership and leadership
  * transfer) are admin.c's.
  *
  * A pending request holds its connection (client_conn_hold), so if the
@@ -592,6 +594,44 @@ static void do_status(struct api *api, struct client_conn *conn, json_t *id)
     send_body(conn, id, body);
 }
 
+static void do_digest(struct api *api, struct client_conn *conn, json_t *id)
+{
+    struct fsm_digest d;
+    char hex[17];
+    json_t *body, *rows, *tables;
+
+    if (fsm_digest(api->fsm, &d) != 0) {
+        failstop("sqlite", "digest", fsm_errcode(api->fsm),
+                 fsm_errmsg(api->fsm));
+    }
+    body = reply_ok();
+    rows = json_object();
+    tables = json_object();
+    if (body == NULL || rows == NULL || tables == NULL) {
+        json_decref(body);
+        json_decref(rows);
+        json_decref(tables);
+        send_error(conn, id, "raft_error", "out of memory", true);
+        return;
+    }
+    for (size_t t = 0; t < FSM_DIGEST_TABLES; t++) {
+        snprintf(hex, sizeof hex, "%016" PRIx64, d.tables[t].digest);
+        json_object_set_new(tables, d.tables[t].name, json_string(hex));
+        if (strcmp(d.tables[t].name, "meta") != 0) {
+            json_object_set_new(rows, d.tables[t].name,
+                                json_integer((json_int_t)d.tables[t].rows));
+        }
+    }
+    snprintf(hex, sizeof hex, "%016" PRIx64, d.digest);
+    json_object_set_new(body, "node", json_integer((json_int_t)api->cfg->id));
+    json_object_set_new(body, "applied_index",
+                        json_integer((json_int_t)d.applied_index));
+    json_object_set_new(body, "digest", json_string(hex));
+    json_object_set_new(body, "rows", rows);
+    json_object_set_new(body, "tables", tables);
+    send_body(conn, id, body);
+}
+
 void api_handle_line(struct client_conn *conn, const char *line, size_t len,
                      void *data)
 {
@@ -624,6 +664,10 @@ void api_handle_line(struct client_conn *conn, const char *line, size_t len,
     op = json_string_value(json_object_get(req, "op"));
     if (op != NULL && strcmp(op, "status") == 0) {
         do_status(api, conn, id);
+        goto out;
+    }
+    if (op != NULL && strcmp(op, "digest") == 0) {
+        do_digest(api, conn, id);
         goto out;
     }
     if (admin_is_op(op)) {

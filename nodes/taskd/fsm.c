@@ -700,6 +700,122 @@ int64_t fsm_clock_ms(const struct fsm *f)
     return f->clock_ms;
 }
 
+/* The digest: FNV-1a 64 over a typed encoding of each column (a tag byte,
+ * then an integer as 8 bytes big-endian, or a text's length as 8 bytes and
+ * its bytes), row after row in primary-key order (BINARY collation:
+ * memcmp, the same on every node). The clock is the "meta" table's only
+ * replicated column: meta.applied_index is the index the digest is given
+ * at, and may legitimately lag on disk under --bug unsynced-state. */
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME  0x100000001b3ull
+
+static const struct {
+    const char *name;
+    const char *sql;
+} digest_tables[FSM_DIGEST_TABLES] = {
+    {"meta", "SELECT clock_ms FROM meta WHERE id = 1"},
+    {"kv", "SELECT key, value, version FROM kv ORDER BY key"},
+    {"tasks", "SELECT task_id, seq, payload, status, version, worker, "
+              "lease_expires FROM tasks ORDER BY task_id"},
+    {"leases", "SELECT scope, holder, expires, token FROM leases "
+               "ORDER BY scope"},
+    {"requests", "SELECT rid, idx, op, fingerprint, outcome FROM requests "
+                 "ORDER BY rid"},
+};
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+    unsigned char b[8];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(v >> (56 - 8 * i));
+    }
+    return fnv(h, b, sizeof b);
+}
+
+static uint64_t fnv_column(uint64_t h, sqlite3_stmt *stmt, int col)
+{
+    unsigned char tag;
+    double d;
+    uint64_t bits;
+
+    switch (sqlite3_column_type(stmt, col)) {
+    case SQLITE_INTEGER:
+        tag = 'I';
+        h = fnv(h, &tag, 1);
+        return fnv_u64(h, (uint64_t)sqlite3_column_int64(stmt, col));
+    case SQLITE_FLOAT:
+        tag = 'F';
+        d = sqlite3_column_double(stmt, col);
+        memcpy(&bits, &d, sizeof bits);
+        h = fnv(h, &tag, 1);
+        return fnv_u64(h, bits);
+    case SQLITE_TEXT:
+    case SQLITE_BLOB: {
+        const void *p = sqlite3_column_type(stmt, col) == SQLITE_TEXT
+                            ? (const void *)sqlite3_column_text(stmt, col)
+                            : sqlite3_column_blob(stmt, col);
+        int n = sqlite3_column_bytes(stmt, col);
+        tag = sqlite3_column_type(stmt, col) == SQLITE_TEXT ? 'T' : 'B';
+        h = fnv(h, &tag, 1);
+        h = fnv_u64(h, (uint64_t)n);
+        return p != NULL ? fnv(h, p, (size_t)n) : h;
+    }
+    default:
+        tag = 'N';
+        return fnv(h, &tag, 1);
+    }
+}
+
+int fsm_digest(struct fsm *f, struct fsm_digest *out)
+{
+    uint64_t all = FNV_OFFSET;
+
+    memset(out, 0, sizeof *out);
+    out->applied_index = f->applied;
+    for (size_t t = 0; t < FSM_DIGEST_TABLES; t++) {
+        uint64_t h = FNV_OFFSET;
+        sqlite3_stmt *stmt;
+        int64_t rows = 0;
+        int rc;
+
+        rc = sqlite3_prepare_v2(f->db, digest_tables[t].sql, -1, &stmt, NULL);
+        if (rc != SQLITE_OK) {
+            return sqlite_fail(f, f->db, rc, digest_tables[t].sql);
+        }
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+            int ncol = sqlite3_column_count(stmt);
+            for (int c = 0; c < ncol; c++) {
+                h = fnv_column(h, stmt, c);
+            }
+            rows++;
+        }
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_DONE) {
+            return sqlite_fail(f, f->db, rc, digest_tables[t].sql);
+        }
+        out->tables[t].name = digest_tables[t].name;
+        out->tables[t].digest = h;
+        out->tables[t].rows = rows;
+        all = fnv(all, digest_tables[t].name,
+                  strlen(digest_tables[t].name) + 1);
+        all = fnv_u64(all, h);
+    }
+    out->digest = all;
+    return 0;
+}
+
 /* Bytes 18 and 19 of the header: 2 marks a WAL database, 1 a rollback-journal
  * one. An in-memory database can't open a WAL image, so snapshots carry 1;
  * the backup into the live (WAL) database sets 2 again. */

@@ -93,6 +93,27 @@ uint64_t fsm_applied_index(const struct fsm *f);
 /* The state machine's clock: the highest ts_ms applied (0 at first). */
 int64_t fsm_clock_ms(const struct fsm *f);
 
+/* The replicated state's fingerprint (README.md, "digest"): FNV-1a 64 of
+ * every row of kv, tasks, leases and requests in primary-key order, every
+ * column, and of the state machine's clock; per table too. Not in it: the
+ * applied index (given beside it) and anything per node. Replicas that
+ * applied the same entries have the same digest. */
+#define FSM_DIGEST_TABLES 5
+
+struct fsm_digest {
+    uint64_t applied_index; /* what the digest describes */
+    uint64_t digest;        /* over the tables below, in order */
+    struct {
+        const char *name; /* static: "meta", "kv", "tasks", ... */
+        uint64_t digest;
+        int64_t rows;
+    } tables[FSM_DIGEST_TABLES];
+};
+
+/* Compute @out from the database as it is now (between two applies).
+ * Returns 0, or -EIO (fsm_errmsg says which query failed). */
+int fsm_digest(struct fsm *f, struct fsm_digest *out);
+
 /* A consistent image of the whole database, in @data (release it with
  * fsm_snapshot_free) and @len. Returns 0, -ENOMEM or -EIO. */
 int fsm_snapshot(struct fsm *f, void **data, size_t *len);
