@@ -34,6 +34,14 @@ static bool same_key(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* Not an op of the workload: the nemesis's events, and the runner's
+ * end-of-run probes (digest: FORMAT.md, "Convergence"; checker/converge.c
+ * reads them). */
+static bool not_client(const struct history_event *e)
+{
+    return e->process == HISTORY_NEMESIS || strcmp(e->f, "digest") == 0;
+}
+
 /* Per process: the op it has open, and where it went info. */
 struct proc {
     size_t open; /* op number, or SIZE_MAX */
@@ -57,7 +65,7 @@ int pairing_build(const struct history *h, struct pairing_op **ops_out,
     }
     /* Dense process numbers: sort the distinct ones. */
     for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process != HISTORY_NEMESIS) {
+        if (!not_client(&h->events[i])) {
             procs[nprocs++] = h->events[i].process;
         }
     }
@@ -78,7 +86,7 @@ int pairing_build(const struct history *h, struct pairing_op **ops_out,
     rv = -EINVAL;
     for (size_t i = 0; i < h->n; i++) {
         const struct history_event *ev = &h->events[i];
-        if (ev->process == HISTORY_NEMESIS) {
+        if (not_client(ev)) {
             continue;
         }
         int *found =

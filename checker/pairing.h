@@ -16,7 +16,8 @@ struct pairing_op {
 
 /* Pair the client events of @h (borrowed) per process: an invoke, then
  * that process's next completion, which must be of the same f (and key,
- * when it names one) and not earlier. Nemesis events are skipped. A
+ * when it names one) and not earlier. Nemesis events are skipped, and so
+ * are the runner's digest probes (FORMAT.md, "Convergence"). A
  * process whose op ended in info must not invoke again. On success *@ops
  * (owned by the caller; free()) holds the ops in invoke order, *@n of
  * them, and 0 is returned; -EINVAL when the history can't be paired, with

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "checker/converge.h"
 #include "checker/lease.h"
 #include "checker/queue.h"
 #include "checker/set.h"
@@ -22,12 +23,14 @@ static const char *const set_fs[] = {"create", "update", "delete", "list",
 static const char *const queue_fs[] = {"enqueue", "claim", "ack", "nack",
                                        NULL};
 static const char *const lease_fs[] = {"acquire", "release", "holder", NULL};
+static const char *const converge_fs[] = {"digest", NULL};
 
 static const struct registry_checker checkers[] = {
-    {"linearizable", NULL, NULL, false},
-    {"set", checker_set, set_fs, true},
-    {"queue", checker_queue, queue_fs, false},
-    {"lease", checker_lease, lease_fs, false},
+    {"linearizable", NULL, NULL, false, false},
+    {"set", checker_set, set_fs, true, false},
+    {"queue", checker_queue, queue_fs, false, false},
+    {"lease", checker_lease, lease_fs, false, false},
+    {"converge", checker_converge, converge_fs, false, true},
 };
 
 /* The guess takes the first workload of this table with an op in the
@@ -39,11 +42,14 @@ static const char *const kv_fs[] = {"put", "append", "get", NULL};
 static const char *const register_fs[] = {"read", "write", "cas", NULL};
 
 static const struct registry_workload workloads[] = {
-    {"tasks", {"set", "linearizable", NULL}, "task-record", true, tasks_fs},
-    {"queue", {"queue", NULL}, NULL, false, queue_fs},
-    {"lease", {"lease", "linearizable", NULL}, "lease", true, lease_fs},
+    {"tasks", {"set", "linearizable", "converge", NULL}, "task-record", true,
+     tasks_fs},
+    {"queue", {"queue", "converge", NULL}, NULL, false, queue_fs},
+    {"lease", {"lease", "linearizable", "converge", NULL}, "lease", true,
+     lease_fs},
     {"kv", {"linearizable", NULL}, "kv", false, kv_fs},
-    {"register", {"linearizable", NULL}, "cas-register", false, register_fs},
+    {"register", {"linearizable", "converge", NULL}, "cas-register", false,
+     register_fs},
 };
 
 #define NCHECKERS  (sizeof checkers / sizeof checkers[0])
@@ -176,15 +182,19 @@ static int plan_add(struct registry_plan *p, const char *name, const char *what,
 }
 
 /* The checkers run in the registry's order, whatever order they were
- * named in: the report checkers first, linearizable last. */
+ * named in: the report checkers of the workload's ops first, linearizable
+ * next, the probes' checkers last (so that linearizable, when it is the
+ * only checker of the workload's ops, still comes first). */
 static void plan_sort(struct registry_plan *p)
 {
     struct registry_plan sorted = *p;
     sorted.n = 0;
-    for (size_t i = 1; i <= NCHECKERS; i++) {
-        const struct registry_checker *c = &checkers[i % NCHECKERS];
-        if (registry_plan_has(p, c->name)) {
-            sorted.checkers[sorted.n++] = c;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 1; i <= NCHECKERS; i++) {
+            const struct registry_checker *c = &checkers[i % NCHECKERS];
+            if (c->probe == (pass == 1) && registry_plan_has(p, c->name)) {
+                sorted.checkers[sorted.n++] = c;
+            }
         }
     }
     *p = sorted;

@@ -11,7 +11,7 @@
 #include "histories/history.h"
 
 /* The most checkers a workload runs. */
-#define REGISTRY_MAX_CHECKERS 4
+#define REGISTRY_MAX_CHECKERS 6
 
 /* A checker: one function from a history to a verdict. The set, queue and
  * lease checkers sort what they judge into anomaly classes (@report); the
@@ -23,6 +23,10 @@ struct registry_checker {
     const char *const *fs; /* ops it reads: shrink tries it only on a history
                             * that has one (NULL-terminated) */
     bool project; /* shrink cuts the history to the anomaly's task first */
+    /* It judges the runner's end-of-run probes (ops @fs), not the
+     * workload's: it runs after the other checkers, and a history with none
+     * of its ops (an older run, an import) leaves it out of the verdict. */
+    bool probe;
 };
 
 /* A workload: what its histories hold and how they are judged. */

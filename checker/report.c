@@ -54,6 +54,11 @@ void report_unknown(struct report *r, const char *reason)
     }
 }
 
+void report_note(struct report *r, const char *text)
+{
+    snprintf(r->note, sizeof r->note, "%s", text);
+}
+
 void report_finish(struct report *r)
 {
     r->result = r->reason[0] != '\0' ? VERDICT_UNKNOWN : VERDICT_VALID;
@@ -92,6 +97,9 @@ json_t *report_to_json(const struct report *r)
     set(o, "ops", json_integer((json_int_t)r->ops), &ok);
     if (r->reason[0] != '\0') {
         set(o, "reason", json_string(r->reason), &ok);
+    }
+    if (r->note[0] != '\0') {
+        set(o, "note", json_string(r->note), &ok);
     }
     for (size_t i = 0; i < r->nclasses; i++) {
         const struct report_class *c = &r->classes[i];
@@ -141,14 +149,17 @@ static size_t counts_text(const struct report *r, char *buf, size_t size)
 
 void report_summary(const struct report *r, char *buf, size_t size)
 {
-    char counts[256];
+    char counts[1024];
     size_t used;
     bool lead = true;
 
     if (size == 0) {
         return;
     }
-    counts_text(r, counts, sizeof counts);
+    used = counts_text(r, counts, sizeof counts);
+    if (r->note[0] != '\0' && used < sizeof counts) {
+        snprintf(counts + used, sizeof counts - used, "; %s", r->note);
+    }
     switch (r->result) {
     case VERDICT_VALID:
         snprintf(buf, size, "valid: %s (%s)", r->checker, counts);
@@ -172,5 +183,8 @@ void report_summary(const struct report *r, char *buf, size_t size)
             buf + used, size - used, "%s %zu %s%s%s%s", lead ? "" : ";",
             c->count, c->name, d ? " (first: " : "", d ? d : "", d ? ")" : "");
         lead = false;
+    }
+    if (r->note[0] != '\0' && used < size) {
+        snprintf(buf + used, size - used, "; %s", r->note);
     }
 }

@@ -29,6 +29,7 @@ struct report {
     struct report_class classes[REPORT_CLASSES];
     size_t nclasses;
     json_t *info; /* owned object: other numbers the checker reports */
+    char note[512]; /* said after the counts in the summary, or "" */
     size_t ops;   /* client operations read */
 };
 
@@ -48,6 +49,10 @@ void report_add(struct report *r, int cls, json_t *example);
 /* Say why the verdict can't be valid without an anomaly (copied). */
 void report_unknown(struct report *r, const char *reason);
 
+/* Say @text (copied) in the summary after the counts, and in the JSON as
+ * "note": what the counts alone do not say. */
+void report_note(struct report *r, const char *text);
+
 /* Set r->result: invalid if an anomaly class has members, else unknown if
  * report_unknown() was called, else valid. */
 void report_finish(struct report *r);
@@ -56,11 +61,14 @@ void report_finish(struct report *r);
  *  "counts": {class: n, ...}, "anomalies": {class: {"count": n,
  *  "examples": [...]}, ...} (anomaly classes with members),
  *  "kind": the first anomaly class with members (invalid),
- *  "reason": "..." (unknown), ...info}; NULL when out of memory. */
+ *  "reason": "..." (unknown), "note": "..." (when set), ...info}; NULL
+ *  when out of memory. */
 json_t *report_to_json(const struct report *r);
 
 /* One line: "invalid: set: 2 lost (first: ...); 1 phantom (...)",
- * "valid: set (40 ok, 2 unknown)", "unknown: set: REASON (...)". */
+ * "valid: set (40 ok, 2 unknown)", "unknown: set: REASON (...)"; a note
+ * follows the counts ("valid: converge (3 agreed; NOTE)") or ends the
+ * line ("invalid: ...; NOTE"). */
 void report_summary(const struct report *r, char *buf, size_t size);
 
 #endif /* FAULTLINE_CHECKER_REPORT_H */

@@ -17,8 +17,14 @@
 
 /* An operation to perform, in the history's terms (histories/FORMAT.md):
  * f is read, write, cas; create, get, update, delete, list; enqueue, claim,
- * ack, nack; acquire, release, holder; or status (the node's own state, for
- * the runner). Everything is borrowed for the call. */
+ * ack, nack; acquire, release, holder; or, for the runner, status (the
+ * node's own state) and digest (the node's replicated state, for the
+ * convergence check at the end of a run: any node answers it, from its own
+ * state, at once; ok value {"applied_index": N, "digest": "HEX", "rows":
+ * {TABLE: N, ...}}, where nodes that applied the same index must have the
+ * same digest, and rows is optional, for people). A system without it
+ * returns -EINVAL from invoke, and the run skips the convergence check.
+ * Everything is borrowed for the call. */
 struct client_op {
     const char *f;
     const char *key; /* the register, task id or scope; NULL when none */
@@ -31,7 +37,8 @@ struct client_op {
 struct client_result {
     enum history_type type; /* HISTORY_OK, HISTORY_FAIL or HISTORY_INFO */
     json_t *value;          /* borrowed for the callback: ok's value as
-                             * FORMAT.md records it (status: the reply) */
+                             * FORMAT.md records it (status: the reply;
+                             * digest: as above) */
     const char *error;      /* fail/info: short code ("not_leader"...) */
     const char *message;    /* fail/info: text for people, or NULL */
     const char *leader;     /* "host:port" of the leader or primary this

@@ -223,6 +223,14 @@ static void handle_reply(struct client *c, json_t *reply)
             res.value = field(reply, "value");
         } else if (strcmp(c->f, "status") == 0) {
             res.value = reply;
+        } else if (strcmp(c->f, "digest") == 0) {
+            res.value = owned = json_pack(
+                "{s:O, s:O, s:O}", "applied_index",
+                field(reply, "applied_index"), "digest", field(reply, "digest"),
+                "rows", field(reply, "rows"));
+            if (res.value == NULL) {
+                res.value = json_null(); /* out of memory */
+            }
         } else if (strcmp(c->f, "write") == 0 || strcmp(c->f, "cas") == 0) {
             res.value = c->op_value;
         } else {
@@ -412,6 +420,7 @@ static const struct {
     {"write", "write", "key", false},
     {"cas", "cas", "key", false},
     {"status", "status", NULL, false},
+    {"digest", "digest", NULL, false},
     {"create", "create", "task_id", true},
     {"get", "get", "task_id", false},
     {"update", "update_status", "task_id", false},

@@ -5,6 +5,11 @@
  *   faults    workload + nemesis for duration_s;
  *   recovery  heal every fault, workload only, for recovery_s;
  *   drain     stop issuing ops, wait for the open ones (op timeout bounds it);
+ *   converge  ask every node for the digest of its replicated state until
+ *             all report one applied index (bounded), and record each
+ *             node's last answer as a digest op (the converge checker
+ *             compares them offline); skipped when the client has no
+ *             digest op;
  *   stop      SIGTERM every node, SIGKILL after a grace period.
  * Then the history is checked and verdict.json written. SIGINT/SIGTERM at
  * any point skip to stop (a second one kills at once); the history on disk
@@ -44,11 +49,37 @@
 #define STATUS_POLL_MS 200
 #define STOP_GRACE_MS  5000
 #define QUIET_EVERY_MS 10000 /* progress lines when stdout is no terminal */
+#define CONVERGE_WAIT_MS 10000 /* the convergence phase at most */
+#define CONVERGE_POLL_MS 50    /* between two rounds of digests */
+/* The history process of node i's digest op: CONVERGE_PROCESS + i, far
+ * above any client's (a client takes process + clients after an info). */
+#define CONVERGE_PROCESS 1000000
 
-enum phase { P_START, P_FAULTS, P_RECOVERY, P_DRAIN, P_STOP, P_DONE };
+enum phase {
+    P_START,
+    P_FAULTS,
+    P_RECOVERY,
+    P_DRAIN,
+    P_CONVERGE,
+    P_STOP,
+    P_DONE
+};
 
-static const char *const phase_names[] = {"start", "faults", "recovery",
-                                          "drain", "stop",   "done"};
+static const char *const phase_names[] = {
+    "start", "faults", "recovery", "drain", "converge", "stop", "done"};
+
+struct run;
+
+/* The convergence phase's view of one node. */
+struct probe {
+    struct run *r;
+    int i;
+    bool busy;      /* a digest op in flight */
+    bool fresh;     /* answered ok in the current round */
+    uint64_t sent;  /* uv_hrtime() of the op in flight, or of the answer */
+    json_t *last;   /* the last ok value, owned, or NULL */
+    char error[64]; /* the last failure, when no ok came */
+};
 
 struct run {
     char checkers[128]; /* the history header's checkers, comma-separated */
@@ -64,6 +95,9 @@ struct run {
     struct cluster cluster;
     const struct client_ops *client_ops;
     struct client *status[DB_MAX_NODES];
+    struct probe probes[DB_MAX_NODES];
+    uv_timer_t converge_timer; /* the next round of digests */
+    bool polling;              /* poll_digests() is sending a round */
     struct rng workload_rng;
     struct workload *workload;
     struct nemesis *nemesis;
@@ -196,6 +230,7 @@ static void record_nemesis_tty(void *arg, enum history_type type,
 }
 
 static void enter(struct run *r, enum phase p);
+static void converge_done(struct run *r, bool agreed);
 
 /* --- start: wait for a leader ------------------------------------------- */
 
@@ -318,6 +353,9 @@ static void phase_timer_cb(uv_timer_t *t)
     case P_RECOVERY:
         enter(r, P_DRAIN);
         break;
+    case P_CONVERGE:
+        converge_done(r, false);
+        break;
     case P_STOP:
         run_log(r, "nodes still up after %d ms: SIGKILL", STOP_GRACE_MS);
         cluster_stop(&r->cluster, SIGKILL);
@@ -331,8 +369,171 @@ static void drained(void *arg)
 {
     struct run *r = arg;
     if (r->phase == P_DRAIN) {
-        enter(r, P_STOP);
+        enter(r, r->exit_code < 0 ? P_CONVERGE : P_STOP);
     }
+}
+
+/* --- converge: every node's digest -------------------------------------- */
+
+static void poll_digests(struct run *r);
+
+/* The digest op of node @i into the history: invoke, then its last ok
+ * answer, or a fail saying why there was none. */
+static void record_digest(struct run *r, int i)
+{
+    struct probe *p = &r->probes[i];
+    const char *name = r->cluster.nodes[i].spec.name;
+    struct history_event e;
+    json_t *value = NULL;
+
+    memset(&e, 0, sizeof e);
+    e.process = CONVERGE_PROCESS + i;
+    e.type = HISTORY_INVOKE;
+    snprintf(e.f, sizeof e.f, "digest");
+    e.key = (char *)name;
+    e.value = json_null();
+    record_event(r, &e);
+    if (p->last != NULL) {
+        value = json_deep_copy(p->last);
+        json_object_set_new(value, "node", json_string(name));
+        e.type = HISTORY_OK;
+        e.value = value != NULL ? value : json_null();
+    } else {
+        e.type = HISTORY_FAIL;
+        e.error = p->error[0] ? p->error : "no_answer";
+    }
+    e.node = (char *)name;
+    record_event(r, &e);
+    json_decref(value);
+}
+
+static json_int_t applied_of(const struct probe *p)
+{
+    return json_integer_value(json_object_get(p->last, "applied_index"));
+}
+
+/* Every node answered this round, at one applied index. */
+static bool converged(const struct run *r)
+{
+    for (int i = 0; i < r->cluster.n; i++) {
+        if (!r->probes[i].fresh ||
+            applied_of(&r->probes[i]) != applied_of(&r->probes[0])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Record what each node said last, and stop. */
+static void converge_done(struct run *r, bool agreed)
+{
+    char said[512] = "";
+    size_t used = 0;
+
+    uv_timer_stop(&r->converge_timer);
+    for (int i = 0; i < r->cluster.n; i++) {
+        struct probe *p = &r->probes[i];
+        if (p->busy) {
+            r->client_ops->abandon(r->status[i]);
+            p->busy = false;
+        }
+        record_digest(r, i);
+        if (used < sizeof said) {
+            if (p->last != NULL) {
+                used += (size_t)snprintf(
+                    said + used, sizeof said - used, " %s@%lld",
+                    r->cluster.nodes[i].spec.name, (long long)applied_of(p));
+            } else {
+                used += (size_t)snprintf(said + used, sizeof said - used,
+                                         " %s:%s",
+                                         r->cluster.nodes[i].spec.name,
+                                         p->error[0] ? p->error : "no_answer");
+            }
+        }
+    }
+    run_log(r, "convergence: %s after %.2f s:%s",
+            agreed ? "one applied index" : "no common applied index",
+            (double)(uv_hrtime() - r->phase_start) / 1e9, said);
+    enter(r, P_STOP);
+}
+
+static void converge_timer_cb(uv_timer_t *t)
+{
+    poll_digests(t->data);
+}
+
+/* When the round is over: done if it converged, else another round. */
+static void round_check(struct run *r)
+{
+    for (int i = 0; i < r->cluster.n; i++) {
+        if (r->probes[i].busy) {
+            return;
+        }
+    }
+    if (converged(r)) {
+        converge_done(r, true);
+    } else {
+        uv_timer_start(&r->converge_timer, converge_timer_cb, CONVERGE_POLL_MS,
+                       0);
+    }
+}
+
+static void digest_cb(void *arg, const struct client_result *res)
+{
+    struct probe *p = arg;
+    struct run *r = p->r;
+
+    p->busy = false;
+    if (r->phase != P_CONVERGE) {
+        return;
+    }
+    if (res->type == HISTORY_OK && json_is_object(res->value) &&
+        json_is_integer(json_object_get(res->value, "applied_index"))) {
+        json_decref(p->last);
+        p->last = json_deep_copy(res->value);
+        p->fresh = p->last != NULL;
+    } else {
+        snprintf(p->error, sizeof p->error, "%s",
+                 res->error != NULL ? res->error : "bad_reply");
+    }
+    if (!r->polling) {
+        round_check(r);
+    }
+}
+
+/* One round: a digest op to every node, pointed at it (no redirects). */
+static void poll_digests(struct run *r)
+{
+    struct client_op op = {.f = "digest", .key = NULL, .value = json_null()};
+    char addr[128];
+
+    for (int i = 0; i < r->cluster.n; i++) {
+        r->probes[i].fresh = false;
+    }
+    r->polling = true;
+    for (int i = 0; i < r->cluster.n; i++) {
+        struct probe *p = &r->probes[i];
+        int rv;
+        cluster_client_addr(&r->cluster, i, addr, sizeof addr);
+        p->busy = true;
+        rv = r->client_ops->invoke(r->status[i], addr, &op, digest_cb, p);
+        if (rv == -EINVAL) {
+            r->polling = false;
+            p->busy = false;
+            run_log(r, "convergence: the %s client has no digest op: skipped",
+                    r->client_ops->name);
+            enter(r, P_STOP);
+            return;
+        }
+        if (rv != 0) {
+            struct client_result res = {.type = HISTORY_FAIL,
+                                        .value = json_null(),
+                                        .error = "unreachable"};
+            digest_cb(p, &res);
+        }
+    }
+    r->polling = false;
+    round_check(r);
 }
 
 static void close_all(struct run *r)
@@ -340,11 +541,14 @@ static void close_all(struct run *r)
     uv_timer_stop(&r->phase_timer);
     uv_close((uv_handle_t *)&r->phase_timer, NULL);
     uv_close((uv_handle_t *)&r->tick, NULL);
+    uv_close((uv_handle_t *)&r->converge_timer, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     for (int i = 0; i < r->cluster.n; i++) {
         r->client_ops->free(r->status[i]);
         r->status[i] = NULL;
+        json_decref(r->probes[i].last);
+        r->probes[i].last = NULL;
     }
     if (r->workload != NULL) {
         r->stats = *workload_stats(r->workload);
@@ -435,7 +639,15 @@ static void enter(struct run *r, enum phase p)
     case P_DRAIN:
         workload_stop(r->workload, drained, r);
         break;
+    case P_CONVERGE:
+        for (int i = 0; i < r->cluster.n; i++) {
+            r->probes[i] = (struct probe){.r = r, .i = i};
+        }
+        uv_timer_start(&r->phase_timer, phase_timer_cb, CONVERGE_WAIT_MS, 0);
+        poll_digests(r);
+        break;
     case P_STOP:
+        uv_timer_stop(&r->converge_timer);
         if (r->workload != NULL) {
             workload_abort(r->workload);
         }
@@ -699,6 +911,8 @@ static int setup(struct run *r, const struct run_options *o)
     }
     uv_timer_init(&r->loop, &r->phase_timer);
     uv_timer_init(&r->loop, &r->tick);
+    uv_timer_init(&r->loop, &r->converge_timer);
+    r->converge_timer.data = r;
     uv_signal_init(&r->loop, &r->sigint);
     uv_signal_init(&r->loop, &r->sigterm);
     r->phase_timer.data = r->tick.data = r;
