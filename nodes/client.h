@@ -21,9 +21,11 @@
  * node's own state) and digest (the node's replicated state, for the
  * convergence check at the end of a run: any node answers it, from its own
  * state, at once; ok value {"applied_index": N, "digest": "HEX", "rows":
- * {TABLE: N, ...}}, where nodes that applied the same index must have the
- * same digest, and rows is optional, for people). A system without it
- * returns -EINVAL from invoke, and the run skips the convergence check.
+ * {TABLE: N, ...}, "tables": {TABLE: "HEX", ...}}, where nodes that
+ * applied the same index must have the same digest; rows and tables, each
+ * table's row count and digest, are optional, for people). A system
+ * without it returns -EINVAL from invoke, and the run skips the
+ * convergence check.
  * Everything is borrowed for the call. */
 struct client_op {
     const char *f;

@@ -225,9 +225,9 @@ static void handle_reply(struct client *c, json_t *reply)
             res.value = reply;
         } else if (strcmp(c->f, "digest") == 0) {
             res.value = owned = json_pack(
-                "{s:O, s:O, s:O}", "applied_index",
+                "{s:O, s:O, s:O, s:O}", "applied_index",
                 field(reply, "applied_index"), "digest", field(reply, "digest"),
-                "rows", field(reply, "rows"));
+                "rows", field(reply, "rows"), "tables", field(reply, "tables"));
             if (res.value == NULL) {
                 res.value = json_null(); /* out of memory */
             }
