@@ -2,7 +2,8 @@
 # The tasks, queue and lease workloads against real taskd nodes: a short run
 # of each (scenarios/X.json, 8 s of faults) writes a history that follows
 # histories/FORMAT.md for its workload (runner/workload_history.py: every
-# op's fields, rids reused only by retries, the final list or drain). The
+# op's fields, rids reused only by retries, the final list or drain, one
+# digest op per node after them: the convergence phase). The
 # lint itself must catch a broken history: a rid reused for another request,
 # a missing final list, a drain that stopped early. The healthy runs must be
 # valid (the bugs these workloads catch: checker/test_checkers_live.sh and
@@ -91,6 +92,14 @@ elif mutation == "no-expires":
         sys.exit("mutation no-expires: no claim ok with expires_ms")
     del recs[hit[0]]["value"]["expires_ms"]
     lines[hit[0]] = json.dumps(recs[hit[0]], separators=(",", ":"))
+elif mutation == "digest-missing":
+    # The last node's convergence probe goes (invoke and completion).
+    hit = [i for i, r in enumerate(recs) if r.get("f") == "digest"]
+    if not hit:
+        sys.exit("mutation digest-missing: no digest op")
+    node = recs[hit[-1]].get("key")
+    keep = [i for i in keep if not (recs[i].get("f") == "digest"
+                                    and recs[i].get("key") == node)]
 else:
     sys.exit("unknown mutation " + mutation)
 with open(path, "w") as f:
@@ -109,6 +118,7 @@ broken "a rid reused by another request" "$tmp/tasks" rid-reuse
 broken "no final list" "$tmp/tasks" no-final-list
 broken "a drain cut short (no empty claim)" "$tmp/queue" drain-cut
 broken "a claim's ok value without expires_ms" "$tmp/queue" no-expires
+broken "a node without its convergence probe" "$tmp/lease" digest-missing
 
 [ "$failures" -eq 0 ] || { echo "test_workloads: $failures failed (seed $seed)"; exit 1; }
 echo "test_workloads: all passed"

@@ -10,7 +10,9 @@ only by retries (the same request, from the same logical client's next
 process, after an info of the previous attempt, at most 1 + retries times);
 and the final phase (tasks: a final list that began after every other op
 completed; queue: a drain whose last claim found the queue empty, every
-acknowledged enqueue claimed). Prints what it checked; exit 0 when the
+acknowledged enqueue claimed); and the convergence probes (FORMAT.md,
+"Convergence"): at most one digest op per node, after every client op,
+its ok value {node, applied_index, digest, ...}. Prints what it checked; exit 0 when the
 history conforms, 1 with each problem (history.jsonl:LINE: what) otherwise,
 3 on unreadable input.
 """
@@ -145,6 +147,37 @@ def invoke_problem(workload, f, key, v, client, rid_optional):
     return None
 
 
+DIGEST_PROCESS = 1000000  # run.c's CONVERGE_PROCESS: node i's is this + i
+
+
+def digest_problem(e, n, digests, last_client, bad):
+    """A convergence probe: invoke then ok (or fail), once per node,
+    after every client op."""
+    node = e.get("key")
+    if not isinstance(node, str) or e["process"] < DIGEST_PROCESS:
+        bad(n, "a digest op names its node as key, from its own process")
+        return
+    if e["type"] == "invoke":
+        if node in digests:
+            bad(n, "a second digest of %s" % node)
+        if e["time"] < last_client or e.get("value") is not None:
+            bad(n, "a digest invoke comes after every client op, value null")
+        digests[node] = (n, e["time"])
+        return
+    if node not in digests or e.get("node") != node:
+        bad(n, "a digest completion without its invoke, or from another "
+            "node")
+    if e["type"] == "ok":
+        v = e.get("value")
+        if not (isinstance(v, dict) and v.get("node") == node
+                and is_int(v.get("applied_index"))
+                and isinstance(v.get("digest"), str)):
+            bad(n, "digest ok value: expected {node, applied_index, "
+                "digest, ...}")
+    elif "error" not in e:
+        bad(n, "a digest %s without an error" % e["type"])
+
+
 def check(run_dir):
     problems = []
     with open(run_dir + "/scenario.json") as fh:
@@ -168,6 +201,8 @@ def check(run_dir):
     ops = []               # completed ops: dict(invoke, end, line)
     rids = {}              # rid -> list of attempts (op dicts)
     counts = {}
+    digests = {}           # node -> (line, invoke time)
+    last_client = -1       # time of the last client event
     for n, text in enumerate(lines[1:], start=2):
         if not text.strip():
             continue
@@ -180,9 +215,13 @@ def check(run_dir):
         if t not in TYPES or not is_int(p) or p < 0:
             bad(n, "bad type or process")
             continue
+        if f == "digest":
+            digest_problem(e, n, digests, last_client, bad)
+            continue
         if f not in OPS[workload]:
             bad(n, "op %r is not a %s op" % (f, workload))
             continue
+        last_client = max(last_client, e["time"])
         counts[(f, t)] = counts.get((f, t), 0) + 1
         client = p % clients
         if t == "invoke":
@@ -276,8 +315,13 @@ def check(run_dir):
                             "claimed, e.g. %s" % (len(missing), missing[:5]))
     summary = ", ".join("%s %s %d" % (f, t, c)
                         for (f, t), c in sorted(counts.items()) if t != "invoke")
-    print("workload_history: %s: %d ops (%s); %d retries over %d rids"
-          % (workload, len(ops), summary, retried, len(rids)))
+    nodes = scenario.get("nodes", 0)
+    if len(digests) != nodes:
+        problems.append("history.jsonl: %d digest ops for %d nodes"
+                        % (len(digests), nodes))
+    print("workload_history: %s: %d ops (%s); %d retries over %d rids; "
+          "%d digests" % (workload, len(ops), summary, retried, len(rids),
+                          len(digests)))
     return problems
 
 

@@ -9,13 +9,17 @@ killed and restarted (log replay must not apply anything twice); the
 leader killed under concurrent creates retried with request ids (no acked
 write lost, no retry applied twice); an explicit retry across a leader
 change; claim exclusivity; lease exclusivity; snapshots (taken, kept at
-restart, installed on a lagging follower); --bug stale-read; SIGTERM under
-load; the three SQLite files compared row for row; and, losing quorum, the
+restart, installed on a lagging follower); digest (every node answers it,
+and after all of the above the three agree at one applied index; a write
+changes it); --bug stale-read; SIGTERM under load; the three SQLite files
+compared row for row, and each with the digest its node gave (recomputed
+here from the file: the definition in README.md); and, losing quorum, the
 timeout errors of a correct leader against --bug ack-before-commit and
 --bug leader-local-read.
 """
 
 import os
+import struct
 import shutil
 import signal
 import sqlite3
@@ -440,8 +444,85 @@ def test_sigterm_under_load(cl, reg):
     reg.check_read("after SIGTERM under load")
 
 
+DIGEST_TABLES = (
+    ("meta", "SELECT clock_ms FROM meta WHERE id = 1"),
+    ("kv", "SELECT key, value, version FROM kv ORDER BY key"),
+    ("tasks", "SELECT task_id, seq, payload, status, version, worker, "
+              "lease_expires FROM tasks ORDER BY task_id"),
+    ("leases", "SELECT scope, holder, expires, token FROM leases ORDER BY scope"),
+    ("requests", "SELECT rid, idx, op, fingerprint, outcome FROM requests "
+                 "ORDER BY rid"),
+)
+
+
+def fnv(h, data):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def file_digest(path):
+    """README.md's digest, computed from a database file: what taskd's
+    digest op must answer for it."""
+    db = sqlite3.connect(path)
+    db.text_factory = bytes
+    whole = 0xcbf29ce484222325
+    for name, sql in DIGEST_TABLES:
+        h = 0xcbf29ce484222325
+        for row in db.execute(sql):
+            for v in row:
+                if v is None:
+                    h = fnv(h, b"N")
+                elif isinstance(v, int):
+                    h = fnv(h, b"I" + struct.pack(">q", v))
+                else:
+                    h = fnv(h, b"T" + struct.pack(">Q", len(v)) + v)
+        whole = fnv(whole, name.encode() + b"\0" + struct.pack(">Q", h))
+    applied = db.execute("SELECT applied_index FROM meta").fetchone()[0]
+    db.close()
+    return applied, "%016x" % whole
+
+
+def digests(cl):
+    return {n.id: call(n.client_port, {"id": "d", "op": "digest"})
+            for n in cl.nodes.values() if n.alive}
+
+
+def converged_digests(cl):
+    """Every live node's digest once all report one applied index."""
+    cl.wait_caught_up()
+    deadline = time.time() + WAIT
+    while True:
+        ds = digests(cl)
+        if len({d["applied_index"] for d in ds.values()}) == 1:
+            return ds
+        check(time.time() < deadline, f"never one applied index: {ds}")
+        time.sleep(0.05)
+
+
+def test_digest(cl, reg):
+    """After writes, kills, restarts and a snapshot install, every node
+    (followers too, no Raft round) answers digest, and all agree."""
+    ds = converged_digests(cl)
+    for nid, d in ds.items():
+        check(d["ok"] is True and d["node"] == nid, f"digest of n{nid}: {d}")
+        check(set(d["rows"]) == {"kv", "tasks", "leases", "requests"},
+              f"digest rows: {d}")
+    check(len({d["digest"] for d in ds.values()}) == 1,
+          f"healthy nodes at one index disagree: {ds}")
+    before = next(iter(ds.values()))
+    reg.writes(1)
+    after = converged_digests(cl)
+    check(len({d["digest"] for d in after.values()}) == 1, f"after a write: {after}")
+    check(next(iter(after.values()))["digest"] != before["digest"],
+          "a write did not change the digest")
+    return f"{len(ds)} nodes at index {before['applied_index']} agree"
+
+
 def compare_databases(cl, reg):
-    """Clean shutdown, then the three databases must agree row for row."""
+    """Clean shutdown, then the three databases must agree row for row, and
+    with the digests their nodes gave."""
+    given = converged_digests(cl)
     for node in cl.nodes.values():
         rc = node.kill(signal.SIGTERM)
         check(rc == 0, f"node {node.id}: SIGTERM exit code {rc}")
@@ -455,6 +536,13 @@ def compare_databases(cl, reg):
         states.append(state)
     for t in states[0]:
         check(all(s[t] == states[0][t] for s in states), f"databases differ in table {t}")
+    for node in cl.nodes.values():
+        applied, digest = file_digest(os.path.join(node.data, "taskd.db"))
+        d = given[node.id]
+        check(applied != d["applied_index"] or digest == d["digest"],
+              f"n{node.id}: file digest {digest} at {applied}, taskd said {d}")
+        check(applied == d["applied_index"], f"n{node.id}: applied {applied} "
+              f"in the file, {d['applied_index']} in the digest")
     kv = {k: (v, ver) for k, v, ver in states[0]["kv"]}
     check(kv[KEY] == (reg.last_value, reg.ok_updates), f"database: {kv[KEY]}")
     check(kv["pipelined"][1] == 10, f"pipelined: {kv['pipelined']}")
@@ -528,6 +616,7 @@ def main():
                          ("claims", lambda: test_claim_exclusivity(cl)),
                          ("leases", lambda: test_lease_exclusivity(cl)),
                          ("snapshots", lambda: test_snapshots(cl, reg)),
+                         ("digest", lambda: test_digest(cl, reg)),
                          ("stale-read", lambda: test_stale_read_bug(cl, reg)),
                          ("sigterm", lambda: test_sigterm_under_load(cl, reg)),
                          ("compare", lambda: compare_databases(cl, reg)),
