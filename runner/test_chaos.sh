@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end: a short chaos run against real taskd nodes ends valid with a
-# complete run directory; the same run against taskd --bug stale-read (reads
+# complete run directory and replicas that converged; the same run against taskd --bug stale-read (reads
 # served from local state, no barrier) must end invalid: the checker catches
 # a real fault. Seeds: FAULTLINE_SEED, else random (printed).
 set -uo pipefail
@@ -46,6 +46,16 @@ grep -qE '^\[ *[0-9.]+s/[0-9]+s\] .* fail [0-9]+ \((cas_mismatch|not_leader|unre
   fail "the progress lines do not split fail by reason"
 grep -qE '^faultline: fail [0-9]+: cas_mismatch [0-9]+.*\(expected [0-9]+: the operations. own answers' "$tmp/valid.out" ||
   fail "the summary does not split fail by reason"
+# The convergence phase: one digest op per node, all at one applied index
+# with one digest, judged by the converge checker; and it is cheap.
+digests=$(grep -c '"type":"ok","f":"digest"' "$dir/history.jsonl")
+[ "$digests" -eq 3 ] || fail "expected 3 ok digest ops (one per node), saw $digests"
+grep -qE '^faultline: valid: .*converge \(3 agreed; n1, n2, n3 agree at index [0-9]+\)' \
+  "$tmp/valid.out" || fail "the verdict line lacks converge's agreement"
+took=$(sed -n 's/.* convergence: one applied index after \([0-9.]*\) s.*/\1/p' "$dir/runner.log")
+echo "test_chaos: convergence took ${took:-?} s"
+awk -v t="${took:-99}" 'BEGIN { exit !(t < 2) }' ||
+  fail "the convergence phase took ${took:-forever} s (runner.log), want < 2"
 pgrep -f "$tmp/runs" >/dev/null && fail "node processes outlived the run"
 
 # 2. The buggy node: stale reads must be caught.
