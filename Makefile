@@ -26,7 +26,7 @@ endif
 
 CC ?= cc
 PKGS_CORE := jansson
-PKGS_UV := libuv
+PKGS_UV := libuv libcurl
 PKGS_NODE := raft libuv sqlite3 jansson
 PKGS_FUSE := fuse3
 
@@ -68,7 +68,7 @@ LIBS_FAULTFS := $(call pc_libs,$(PKGS_FUSE)) -lpthread
 
 # Every object gets the include flags of every library we use: simpler than
 # per-module flags, and harmless.
-ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE) $(PKGS_FUSE))
+ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE) $(PKGS_FUSE) libcurl)
 
 PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 
@@ -81,7 +81,7 @@ C_TESTS := \
   $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
 # Script tests, in the order they run: fast ones first, the chaos runs last.
 SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
-                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
+                  nodes/test_*.sh nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
                   nemesis/faultfs/test_*.sh ci/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
