@@ -701,7 +701,7 @@ static json_t *prefix_range(const char *scope)
 static json_t *lease_value(const char *holder, int64_t token, int64_t now,
                            int64_t expires)
 {
-    return json_pack("{s:s, s:I, s:I, s:I}", "holder", holder,
+    return json_pack("{s:s, s:I, s:I, s:I}", "holder", holder, "token",
                      (json_int_t)token, "now_ms", (json_int_t)now,
                      "expires_ms", (json_int_t)expires);
 }
