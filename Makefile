@@ -75,6 +75,7 @@ PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 C_TESTS := \
   $(patsubst histories/%.c,$(BUILD)/tests/%,$(wildcard histories/test_*.c)) \
   $(patsubst checker/%.c,$(BUILD)/tests/%,$(wildcard checker/test_*.c)) \
+  $(patsubst nodes/%.c,$(BUILD)/tests/%,$(wildcard nodes/test_*.c)) \
   $(patsubst nodes/taskd/%.c,$(BUILD)/tests/%,$(wildcard nodes/taskd/test_*.c)) \
   $(patsubst nemesis/%.c,$(BUILD)/tests/%,$(wildcard nemesis/test_*.c)) \
   $(patsubst nemesis/faultfs/%.c,$(BUILD)/tests/%,$(wildcard nemesis/faultfs/test_*.c)) \
@@ -132,6 +133,11 @@ $(BUILD)/tests/test_%: $(BUILD)/nemesis/faultfs/test_%.o $(FAULTFS_LIB_OBJ)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_FAULTFS)
 
 $(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
+                       $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
+$(BUILD)/tests/test_%: $(BUILD)/nodes/test_%.o $(RUNNER_LIB_OBJ) \
                        $(CHECKER_OBJ) $(HISTORY_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)

@@ -477,11 +477,14 @@ static void complete(struct client *c, struct client_result *res)
 {
     client_cb cb = c->cb;
     void *arg = c->arg;
+    json_t *value = json_incref(res->value); /* may be c->op_value */
     if (!c->busy) {
+        json_decref(value);
         return;
     }
     clear_op(c);
     cb(arg, res);
+    json_decref(value);
 }
 
 static void complete_error(struct client *c, enum history_type type,
