@@ -68,7 +68,7 @@ LIBS_FAULTFS := $(call pc_libs,$(PKGS_FUSE)) -lpthread
 
 # Every object gets the include flags of every library we use: simpler than
 # per-module flags, and harmless.
-ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE) $(PKGS_FUSE) libcurl)
+ALL_PKG_CFLAGS = $(call pc_cflags,$(PKGS_NODE) $(PKGS_FUSE))
 
 PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 
