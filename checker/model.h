@@ -133,6 +133,20 @@ struct model {
  * returns the value or nil; write N; cas [A, B] succeeds iff the value is A. */
 extern const struct model model_register;
 
+/* How model_register reads a history; the zero value is the default
+ * above. Jepsen's EDN histories are read as Knossos' cas-register does:
+ * an ok read of nil means "value not known" (legal in any state), and a
+ * test usually starts the register at a known value. */
+struct model_register_config {
+    bool has_initial; /* the register starts at @initial, not unset */
+    int64_t initial;
+    bool nil_read_unknown; /* an ok read of null constrains nothing */
+};
+
+/* Set the configuration (copied; NULL: the default) for the checks that
+ * follow; not while one runs. */
+void model_register_configure(const struct model_register_config *c);
+
 /* Key-value strings (model_kv.c): every key starts as ""; get returns
  * the string; put sets it; append concatenates. Values are strings. */
 extern const struct model model_kv;

@@ -14,6 +14,15 @@
 
 enum { REG_READ, REG_WRITE, REG_CAS };
 
+/* How the register reads a history (model_register_configure()). */
+static struct model_register_config config;
+
+void model_register_configure(const struct model_register_config *c)
+{
+    static const struct model_register_config none;
+    config = c != NULL ? *c : none;
+}
+
 /* Two whole words: no padding, so states compare and hash as bytes. */
 struct reg {
     int64_t set; /* 0 while unset */
@@ -32,6 +41,9 @@ static int op_from_events(const struct history_event *invoke,
             return MODEL_DROP; /* no result: consistent with any state */
         }
         if (done->value == NULL || json_is_null(done->value)) {
+            if (config.nil_read_unknown) {
+                return MODEL_DROP; /* Knossos: the value is not known */
+            }
             op->out_nil = true;
         } else if (json_is_integer(done->value)) {
             op->out = json_integer_value(done->value);
@@ -75,7 +87,12 @@ static int op_from_events(const struct history_event *invoke,
 
 static void init(void *state)
 {
+    struct reg *s = state;
     memset(state, 0, sizeof(struct reg));
+    if (config.has_initial) {
+        s->set = 1;
+        s->v = config.initial;
+    }
 }
 
 static bool step(const void *state, const struct model_op *op, void *next)

@@ -8,6 +8,8 @@
 #include "checker/requests.h"
 #include "checker/pairing.h"
 
+#include "checker/registry.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -370,8 +372,7 @@ int requests_linearizable(const struct history *h, const struct model *m,
 
 bool requests_model_by_request(const struct model *m)
 {
-    return strcmp(m->name, "task-record") == 0 ||
-           strcmp(m->name, "lease") == 0;
+    return registry_by_request(m->name); /* as its workload declares */
 }
 
 int requests_check(const struct history *h, const struct model *m,

@@ -65,6 +65,42 @@ printf '{:process 0, :type :invoke, :f :get, :key "k"}\n{:process 0, :type :ok, 
 expect 3 'expected a string' -- "$BIN/faultline" check "$tmp/kvtype.txt"
 printf '{:process 0, :type :ok, :f :get, :key "k", :value ""}\n' >"$tmp/noinvoke.txt"
 expect 3 'without an invoke' -- "$BIN/faultline" check "$tmp/noinvoke.txt"
+# Jepsen's file order is the real-time order (issue 16, item 12): the read
+# invoked after the write returned (in the file) must see it, though its
+# :time (150) is before the write's return (200). Once refused (exit 3).
+printf '%s\n' '{:type :invoke, :f :write, :value 1, :process 0, :time 100}' \
+  '{:type :ok, :f :write, :value 1, :process 0, :time 200}' \
+  '{:type :invoke, :f :read, :value nil, :process 1, :time 150}' \
+  '{:type :ok, :f :read, :value 0, :process 1, :time 300}' >"$tmp/back.edn"
+expect 1 'invalid.*read -> 0' -- "$BIN/faultline" check "$tmp/back.edn"
+expect 1 'back.edn:3: warning: 1 events. :time went back' -- "$BIN/faultline" check "$tmp/back.edn"
+sed -i 's/:value 0, :process 1/:value 1, :process 1/' "$tmp/back.edn"
+expect 0 '^valid' -- "$BIN/faultline" check "$tmp/back.edn"
+# Jepsen's register semantics on EDN (issue 17, item 3): Knossos reads an
+# ok read of nil as "value not known"; our JSONL reads it as "unset".
+printf '%s\n' '{:type :invoke, :f :write, :value 1, :process 0, :time 1}' \
+  '{:type :ok, :f :write, :value 1, :process 0, :time 2}' \
+  '{:type :invoke, :f :read, :value nil, :process 1, :time 3}' \
+  '{:type :ok, :f :read, :value nil, :process 1, :time 4}' >"$tmp/nil.edn"
+expect 0 '^valid' -- "$BIN/faultline" check "$tmp/nil.edn"
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"write","value":1}' \
+  '{"time":2,"process":0,"type":"ok","f":"write","value":1}' \
+  '{"time":3,"process":1,"type":"invoke","f":"read"}' \
+  '{"time":4,"process":1,"type":"ok","f":"read","value":null}' >"$tmp/nil.jsonl"
+expect 1 'invalid.*read -> nil' -- "$BIN/faultline" check "$tmp/nil.jsonl"
+# --initial VALUE: the register's first value, for EDN and JSONL alike.
+printf '%s\n' '{:type :invoke, :f :read, :value nil, :process 0, :time 1}' \
+  '{:type :ok, :f :read, :value 0, :process 0, :time 2}' \
+  '{:type :invoke, :f :cas, :value [0 5], :process 0, :time 3}' \
+  '{:type :ok, :f :cas, :value [0 5], :process 0, :time 4}' >"$tmp/init.edn"
+expect 1 '^invalid' -- "$BIN/faultline" check "$tmp/init.edn"
+expect 0 '^valid' -- "$BIN/faultline" check --initial 0 "$tmp/init.edn"
+"$BIN/faultline" check --export-edn - "$tmp/init.edn" >/dev/null
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"read"}' \
+  '{"time":2,"process":0,"type":"ok","f":"read","value":7}' >"$tmp/init.jsonl"
+expect 1 '^invalid' -- "$BIN/faultline" check "$tmp/init.jsonl"
+expect 0 '^valid' -- "$BIN/faultline" check --initial 7 "$tmp/init.jsonl"
+expect 3 '--initial: expected an integer' -- "$BIN/faultline" check --initial x "$tmp/init.jsonl"
 
 [ "$failures" -eq 0 ] || { echo "test_check_formats: $failures failed"; exit 1; }
 echo "test_check_formats: all passed"

@@ -112,6 +112,10 @@ function drawHeader() {
        (m.nodes ? esc(m.nodes) + " nodes, " : "") +
        esc(m.clients || m.n_lanes) + " clients" +
        (m.bug ? " &middot; bug <b>" + esc(m.bug) + "</b>" : "") +
+       (m.workload ? " &middot; " + (m.system ? esc(m.system) + ", " : "") +
+        "workload <b>" + esc(m.workload) + "</b>" +
+        (m.checkers ? " (" + esc(m.checkers.join(", ")) +
+         (m.model ? ", model " + esc(m.model) : "") + ")" : "") : "") +
        " &middot; " + fmtT(END) +
        (m.start_wall ? " from " + esc(m.start_wall) : "") + "</span>";
   $("head").innerHTML = h;

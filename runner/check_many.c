@@ -43,9 +43,30 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* A folder holding files but no scenario.json: a corpus, not a run
+ * directory (one whose history is missing is reported as such by check). */
+static bool is_corpus(const char *path)
+{
+    char p[PATH_MAX + 32];
+    struct stat st;
+    struct dirent *e;
+    bool any = false;
+    DIR *d;
+    snprintf(p, sizeof p, "%s/scenario.json", path);
+    if (stat(p, &st) == 0 || (d = opendir(path)) == NULL) {
+        return false;
+    }
+    while (!any && (e = readdir(d)) != NULL) {
+        any = e->d_name[0] != '.';
+    }
+    closedir(d);
+    return any;
+}
+
 bool check_many_wanted(char *const *paths, int n)
 {
-    return n > 1 || (n == 1 && is_dir(paths[0]) && !is_run_dir(paths[0]));
+    return n > 1 || (n == 1 && is_dir(paths[0]) && !is_run_dir(paths[0]) &&
+                     is_corpus(paths[0]));
 }
 
 struct list {

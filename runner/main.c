@@ -44,7 +44,7 @@ static const char help_run[] =
 static const char help_check[] =
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
     "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
-    "        [--threads N] [--no-split] [--json]\n"
+    "        [--threads N] [--no-split] [--json] [--initial VALUE]\n"
     "        [--export-edn OUT] FILE|RUN_DIR|DIR...\n"
     "        Several paths, or a directory of histories (not a run\n"
     "        directory): one line per history and a summary (--json: one\n"
@@ -72,6 +72,9 @@ static const char help_check[] =
     "        --threads N  keys searched at once (default: the scenario's\n"
     "                   checker.threads, else one per core); the verdict\n"
     "                   is the same for any N\n"
+    "        --initial VALUE  the register's first value (cas-register;\n"
+    "                   default: unset). Jepsen EDN is read as Knossos\n"
+    "                   does: an ok read of nil is a value not known\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n";
 
@@ -331,6 +334,7 @@ static int cmd_check(int argc, char **argv)
         {"threads", required_argument, NULL, 'T'},
         {"no-split", no_argument, NULL, 'w'},
         {"export-edn", required_argument, NULL, 'e'},
+        {"initial", required_argument, NULL, 'i'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -358,6 +362,9 @@ static int cmd_check(int argc, char **argv)
             break;
         case 'e':
             o.export_edn = optarg;
+            break;
+        case 'i':
+            o.initial = optarg;
             break;
         case 't':
             if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
@@ -418,7 +425,8 @@ static int cmd_check(int argc, char **argv)
         fputc('\n', stdout);
     } else if (res.summary[0] != '\0') {
         fprintf(code >= EXIT_BAD_INPUT ? stderr : stdout, "%s%s\n",
-                code >= EXIT_BAD_INPUT ? "faultline: " : "", res.summary);
+                code >= EXIT_BAD_INPUT ? "faultline check: " : "",
+                res.summary);
     }
     json_decref(res.verdict);
     /* The run's report shows the verdict just rewritten. */
