@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checker/registry.h"
 #include "histories/history.h"
 #include "nemesis/nemesis.h"
 #include "nodes/client.h"
@@ -50,6 +51,8 @@ static const char *const phase_names[] = {"start", "faults", "recovery",
                                           "drain", "stop",   "done"};
 
 struct run {
+    char checkers[128]; /* the history header's checkers, comma-separated */
+    const char *model;  /* and its model (the registry's), or NULL */
     uv_loop_t loop;
     struct scenario s;
     uint64_t seed;
@@ -625,6 +628,23 @@ static int setup(struct run *r, const struct run_options *o)
         fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
         return EXIT_HARNESS;
     }
+    /* What judges this history: the checker registry's entry for the
+     * workload, recorded so that check, shrink and the report need not
+     * guess. */
+    {
+        const struct registry_workload *rw =
+            registry_workload(r->s.workload.name);
+        size_t used = 0;
+        r->checkers[0] = '\0';
+        for (int k = 0; rw != NULL && k < REGISTRY_MAX_CHECKERS &&
+                        rw->checkers[k] != NULL;
+             k++) {
+            used += (size_t)snprintf(r->checkers + used,
+                                     sizeof r->checkers - used, "%s%s",
+                                     k ? ", " : "", rw->checkers[k]);
+        }
+        r->model = rw != NULL ? rw->model : NULL;
+    }
     header = (struct history_header){
         .version = HISTORY_FORMAT_VERSION,
         .scenario = r->s.name,
@@ -632,6 +652,8 @@ static int setup(struct run *r, const struct run_options *o)
         .start_wall = wall,
         .system = r->s.db.name,
         .workload = r->s.workload.name,
+        .checkers = r->checkers[0] != '\0' ? r->checkers : NULL,
+        .model = (char *)r->model,
         .faultline_version = (char *)faultline_version(),
     };
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
