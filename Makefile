@@ -26,7 +26,7 @@ endif
 
 CC ?= cc
 PKGS_CORE := jansson
-PKGS_UV := libuv
+PKGS_UV := libuv hiredis
 PKGS_NODE := raft libuv sqlite3 jansson
 PKGS_FUSE := fuse3
 
