@@ -146,6 +146,75 @@ static const char list_lua[] =
     "    out[#out + 1] = r[2] end end\n"
     "return out\n";
 
+/* --- The libuv adapter, mended ---------------------------------------------
+ *
+ * hiredis 0.14's adapter drops a poll callback whose status is an error,
+ * and libuv reports a refused connect (POLLERR) exactly so: the connect
+ * callback never came and the op hung until its timeout. hiredis 1.0 hands
+ * the error to hiredis as the events it waited for; these wrap the
+ * adapter's functions to do the same. */
+
+static void mended_poll(uv_poll_t *handle, int status, int events)
+{
+    redisLibuvEvents *p = handle->data;
+    int ev = status != 0 ? p->events : events;
+    if (p->context != NULL && (ev & UV_READABLE)) {
+        redisAsyncHandleRead(p->context);
+    }
+    if (p->context != NULL && (ev & UV_WRITABLE)) {
+        redisAsyncHandleWrite(p->context);
+    }
+}
+
+static void mended_update(redisLibuvEvents *p)
+{
+    if (p->events != 0) {
+        uv_poll_start(&p->handle, p->events, mended_poll);
+    } else {
+        uv_poll_stop(&p->handle);
+    }
+}
+
+static void mended_add_read(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events |= UV_READABLE;
+    mended_update(p);
+}
+
+static void mended_del_read(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events &= ~UV_READABLE;
+    mended_update(p);
+}
+
+static void mended_add_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events |= UV_WRITABLE;
+    mended_update(p);
+}
+
+static void mended_del_write(void *privdata)
+{
+    redisLibuvEvents *p = privdata;
+    p->events &= ~UV_WRITABLE;
+    mended_update(p);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    if (redisLibuvAttach(ac, loop) != REDIS_OK) {
+        return -1;
+    }
+    ac->ev.addRead = mended_add_read;
+    ac->ev.delRead = mended_del_read;
+    ac->ev.addWrite = mended_add_write;
+    ac->ev.delWrite = mended_del_write;
+    return 0;
+}
+
 /* --- Links ---------------------------------------------------------------- */
 
 static void defer_cb(uv_timer_t *t);
@@ -204,13 +273,15 @@ static void fail_later(struct client *c, const char *error, bool unreachable,
 }
 
 /* The connection under the op broke, or could not be made. */
-static void broken(struct client *c, struct link *l, const char *what)
+static void broken(struct client *c, struct link *l, const char *what,
+                   const char *err)
 {
     bool sent = c->sent;
-    const char *err = l->ac != NULL && l->ac->errstr[0] != '\0'
-                          ? l->ac->errstr
-                          : "connection closed";
     char msg[200];
+    if (err == NULL || err[0] == '\0') {
+        err = l->ac != NULL && l->ac->errstr[0] != '\0' ? l->ac->errstr
+                                                        : "connection closed";
+    }
     snprintf(msg, sizeof msg, "%s %s: %s", what, l->addr, err);
     c->primary[0] = '\0';
     detach(c, l);
@@ -237,8 +308,10 @@ static void connect_cb(const redisAsyncContext *ac, int status)
         return;
     }
     if (status != REDIS_OK) {
-        broken(c, l, "connect");
-        l->ac = NULL; /* hiredis frees it after this callback */
+        /* hiredis frees it after this callback (outside IN_CALLBACK: a
+         * redisAsyncFree here would free it twice). */
+        l->ac = NULL;
+        broken(c, l, "connect to", ac->errstr);
         return;
     }
     l->connected = true;
@@ -253,7 +326,7 @@ static void disconnect_cb(const redisAsyncContext *ac, int status)
     struct client *c = l->owner;
     l->ac = NULL; /* being freed */
     if (c != NULL) {
-        broken(c, l, "disconnected from");
+        broken(c, l, "disconnected from", ac->errstr);
     }
 }
 
@@ -288,7 +361,7 @@ static struct link *open_link(struct client *c, const char *addr,
     }
     snprintf(l->addr, sizeof l->addr, "%s:%d", host, port + port_offset);
     ac = redisAsyncConnect(host, port + port_offset);
-    if (ac == NULL || ac->err != 0 || redisLibuvAttach(ac, c->loop) != 0) {
+    if (ac == NULL || ac->err != 0 || attach(ac, c->loop) != 0) {
         if (ac != NULL) {
             redisAsyncFree(ac);
         }
@@ -487,7 +560,7 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     if (r == NULL) {
-        broken(c, l, "lost the connection to");
+        broken(c, l, "lost the connection to", NULL);
         return;
     }
     if (tag == TAG_OP) {
@@ -628,7 +701,7 @@ static void go_direct(struct client *c)
         }
     }
     if (send_op(c) != 0) {
-        broken(c, c->redis, "send to");
+        broken(c, c->redis, "send to", NULL);
     }
 }
 

@@ -141,11 +141,32 @@ static int redis_setup(const void *p, const struct db_cluster *c, int i,
              "sentinel monitor %s %s %d %d\n"
              "sentinel down-after-milliseconds %s %d\n"
              "sentinel failover-timeout %s %d\n"
-             "sentinel parallel-syncs %s 1\n",
+             "sentinel parallel-syncs %s 1\n"
+             "sentinel myid %040x\n",
              me->name, me->host, me->client_port + REDIS_SENTINEL_PORT_OFFSET,
              me->dir, REDIS_MASTER_NAME, first->host, first->client_port,
              s->quorum, REDIS_MASTER_NAME, s->down_after_ms, REDIS_MASTER_NAME,
-             s->failover_timeout_ms, REDIS_MASTER_NAME);
+             s->failover_timeout_ms, REDIS_MASTER_NAME, (unsigned)me->id);
+    /* The replicas and the other Sentinels, as a deployment's rewritten
+     * sentinel.conf lists them: otherwise a Sentinel learns of replicas at
+     * its next INFO of the primary (every 10 s) and a failover in the first
+     * seconds finds "no good slave". */
+    n = (int)strlen(conf);
+    for (int j = 0; j < c->n; j++) {
+        const struct db_node *o = &c->nodes[j];
+        if (j > 0) {
+            n += snprintf(conf + n, sizeof conf - (size_t)n,
+                          "sentinel known-replica %s %s %d\n",
+                          REDIS_MASTER_NAME, o->host, o->client_port);
+        }
+        if (j != i) {
+            n += snprintf(conf + n, sizeof conf - (size_t)n,
+                          "sentinel known-sentinel %s %s %d %040x\n",
+                          REDIS_MASTER_NAME, o->host,
+                          o->client_port + REDIS_SENTINEL_PORT_OFFSET,
+                          (unsigned)o->id);
+        }
+    }
     return write_file(me->dir, "sentinel.conf", conf, err, errlen);
 }
 
