@@ -10,7 +10,12 @@
 # end, even on failure. Seeds: FAULTLINE_SEED, else random (printed).
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
-TESTS=${FAULTLINE_TESTS:-build/release/tests}
+# The client driver is built beside the binaries under test (make, or
+# make SAN=1: build/asan/bin and build/asan/tests).
+case $BIN in
+  bin|./bin) TESTS=build/release/tests ;;
+  *) TESTS=$(dirname "$BIN")/tests ;;
+esac
 seed=${FAULTLINE_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "test_redis: seed $seed (FAULTLINE_SEED=$seed to repeat)"
 for p in redis-server redis-sentinel redis-cli; do
@@ -109,9 +114,9 @@ grep -q "+promoted-slave" "$tmp/c/sentinel.log" || fail "Sentinel never promoted
 echo "test_redis: failover $((SECONDS - t0)) s"
 
 # 3. A short faultline run: it must end with a verdict (exit 0 or 1) and a
-#    run directory with both processes' logs.
+#    run directory with both processes' logs; the kills reach the Sentinels.
 t0=$SECONDS
-"$BIN/faultline" run scenarios/redis-kill.json --seed "$seed" --time-limit 8 \
+"$BIN/faultline" run scenarios/redis-kill.json --seed "$seed" --time-limit 12 \
   --runs-dir "$tmp/runs" >"$tmp/run.out" 2>&1
 code=$?
 tail -6 "$tmp/run.out"
@@ -123,6 +128,14 @@ for f in verdict.json history.jsonl nodes/n1/redis.conf nodes/n2/sentinel.conf \
   [ -e "$dir/$f" ] || fail "run directory lacks $f"
 done
 grep -q "Sentinel ID is" "$dir/nodes/n2/sidecar.log" || fail "n2's Sentinel did not start"
+# Every schedule has a kill in its first 12 s (interval 6 s): the node and
+# its Sentinel go down together and come back together.
+kills=$(grep -c '"process":"nemesis","type":"info","f":"kill"' "$dir/history.jsonl")
+sidecars=$(grep -c "started sidecar" "$dir/runner.log")
+killed=$(grep -c "sent Killed to sidecar" "$dir/runner.log")
+[ "$kills" -ge 1 ] || fail "no kill in 12 s"
+[ "$killed" -ge "$kills" ] || fail "$kills kills but $killed Sentinels killed"
+[ "$sidecars" -ge $((3 + kills)) ] || fail "$kills kills, $sidecars Sentinel starts (want 3 + kills)"
 oks=$(grep -c '"type":"ok"' "$dir/history.jsonl")
 [ "$oks" -ge 300 ] || fail "expected at least 300 ok ops, saw $oks"
 echo "test_redis: faultline run $((SECONDS - t0)) s, $oks ok ops"
