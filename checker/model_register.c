@@ -141,6 +141,33 @@ static bool reachable(const void *state, const struct model_op *op)
     return op->f != REG_READ || step(state, op, &next);
 }
 
+/* What a state may hold after @op: the value it sets. */
+static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg)
+{
+    if (op->f == REG_WRITE) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[0], 0));
+    } else if (op->f == REG_CAS) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[1], 0));
+    }
+}
+
+/* A read of N, and a cas from N, need N set by a write or a cas; the
+ * register starts unset, so a read of nil needs nothing. */
+static const char *needs(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg)
+{
+    if (op->f == REG_READ && !op->out_nil) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->out, 0));
+        return "a value";
+    }
+    if (op->f == REG_CAS) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[0], 0));
+        return "an expected value";
+    }
+    return NULL;
+}
+
 static void describe_op(const struct model_op *op, char *buf, size_t size)
 {
     switch (op->f) {
@@ -187,6 +214,8 @@ const struct model model_register = {
     .resets = resets,
     .reachable = reachable,
     .overwrites = overwrites,
+    .writes = writes,
+    .needs = needs,
     .describe_op = describe_op,
     .describe_state = describe_state,
 };

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # faultline check picks its checkers from the workload (here: from the op
 # names), combines their verdicts into one, and names the one that failed.
 set -uo pipefail

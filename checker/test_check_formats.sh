@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # faultline check reads every format it imports, detects it from the
 # content, picks the model from it, and exits 0/1/2/3 as documented.
 set -uo pipefail
@@ -24,7 +25,11 @@ if [ -f "$CONF/expected.tsv" ]; then
   expect 0 'valid.*kv' -- "$BIN/faultline" check "$CONF/kv/c10-ok.txt"
   expect 1 'invalid: linearizable: key' -- "$BIN/faultline" check "$CONF/kv/c10-bad.txt"
   expect 1 '"format": "kv-edn"' -- "$BIN/faultline" check --json "$CONF/kv/c01-bad.txt"
-  expect 1 'invalid: .*whole history' -- "$BIN/faultline" check --no-split "$CONF/kv/c01-bad.txt"
+  # Not split: kv is a product of keys, so it is decided key by key and
+  # says so; a register (one value for all keys, unsplit) is searched whole.
+  expect 1 'invalid: .*decided per key: the kv model is P-compositional' -- "$BIN/faultline" check --no-split "$CONF/kv/c01-bad.txt"
+  expect 0 'valid: .*decided per key' -- "$BIN/faultline" check --no-split "$CONF/kv/c50-ok.txt"
+  expect 1 'invalid: .*whole history' -- "$BIN/faultline" check --no-split "$CONF/etcd/etcd_000.log"
   expect 1 'invalid.*read -> 2' -- "$BIN/faultline" check "$CONF/etcd/etcd_000.log"
   expect 0 'valid' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_002.log"
   expect 3 'no events' -- "$BIN/faultline" check --format etcd-log "$CONF/etcd/etcd_095.log"

@@ -30,9 +30,11 @@ FAULT_STARTS = {
     "disk": "disk",
     "lose-unsynced-on-kill": "lose-unsynced",
     "torn-write-on-kill": "torn-write",
+    "crash-restart": "crash-restart",
 }
 FAULT_ENDS = {
-    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill"),
+    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill",
+              "crash-restart"),
     "resume": ("pause",),
     "heal": ("partition",),
     "loss-stop": ("loss",),
@@ -799,9 +801,14 @@ def load_run(run_dir):
         "n_lanes": n_lanes,
         "end": end_ms,
         "notes": notes,
+        "version": header.get("faultline_version") or
+        os.environ.get("FAULTLINE_VERSION", ""),
     }
+    import explain  # noqa: E402 (it imports this module)
     return {
         "meta": meta,
+        "fails": explain.fail_split(events),
+        "explanation": explain.explain(run_dir, verdict, events, wall0),
         "verdict": verdict_view(verdict),
         "ops": pack_ops(ops),
         "tables": tables,

@@ -2,7 +2,9 @@
  *
  * Each node runs in a session of its own (so a terminal's Ctrl-C reaches
  * only the runner, which then stops the nodes in order) with its stdout
- * appended to nodes/nN/events.jsonl and its stderr to nodes/nN/stderr.log.
+ * piped to the runner, which appends it to nodes/nN/events.jsonl and hands
+ * each event to its subscribers (runner/node_events.h), and its stderr
+ * appended to nodes/nN/stderr.log.
  * A node that exits when nobody asked (a fail-stop on an I/O error, a crash)
  * is restarted after a second, as a supervisor would, unless the run is
  * stopping; the crash is counted and logged. A db may have a second
@@ -12,6 +14,7 @@
 
 #include "runner/fs.h"
 #include "runner/netns.h"
+#include "runner/node_events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,6 +84,10 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
     c->n = nodes;
     c->leader = -1;
     snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
+    c->events = node_events_new(loop, c->n, log);
+    if (c->events == NULL) {
+        return -ENOMEM;
+    }
 
     for (int i = 0; i < c->n; i++) {
         struct db_node *spec = &c->nodes[i].spec;
@@ -365,7 +372,17 @@ static struct cluster_proc *spawn(struct cluster *c, int i, bool sidecar,
     }
     args[argc] = NULL;
 
-    out = open_append(node->spec.dir, out_name);
+    /* stdout: the node's, a pipe to the runner into events.jsonl
+     * (node_events.h); the sidecar's, a file. */
+    if (sidecar) {
+        out = open_append(node->spec.dir, out_name);
+    } else {
+        rv = node_events_pipe(c->events, i, node->spec.dir, &out);
+        if (rv != 0) {
+            out = -1;
+            errno = -rv;
+        }
+    }
     err = open_append(node->spec.dir, err_name);
     if (out < 0 || err < 0) {
         logf_(c, "%s: open log in %s: %s", node->spec.name, node->spec.dir,
@@ -414,8 +431,11 @@ static struct cluster_proc *spawn(struct cluster *c, int i, bool sidecar,
               node->spec.client_port, node->spec.host, node->spec.peer_port);
     }
 out_close:
-    if (out >= 0) {
+    if (out >= 0 && sidecar) {
         close(out);
+    } else if (out >= 0) {
+        /* closes our copy of the pipe; reads it when the spawn worked */
+        node_events_spawned(c->events, i, p != NULL);
     }
     if (err >= 0) {
         close(err);
@@ -588,4 +608,6 @@ void cluster_close(struct cluster *c)
         }
     }
     c->handles = 0;
+    node_events_close(c->events); /* freed once the pipes reach EOF */
+    c->events = NULL;
 }

@@ -35,6 +35,8 @@
 #include "runner/rng.h"
 #include "runner/sandbox.h"
 #include "runner/scenario.h"
+#include "runner/summary.h"
+#include "runner/version.h"
 #include "runner/workload.h"
 
 #define LEADER_WAIT_MS 30000
@@ -77,9 +79,12 @@ struct run {
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
     char fault_kinds[256];        /* "kill 3, partition 1" */
+    char reactive[384];           /* reactive rules: fires and latency */
     struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
+    struct summary_fails fails; /* client ops' fails, by error */
+    double interrupted_at;      /* s since time 0, at the first signal */
 };
 
 static void run_log(struct run *r, const char *fmt, ...)
@@ -137,6 +142,9 @@ static void record_event(void *arg, struct history_event *e)
     struct run *r = arg;
     int rv;
     e->time = (int64_t)(uv_hrtime() - r->t0);
+    if (e->type == HISTORY_FAIL && e->process != HISTORY_NEMESIS) {
+        summary_fail_add(&r->fails, e->error);
+    }
     rv = history_writer_append(r->history, e);
     if (rv != 0 && r->write_errors++ == 0) {
         /* The history is the run's product: without it the verdict would
@@ -229,7 +237,8 @@ static void progress(struct run *r)
     double total = r->s.duration_s + r->s.recovery_s;
     const struct workload_stats *st;
     char faults[256] = "";
-    char line[768];
+    char why[160] = "";
+    char line[1024];
 
     if (r->workload == NULL || r->phase > P_DRAIN || r->phase < P_FAULTS) {
         return;
@@ -246,12 +255,14 @@ static void progress(struct run *r)
     if (r->nemesis != NULL) {
         nemesis_describe(r->nemesis, faults, sizeof faults);
     }
+    summary_fails_format(&r->fails, 3, why, sizeof why);
     snprintf(line, sizeof line,
-             "[%6.1fs/%.0fs] %-8s ops %lld (%.0f/s) ok %lld fail %lld "
+             "[%6.1fs/%.0fs] %-8s ops %lld (%.0f/s) ok %lld fail %lld%s%s%s "
              "info %lld | nodes up %d/%d | faults: %s",
              elapsed, total, phase_names[r->phase], (long long)st->invoked,
              r->rate, (long long)st->ok, (long long)st->fail,
-             (long long)st->info, cluster_up(&r->cluster), r->cluster.n,
+             why[0] ? " (" : "", why, why[0] ? ")" : "", (long long)st->info,
+             cluster_up(&r->cluster), r->cluster.n,
              faults[0] ? faults : "none");
     if (r->tty) {
         say_live(r, line);
@@ -340,6 +351,11 @@ static void close_all(struct run *r)
     if (r->nemesis != NULL) {
         r->faults = nemesis_count(r->nemesis);
         nemesis_count_kinds(r->nemesis, r->fault_kinds, sizeof r->fault_kinds);
+        /* reactive rules: fires and event-to-fault latency */
+        nemesis_reactive_summary(r->nemesis, r->reactive, sizeof r->reactive);
+        if (r->reactive[0] != '\0') {
+            run_log(r, "%s", r->reactive);
+        }
     }
     nemesis_free(r->nemesis);
     r->nemesis = NULL;
@@ -450,7 +466,9 @@ static void mark_interrupted(struct run *r, int signum)
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct run *r = h->data;
-    r->interrupts++;
+    if (r->interrupts++ == 0) {
+        r->interrupted_at = (double)(uv_hrtime() - r->t0) / 1e9;
+    }
     r->exit_code = EXIT_INTERRUPTED;
     say(r, "\nfaultline: %s: stopping the nodes%s\n", strsignal(signum),
         r->interrupts > 1 ? " now (SIGKILL)" : "");
@@ -614,6 +632,7 @@ static int setup(struct run *r, const struct run_options *o)
         .start_wall = wall,
         .system = r->s.db.name,
         .workload = r->s.workload.name,
+        .faultline_version = (char *)faultline_version(),
     };
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
     r->t0 = uv_hrtime();
@@ -710,17 +729,46 @@ static void print_summary(struct run *r, const struct check_result *res)
     if (open > 0) {
         printf(", %lld open at the end", (long long)open);
     }
+    putchar('\n');
+    summary_print_fails(stdout, &r->fails);
     if (r->faults > 0) {
-        printf("\nfaultline: faults injected: %d (%s)\n", r->faults,
+        printf("faultline: faults injected: %d (%s)\n", r->faults,
                r->fault_kinds);
     } else {
-        printf("\nfaultline: faults injected: none\n");
+        printf("faultline: faults injected: none\n");
+    }
+    if (r->reactive[0] != '\0') {
+        printf("faultline: %s\n", r->reactive);
     }
     printf("faultline: node restarts: %s; %d unplanned node exits\n",
            restarted > 0 ? restarts : "none", crashes);
     if (res != NULL) {
         printf("faultline: %s\n", res->summary);
     }
+}
+
+/* An interrupted run still says what its history shows so far: the
+ * verdict of the recorded part, marked partial (check_path reads the
+ * "interrupted" marker); the exit code stays EXIT_INTERRUPTED. */
+static void interrupted_summary(struct run *r, const char *bin_dir)
+{
+    struct check_options copts = {
+        .time_limit_s = r->s.checker.time_limit_s,
+        .memory_mb = r->s.checker.memory_mb,
+    };
+    struct check_result result;
+
+    printf("faultline: partial: interrupted at %.1f s; the verdict of the "
+           "history recorded until then:\n",
+           r->interrupted_at);
+    check_path(r->dir, &copts, &result);
+    json_decref(result.verdict);
+    print_summary(r, &result);
+    write_report(r, bin_dir);
+    summary_print_explanation(stdout, r->dir);
+    printf("faultline: run interrupted; history kept in %s\n"
+           "faultline: run directory %s\n",
+           r->dir, r->dir);
 }
 
 int run_scenario(const struct run_options *o)
@@ -779,6 +827,11 @@ int run_scenario(const struct run_options *o)
     history_writer_free(r->history);
     r->history = NULL;
 
+    if (r->exit_code == EXIT_INTERRUPTED) {
+        code = r->exit_code;
+        interrupted_summary(r, o->bin_dir);
+        goto out;
+    }
     if (r->exit_code >= 0) {
         code = r->exit_code;
         print_summary(r, NULL);
@@ -798,6 +851,7 @@ int run_scenario(const struct run_options *o)
     json_decref(result.verdict);
     print_summary(r, &result);
     write_report(r, o->bin_dir);
+    summary_print_explanation(stdout, r->dir);
     printf("faultline: run directory %s\n", r->dir);
 
 out:

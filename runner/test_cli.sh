@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # The faultline command rejects bad input with a message naming the place
 # and the documented exit code (README, "Exit codes").
 set -uo pipefail
