@@ -30,7 +30,7 @@ endif
 
 CC ?= cc
 PKGS_CORE := jansson
-PKGS_UV := libuv
+PKGS_UV := libuv libcurl hiredis
 PKGS_NODE := raft libuv sqlite3 jansson
 PKGS_FUSE := fuse3
 
@@ -79,13 +79,14 @@ PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 C_TESTS := \
   $(patsubst histories/%.c,$(BUILD)/tests/%,$(wildcard histories/test_*.c)) \
   $(patsubst checker/%.c,$(BUILD)/tests/%,$(wildcard checker/test_*.c)) \
+  $(patsubst nodes/%.c,$(BUILD)/tests/%,$(wildcard nodes/test_*.c)) \
   $(patsubst nodes/taskd/%.c,$(BUILD)/tests/%,$(wildcard nodes/taskd/test_*.c)) \
   $(patsubst nemesis/%.c,$(BUILD)/tests/%,$(wildcard nemesis/test_*.c)) \
   $(patsubst nemesis/faultfs/%.c,$(BUILD)/tests/%,$(wildcard nemesis/faultfs/test_*.c)) \
   $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
 # Script tests, in the order they run: fast ones first, the chaos runs last.
 SCRIPT_TESTS := $(sort $(wildcard test/test_*.sh histories/test_*.sh checker/test_*.sh \
-                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
+                  nodes/test_*.sh nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
                   nemesis/faultfs/test_*.sh ci/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
@@ -149,6 +150,12 @@ $(BUILD)/tests/test_%: $(BUILD)/nemesis/faultfs/test_%.o $(FAULTFS_LIB_OBJ)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_FAULTFS)
 
 $(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
+                       $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
+# nodes/test_*.c: a system's client against the real system.
+$(BUILD)/tests/test_%: $(BUILD)/nodes/test_%.o $(RUNNER_LIB_OBJ) \
                        $(CHECKER_OBJ) $(HISTORY_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)

@@ -111,6 +111,11 @@ static void decide_targets(const struct reactive_state *st,
             }
         }
         break;
+    case RULE_TARGET_ALL:
+        for (int i = 0; i < st->n_nodes; i++) {
+            d->targets[d->n_targets++] = i;
+        }
+        break;
     }
 }
 

@@ -23,7 +23,8 @@ const char *const rule_fault_names[] = {
 
 static const char *const role_names[] = {"any", "leader", "follower",
                                          "candidate", NULL};
-static const char *const target_names[] = {"self", "leader", "others", NULL};
+static const char *const target_names[] = {"self", "leader", "others", "all",
+                                           NULL};
 static const char *const cmp_names[] = {"==", "!=", "<", "<=", ">", ">="};
 
 #define DEFAULT_DURATION_MS 1000

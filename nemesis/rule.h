@@ -32,6 +32,7 @@ enum rule_target {
     RULE_TARGET_SELF,   /* the node the event came from */
     RULE_TARGET_LEADER, /* the node last seen leading (highest term) */
     RULE_TARGET_OTHERS, /* every node but the event's */
+    RULE_TARGET_ALL,    /* every node at once (a rack's power cut) */
 };
 
 enum rule_cmp { RULE_EQ, RULE_NE, RULE_LT, RULE_LE, RULE_GT, RULE_GE };
