@@ -42,7 +42,7 @@ struct ctx {
     struct report *out;
     struct node *nodes;
     size_t n;
-    int diverged;                       /* its report class */
+    int diverged;                        /* its report class */
     int agreed, not_compared, no_answer; /* nodes counted */
 };
 
@@ -143,8 +143,8 @@ static void append(char *buf, size_t size, const char *fmt, ...)
 }
 
 /* "rows kv 8/8, tasks 412/411; differ in tasks" for @a and @b. */
-static void compare_text(const struct node *a, const struct node *b,
-                         char *buf, size_t size)
+static void compare_text(const struct node *a, const struct node *b, char *buf,
+                         size_t size)
 {
     const char *key;
     json_t *v;
@@ -182,15 +182,14 @@ static void judge_group(struct ctx *c, size_t lo, size_t hi, char *note,
 
     if (n == 1) {
         c->not_compared++;
-        append(note, note_size, "%s%s at %lld not compared", note[0] ? "; " : "",
-               g->name, (long long)g->applied);
+        append(note, note_size, "%s%s at %lld not compared",
+               note[0] ? "; " : "", g->name, (long long)g->applied);
         return;
     }
     /* Nodes sharing a digest with another one agree. */
     for (size_t i = lo; i < hi; i++) {
         for (size_t j = lo; j < hi; j++) {
-            if (i != j &&
-                strcmp(c->nodes[i].digest, c->nodes[j].digest) == 0) {
+            if (i != j && strcmp(c->nodes[i].digest, c->nodes[j].digest) == 0) {
                 c->agreed++;
                 break;
             }
@@ -260,7 +259,8 @@ int checker_converge(const struct history *h, struct report *out)
     }
     for (size_t lo = 0, hi; lo < answered; lo = hi) {
         for (hi = lo + 1;
-             hi < answered && c.nodes[hi].applied == c.nodes[lo].applied; hi++) {
+             hi < answered && c.nodes[hi].applied == c.nodes[lo].applied;
+             hi++) {
         }
         judge_group(&c, lo, hi, note, sizeof note);
     }
@@ -283,8 +283,7 @@ int checker_converge(const struct history *h, struct report *out)
         report_add(out, no_answer, NULL);
     }
     report_note(out, note);
-    json_object_set_new(out->info, "nodes",
-                        json_integer((json_int_t)c.n));
+    json_object_set_new(out->info, "nodes", json_integer((json_int_t)c.n));
     free(c.nodes);
     report_finish(out);
     return 0;

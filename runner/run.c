@@ -45,10 +45,10 @@
 #include "runner/version.h"
 #include "runner/workload.h"
 
-#define LEADER_WAIT_MS 30000
-#define STATUS_POLL_MS 200
-#define STOP_GRACE_MS  5000
-#define QUIET_EVERY_MS 10000 /* progress lines when stdout is no terminal */
+#define LEADER_WAIT_MS   30000
+#define STATUS_POLL_MS   200
+#define STOP_GRACE_MS    5000
+#define QUIET_EVERY_MS   10000 /* progress lines when stdout is no terminal */
 #define CONVERGE_WAIT_MS 10000 /* the convergence phase at most */
 #define CONVERGE_POLL_MS 50    /* between two rounds of digests */
 /* The history process of node i's digest op: CONVERGE_PROCESS + i, far
@@ -444,10 +444,10 @@ static void converge_done(struct run *r, bool agreed)
                     said + used, sizeof said - used, " %s@%lld",
                     r->cluster.nodes[i].spec.name, (long long)applied_of(p));
             } else {
-                used += (size_t)snprintf(said + used, sizeof said - used,
-                                         " %s:%s",
-                                         r->cluster.nodes[i].spec.name,
-                                         p->error[0] ? p->error : "no_answer");
+                used +=
+                    (size_t)snprintf(said + used, sizeof said - used, " %s:%s",
+                                     r->cluster.nodes[i].spec.name,
+                                     p->error[0] ? p->error : "no_answer");
             }
         }
     }

@@ -808,8 +808,8 @@ int fsm_digest(struct fsm *f, struct fsm_digest *out)
         out->tables[t].name = digest_tables[t].name;
         out->tables[t].digest = h;
         out->tables[t].rows = rows;
-        all = fnv(all, digest_tables[t].name,
-                  strlen(digest_tables[t].name) + 1);
+        all =
+            fnv(all, digest_tables[t].name, strlen(digest_tables[t].name) + 1);
         all = fnv_u64(all, h);
     }
     out->digest = all;
