@@ -11,13 +11,14 @@ static int add_start(struct nemesis_env *env, struct rng *draw, void **state)
     int slots[DB_MAX_NODES], n, t;
 
     nemesis_draw_selector(env, draw); /* as every kind: the same draws */
+    env->selector = NULL;              /* but a free slot is no target */
     n = env->replay != NULL ? member_replay_nodes(env, slots)
                             : member_free_slots(env, draw, slots);
     if (n == 0) {
         return -EAGAIN;
     }
     t = slots[0];
-    f = member_fault_new(env, draw, "member-add", &t, 1);
+    f = member_fault_new(env, draw, "member-add", &t, 1, NULL);
     if (f == NULL) {
         return -ENOMEM;
     }

@@ -67,7 +67,8 @@ static int demote_start(struct nemesis_env *env, struct rng *draw,
     if (replay_role != NULL && role_ok(replay_role)) {
         role = replay_role;
     }
-    f = member_fault_new(env, draw, "member-demote", &t, 1);
+    f = member_fault_new(env, draw, "member-demote", &t, 1,
+                         json_pack("{s:s}", "role", role));
     if (f == NULL) {
         return -ENOMEM;
     }

@@ -47,6 +47,7 @@ static int grow_start(struct nemesis_env *env, struct rng *draw, void **state)
     struct grow *gr;
 
     nemesis_draw_selector(env, draw);
+    env->selector = NULL; /* free slots, not targets */
     n = env->replay != NULL ? member_replay_nodes(env, slots)
                             : member_free_slots(env, draw, slots);
     if (env->replay == NULL && n > g->grow_to - voters) {
@@ -60,7 +61,7 @@ static int grow_start(struct nemesis_env *env, struct rng *draw, void **state)
         return -ENOMEM;
     }
     gr->back_to = voters;
-    gr->f = member_fault_new(env, draw, "member-grow", slots, n);
+    gr->f = member_fault_new(env, draw, "member-grow", slots, n, NULL);
     if (gr->f == NULL) {
         free(gr);
         return -ENOMEM;

@@ -18,7 +18,7 @@ static int wipe_start(struct nemesis_env *env, struct rng *draw, void **state)
     if (t < 0) {
         return -EAGAIN;
     }
-    f = member_fault_new(env, draw, "member-wipe", &t, 1);
+    f = member_fault_new(env, draw, "member-wipe", &t, 1, NULL);
     if (f == NULL) {
         return -ENOMEM;
     }

@@ -685,10 +685,11 @@ static void next_step(struct member_fault *f)
 
 struct member_fault *member_fault_new(struct nemesis_env *env,
                                       struct rng *draw, const char *kind,
-                                      const int *nodes, int n)
+                                      const int *nodes, int n, json_t *extra)
 {
     struct member_fault *f = calloc(1, sizeof *f);
     if (f == NULL) {
+        json_decref(extra);
         return NULL;
     }
     f->env = *env;
@@ -702,6 +703,10 @@ struct member_fault *member_fault_new(struct nemesis_env *env,
     }
     f->value = json_pack("{s:o}", "nodes",
                          nemesis_node_names(env, f->nodes, f->n));
+    if (extra != NULL) {
+        json_object_update(f->value, extra);
+        json_decref(extra);
+    }
     if (!env->cluster->dry_run) {
         f->ops = client_find(env->cluster->db->client);
         f->client = f->ops != NULL ? f->ops->new(env->loop) : NULL;

@@ -39,11 +39,12 @@ struct member_fault;
 
 /* A fault of kind @kind acting on @nodes[0..n) (marked held: no other
  * membership fault picks them until this one ends), with a generator of its
- * own seeded from @draw (for shrink's victims). Records the kind's invoke.
+ * own seeded from @draw (for shrink's victims). Records the kind's invoke:
+ * {"nodes": [...]} and the fields of @extra (stolen; may be NULL).
  * NULL when out of memory. */
 struct member_fault *member_fault_new(struct nemesis_env *env,
                                       struct rng *draw, const char *kind,
-                                      const int *nodes, int n);
+                                      const int *nodes, int n, json_t *extra);
 
 /* Queue a step (@role for assign, else NULL; @count for shrink). */
 void member_fault_push(struct member_fault *f, enum member_act act, int node,

@@ -11,6 +11,7 @@ static int transfer_start(struct nemesis_env *env, struct rng *draw,
     int t, replayed[DB_MAX_NODES];
 
     nemesis_draw_selector(env, draw);
+    env->selector = NULL; /* any voter but the leader */
     t = env->replay != NULL ? (member_replay_nodes(env, replayed) > 0
                                    ? replayed[0]
                                    : -1)
@@ -18,7 +19,7 @@ static int transfer_start(struct nemesis_env *env, struct rng *draw,
     if (t < 0) {
         return -EAGAIN;
     }
-    f = member_fault_new(env, draw, "transfer-leader", &t, 1);
+    f = member_fault_new(env, draw, "transfer-leader", &t, 1, NULL);
     if (f == NULL) {
         return -ENOMEM;
     }
