@@ -115,7 +115,7 @@ expect3() { # NAME TEXT JSON
     echo "  bad input $1: exit 3: $(head -1 <<<"$out")"
   fi
 }
-expect3 role '"nemesis.demote_roles"' \
+expect3 role '"nemesis.demote_roles[0]": unknown value "observer"' \
   '{"nodes": 5, "members": 3, "nemesis": {"faults": ["member-demote"], "demote_roles": ["observer"]}}'
 expect3 key '"nemesis.member_wipe"' \
   '{"nodes": 5, "members": 3, "nemesis": {"faults": ["member-wipe"], "member_wipe": true}}'
