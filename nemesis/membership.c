@@ -29,6 +29,11 @@
 #define RETRY_MS            100
 #define EXIT_POLL_MS        10
 #define QUEUE_MAX           48
+/* A change that failed (certainly not made: another change in progress, a
+ * catch-up given up) is tried again, as an operator would, this many times
+ * in all, FAILED_RETRY_MS apart. */
+#define CHANGE_TRIES    3
+#define FAILED_RETRY_MS 300
 
 /* Steps only this file queues. */
 enum {
@@ -42,6 +47,7 @@ struct step {
     int node;
     char role[8];
     int count;
+    int tries; /* attempts of a change made so far */
 };
 
 struct member_fault {
@@ -270,6 +276,11 @@ static void release(struct member_fault *f)
 
 static void next_step(struct member_fault *f);
 
+static void again_cb(uv_timer_t *t)
+{
+    next_step(t->data);
+}
+
 /* The change in flight ended with @outcome. */
 static void change_done(struct member_fault *f, const char *outcome,
                         const char *error, json_t *extra)
@@ -300,6 +311,11 @@ static void change_done(struct member_fault *f, const char *outcome,
     if (strcmp(outcome, "committed") == 0) {
         f->committed++;
     } else if (strcmp(outcome, "failed") == 0) {
+        if (++f->cur.tries < CHANGE_TRIES && !f->aborted) {
+            push_front(f, f->cur);
+            uv_timer_start(&f->timer, again_cb, FAILED_RETRY_MS, 0);
+            return;
+        }
         f->failed++;
     } else {
         f->unknown++;

@@ -14,6 +14,9 @@
  * "error". "wipe" (SIGKILL, empty the data dir, the node will join afresh)
  * and "join" (start a node as a joiner) are recorded the same way.
  *
+ * A change that failed is tried again (3 times in all, 300 ms apart, each
+ * attempt recorded), as an operator would after "busy".
+ *
  * Steps are conditional on the view when they run, so that an undo after
  * a change that failed does nothing: add skips a member, assign a node
  * with that role or no member, remove a non-member; wipe and stop only
