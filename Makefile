@@ -3,6 +3,7 @@
 #   make            build bin/faultline and bin/taskd
 #   make chaos      install missing packages, build, run scenarios/default.json
 #   make test       install missing packages, build, run every test
+#   make test-quick build, run the tests that start no cluster (< 1 min)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make deps       install missing Debian packages (apt-get; needs root)
 #   make format     clang-format every C file
@@ -10,7 +11,10 @@
 # Each module is a folder; its sources are every .c file in it except the
 # tests (test_*.c), so adding a file needs no edit here. A test_X.c becomes
 # build/tests/test_X, linked with its module; test_*.sh scripts run as they
-# are, with FAULTLINE_BIN pointing at the binaries under test.
+# are, with FAULTLINE_BIN pointing at the binaries under test. The tests run
+# through test/run_tests.sh: a progress line each, a log each under
+# $(BUILD)/test-logs (printed when it fails), a closing count; a script
+# with a line "# test-quick" is in make test-quick (it starts no cluster).
 
 # SAN=1 builds everything with sanitizers into a separate tree.
 ifeq ($(SAN),1)
@@ -26,7 +30,7 @@ endif
 
 CC ?= cc
 PKGS_CORE := jansson
-PKGS_UV := libuv
+PKGS_UV := libuv libcurl
 PKGS_NODE := raft libuv sqlite3 jansson
 PKGS_FUSE := fuse3
 
@@ -75,17 +79,18 @@ PROGRAMS := $(BIN)/faultline $(BIN)/taskd $(BIN)/faultfs
 C_TESTS := \
   $(patsubst histories/%.c,$(BUILD)/tests/%,$(wildcard histories/test_*.c)) \
   $(patsubst checker/%.c,$(BUILD)/tests/%,$(wildcard checker/test_*.c)) \
+  $(patsubst nodes/%.c,$(BUILD)/tests/%,$(wildcard nodes/test_*.c)) \
   $(patsubst nodes/taskd/%.c,$(BUILD)/tests/%,$(wildcard nodes/taskd/test_*.c)) \
   $(patsubst nemesis/%.c,$(BUILD)/tests/%,$(wildcard nemesis/test_*.c)) \
   $(patsubst nemesis/faultfs/%.c,$(BUILD)/tests/%,$(wildcard nemesis/faultfs/test_*.c)) \
   $(patsubst runner/%.c,$(BUILD)/tests/%,$(wildcard runner/test_*.c))
 # Script tests, in the order they run: fast ones first, the chaos runs last.
-SCRIPT_TESTS := $(sort $(wildcard histories/test_*.sh checker/test_*.sh \
-                  nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
+SCRIPT_TESTS := $(sort $(wildcard test/test_*.sh histories/test_*.sh checker/test_*.sh \
+                  nodes/test_*.sh nodes/taskd/test_*.sh nemesis/test_*.sh report/test_*.sh \
                   nemesis/faultfs/test_*.sh ci/test_*.sh)) \
                 $(sort $(wildcard runner/test_*.sh))
 
-.PHONY: all chaos test test-c test-scripts asan deps format clean bench \
+.PHONY: all chaos test test-all test-quick test-c test-scripts asan deps format clean bench \
         bench-taskd bench-checker fuzz-checker fuzz-readers gate nightly \
         gate-mutants
 all: $(PROGRAMS) $(C_TESTS)
@@ -101,6 +106,19 @@ $(BUILD)/nodes/taskd/%.o: CFLAGS_BASE += -DFIU_ENABLE
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(ALL_PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The version (runner/version.c): `git describe` at build time, kept in a
+# stamp file rewritten only when it changes, so that version.o is rebuilt
+# after a commit and not otherwise; outside a git checkout, the fallback.
+GIT_DESCRIBE := $(shell git describe --tags --always --dirty 2>/dev/null)
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(GIT_DESCRIBE)' > $@
+$(BUILD)/runner/version.o: $(BUILD)/version.stamp
+$(BUILD)/runner/version.o: CFLAGS_BASE += \
+  $(if $(GIT_DESCRIBE),-DFAULTLINE_GIT_DESCRIBE='"$(GIT_DESCRIBE)"')
+.PHONY: FORCE
+FORCE:
 
 $(BIN)/taskd: $(TASKD_OBJ)
 	@mkdir -p $(dir $@)
@@ -136,6 +154,11 @@ $(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
 
+$(BUILD)/tests/test_%: $(BUILD)/nodes/test_%.o $(RUNNER_LIB_OBJ) \
+                       $(CHECKER_OBJ) $(HISTORY_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
+
 $(BUILD)/tests/test_%: $(BUILD)/runner/test_%.o $(RUNNER_LIB_OBJ) \
                        $(CHECKER_OBJ) $(HISTORY_OBJ)
 	@mkdir -p $(dir $@)
@@ -150,19 +173,29 @@ chaos: deps
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test-c test-scripts
+	@$(MAKE) --no-print-directory test-all
 
-# Tests run from the top of the tree; each prints its name and its seed.
+# Tests run from the top of the tree, one after the other
+# (test/run_tests.sh); each prints its name and its seed into its log.
+TEST_RUN = FAULTLINE_BIN=$(BIN) bash test/run_tests.sh --logs $(BUILD)/test-logs
+
+test-all: $(C_TESTS) $(PROGRAMS)
+	@$(TEST_RUN) $(C_TESTS) $(SCRIPT_TESTS)
+
+# The unit and checker tests: no cluster, no root, under a minute (the
+# differential test on 500 histories per model, not 2000).
+test-quick: $(C_TESTS) $(PROGRAMS)
+	@DIFF_COUNT=$${DIFF_COUNT:-500} $(TEST_RUN) --quick $(C_TESTS) $(SCRIPT_TESTS)
+
 test-c: $(C_TESTS)
-	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
+	@$(TEST_RUN) $(C_TESTS)
 
 test-scripts: $(PROGRAMS)
-	@set -e; for t in $(SCRIPT_TESTS); do echo "== $$t"; \
-	  FAULTLINE_BIN=$(BIN) bash $$t; done
+	@$(TEST_RUN) $(SCRIPT_TESTS)
 
 asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
-	@$(MAKE) --no-print-directory SAN=1 test-c test-scripts
+	@$(MAKE) --no-print-directory SAN=1 test-all
 
 # Throughput and latency of a local 3-node taskd cluster (no assertions).
 # Every benchmark, one after the other.
@@ -181,9 +214,11 @@ $(BUILD)/bench_checker: $(BUILD)/checker/bench/bench_checker.o $(CHECKER_OBJ) \
 bench-checker: $(BUILD)/bench_checker
 	$(BUILD)/bench_checker
 
-fuzz-checker: $(BIN)/faultline
+fuzz-checker: $(BIN)/faultline $(BUILD)/tests/test_linearizable
 	FAULTLINE_BIN=$(BIN) DIFF_COUNT=$${DIFF_COUNT:-100000} \
 	  bash checker/test_differential.sh
+	FAULTLINE_UNWRITTEN_ROUNDS=$${UNWRITTEN_ROUNDS:-300} \
+	  $(BUILD)/tests/test_linearizable
 	@$(MAKE) --no-print-directory fuzz-readers
 
 # libFuzzer on the history readers (JSONL, EDN, etcd log, kv EDN) and the

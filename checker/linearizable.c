@@ -22,6 +22,7 @@
  * (verdict unknown naming the key); allocation failure (-ENOMEM).
  */
 #include "checker/linearizable.h"
+#include "checker/pairing.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -875,154 +876,43 @@ static int fail_history(struct verdict *out, const char *fmt, ...)
     return -EINVAL;
 }
 
-static int int_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* Per process: the op it has open, and where it went info. */
-struct proc {
-    size_t open; /* op number, or SIZE_MAX */
-    size_t info; /* event position of its info completion, or SIZE_MAX */
-};
-
-static bool same_key(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL) {
-        return a == b;
-    }
-    return strcmp(a, b) == 0;
-}
-
-/* Pair the client events of @h into ops (*ops, *n). */
+/* Pair the client events of @h into ops (*ops, *n): checker/pairing.h. */
 static int pair_events(const struct history *h, struct op **ops_out,
                        size_t *n_out, struct verdict *out)
 {
-    char w1[40], w2[40];
-    int *procs = NULL;
-    size_t nprocs = 0;
-    struct proc *ps = NULL;
-    struct op *ops = NULL;
-    size_t n = 0;
-    int rv = 0;
+    struct pairing_op *po;
+    struct op *ops;
+    size_t n;
+    int rv = pairing_build(h, &po, &n, out->reason, sizeof out->reason);
 
-    /* Dense process numbers: sort the distinct ones. */
-    procs = malloc((h->n + 1) * sizeof *procs);
-    if (procs == NULL) {
+    if (rv != 0) {
+        if (rv == -EINVAL) {
+            out->result = VERDICT_UNKNOWN;
+        }
+        return rv;
+    }
+    ops = malloc((n + 1) * sizeof *ops);
+    if (ops == NULL) {
+        free(po);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process != HISTORY_NEMESIS) {
-            procs[nprocs++] = h->events[i].process;
-        }
+    for (size_t i = 0; i < n; i++) {
+        const struct history_event *inv = &h->events[po[i].inv];
+        const struct history_event *done =
+            po[i].done != SIZE_MAX ? &h->events[po[i].done] : NULL;
+        ops[i] = (struct op){
+            .inv = po[i].inv,
+            .done = po[i].done,
+            .type = done != NULL ? done->type : HISTORY_INVOKE,
+            .call = inv->time,
+            .ret = done != NULL && done->type != HISTORY_INFO ? done->time
+                                                              : OPEN_RET,
+        };
     }
-    qsort(procs, nprocs, sizeof *procs, int_cmp);
-    {
-        size_t u = 0;
-        for (size_t i = 0; i < nprocs; i++) {
-            if (u == 0 || procs[u - 1] != procs[i]) {
-                procs[u++] = procs[i];
-            }
-        }
-        nprocs = u;
-    }
-    ps = malloc((nprocs + 1) * sizeof *ps);
-    ops = malloc((h->n + 1) * sizeof *ops);
-    if (ps == NULL || ops == NULL) {
-        rv = -ENOMEM;
-        goto err;
-    }
-    for (size_t i = 0; i < nprocs; i++) {
-        ps[i].open = SIZE_MAX;
-        ps[i].info = SIZE_MAX;
-    }
-
-    for (size_t i = 0; i < h->n; i++) {
-        const struct history_event *ev = &h->events[i];
-        if (ev->process == HISTORY_NEMESIS) {
-            continue;
-        }
-        int *found =
-            bsearch(&ev->process, procs, nprocs, sizeof *procs, int_cmp);
-        struct proc *p = &ps[found - procs];
-        if (ev->type == HISTORY_INVOKE) {
-            if (p->open != SIZE_MAX) {
-                const struct history_event *o = &h->events[ops[p->open].inv];
-                rv = fail_history(
-                    out,
-                    "%s: process %d invokes %s while its %s from %s is "
-                    "still open",
-                    where(ev, w1, sizeof w1), ev->process, ev->f, o->f,
-                    where(o, w2, sizeof w2));
-                goto err;
-            }
-            if (p->info != SIZE_MAX) {
-                rv = fail_history(
-                    out,
-                    "%s: process %d invokes %s after its op ended in "
-                    "info at %s (it must move to a new process)",
-                    where(ev, w1, sizeof w1), ev->process, ev->f,
-                    where(&h->events[p->info], w2, sizeof w2));
-                goto err;
-            }
-            ops[n] = (struct op){.inv = i,
-                                 .done = SIZE_MAX,
-                                 .type = HISTORY_INVOKE,
-                                 .call = ev->time,
-                                 .ret = OPEN_RET};
-            p->open = n++;
-            continue;
-        }
-        if (p->open == SIZE_MAX) {
-            rv = fail_history(out, "%s: process %d: %s %s without an invoke",
-                              where(ev, w1, sizeof w1), ev->process,
-                              history_type_name(ev->type), ev->f);
-            goto err;
-        }
-        struct op *o = &ops[p->open];
-        const struct history_event *inv = &h->events[o->inv];
-        if (strcmp(inv->f, ev->f) != 0 ||
-            (ev->key != NULL && !same_key(inv->key, ev->key))) {
-            rv = fail_history(
-                out,
-                "%s: process %d completes %s on key %s%s%s, but its "
-                "invoke at %s is %s on key %s%s%s",
-                where(ev, w1, sizeof w1), ev->process, ev->f,
-                ev->key ? "\"" : "", ev->key ? ev->key : "(none)",
-                ev->key ? "\"" : "", where(inv, w2, sizeof w2), inv->f,
-                inv->key ? "\"" : "", inv->key ? inv->key : "(none)",
-                inv->key ? "\"" : "");
-            goto err;
-        }
-        if (ev->time < inv->time) {
-            rv = fail_history(out,
-                              "%s: process %d completes at time %" PRId64
-                              ", before its invoke at %s (time %" PRId64 ")",
-                              where(ev, w1, sizeof w1), ev->process, ev->time,
-                              where(inv, w2, sizeof w2), inv->time);
-            goto err;
-        }
-        o->done = i;
-        o->type = ev->type;
-        if (ev->type != HISTORY_INFO) {
-            o->ret = ev->time;
-        } else {
-            p->info = i;
-        }
-        p->open = SIZE_MAX;
-    }
-    free(procs);
-    free(ps);
+    free(po);
     *ops_out = ops;
     *n_out = n;
     return 0;
-
-err:
-    free(procs);
-    free(ps);
-    free(ops);
-    return rv;
 }
 
 /* Let the model translate each op; fail ops and dropped ones are not kept. */
@@ -1143,6 +1033,7 @@ struct part {
     size_t culprit; /* invalid: the op (into ops) that can't be placed */
     size_t best_depth, nreq;
     char state[96]; /* invalid: the model state at the deepest dead end */
+    char why[192];  /* invalid before the search: why (verdict.why) */
 };
 
 /* The searches of one check: the parts, and the round being run. */
@@ -1157,6 +1048,176 @@ struct pool {
     _Atomic size_t next; /* the next part to take this round */
     _Atomic int error;   /* the first -ENOMEM, or 0 */
 };
+
+/* ------------------------------------------------------------------ */
+/* Unwritten results                                                  */
+/*                                                                    */
+/* Before any search: an op with a result that needs a state some     */
+/* other op must have left (a read of 1047 needs a write of 1047 or a */
+/* cas to it, taking effect before the read), where no op of its part */
+/* leaves one, or only ops invoked after it returned (they can't take */
+/* effect before it), fits in no order: the part is invalid, found in */
+/* linear time. Ops of unknown outcome count as writers from their    */
+/* invoke on (they may take effect any time after it). When nothing   */
+/* is found the search runs as before: the check is sound for invalid */
+/* only. Tokens come from the model (model.h, writes and needs).      */
+/* ------------------------------------------------------------------ */
+
+/* Tokens an op adds, with the op. */
+struct tokbuf {
+    struct tok {
+        uint64_t tok;
+        size_t op; /* index into the part's ids */
+    } *v;
+    size_t n, cap;
+    size_t op; /* the op being asked */
+    bool failed;
+};
+
+static void tok_add(void *arg, uint64_t tok)
+{
+    struct tokbuf *b = arg;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 256;
+        struct tok *v = realloc(b->v, cap * sizeof *v);
+        if (v == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = (struct tok){tok ? tok : 1, b->op};
+}
+
+/* A token's two earliest writers (by invoke time): two, so that an op
+ * that writes what it needs (a cas from 3 to 3) is not its own writer. */
+struct writer {
+    uint64_t tok; /* 0: empty slot */
+    int64_t call[2];
+    size_t op[2];
+};
+
+static struct writer *writer_find(struct writer *t, size_t mask, uint64_t tok)
+{
+    size_t i = (size_t)mix64(tok) & mask;
+    while (t[i].tok != 0 && t[i].tok != tok) {
+        i = (i + 1) & mask;
+    }
+    return &t[i];
+}
+
+/* Look for an unwritten result in part @p of @pl (ops in @all): on
+ * finding one, the part is invalid (its outcome, culprit and why set).
+ * Returns 0 or -ENOMEM. */
+static int unwritten_part(struct pool *pl, const struct history *h,
+                          const struct op *all, struct part *p)
+{
+    const struct model *m = pl->sh.m;
+    const size_t *ids = pl->ids + p->idlo;
+    struct tokbuf wb = {0}, nb = {0};
+    struct writer *tab = NULL;
+    size_t mask = 0, culprit = SIZE_MAX, writer = SIZE_MAX, nreq = 0;
+    const char *what = NULL;
+    int rv = -ENOMEM;
+
+    for (size_t j = 0; j < p->n; j++) {
+        wb.op = j;
+        m->writes(&all[ids[j]].mop, tok_add, &wb);
+        nreq += !all[ids[j]].mop.open;
+    }
+    if (wb.failed) {
+        goto out;
+    }
+    for (mask = 15; mask < 2 * wb.n; mask = 2 * mask + 1) {
+    }
+    tab = calloc(mask + 1, sizeof *tab);
+    if (tab == NULL) {
+        goto out;
+    }
+    for (size_t k = 0; k < wb.n; k++) {
+        struct writer *w = writer_find(tab, mask, wb.v[k].tok);
+        size_t j = wb.v[k].op;
+        int64_t call = all[ids[j]].call;
+        if (w->tok == 0) {
+            *w = (struct writer){wb.v[k].tok, {INT64_MAX, INT64_MAX},
+                                 {SIZE_MAX, SIZE_MAX}};
+        }
+        if (w->op[0] == j || w->op[1] == j) {
+            continue;
+        }
+        if (call < w->call[0]) {
+            w->call[1] = w->call[0];
+            w->op[1] = w->op[0];
+            w->call[0] = call;
+            w->op[0] = j;
+        } else if (call < w->call[1]) {
+            w->call[1] = call;
+            w->op[1] = j;
+        }
+    }
+    for (size_t j = 0; j < p->n; j++) {
+        const struct op *o = &all[ids[j]];
+        const char *need;
+        int64_t first = INT64_MAX;
+        size_t by = SIZE_MAX;
+
+        if (o->mop.open) {
+            continue;
+        }
+        nb.n = 0;
+        nb.op = j;
+        need = m->needs(&o->mop, tok_add, &nb);
+        if (nb.failed) {
+            goto out;
+        }
+        if (need == NULL || nb.n == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < nb.n && first > o->ret; k++) {
+            const struct writer *w = writer_find(tab, mask, nb.v[k].tok);
+            int i = w->op[0] == j;
+            if (w->tok != 0 && w->call[i] < first) {
+                first = w->call[i];
+                by = w->op[i];
+            }
+        }
+        /* Intervals are closed: a writer invoked at the instant the op
+         * returns may take effect before it. */
+        if (first <= o->ret) {
+            continue;
+        }
+        if (culprit == SIZE_MAX || o->ret < all[ids[culprit]].ret) {
+            culprit = j;
+            writer = by;
+            what = need;
+        }
+    }
+    rv = 0;
+    if (culprit != SIZE_MAX) {
+        p->outcome = OUT_INVALID;
+        p->culprit = ids[culprit];
+        p->best_depth = 0;
+        p->nreq = nreq;
+        p->state[0] = '\0';
+        if (writer == SIZE_MAX) {
+            snprintf(p->why, sizeof p->why, "%s never written", what);
+        } else {
+            char desc[96];
+            m->describe_op(&all[ids[writer]].mop, desc, sizeof desc);
+            snprintf(p->why, sizeof p->why,
+                     "%s written only by ops invoked after it returned "
+                     "(the first: %s at index %" PRId64 ")",
+                     what, desc, h->events[all[ids[writer]].inv].index);
+        }
+    }
+
+out:
+    free(wb.v);
+    free(nb.v);
+    free(tab);
+    return rv;
+}
 
 /* Search part @pi once (within this round's budget). Returns 0 or
  * -ENOMEM. */
@@ -1301,8 +1362,13 @@ int checker_linearizable(const struct history *h, const struct model *m,
         threads = 1; /* its tables are static */
     }
 
-    whole_history = lim != NULL && lim->whole;
-    out->whole = whole_history;
+    /* Asked not to split, a model that is a product of keys is still
+     * searched key by key: a history is linearizable iff each key's
+     * sub-history is (locality; P-compositionality, Horn & Kroening), so
+     * the verdict is the one a whole search would give, found sooner. */
+    out->whole = lim != NULL && lim->whole;
+    out->per_key = out->whole && m->per_key && !lim->no_compose;
+    whole_history = out->whole && !out->per_key;
     if (m->reset != NULL) {
         m->reset();
     }
@@ -1369,6 +1435,20 @@ int checker_linearizable(const struct history *h, const struct model *m,
     }
     pl.ops = ops;
 
+    /* Unwritten results first: a part found so needs no search. */
+    if (m->writes != NULL && m->needs != NULL) {
+        for (size_t i = 0; i < pl.nparts; i++) {
+            rv = unwritten_part(&pl, h, ops, &pl.parts[i]);
+            if (rv != 0) {
+                goto err;
+            }
+            if (pl.parts[i].outcome == OUT_INVALID) {
+                atomic_store(&pl.sh.min_invalid, i);
+                break;
+            }
+        }
+    }
+
     /* Parts are searched in rounds with a step budget that grows eightfold
      * each round, so that one hard part (valid or not) does not hide an
      * easy invalid one after it: as if the parts were searched side by
@@ -1413,6 +1493,7 @@ int checker_linearizable(const struct history *h, const struct model *m,
             out->prefix = p->best_depth;
             out->key_ops = p->nreq;
             snprintf(out->state, sizeof out->state, "%s", p->state);
+            snprintf(out->why, sizeof out->why, "%s", p->why);
             break;
         }
     }

@@ -20,7 +20,14 @@ struct checker_limits {
                           * the keys being searched, and the model's tables */
     bool whole;          /* search the whole history as one part: do not
                           * split it by key (for comparison and tests); the
-                          * verdict then names no key (verdict.whole) */
+                          * verdict then names no key (verdict.whole).
+                          * With a model that is a product of keys
+                          * (model.per_key) the verdict is the same split
+                          * or not (locality), so the keys are searched one
+                          * by one all the same and the verdict says so
+                          * (verdict.per_key), unless no_compose */
+    bool no_compose;     /* with whole: one search of the whole history
+                          * even for a per-key model (benchmarks, tests) */
     unsigned threads;    /* keys searched at once, each on a thread; 0: one
                           * per online core (at most CHECKER_THREADS_MAX) */
 };

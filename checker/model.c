@@ -15,6 +15,18 @@ static const struct {
     {"lease", &model_lease},
 };
 
+uint64_t model_token(uint64_t tag, uint64_t a, uint64_t b)
+{
+    uint64_t z = tag * 0x9e3779b97f4a7c15ULL;
+    uint64_t w[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        z = (z ^ w[i]) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+    }
+    return z;
+}
+
 const struct model *model_find(const char *name)
 {
     if (name == NULL) {

@@ -76,6 +76,36 @@ struct model {
      * fewer open ops used, which covers that branch. */
     bool (*overwrites)(const struct model_op *op);
 
+    /* Optional (both or neither; NULL: none): tokens for the check the
+     * search makes first, in linear time, for an op whose result no op
+     * could have produced (checker/linearizable.c, "Unwritten results").
+     * A token is a 64-bit name of something a state may carry ("the
+     * register holds 7", "task t1 is {done, 3}"). writes(op, add, arg)
+     * calls add(arg, token) for each token a state @op leaves may carry
+     * that the state before it did not have to (a write N: "holds N"; an
+     * op of unknown outcome counts, it may take effect). needs(op, add,
+     * arg), for an op with a result: add the tokens any one of which some
+     * other op must have written, and taken effect before @op, for @op to
+     * apply; return what that is in words ("a value", "an expected
+     * value"), or NULL when @op needs nothing (the initial state may do:
+     * a read of nil). Over-approximate writes, under-approximate needs:
+     * the check is then sound for invalid only, and a token collision
+     * only makes it miss. Called on the thread that translated the ops,
+     * before the searches. */
+    void (*writes)(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg);
+    const char *(*needs)(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg);
+
+    /* Optional (false: no): the model is a product of independent keys
+     * (P-compositional, Horn & Kroening 2015): its state is a map from
+     * each op's key to that key's state, an op reads and changes only its
+     * key's part, and its result depends only on it. A history is then
+     * linearizable iff each key's sub-history is (Herlihy & Wing's
+     * locality), so a check asked not to split by key may still search
+     * key by key and say so. */
+    bool per_key;
+
     /* Optional (NULL: none): free what the model keeps between ops in
      * static storage. The checker calls it before it translates a
      * history's ops and after the search; two checks with such a model
@@ -103,6 +133,20 @@ struct model {
  * returns the value or nil; write N; cas [A, B] succeeds iff the value is A. */
 extern const struct model model_register;
 
+/* How model_register reads a history; the zero value is the default
+ * above. Jepsen's EDN histories are read as Knossos' cas-register does:
+ * an ok read of nil means "value not known" (legal in any state), and a
+ * test usually starts the register at a known value. */
+struct model_register_config {
+    bool has_initial; /* the register starts at @initial, not unset */
+    int64_t initial;
+    bool nil_read_unknown; /* an ok read of null constrains nothing */
+};
+
+/* Set the configuration (copied; NULL: the default) for the checks that
+ * follow; not while one runs. */
+void model_register_configure(const struct model_register_config *c);
+
 /* Key-value strings (model_kv.c): every key starts as ""; get returns
  * the string; put sets it; append concatenates. Values are strings. */
 extern const struct model model_kv;
@@ -115,6 +159,9 @@ extern const struct model model_task;
  * reads, with fencing tokens and the system's clock (FORMAT.md, "Lease
  * operations"). */
 extern const struct model model_lease;
+
+/* A token for writes() and needs(): a hash of @tag and two words. */
+uint64_t model_token(uint64_t tag, uint64_t a, uint64_t b);
 
 /* The model called @name ("cas-register" or its alias "register"; "kv";
  * "task-record" or its alias "task"; "lease"), or NULL when there is none. */

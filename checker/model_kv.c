@@ -578,6 +578,63 @@ static uint64_t hash(const void *state)
     return z ^ (z >> 31);
 }
 
+/* FNV-1a over @p[0..len) read from the end: after byte i, the hash of
+ * the suffix from i, so every suffix's hash comes in one pass. */
+static uint64_t suffix_hash(const unsigned char *p, size_t len, uint64_t *each,
+                            void (*add)(void *, uint64_t), void *arg,
+                            uint64_t key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = len; i-- > 0;) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+        if (add != NULL) {
+            add(arg, model_token(KV_APPEND, key, h));
+        }
+    }
+    if (each != NULL) {
+        *each = h;
+    }
+    return h;
+}
+
+/* A put leaves its string; an append, a string ending with its own. */
+static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg)
+{
+    size_t len;
+    const unsigned char *p;
+    if (op->f == KV_GET) {
+        return;
+    }
+    p = blob_data((uint32_t)op->in[1], &len);
+    if (op->f == KV_APPEND && len == 0) {
+        return; /* it changes nothing */
+    }
+    add(arg, model_token(op->f, (uint64_t)op->in[0],
+                         suffix_hash(p, len, NULL, NULL, NULL, 0)));
+}
+
+/* A get of S (not "": every key starts so) needs the op that last made
+ * the key's string S from another: a put of S, or an append of a
+ * non-empty suffix of S. */
+static const char *needs(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg)
+{
+    size_t len;
+    const unsigned char *p;
+    uint64_t whole;
+    if (op->f != KV_GET) {
+        return NULL;
+    }
+    p = blob_data((uint32_t)op->out, &len);
+    if (len == 0) {
+        return NULL;
+    }
+    suffix_hash(p, len, &whole, add, arg, (uint64_t)op->in[0]);
+    add(arg, model_token(KV_PUT, (uint64_t)op->in[0], whole));
+    return "a string";
+}
+
 /* "text", quoted and cut to @max bytes. */
 static void quote(uint32_t id, char *buf, size_t size, size_t max)
 {
@@ -637,6 +694,9 @@ const struct model model_kv = {
     .hash = hash,
     .resets = resets,
     .reachable = reachable,
+    .writes = writes,
+    .needs = needs,
+    .per_key = true,
     .describe_op = describe_op,
     .describe_state = describe_state,
     .check_begin = kv_check_begin,

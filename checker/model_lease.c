@@ -338,6 +338,49 @@ static uint64_t hash(const void *state)
     return z ^ (z >> 31);
 }
 
+/* Tokens: "H holds scope S with token T", and "H holds S" for an
+ * acquire of unknown outcome (its token is unknown). */
+enum { TOK_HELD = 1, TOK_HOLDER };
+
+/* An acquire by H leaves H holding the scope, with the token it shows. */
+static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg)
+{
+    uint64_t sid = (uint32_t)((uint64_t)op->in[0]);
+    uint32_t hid = (uint32_t)((uint64_t)op->in[0] >> 32);
+    if (op->f != LEASE_ACQUIRE) {
+        return;
+    }
+    if (op->open) {
+        add(arg, model_token(TOK_HOLDER, sid, hid));
+    } else {
+        add(arg, model_token(TOK_HELD, sid,
+                             (uint64_t)hid << 32 ^
+                                 (uint64_t)obs_of(op->out)->token));
+    }
+}
+
+/* A holder read of H with token T needs an acquire by H that showed T
+ * or whose outcome is unknown (scopes start free: a read of nobody needs
+ * nothing). */
+static const char *needs(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg)
+{
+    uint64_t sid = (uint32_t)((uint64_t)op->in[0]);
+    const struct obs *o;
+    if (op->f != LEASE_HOLDER) {
+        return NULL;
+    }
+    o = obs_of(op->out);
+    if (o->holder == NONE) {
+        return NULL;
+    }
+    add(arg, model_token(TOK_HELD, sid,
+                         (uint64_t)o->holder << 32 ^ (uint64_t)o->token));
+    add(arg, model_token(TOK_HOLDER, sid, o->holder));
+    return "a holder and token";
+}
+
 static const char *text(uint32_t id, char *buf, size_t size)
 {
     size_t len;
@@ -428,6 +471,9 @@ const struct model model_lease = {
     .step = step,
     .equal = equal,
     .hash = hash,
+    .writes = writes,
+    .needs = needs,
+    .per_key = true,
     .describe_op = describe_op,
     .describe_state = describe_state,
     .reset = lease_reset,

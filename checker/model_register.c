@@ -14,6 +14,15 @@
 
 enum { REG_READ, REG_WRITE, REG_CAS };
 
+/* How the register reads a history (model_register_configure()). */
+static struct model_register_config config;
+
+void model_register_configure(const struct model_register_config *c)
+{
+    static const struct model_register_config none;
+    config = c != NULL ? *c : none;
+}
+
 /* Two whole words: no padding, so states compare and hash as bytes. */
 struct reg {
     int64_t set; /* 0 while unset */
@@ -32,6 +41,9 @@ static int op_from_events(const struct history_event *invoke,
             return MODEL_DROP; /* no result: consistent with any state */
         }
         if (done->value == NULL || json_is_null(done->value)) {
+            if (config.nil_read_unknown) {
+                return MODEL_DROP; /* Knossos: the value is not known */
+            }
             op->out_nil = true;
         } else if (json_is_integer(done->value)) {
             op->out = json_integer_value(done->value);
@@ -75,7 +87,12 @@ static int op_from_events(const struct history_event *invoke,
 
 static void init(void *state)
 {
+    struct reg *s = state;
     memset(state, 0, sizeof(struct reg));
+    if (config.has_initial) {
+        s->set = 1;
+        s->v = config.initial;
+    }
 }
 
 static bool step(const void *state, const struct model_op *op, void *next)
@@ -141,6 +158,33 @@ static bool reachable(const void *state, const struct model_op *op)
     return op->f != REG_READ || step(state, op, &next);
 }
 
+/* What a state may hold after @op: the value it sets. */
+static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg)
+{
+    if (op->f == REG_WRITE) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[0], 0));
+    } else if (op->f == REG_CAS) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[1], 0));
+    }
+}
+
+/* A read of N, and a cas from N, need N set by a write or a cas; the
+ * register starts unset, so a read of nil needs nothing. */
+static const char *needs(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg)
+{
+    if (op->f == REG_READ && !op->out_nil) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->out, 0));
+        return "a value";
+    }
+    if (op->f == REG_CAS) {
+        add(arg, model_token(REG_WRITE, (uint64_t)op->in[0], 0));
+        return "an expected value";
+    }
+    return NULL;
+}
+
 static void describe_op(const struct model_op *op, char *buf, size_t size)
 {
     switch (op->f) {
@@ -187,6 +231,8 @@ const struct model model_register = {
     .resets = resets,
     .reachable = reachable,
     .overwrites = overwrites,
+    .writes = writes,
+    .needs = needs,
     .describe_op = describe_op,
     .describe_state = describe_state,
 };

@@ -313,6 +313,40 @@ static uint64_t hash(const void *state)
     return z ^ (z >> 31);
 }
 
+/* Tokens: "task K is {S, V}", and "task K has status S" for an update
+ * of unknown outcome (its version is unknown). */
+enum { TOK_RECORD = 1, TOK_STATUS };
+
+/* A create leaves {pending, 1}; an update its record (its new status
+ * only, when the outcome is unknown). */
+static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
+                   void *arg)
+{
+    uint64_t key = lo32(op->in[0]);
+    if (op->f == TASK_CREATE && op->open) {
+        uint32_t pending = str_id("pending");
+        add(arg, model_token(TOK_RECORD, key, pack(pending, 1)));
+    } else if ((op->f == TASK_CREATE || op->f == TASK_UPDATE) && !op->open) {
+        add(arg, model_token(TOK_RECORD, key, (uint64_t)op->out));
+    } else if (op->f == TASK_UPDATE) {
+        add(arg, model_token(TOK_STATUS, key, lo32(op->in[1])));
+    }
+}
+
+/* A get of {S, V} needs a create or an update that left it (tasks start
+ * absent, so a get of nil needs nothing). */
+static const char *needs(const struct model_op *op,
+                         void (*add)(void *, uint64_t), void *arg)
+{
+    uint64_t key = lo32(op->in[0]);
+    if (op->f != TASK_GET || op->out_nil) {
+        return NULL;
+    }
+    add(arg, model_token(TOK_RECORD, key, (uint64_t)op->out));
+    add(arg, model_token(TOK_STATUS, key, lo32(op->out)));
+    return "a record";
+}
+
 static const char *text(uint32_t id, char *buf, size_t size)
 {
     size_t len;
@@ -388,6 +422,9 @@ const struct model model_task = {
     .step = step,
     .equal = equal,
     .hash = hash,
+    .writes = writes,
+    .needs = needs,
+    .per_key = true,
     .describe_op = describe_op,
     .describe_state = describe_state,
     .reset = task_reset,

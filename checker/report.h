@@ -1,6 +1,6 @@
 /* report: a checker's verdict as counts of anomaly classes with examples. */
-#ifndef FAULTLINE_REPORT_H
-#define FAULTLINE_REPORT_H
+#ifndef FAULTLINE_CHECKER_REPORT_H
+#define FAULTLINE_CHECKER_REPORT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,4 +63,4 @@ json_t *report_to_json(const struct report *r);
  * "valid: set (40 ok, 2 unknown)", "unknown: set: REASON (...)". */
 void report_summary(const struct report *r, char *buf, size_t size);
 
-#endif /* FAULTLINE_REPORT_H */
+#endif /* FAULTLINE_CHECKER_REPORT_H */

@@ -6,6 +6,9 @@
  * ("Types and pairing"), the same rules the linearizability checker
  * applies. */
 #include "checker/requests.h"
+#include "checker/pairing.h"
+
+#include "checker/registry.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -44,129 +47,6 @@ bool requests_is_refusal(const char *error)
         }
     }
     return false;
-}
-
-static int int_cmp(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-struct proc {
-    size_t open; /* index in ops of its open op, or SIZE_MAX */
-    size_t info; /* event index of its info completion, or SIZE_MAX */
-};
-
-static int pair(const struct history *h, struct requests *r, char *err,
-                size_t errlen)
-{
-    char w1[32], w2[32];
-    int *procs = malloc((h->n + 1) * sizeof *procs);
-    struct proc *ps = NULL;
-    size_t nprocs = 0, u = 0;
-    int rv = 0;
-
-    r->ops = malloc((h->n + 1) * sizeof *r->ops);
-    if (procs == NULL || r->ops == NULL) {
-        rv = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process != HISTORY_NEMESIS) {
-            procs[nprocs++] = h->events[i].process;
-        }
-    }
-    qsort(procs, nprocs, sizeof *procs, int_cmp);
-    for (size_t i = 0; i < nprocs; i++) {
-        if (u == 0 || procs[u - 1] != procs[i]) {
-            procs[u++] = procs[i];
-        }
-    }
-    nprocs = u;
-    ps = malloc((nprocs + 1) * sizeof *ps);
-    if (ps == NULL) {
-        rv = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < nprocs; i++) {
-        ps[i] = (struct proc){SIZE_MAX, SIZE_MAX};
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        const struct history_event *ev = &h->events[i];
-        if (ev->process == HISTORY_NEMESIS) {
-            continue;
-        }
-        int *found =
-            bsearch(&ev->process, procs, nprocs, sizeof *procs, int_cmp);
-        struct proc *p = &ps[found - procs];
-        requests_where(ev, w1, sizeof w1);
-        if (ev->type == HISTORY_INVOKE) {
-            if (p->open != SIZE_MAX) {
-                requests_where(r->ops[p->open].invoke, w2, sizeof w2);
-                snprintf(err, errlen,
-                         "%s: process %d invokes %s while its %s from %s is "
-                         "still open",
-                         w1, ev->process, ev->f, r->ops[p->open].invoke->f, w2);
-                rv = -EINVAL;
-                goto out;
-            }
-            if (p->info != SIZE_MAX) {
-                requests_where(&h->events[p->info], w2, sizeof w2);
-                snprintf(err, errlen,
-                         "%s: process %d invokes %s after its op ended in "
-                         "info at %s (it must move to a new process)",
-                         w1, ev->process, ev->f, w2);
-                rv = -EINVAL;
-                goto out;
-            }
-            r->ops[r->nops] = (struct request_op){
-                .invoke = ev,
-                .type = HISTORY_INFO,
-                .call = ev->time,
-                .ret = REQUESTS_OPEN,
-            };
-            p->open = r->nops++;
-            continue;
-        }
-        if (p->open == SIZE_MAX) {
-            snprintf(err, errlen, "%s: process %d: %s %s without an invoke", w1,
-                     ev->process, history_type_name(ev->type), ev->f);
-            rv = -EINVAL;
-            goto out;
-        }
-        struct request_op *o = &r->ops[p->open];
-        if (strcmp(o->invoke->f, ev->f) != 0 ||
-            (ev->key != NULL &&
-             (o->invoke->key == NULL || strcmp(o->invoke->key, ev->key)))) {
-            requests_where(o->invoke, w2, sizeof w2);
-            snprintf(err, errlen,
-                     "%s: process %d completes %s, but its invoke at %s is "
-                     "%s (or on another key)",
-                     w1, ev->process, ev->f, w2, o->invoke->f);
-            rv = -EINVAL;
-            goto out;
-        }
-        if (ev->time < o->call) {
-            requests_where(o->invoke, w2, sizeof w2);
-            snprintf(err, errlen,
-                     "%s: process %d completes before its invoke at %s", w1,
-                     ev->process, w2);
-            rv = -EINVAL;
-            goto out;
-        }
-        o->done = ev;
-        o->type = ev->type;
-        if (ev->type == HISTORY_OK) {
-            o->ret = ev->time;
-        } else if (ev->type == HISTORY_INFO) {
-            p->info = i;
-        }
-        p->open = SIZE_MAX;
-    }
-out:
-    free(procs);
-    free(ps);
-    return rv;
 }
 
 struct rid_ref {
@@ -252,7 +132,7 @@ int requests_build(const struct history *h, struct requests *r, char *err,
     int rv;
 
     memset(r, 0, sizeof *r);
-    rv = pair(h, r, err, errlen);
+    rv = pairing_request_ops(h, r, err, errlen);
     if (rv != 0) {
         goto err;
     }
@@ -492,8 +372,7 @@ int requests_linearizable(const struct history *h, const struct model *m,
 
 bool requests_model_by_request(const struct model *m)
 {
-    return strcmp(m->name, "task-record") == 0 ||
-           strcmp(m->name, "lease") == 0;
+    return registry_by_request(m->name); /* as its workload declares */
 }
 
 int requests_check(const struct history *h, const struct model *m,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # The C engine, the python3 reference checker (checker/reference/) and the
 # construction agree on small seeded random histories, for every model.
 # DIFF_COUNT histories per model (default 2000); DIFF_SEED replays a run.

@@ -44,9 +44,15 @@ static void set(json_t *obj, const char *name, json_t *v, bool *ok)
     }
 }
 
+/* Searched as one part: the verdict names no key. */
+static bool one_part(const struct verdict *v)
+{
+    return v->whole && !v->per_key;
+}
+
 static json_t *key_json(const struct verdict *v)
 {
-    return v->key && !v->whole ? json_string(v->key) : json_null();
+    return v->key && !one_part(v) ? json_string(v->key) : json_null();
 }
 
 static json_t *op_to_json(const struct verdict_op *op)
@@ -99,14 +105,20 @@ json_t *verdict_to_json(const struct verdict *v)
             ok = false;
         } else {
             set(a, "key", key_json(v), &ok);
-            if (v->whole) {
+            if (one_part(v)) {
                 set(a, "scope", json_string("whole history"), &ok);
             }
             set(a, "op", op_to_json(&v->op), &ok);
-            set(a, "linearized_prefix", json_integer((json_int_t)v->prefix),
-                &ok);
-            set(a, "key_ops", json_integer((json_int_t)v->key_ops), &ok);
-            set(a, "state", json_string(v->state), &ok);
+            if (v->why[0] != '\0') {
+                set(a, "explanation", json_string(v->why), &ok);
+                set(a, "decided", json_string("before the search"), &ok);
+                set(a, "key_ops", json_integer((json_int_t)v->key_ops), &ok);
+            } else {
+                set(a, "linearized_prefix",
+                    json_integer((json_int_t)v->prefix), &ok);
+                set(a, "key_ops", json_integer((json_int_t)v->key_ops), &ok);
+                set(a, "state", json_string(v->state), &ok);
+            }
             set(o, "anomaly", a, &ok);
         }
     } else if (v->result == VERDICT_UNKNOWN) {
@@ -114,9 +126,12 @@ json_t *verdict_to_json(const struct verdict *v)
         if (v->has_key) {
             set(o, "key", key_json(v), &ok);
         }
-        if (v->whole) {
+        if (one_part(v)) {
             set(o, "scope", json_string("whole history"), &ok);
         }
+    }
+    if (v->per_key) {
+        set(o, "decided_per_key", json_true(), &ok);
     }
     set(o, "stats",
         json_pack("{s:I,s:I}", "steps", (json_int_t)v->steps, "states",
@@ -132,7 +147,7 @@ json_t *verdict_to_json(const struct verdict *v)
 /* "key \"k1\"", "ops without a key", or "whole history" (not split). */
 static void key_text(const struct verdict *v, char *buf, size_t size)
 {
-    if (v->whole) {
+    if (one_part(v)) {
         snprintf(buf, size, "whole history");
     } else if (v->key != NULL) {
         snprintf(buf, size, "key \"%.64s\"", v->key);
@@ -143,19 +158,36 @@ static void key_text(const struct verdict *v, char *buf, size_t size)
 
 void verdict_summary(const struct verdict *v, char *buf, size_t size)
 {
-    char key[96];
+    char key[192];
     const char *partial = v->partial ? ", history truncated" : "";
 
     if (size == 0) {
         return;
     }
     key_text(v, key, sizeof key);
+    if (v->per_key) {
+        char *p = key + strlen(key);
+        snprintf(p, sizeof key - (size_t)(p - key),
+                 " (decided per key: the %s model is P-compositional)",
+                 v->model);
+    }
     switch (v->result) {
     case VERDICT_VALID:
-        snprintf(buf, size, "valid: %s (%s, %zu ops, %zu keys%s)", v->checker,
-                 v->model, v->ops, v->keys, partial);
+        snprintf(buf, size, "valid: %s (%s, %zu ops, %zu keys%s%s%s%s)",
+                 v->checker, v->model, v->ops, v->keys, partial,
+                 v->per_key ? "; decided per key: the " : "",
+                 v->per_key ? v->model : "",
+                 v->per_key ? " model is P-compositional" : "");
         break;
     case VERDICT_INVALID:
+        if (v->why[0] != '\0') {
+            snprintf(buf, size,
+                     "invalid: %s: %s (process %d, index %" PRId64
+                     ") cannot be linearized: %s%s",
+                     key, v->op.desc, v->op.process, v->op.index, v->why,
+                     partial);
+            break;
+        }
         snprintf(buf, size,
                  "invalid: %s: %s (process %d, index %" PRId64
                  ") cannot be linearized; longest linearizable prefix %zu "

@@ -51,6 +51,14 @@ struct verdict {
     size_t prefix;
     size_t key_ops;
     char state[96];
+    /* Invalid, found before the search: why the op can't be placed ("a
+     * value never written"); then prefix and state mean nothing. Empty
+     * when the search found it. */
+    char why[192];
+    /* The history was asked to be searched whole (not split), and was
+     * searched key by key since the model is a product of keys: the
+     * verdict is the same (locality), and says so. */
+    bool per_key;
 
     /* Unknown: why ("time limit of 10 s reached", a history error...). */
     char reason[256];

@@ -79,14 +79,45 @@ void history_close(struct history *h)
         history_event_clear(&h->events[i]);
     }
     free(h->events);
-    free(h->header.scenario);
-    free(h->header.start_wall);
-    free(h->header.system);
-    free(h->header.workload);
-    free(h->header.checkers);
-    free(h->header.model);
-    free(h->header.faultline_version);
+    history_header_clear(&h->header);
     memset(h, 0, sizeof *h);
+}
+
+void history_header_clear(struct history_header *hd)
+{
+    free(hd->scenario);
+    free(hd->start_wall);
+    free(hd->system);
+    free(hd->workload);
+    free(hd->checkers);
+    free(hd->model);
+    free(hd->faultline_version);
+    memset(hd, 0, sizeof *hd);
+}
+
+static int dup_opt(char **to, const char *from)
+{
+    *to = from != NULL ? strdup(from) : NULL;
+    return from != NULL && *to == NULL ? -ENOMEM : 0;
+}
+
+int history_header_copy(struct history_header *to,
+                        const struct history_header *from)
+{
+    int rv = 0;
+    *to = *from;
+    rv |= dup_opt(&to->scenario, from->scenario);
+    rv |= dup_opt(&to->start_wall, from->start_wall);
+    rv |= dup_opt(&to->system, from->system);
+    rv |= dup_opt(&to->workload, from->workload);
+    rv |= dup_opt(&to->checkers, from->checkers);
+    rv |= dup_opt(&to->model, from->model);
+    rv |= dup_opt(&to->faultline_version, from->faultline_version);
+    if (rv != 0) {
+        history_header_clear(to);
+        return -ENOMEM;
+    }
+    return 0;
 }
 
 /* Make room for one more event. */
@@ -286,6 +317,7 @@ static int parse_header(struct reader *r, json_t *obj)
         return fail_at(r, 0, "field \"seed\": expected a non-negative integer");
     }
 
+    hd->line = r->line;
     rv = get_opt_string(r, obj, "scenario", &hd->scenario);
     if (rv == 0) {
         rv = get_opt_string(r, obj, "start_wall", &hd->start_wall);
@@ -757,4 +789,22 @@ int history_writer_free(struct history_writer *w)
     free(w->buf);
     free(w);
     return rv;
+}
+
+void history_retimed_warning(const struct history *h, const char *path,
+                             char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (h->time_back > 0 || h->untimed > 0) {
+        int line = h->time_back > 0 ? h->time_back_line : h->untimed_line;
+        if (h->untimed > 0 && h->untimed_line < line) {
+            line = h->untimed_line;
+        }
+        snprintf(buf, size,
+                 "%s:%d: warning: %zu events' :time went back and %zu had "
+                 "none; the file's order is taken as the real-time order "
+                 "(as Jepsen does), those events placed 1 ns after the one "
+                 "before",
+                 path, line, h->time_back, h->untimed);
+    }
 }

@@ -45,13 +45,24 @@ struct history_header {
      * histories): the system under test ("taskd"), the workload kind
      * ("tasks"), the checkers that judge it, comma-separated ("set,
      * linearizable"; a JSON array in the file), the linearizability model
-     * ("task-record"), and the faultline that wrote it. */
+     * ("task-record"; null in the file reads as NULL), and the faultline
+     * that wrote it. check, shrink and the report judge by them
+     * (checker/registry.h). */
     char *system;
     char *workload;
     char *checkers;
     char *model;
     char *faultline_version;
+    int line; /* the header's line in the file, or 0 */
 };
+
+/* Copy @from's header into @to (which holds nothing yet): strings copied.
+ * Returns 0 or -ENOMEM (then @to holds nothing). */
+int history_header_copy(struct history_header *to,
+                        const struct history_header *from);
+
+/* Free what @hd holds and zero it. */
+void history_header_clear(struct history_header *hd);
 
 /* A history read into memory. */
 struct history {
@@ -60,7 +71,18 @@ struct history {
     size_t n;
     size_t cap;
     bool partial; /* the file ended in a truncated line, which was dropped */
+    /* Imported Jepsen EDN, whose file order is the real-time order: events
+     * whose :time went back, or that had none while others did, were
+     * given the previous event's time + 1 ns (histories/import.h). How
+     * many, and the first one's line. */
+    size_t time_back, untimed;
+    int time_back_line, untimed_line;
 };
+
+/* "FILE:LINE: 3 events' :time went back ...": one warning line for the
+ * events the importer re-timed, or "" when it re-timed none. */
+void history_retimed_warning(const struct history *h, const char *path,
+                             char *buf, size_t size);
 
 /* Where and why reading failed. */
 struct history_error {

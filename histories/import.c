@@ -110,7 +110,7 @@ static int slurp(const char *path, char **text, size_t *len)
 struct edn_state {
     int64_t last_index; /* -1: none yet */
     int64_t last_time;
-    bool any_time, any_untimed;
+    bool any_time;
 };
 
 /* One map into an event appended to @h. */
@@ -164,33 +164,44 @@ static int add_map(struct history *h, json_t *m, int line, int column,
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             return fail(err, line, column, ":index: expected an integer >= 0");
         }
-        if (json_integer_value(v) <= st->last_index) {
-            return fail(err, line, column,
-                        ":index %" JSON_INTEGER_FORMAT
-                        " repeats or goes back (previous %" PRId64 ")",
-                        json_integer_value(v), st->last_index);
-        }
+        /* Not used: the event's place in the file is its index, as in
+         * Jepsen, whatever :index says. */
         st->last_index = json_integer_value(v);
     }
+    /* The file's order is the real-time order (Jepsen, Knossos and Elle
+     * read it so): a :time that goes back (clocks of several machines, a
+     * merged file) or a missing one (an event written by hand) is moved
+     * to 1 ns after the previous event's, and counted; the others are
+     * kept as they are. */
     if ((v = json_object_get(m, "time")) != NULL) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
             return fail(err, line, column, ":time: expected an integer >= 0");
         }
-        e.time = json_integer_value(v);
-        if (e.time < st->last_time) {
-            return fail(err, line, column,
-                        ":time %" PRId64 " is before the previous event's "
-                        "(%" PRId64 ")",
-                        e.time, st->last_time);
+        if (!st->any_time && h->n > 0) {
+            /* Untimed events before the first timed one stay first, at
+             * time 0. */
+            for (size_t i = 0; i < h->n; i++) {
+                h->events[i].time = 0;
+            }
+            h->untimed += h->n;
+            h->untimed_line = h->events[0].line;
+            st->last_time = 0;
         }
         st->any_time = true;
+        e.time = json_integer_value(v);
+        if (e.time < st->last_time) {
+            if (h->time_back++ == 0) {
+                h->time_back_line = line;
+            }
+            e.time = st->last_time + 1;
+        }
+    } else if (st->any_time) {
+        if (h->untimed++ == 0) {
+            h->untimed_line = line;
+        }
+        e.time = st->last_time + 1;
     } else {
-        e.time = (int64_t)h->n;
-        st->any_untimed = true;
-    }
-    if (st->any_time && st->any_untimed) {
-        return fail(err, line, column,
-                    "some events have :time and some do not");
+        e.time = (int64_t)h->n; /* none has a time yet: its place */
     }
     st->last_time = e.time;
     if ((v = json_object_get(m, "key")) != NULL && !json_is_null(v)) {
@@ -405,8 +416,8 @@ static enum history_format detect(const char *text)
     while (isspace((unsigned char)*p)) {
         p++;
     }
-    if (*p == '[' || *p == '(' || *p == ';') {
-        return HISTORY_FORMAT_EDN;
+    if (*p == '[' || *p == '(' || *p == ';' || *p == '#') {
+        return HISTORY_FORMAT_EDN; /* '#': Jepsen's #jepsen.history.Op{...} */
     }
     if (*p == '{') {
         const char *q = p + 1;
@@ -416,8 +427,12 @@ static enum history_format detect(const char *text)
         if (*q == ':') {
             const char *eol = strchr(p, '\n');
             size_t n = eol ? (size_t)(eol - p) : strlen(p);
+            /* Porcupine's kv lines have a :key and no :time; a Jepsen
+             * line may lack :time (a nemesis op) but has no :key. */
             bool timed = memmem(p, n, ":time", 5) != NULL;
-            return timed ? HISTORY_FORMAT_EDN : HISTORY_FORMAT_KV_EDN;
+            bool keyed = memmem(p, n, ":key", 4) != NULL;
+            return timed || !keyed ? HISTORY_FORMAT_EDN
+                                   : HISTORY_FORMAT_KV_EDN;
         }
         return HISTORY_FORMAT_JSONL;
     }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# test-quick
 # The regression corpus: every histories/regressions/<name>/ holds a
 # history.jsonl (usually a shrunk failing run), expected.json (fields the
 # verdict must have: a subset of `faultline check --json`'s object) and a

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nemesis/reactive.h"
 #include "runner/sandbox.h"
 
 #define MAX_ACTIVE 16
@@ -27,6 +28,7 @@
     X(nemesis_torn_write)                                                      \
     X(nemesis_disk_error)                                                      \
     X(nemesis_disk_full)                                                       \
+    X(nemesis_crash_restart)                                                   \
     X(nemesis_member_remove)                                                   \
     X(nemesis_member_wipe)                                                     \
     X(nemesis_member_add)                                                      \
@@ -140,15 +142,16 @@ int nemesis_prepare_node(void *scenario, struct cluster *c, int i,
     const struct scenario *s = scenario;
     /* Kinds sharing one preparation (the faultfs kinds share a mount) run
      * it once. */
-    int (*done[SCENARIO_MAX_FAULTS])(struct cluster *, const struct scenario *,
-                                     const void *, int, struct cluster_env *);
+    int (*done[SCENARIO_MAX_KINDS])(struct cluster *, const struct scenario *,
+                                    const void *, int, struct cluster_env *);
+    const struct nemesis_ops *ops;
     int n_done = 0;
 
-    for (int f = 0; f < s->nemesis.n_faults; f++) {
-        const struct nemesis_ops *ops = nemesis_find(s->nemesis.faults[f]);
+    /* Each kind in use, timed or named by a reactive rule. */
+    for (int f = 0; (ops = nemesis_kind_at(f)) != NULL; f++) {
         bool seen = false;
         int rv;
-        if (ops == NULL || ops->prepare_node == NULL) {
+        if (ops->prepare_node == NULL || !scenario_has_fault(s, ops->name)) {
             continue;
         }
         for (int k = 0; k < n_done; k++) {
@@ -241,6 +244,9 @@ int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names, int *out)
     json_t *name;
     int n = 0;
 
+    if (json_is_object(names)) { /* a reactive fault's {"nodes": [...]} */
+        names = json_object_get(names, "nodes");
+    }
     json_array_foreach(names, i, name)
     {
         for (int k = 0; k < env->cluster->n && n < DB_MAX_NODES; k++) {
@@ -412,6 +418,7 @@ struct nemesis {
     int started;
     int started_kind[MAX_KINDS]; /* by position in kinds[] */
     int closing; /* handles whose close callback has not run yet */
+    struct reactive *reactive; /* nemesis.rules; NULL without rules */
 };
 
 static void end_fault(struct active *a)
@@ -513,6 +520,13 @@ struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed)
     if (n != NULL) {
         n->n_plan = nemesis_plan(env->s, seed, n->plan, MAX_STEPS);
     }
+    if (n != NULL && env->s->nemesis.rules.n > 0) { /* reactive rules */
+        n->reactive = reactive_new(env, seed);
+        if (n->reactive == NULL) {
+            nemesis_free(n);
+            return NULL;
+        }
+    }
     return n;
 }
 
@@ -535,13 +549,16 @@ int nemesis_start(struct nemesis *n)
 {
     n->t0 = uv_now(n->env.loop);
     arm(n);
-    return 0;
+    return n->reactive != NULL ? reactive_start(n->reactive) : 0;
 }
 
 void nemesis_heal(struct nemesis *n)
 {
     n->healed = true;
     uv_timer_stop(&n->tick);
+    if (n->reactive != NULL) {
+        reactive_heal(n->reactive);
+    }
     for (int i = 0; i < MAX_ACTIVE; i++) {
         end_fault(&n->active[i]);
     }
@@ -562,11 +579,24 @@ void nemesis_describe(struct nemesis *n, char *buf, size_t size)
         a->ops->describe(&n->env, a->state, buf + used, size - used);
         used = strlen(buf);
     }
+    if (n->reactive != NULL) {
+        reactive_describe(n->reactive, buf, size);
+    }
 }
 
 int nemesis_count(const struct nemesis *n)
 {
-    return n->started;
+    return n->started +
+           (n->reactive != NULL ? reactive_count(n->reactive) : 0);
+}
+
+void nemesis_reactive_summary(const struct nemesis *n, char *buf,
+                              size_t size)
+{
+    buf[0] = '\0';
+    if (n != NULL && n->reactive != NULL) {
+        reactive_summary(n->reactive, buf, size);
+    }
 }
 
 void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size)
@@ -574,10 +604,14 @@ void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (int k = 0; kinds[k] != NULL && k < MAX_KINDS && used < size; k++) {
-        if (n->started_kind[k] > 0) {
+        int count = n->started_kind[k] +
+                    (n->reactive != NULL
+                         ? reactive_count_kind(n->reactive, kinds[k])
+                         : 0); /* reactive rules' faults of that kind */
+        if (count > 0) {
             used += (size_t)snprintf(buf + used, size - used, "%s%s %d",
                                      used > 0 ? ", " : "", kinds[k]->name,
-                                     n->started_kind[k]);
+                                     count);
         }
     }
     if (used == 0) {
@@ -610,6 +644,8 @@ void nemesis_free(struct nemesis *n)
         return;
     }
     nemesis_heal(n);
+    reactive_free(n->reactive);
+    n->reactive = NULL;
     n->closing = 1 + MAX_ACTIVE;
     uv_close((uv_handle_t *)&n->tick, tick_close_cb);
     for (int i = 0; i < MAX_ACTIVE; i++) {

@@ -121,8 +121,9 @@ int nemesis_pick(struct nemesis_env *env, struct rng *draw,
 /* One of the scenario's target selectors, drawn with @draw. */
 const char *nemesis_draw_selector(struct nemesis_env *env, struct rng *draw);
 
-/* The nodes named in the JSON array @names (["n1", "n3"]), as indices in
- * @out; unknown names are left out. Returns how many. */
+/* The nodes named in the JSON array @names (["n1", "n3"], or a reactive
+ * fault's {"nodes": [...]}), as indices in @out; unknown names are left
+ * out. Returns how many. */
 int nemesis_replay_nodes(struct nemesis_env *env, const json_t *names,
                          int *out);
 
@@ -183,7 +184,9 @@ int nemesis_schedule_from_history(const struct history *h,
 
 struct nemesis;
 
-/* A scheduler on env->loop for the faults of env->s, planned from @seed.
+/* A scheduler on env->loop for the faults of env->s, planned from @seed,
+ * with the scenario's reactive rules (nemesis/reactive.h) live from
+ * nemesis_start to nemesis_heal, their generators seeded from @seed too.
  * @env is copied. NULL when out of memory. */
 struct nemesis *nemesis_new(const struct nemesis_env *env, uint64_t seed);
 
@@ -209,6 +212,11 @@ int nemesis_count(const struct nemesis *n);
 /* Faults started so far by kind, in the order of the registry
  * ("kill 3, partition 2"; "none"), into @buf. */
 void nemesis_count_kinds(const struct nemesis *n, char *buf, size_t size);
+
+/* The reactive rules' summary (nemesis/reactive.h: fires, latency
+ * p50/p99/max), into @buf; "" when the scenario has no rules. */
+void nemesis_reactive_summary(const struct nemesis *n, char *buf,
+                              size_t size);
 
 /* Close the handles and free @n (after the loop runs the close callbacks). */
 void nemesis_free(struct nemesis *n);

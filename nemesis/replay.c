@@ -19,9 +19,32 @@ static const struct {
     {"pause", "pause", "resume"},    {"partition", "partition", "heal"},
     {"loss", "loss", "loss-stop"},   {"clock", "clock", "clock-reset"},
     {"disk", "disk", "disk-heal"},
+    {"crash-restart", "crash-restart", "start"},
 };
 
 #define N_NAMES (sizeof names / sizeof names[0])
+
+/* Does the end value @end close the fault that started with @start? A
+ * reactive fault's start value also carries its trigger (nemesis/reactive.h):
+ * {"nodes": [...], "trigger": ...} or the kind's own object with "trigger",
+ * "rule"; its end is recorded as the kind records it. */
+static bool same_fault(const json_t *end, const json_t *start)
+{
+    json_t *bare;
+    bool same;
+    if (!json_is_object(start) || json_object_get(start, "trigger") == NULL) {
+        return json_equal(end, start);
+    }
+    if (json_is_array(json_object_get(start, "nodes"))) {
+        return json_equal(end, json_object_get(start, "nodes"));
+    }
+    bare = json_deep_copy(start);
+    json_object_del(bare, "trigger");
+    json_object_del(bare, "rule");
+    same = json_equal(end, bare);
+    json_decref(bare);
+    return same;
+}
 
 /* The fault kind an invoke named @f starts, or NULL. */
 static const struct nemesis_ops *kind_started_by(const char *f)
@@ -91,7 +114,7 @@ int nemesis_schedule_from_history(const struct history *h,
         /* An end: close the earliest open fault it matches. */
         for (int k = 0; k < n; k++) {
             if (open[k] && ends(e->f, steps[k].ops) &&
-                json_equal(e->value, steps[k].replay)) {
+                same_fault(e->value, steps[k].replay)) {
                 open[k] = false;
                 steps[k].duration_s = (double)(e->time - start_ns[k]) / 1e9;
                 goto next;

@@ -87,8 +87,41 @@ static void test_replay_of_a_history_without_faults_is_empty(void)
     history_close(&h);
 }
 
+/* A reactive fault's value carries its trigger; its end is recorded as the
+ * kind records it, and the replay takes the nodes from "nodes". */
+static void test_replay_pairs_a_reactive_fault_with_its_end(void)
+{
+    struct nemesis_step steps[4];
+    struct history h;
+    json_t *trigger = json_pack("{s:s, s:s, s:I}", "node", "n3", "event",
+                                "became_leader", "mono", (json_int_t)12345);
+    int skipped, n;
+
+    history_init(&h);
+    both(&h, 3, "crash-restart",
+         json_pack("{s:[s], s:O, s:i}", "nodes", "n3", "trigger", trigger,
+                   "rule", 1));
+    both(&h, 3.2, "partition",
+         json_pack("{s:s, s:{s:[s]}, s:O, s:i}", "shape", "isolate", "drops",
+                   "n1", "n2", "trigger", trigger, "rule", 0));
+    both(&h, 3.05, "start", json_pack("[s]", "n3"));
+    both(&h, 4, "heal",
+         json_pack("{s:s, s:{s:[s]}}", "shape", "isolate", "drops", "n1",
+                   "n2"));
+    json_decref(trigger);
+    n = nemesis_schedule_from_history(&h, 2000000000, 30, steps, 4, &skipped);
+    CHECK(n == 2);
+    CHECK(strcmp(steps[0].ops->name, "crash-restart") == 0);
+    CHECK(near(steps[0].at_s, 1) && near(steps[0].duration_s, 0.05));
+    CHECK(strcmp(steps[1].ops->name, "partition") == 0);
+    CHECK(near(steps[1].duration_s, 0.8));
+    nemesis_steps_clear(steps, n);
+    history_close(&h);
+}
+
 int main(void)
 {
+    RUN(test_replay_pairs_a_reactive_fault_with_its_end);
     RUN(test_replay_pairs_each_fault_with_its_end);
     RUN(test_replay_of_a_history_without_faults_is_empty);
     return failures != 0;

@@ -78,6 +78,26 @@ function faultCounts() {
                .join(", ") || "none";
 }
 
+/* "cas_mismatch 1790, not_leader 61", each reason marked by what it
+ * says: the op's own answer (expected) or the cluster's availability. */
+function failSplit() {
+  var F = D.fails;
+  if (!F || !F.total) return "";
+  return ": " + F.reasons.map(function (r) {
+    return "<span class='fail-" + esc(r[2]) + "' title='" +
+           esc(FAIL_WORDS[r[2]]) + "'>" + esc(r[0]) + " " + r[1] + "</span>";
+  }).join(", ");
+}
+
+var FAIL_WORDS = {
+  expected: "expected: the operation's own answer (a compare that did not " +
+            "match, a task that exists or is gone, a lease held by " +
+            "another): normal on a healthy cluster",
+  availability: "availability: the cluster could not serve the request " +
+                "then (no leader, a node down or cut off, a timeout)",
+  other: "other: neither; look at the nodes' stderr.log"
+};
+
 function drawHeader() {
   var v = D.verdict, m = META, c = m.counts;
   var h = "<h1>faultline: " + esc(m.scenario) + ", seed " + esc(m.seed) +
@@ -85,12 +105,17 @@ function drawHeader() {
           verdictWord(v && v.valid) + "</span>";
   h += "<span class='facts'><b>" + m.n_ops + "</b> ops: <span class=t-ok>" +
        c.ok + " ok</span>, <span class=t-fail>" + c.fail +
-       " fail</span>, <span class=t-info>" + c.info + " info</span>" +
+       " fail</span>" + failSplit() + ", <span class=t-info>" + c.info +
+       " info</span>" +
        (c.open ? ", " + c.open + " open" : "") + " &middot; faults: <b>" +
        esc(faultCounts()) + "</b> &middot; " +
        (m.nodes ? esc(m.nodes) + " nodes, " : "") +
        esc(m.clients || m.n_lanes) + " clients" +
        (m.bug ? " &middot; bug <b>" + esc(m.bug) + "</b>" : "") +
+       (m.workload ? " &middot; " + (m.system ? esc(m.system) + ", " : "") +
+        "workload <b>" + esc(m.workload) + "</b>" +
+        (m.checkers ? " (" + esc(m.checkers.join(", ")) +
+         (m.model ? ", model " + esc(m.model) : "") + ")" : "") : "") +
        " &middot; " + fmtT(END) +
        (m.start_wall ? " from " + esc(m.start_wall) : "") + "</span>";
   $("head").innerHTML = h;
@@ -120,7 +145,14 @@ function drawVerdict() {
          (c.detail ? "<details><summary class=muted>details</summary><pre>" +
                      esc(c.detail) + "</pre></details>" : "") + "</td></tr>";
   });
-  $("verdict").innerHTML = h + "</table>";
+  h += "</table>";
+  if (D.explanation && D.explanation.length) {
+    h += "<h3>In words</h3><ul id=explanation>" +
+         D.explanation.map(function (t) {
+           return "<li>" + esc(t) + "</li>";
+         }).join("") + "</ul>";
+  }
+  $("verdict").innerHTML = h;
 }
 
 function opRow(i, extra) {
@@ -795,6 +827,20 @@ function legend() {
          " style='width:12px;height:12px;display:inline'></canvas>" +
          marks[k] + "</span>";
   });
+  // Which fails are the operations' own answers, which the cluster's.
+  var F = D.fails, seen = {};
+  if (F && F.total) {
+    F.reasons.forEach(function (r) {
+      (seen[r[2]] = seen[r[2]] || []).push(r[0]);
+    });
+    h += "<div class=fail-legend>fail, by reason: " +
+         ["expected", "availability", "other"].filter(function (k) {
+           return seen[k];
+         }).map(function (k) {
+           return "<span class='fail-" + k + "'><b>" + esc(seen[k].join(", ")) +
+                  "</b></span>: " + esc(FAIL_WORDS[k]);
+         }).join("; ") + "</div>";
+  }
   $("legend").innerHTML = h;
   var cs = $("legend").querySelectorAll("canvas[data-mark]");
   for (var i = 0; i < cs.length; i++) {

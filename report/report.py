@@ -89,7 +89,7 @@ window.addEventListener("unhandledrejection", function (e) {{
 </section>
 <section id="nodes"></section>
 <section id="faults"></section>
-<div class="muted">written by faultline report.py at {generated}</div>
+<div class="muted">written by faultline {version} report.py at {generated}</div>
 </main>
 <div id="tip"></div>
 <script id="data" type="application/json">{data}</script>
@@ -119,7 +119,35 @@ def render(data):
     return PAGE.format(
         title=html.escape(title), css=css, js=js.replace("</script", "<\\/script"),
         data=embed_json(data),
+        version=html.escape(m.get("version") or ""),
         generated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+
+
+def write_explanation(run_dir, sentences):
+    """verdict.json's "explanation": the anomalies in words (explain.py),
+    for the runner and `faultline check` to print; left out when there is
+    none. verdict.json is replaced whole, never half-written."""
+    path = os.path.join(run_dir, "verdict.json")
+    try:
+        with open(path, encoding="utf-8") as f:
+            verdict = json.load(f)
+    except (OSError, ValueError):
+        return
+    if not isinstance(verdict, dict) or \
+            verdict.get("explanation", []) == sentences:
+        return
+    if sentences:
+        verdict["explanation"] = sentences
+    else:
+        verdict.pop("explanation", None)
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(verdict, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        print(f"report: {path}: {e.strerror}", file=sys.stderr)
 
 
 def main(argv):
@@ -148,6 +176,7 @@ def main(argv):
     except runload.LoadError as e:
         print(f"report: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    write_explanation(run_dir, data["explanation"])
     page = render(data)
     out = args.output or os.path.join(run_dir, "report.html")
     tmp = out + ".tmp"

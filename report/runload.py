@@ -30,9 +30,11 @@ FAULT_STARTS = {
     "disk": "disk",
     "lose-unsynced-on-kill": "lose-unsynced",
     "torn-write-on-kill": "torn-write",
+    "crash-restart": "crash-restart",
 }
 FAULT_ENDS = {
-    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill"),
+    "start": ("kill", "stop", "lose-unsynced-on-kill", "torn-write-on-kill",
+              "crash-restart"),
     "resume": ("pause",),
     "heal": ("partition",),
     "loss-stop": ("loss",),
@@ -748,7 +750,8 @@ def load_run(run_dir):
     if verdict is None:
         notes.append("no verdict.json: the run was not checked")
     if header.get("partial"):
-        notes.append("the history's last line was cut (an interrupted run)")
+        # The words check uses (runner/check.c).
+        notes.append("partial history (the last line was cut off)")
     if os.path.exists(os.path.join(run_dir, "interrupted")):
         notes.append("the run was interrupted")
     notes.extend(_repro_notes(run_dir, notes))
@@ -791,8 +794,15 @@ def load_run(run_dir):
         "bug": db.get("bug", ""),
         "nodes": scenario.get("nodes"),
         "clients": clients,
-        "workload": workload.get("name") if isinstance(workload, dict)
-        else None,
+        # What the history says of itself first (FORMAT.md, line 1).
+        "workload": header.get("workload") or (
+            workload.get("name") if isinstance(workload, dict) else None),
+        "checkers": header.get("checkers")
+        if isinstance(header.get("checkers"), list) else None,
+        "model": header.get("model")
+        if isinstance(header.get("model"), str) else None,
+        "system": header.get("system")
+        if isinstance(header.get("system"), str) else None,
         "duration_s": scenario.get("duration_s"),
         "recovery_s": scenario.get("recovery_s"),
         "partial": bool(header.get("partial")),
@@ -801,9 +811,14 @@ def load_run(run_dir):
         "n_lanes": n_lanes,
         "end": end_ms,
         "notes": notes,
+        "version": header.get("faultline_version") or
+        os.environ.get("FAULTLINE_VERSION", ""),
     }
+    import explain  # noqa: E402 (it imports this module)
     return {
         "meta": meta,
+        "fails": explain.fail_split(events),
+        "explanation": explain.explain(run_dir, verdict, events, wall0),
         "verdict": verdict_view(verdict),
         "ops": pack_ops(ops),
         "tables": tables,

@@ -166,5 +166,35 @@ class ReadHistory(unittest.TestCase):
         self.assertEqual(lanes, 10)
 
 
+
+class RunMeta(unittest.TestCase):
+    def run_dir(self, header, scenario):
+        d = tempfile.mkdtemp()
+        self.addCleanup(lambda: [os.unlink(os.path.join(d, f))
+                                 for f in os.listdir(d)] and os.rmdir(d))
+        with open(os.path.join(d, "history.jsonl"), "w") as f:
+            f.write(json.dumps(header) + "\n")
+            f.write('{"time":1,"process":0,"type":"invoke","f":"read"}\n')
+        if scenario is not None:
+            with open(os.path.join(d, "scenario.json"), "w") as f:
+                json.dump(scenario, f)
+        return d
+
+    def test_the_header_names_workload_checkers_and_model(self):
+        d = self.run_dir({"format": "faultline-history", "version": 1,
+                          "workload": "lease", "checkers": ["lease"],
+                          "model": None, "system": "taskd"},
+                         {"workload": {"name": "register"}})
+        m = runload.load_run(d)["meta"]
+        self.assertEqual((m["workload"], m["checkers"], m["model"],
+                          m["system"]), ("lease", ["lease"], None, "taskd"))
+
+    def test_an_old_header_falls_back_to_the_scenario(self):
+        d = self.run_dir({"format": "faultline-history", "version": 1},
+                         {"workload": {"name": "queue"}})
+        m = runload.load_run(d)["meta"]
+        self.assertEqual((m["workload"], m["checkers"]), ("queue", None))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

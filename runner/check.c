@@ -1,16 +1,9 @@
 /* check: load a stored history, run its checkers, write the verdict.
  *
- * Which checkers run follows the workload that made the history: the
- * run's scenario (workload.name), else the operations' names; --checker
- * and --model force them:
- *
- *   register (read/write/cas)       linearizable, cas-register
- *   kv (get/put/append)             linearizable, kv
- *   tasks (create/update/list...)   set, and linearizable task-record over
- *                                   logical requests (attempts by rid)
- *   queue (enqueue/claim/ack/nack)  queue
- *   lease (acquire/release/holder)  lease, and linearizable lease (attempts
- *                                   by rid)
+ * Which checkers run, and with which model, is the registry's plan
+ * (checker/registry.h): --checker and --model force them; else the
+ * history's header (workload, checkers, model), the run's scenario
+ * (workload.name), and the operations' names last.
  *
  * The verdict is one object: "valid" over all of them (invalid if any is,
  * else unknown if any is, else valid), "checkers" with each one's verdict,
@@ -21,16 +14,15 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "checker/lease.h"
 #include "checker/linearizable.h"
+#include "checker/registry.h"
 #include "checker/model.h"
-#include "checker/queue.h"
 #include "checker/report.h"
 #include "checker/requests.h"
-#include "checker/set.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
 #include "histories/import.h"
@@ -64,7 +56,7 @@ static int load_run_scenario(const char *dir, struct scenario *s, bool *found)
         return 0;
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        fprintf(stderr, "faultline check: %s\n", err);
     }
     return rv;
 }
@@ -83,6 +75,36 @@ static int write_verdict(const char *dir, json_t *verdict)
         return -errno;
     }
     return 0;
+}
+
+/* Did the run directory's runner.log see no leader elected? (A run that
+ * never found one stops before its workload starts.) */
+static bool never_led(const char *dir)
+{
+    char path[PATH_MAX + 32], line[512];
+    bool led = false;
+    FILE *f;
+    snprintf(path, sizeof path, "%s/runner.log", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return false;
+    }
+    while (!led && fgets(line, sizeof line, f) != NULL) {
+        led = strstr(line, "leader elected") != NULL;
+    }
+    fclose(f);
+    return !led;
+}
+
+/* Client operations (invokes) in @h. */
+static size_t client_ops(const struct history *h)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < h->n; i++) {
+        n += h->events[i].process != HISTORY_NEMESIS &&
+             h->events[i].type == HISTORY_INVOKE;
+    }
+    return n;
 }
 
 /* The first line of RUN_DIR/interrupted (written by a run stopped by a
@@ -104,119 +126,27 @@ static bool read_interrupted(const char *dir, char *buf, size_t size)
     return true;
 }
 
-/* Checkers (bits of a mask) and the other checkers' entry points. */
-enum {
-    CK_LINEARIZABLE = 1 << 0,
-    CK_SET = 1 << 1,
-    CK_QUEUE = 1 << 2,
-    CK_LEASE = 1 << 3,
-};
-
-static const struct {
-    const char *name;
-    unsigned bit;
-    int (*run)(const struct history *h, struct report *out);
-} report_checkers[] = {
-    {"set", CK_SET, checker_set},
-    {"queue", CK_QUEUE, checker_queue},
-    {"lease", CK_LEASE, checker_lease},
-};
-
-#define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
-
-/* A workload's checkers, and its model when linearizable is among them.
- * Returns false for a name that is neither a workload nor a model. */
-static bool workload_checkers(const char *name, unsigned *mask,
-                              const char **model)
+/* The register model's configuration for a history of format @fmt, with
+ * --initial @initial (NULL: not given). */
+static int register_config(const char *initial, enum history_format fmt,
+                           struct model_register_config *c, char *err,
+                           size_t errlen)
 {
-    static const struct {
-        const char *workload;
-        unsigned mask;
-        const char *model;
-    } table[] = {
-        {"register", CK_LINEARIZABLE, "cas-register"},
-        {"tasks", CK_SET | CK_LINEARIZABLE, "task-record"},
-        {"queue", CK_QUEUE, NULL},
-        {"lease", CK_LEASE | CK_LINEARIZABLE, "lease"},
-    };
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
-        if (strcmp(name, table[i].workload) == 0) {
-            *mask = table[i].mask;
-            *model = table[i].model;
-            return true;
-        }
-    }
-    if (model_find(name) != NULL) {
-        *mask = CK_LINEARIZABLE;
-        *model = name;
-        return true;
-    }
-    return false;
-}
-
-/* The workload a history's op names suggest: tasks, queue, lease, kv, or
- * register (also when there are no client ops). */
-static const char *guess_workload(const struct history *h)
-{
-    static const struct {
-        const char *f;
-        const char *workload;
-    } names[] = {
-        {"create", "tasks"},   {"update", "tasks"},  {"delete", "tasks"},
-        {"list", "tasks"},     {"enqueue", "queue"}, {"claim", "queue"},
-        {"ack", "queue"},      {"nack", "queue"},    {"acquire", "lease"},
-        {"release", "lease"},  {"holder", "lease"},  {"put", "kv"},
-        {"append", "kv"},      {"get", "kv"},        {"read", "register"},
-        {"write", "register"}, {"cas", "register"},
-    };
-    size_t best = sizeof names / sizeof names[0];
-    for (size_t i = 0; i < h->n && best > 0; i++) {
-        if (h->events[i].process == HISTORY_NEMESIS) {
-            continue;
-        }
-        /* The earliest entry of the table wins: a "get" is a task get when
-         * the history also creates tasks. */
-        for (size_t k = 0; k < best; k++) {
-            if (strcmp(h->events[i].f, names[k].f) == 0) {
-                best = k;
-                break;
-            }
-        }
-    }
-    return best < sizeof names / sizeof names[0] ? names[best].workload
-                                                 : "register";
-}
-
-/* --checker LIST: names separated by commas. */
-static int parse_checkers(const char *list, unsigned *mask, char *err,
-                          size_t errlen)
-{
-    char buf[256], *save = NULL, *tok;
-    snprintf(buf, sizeof buf, "%s", list);
-    *mask = 0;
-    for (tok = strtok_r(buf, ",", &save); tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        bool found = strcmp(tok, "linearizable") == 0;
-        if (found) {
-            *mask |= CK_LINEARIZABLE;
-        }
-        for (size_t i = 0; i < NREPORT && !found; i++) {
-            if (strcmp(tok, report_checkers[i].name) == 0) {
-                *mask |= report_checkers[i].bit;
-                found = true;
-            }
-        }
-        if (!found) {
+    memset(c, 0, sizeof *c);
+    c->nil_read_unknown = fmt == HISTORY_FORMAT_EDN;
+    if (initial != NULL) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(initial, &end, 10);
+        if (errno != 0 || end == initial || *end != '\0') {
             snprintf(err, errlen,
-                     "--checker: unknown checker \"%s\" (linearizable, set, "
-                     "queue, lease)",
-                     tok);
+                     "--initial: expected an integer (the register's first "
+                     "value), got \"%s\"",
+                     initial);
             return -EINVAL;
         }
-    }
-    if (*mask == 0) {
-        snprintf(err, errlen, "--checker: expected one or more names");
-        return -EINVAL;
+        c->has_initial = true;
+        c->initial = v;
     }
     return 0;
 }
@@ -271,22 +201,17 @@ static void overall_summary(enum verdict_result all, const struct part *parts,
     snprintf(buf, size, "%s: %s", verdict_result_name(all), body);
 }
 
-/* Run the linearizability checker with @model_name; add its verdict to
+/* Run the linearizability checker with @model; add its verdict to
  * @top (fields at the top level too) and @checkers. */
-static int run_linearizable(const struct history *h, const char *model_name,
+static int run_linearizable(const struct history *h, const struct model *model,
                             const struct checker_limits *limits, json_t *top,
                             json_t *checkers, struct part *part,
                             struct check_result *res, const char *history_path)
 {
-    const struct model *model = model_find(model_name);
     struct verdict v;
     json_t *js;
     int rv;
 
-    if (model == NULL) {
-        return set_result(res, EXIT_BAD_INPUT,
-                          "--model: unknown model \"%s\"%s", model_name, "");
-    }
     /* Task records and leases are judged by logical request: a retry's reply is
      * the first attempt's outcome (FORMAT.md, "Request ids and retries"). */
     rv = requests_check(h, model, limits, &v);
@@ -326,11 +251,12 @@ int check_path(const char *path, const struct check_options *o,
     struct history h;
     struct history_error herr;
     struct checker_limits limits;
-    struct part parts[NREPORT + 1];
+    struct part parts[REGISTRY_MAX_CHECKERS];
     size_t nparts = 0;
-    const char *model_name = NULL;
-    const char *workload = NULL;
-    unsigned mask = 0;
+    struct registry_choice choice;
+    struct registry_plan plan;
+    struct model_register_config regcfg;
+    bool in_header = false;
     enum verdict_result all = VERDICT_VALID;
     json_t *checkers = NULL;
     struct stat st;
@@ -347,6 +273,12 @@ int check_path(const char *path, const struct check_options *o,
     if (is_dir) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(history_path, sizeof history_path, "%s/history.jsonl", path);
+        if (stat(history_path, &st) != 0 && errno == ENOENT) {
+            /* The words report uses for the same mistake. */
+            return set_result(res, EXIT_BAD_INPUT,
+                              "%s: no such file: not a run directory%s",
+                              history_path, "");
+        }
         if (load_run_scenario(dir, &s, &has_scenario) != 0) {
             return set_result(res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
                               path, "");
@@ -366,16 +298,14 @@ int check_path(const char *path, const struct check_options *o,
         }
         fmt = (enum history_format)f;
     }
-    if (o->checkers != NULL) {
-        rv = parse_checkers(o->checkers, &mask, text, sizeof text);
-        if (rv != 0) {
-            return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
-        }
-    }
     rv = history_import(history_path, fmt, &h, &fmt, &herr);
     if (rv != 0) {
         history_error_format(&herr, text, sizeof text);
         return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+    }
+    history_retimed_warning(&h, history_path, text, sizeof text);
+    if (text[0] != '\0') {
+        fprintf(stderr, "faultline check: %s\n", text); /* once */
     }
     if (o->export_edn != NULL) {
         FILE *out = strcmp(o->export_edn, "-") == 0 ? stdout
@@ -393,34 +323,30 @@ int check_path(const char *path, const struct check_options *o,
     }
 
     /* Which checkers, and which model: forced, else from the format, the
-     * scenario's workload, or the op names. */
-    model_name = o->model;
-    if (model_name == NULL) {
-        model_name = history_format_model(fmt);
-    }
-    if (mask == 0 && model_name != NULL) {
-        mask = CK_LINEARIZABLE;
-    }
-    if (mask == 0 || ((mask & CK_LINEARIZABLE) && model_name == NULL)) {
-        unsigned wmask = 0;
-        const char *wmodel = NULL;
-        workload = has_scenario && s.workload.name[0] != '\0'
-                       ? s.workload.name
-                       : guess_workload(&h);
-        if (!workload_checkers(workload, &wmask, &wmodel)) {
-            history_close(&h);
-            return set_result(res, EXIT_BAD_INPUT,
-                              "workload \"%s\": no checker for it (use "
-                              "--checker or --model)%s",
-                              workload, "");
+     * history's header, the scenario's workload, or the op names. */
+    choice = (struct registry_choice){
+        .checkers = o->checkers,
+        .model = o->model != NULL ? o->model : history_format_model(fmt),
+        .workload = has_scenario ? s.workload.name : NULL,
+    };
+    rv = registry_plan(&h, &choice, &plan, &in_header, text, sizeof text);
+    if (rv != 0) {
+        char where[PATH_MAX + 64] = "";
+        if (in_header) {
+            snprintf(where, sizeof where, "%s:%d: ", history_path,
+                     h.header.line);
         }
-        if (mask == 0) {
-            mask = wmask;
-        }
-        if (model_name == NULL) {
-            model_name = wmodel != NULL ? wmodel : "cas-register";
-        }
+        history_close(&h);
+        return set_result(res, EXIT_BAD_INPUT, "%s%s", where, text);
     }
+    /* The register's semantics: ours for our JSONL; Knossos' for Jepsen
+     * EDN (FORMAT.md, "Reading Jepsen's history.edn"). */
+    rv = register_config(o->initial, fmt, &regcfg, text, sizeof text);
+    if (rv != 0) {
+        history_close(&h);
+        return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+    }
+    model_register_configure(&regcfg);
     limits = (struct checker_limits){
         .time_s = o->time_limit_s > 0 ? o->time_limit_s
                   : has_scenario      ? s.checker.time_limit_s
@@ -442,13 +368,14 @@ int check_path(const char *path, const struct check_options *o,
                         "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < NREPORT; i++) {
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct registry_checker *c = plan.checkers[i];
         struct report rep;
         json_t *js;
-        if (!(mask & report_checkers[i].bit)) {
-            continue;
+        if (c->report == NULL) {
+            continue; /* linearizable: last, below */
         }
-        rv = report_checkers[i].run(&h, &rep);
+        rv = c->report(&h, &rep);
         if (rv != 0) {
             set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
                        "%s: %s", history_path, rep.reason);
@@ -457,7 +384,7 @@ int check_path(const char *path, const struct check_options *o,
         }
         js = report_to_json(&rep);
         parts[nparts].result = rep.result;
-        parts[nparts].checker = report_checkers[i].name;
+        parts[nparts].checker = c->name;
         report_summary(&rep, parts[nparts].summary,
                        sizeof parts[nparts].summary);
         all = combine(all, rep.result);
@@ -466,17 +393,16 @@ int check_path(const char *path, const struct check_options *o,
             res->ops = (int64_t)rep.ops;
         }
         report_close(&rep);
-        if (js == NULL ||
-            json_object_set_new(checkers, report_checkers[i].name, js) != 0) {
+        if (js == NULL || json_object_set_new(checkers, c->name, js) != 0) {
             rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
                             "out of memory");
             goto out;
         }
     }
-    if (mask & CK_LINEARIZABLE) {
+    if (plan.model != NULL) {
         int64_t ops = res->ops;
         res->ops = 0;
-        rv = run_linearizable(&h, model_name, &limits, res->verdict, checkers,
+        rv = run_linearizable(&h, plan.model, &limits, res->verdict, checkers,
                               &parts[nparts], res, history_path);
         if (rv != 0) {
             goto out;
@@ -487,6 +413,23 @@ int check_path(const char *path, const struct check_options *o,
         all = combine(all, parts[nparts].result);
         nparts++;
     }
+    if (client_ops(&h) == 0) {
+        /* Nothing to check is not valid: a history with no operation says
+         * nothing about the system (a run that never started its clients,
+         * a header-only file). */
+        snprintf(text, sizeof text, "nothing to check: %s",
+                 is_dir && never_led(dir)
+                     ? "the run never found a leader (runner.log), and its "
+                       "history has no client operations"
+                     : "the history has no client operations");
+        all = VERDICT_UNKNOWN;
+        json_object_set_new(res->verdict, "reason", json_string(text));
+        snprintf(parts[0].summary, sizeof parts[0].summary, "unknown: %s",
+                 text);
+        parts[0].result = VERDICT_UNKNOWN;
+        parts[0].checker = "";
+        nparts = 1;
+    }
     json_object_set_new(res->verdict, "valid",
                         all == VERDICT_VALID     ? json_true()
                         : all == VERDICT_INVALID ? json_false()
@@ -496,6 +439,12 @@ int check_path(const char *path, const struct check_options *o,
     json_object_set_new(res->verdict, "history", json_string(history_path));
     json_object_set_new(res->verdict, "format",
                         json_string(history_format_name(fmt)));
+    if (h.time_back > 0 || h.untimed > 0) {
+        json_object_set_new(res->verdict, "retimed",
+                            json_pack("{s:I, s:I}", "time_back",
+                                      (json_int_t)h.time_back, "untimed",
+                                      (json_int_t)h.untimed));
+    }
     overall_summary(all, parts, nparts, res->summary, sizeof res->summary);
     if (is_dir && read_interrupted(dir, text, sizeof text)) {
         /* The run stopped half-way: the verdict is about what happened
@@ -517,6 +466,7 @@ int check_path(const char *path, const struct check_options *o,
     rv = 0;
 
 out:
+    model_register_configure(NULL);
     json_decref(checkers);
     history_close(&h);
     if (rv != 0) {

@@ -21,6 +21,8 @@ struct check_options {
     int threads;         /* keys searched at once; <= 0: from the scenario,
                           * else one per core */
     bool whole;          /* do not split the history by key */
+    const char *initial; /* the register's first value (an integer);
+                          * NULL: unset */
     const char *export_edn; /* write the history as Jepsen EDN here ("-":
                              * stdout) instead of checking it */
 };

@@ -2,7 +2,9 @@
  *
  * Each node runs in a session of its own (so a terminal's Ctrl-C reaches
  * only the runner, which then stops the nodes in order) with its stdout
- * appended to nodes/nN/events.jsonl and its stderr to nodes/nN/stderr.log.
+ * piped to the runner, which appends it to nodes/nN/events.jsonl and hands
+ * each event to its subscribers (runner/node_events.h), and its stderr
+ * appended to nodes/nN/stderr.log.
  * A node that exits when nobody asked (a fail-stop on an I/O error, a crash)
  * is restarted after a second, as a supervisor would, unless the run is
  * stopping; the crash is counted and logged. */
@@ -10,6 +12,7 @@
 
 #include "runner/fs.h"
 #include "runner/netns.h"
+#include "runner/node_events.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,6 +79,10 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
     c->members = nodes;
     c->leader = -1;
     snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
+    c->events = node_events_new(loop, c->n, log);
+    if (c->events == NULL) {
+        return -ENOMEM;
+    }
 
     for (int i = 0; i < c->n; i++) {
         struct db_node *spec = &c->nodes[i].spec;
@@ -388,7 +395,12 @@ int cluster_start(struct cluster *c, int i)
         return rv;
     }
 
-    out = open_append(node->spec.dir, "events.jsonl");
+    /* stdout: a pipe to the runner, into events.jsonl (node_events.h) */
+    rv = node_events_pipe(c->events, i, node->spec.dir, &out);
+    if (rv != 0) {
+        out = -1;
+        errno = -rv;
+    }
     err = open_append(node->spec.dir, "stderr.log");
     if (out < 0 || err < 0) {
         rv = -errno;
@@ -435,13 +447,13 @@ int cluster_start(struct cluster *c, int i)
     logf_(c, "%s: started pid %d (client %s:%d, peer %s:%d)", node->spec.name,
           p->h.pid, node->spec.host, node->spec.client_port, node->spec.host,
           node->spec.peer_port);
-    close(out);
+    node_events_spawned(c->events, i, true); /* closes our copy of out */
     close(err);
     return 0;
 
 err_close:
     if (out >= 0) {
-        close(out);
+        node_events_spawned(c->events, i, false);
     }
     if (err >= 0) {
         close(err);
@@ -543,4 +555,6 @@ void cluster_close(struct cluster *c)
         }
     }
     c->handles = 0;
+    node_events_close(c->events); /* freed once the pipes reach EOF */
+    c->events = NULL;
 }

@@ -15,6 +15,7 @@
 #define CLUSTER_CLIENT_PORT 8000
 
 struct cluster_proc;
+struct node_events;
 struct cluster;
 
 /* A node's environment, being built for one start (see cluster.prepare). */
@@ -62,6 +63,9 @@ struct cluster {
     int live;      /* processes spawned and not yet reaped */
     int leader;    /* the node last seen acting as leader, or -1 */
     int handles;   /* uv handles open, for cluster_close */
+    /* The nodes' stdout, live: into events.jsonl and to subscribers
+     * (runner/node_events.h). */
+    struct node_events *events;
     /* A plan being printed (faultline schedule): every node counts as
      * running, and signals, starts and the faults' commands are not
      * carried out (each fault's side effect checks this). */

@@ -9,34 +9,47 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "checker/linearizable.h"
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
+#include "runner/check_many.h"
 #include "runner/report.h"
 #include "runner/repro.h"
 #include "runner/shrink_run.h"
 #include "runner/run.h"
+#include "runner/summary.h"
+#include "runner/version.h"
 
-static const char usage[] =
-    "usage: faultline COMMAND [OPTIONS]\n"
-    "\n"
-    "Commands:\n"
+/* Each command's help: `faultline COMMAND --help` prints its own, `faultline
+ * --help` all of them. */
+static const char help_run[] =
     "  run SCENARIO [--seed N] [--time-limit S] [--bug NAME]\n"
+    "        [--runs-dir DIR]\n"
     "        Run the scenario (a JSON file, e.g. scenarios/default.json)\n"
     "        against a fresh local cluster, check the history, and print\n"
     "        the verdict and the run directory\n"
     "        (histories/runs/<scenario>/<UTC time>-<seed>/).\n"
     "        --seed N        the seed (default: the scenario's, else random)\n"
     "        --time-limit S  fault phase length in seconds (overrides\n"
-    "                        duration_s; recovery still follows)\n"
+    "                        duration_s; recovery still follows). Not the\n"
+    "                        checker's limit: that is checker.time_limit_s\n"
+    "                        in the scenario, or check --time-limit\n"
     "        --bug NAME      start the nodes with a seeded bug (test only)\n"
-    "        --runs-dir DIR  where run directories go (histories/runs)\n"
+    "        --runs-dir DIR  where run directories go (histories/runs); a\n"
+    "                        run writes DIR/<scenario>/<UTC time>-<seed>/\n";
+
+static const char help_check[] =
     "  check [--format jsonl|edn|etcd-log|kv-edn] [--model NAME]\n"
     "        [--checker LIST] [--time-limit S] [--memory-limit MB]\n"
-    "        [--threads N] [--no-split] [--json]\n"
-    "        [--export-edn OUT] FILE|RUN_DIR\n"
+    "        [--threads N] [--no-split] [--json] [--initial VALUE]\n"
+    "        [--export-edn OUT] FILE|RUN_DIR|DIR...\n"
+    "        Several paths, or a directory of histories (not a run\n"
+    "        directory): one line per history and a summary (--json: one\n"
+    "        object with each history's verdict and time); --threads N\n"
+    "        then checks N histories at once, in child processes.\n"
     "        Check a history file, or a run directory (rewrites its\n"
     "        verdict.json). --json prints the verdict object on stdout.\n"
     "        --format   the file's format (default: detected from content)\n"
@@ -45,18 +58,37 @@ static const char usage[] =
     "                   names); alone, it runs the linearizability checker\n"
     "        --checker  checkers to run, comma-separated: linearizable,\n"
     "                   set, queue, lease (default: the workload's)\n"
+    "        --time-limit S    seconds the linearizability search may take\n"
+    "                   (default: the scenario's checker.time_limit_s, else\n"
+    "                   60)\n"
+    "        --memory-limit MB memory it may use (default: the scenario's\n"
+    "                   checker.memory_mb, else 1024). Reaching either\n"
+    "                   limit gives unknown (exit 2): the history was\n"
+    "                   neither shown linearizable nor shown not to be.\n"
+    "                   Not a failure of the system: check again with\n"
+    "                   higher limits (the summary names the key and the\n"
+    "                   limit), or run shorter, with fewer ops per key\n"
     "        --no-split search the whole history at once, not key by key\n"
     "        --threads N  keys searched at once (default: the scenario's\n"
     "                   checker.threads, else one per core); the verdict\n"
     "                   is the same for any N\n"
+    "        --initial VALUE  the register's first value (cas-register;\n"
+    "                   default: unset). Jepsen EDN is read as Knossos\n"
+    "                   does: an ok read of nil is a value not known\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
-    "                   (- for stdout) for Knossos or Elle; no check\n"
+    "                   (- for stdout) for Knossos or Elle; no check\n";
+
+static const char help_repro[] =
     "  repro [--runs-dir DIR] RUN_DIR\n"
     "        Run RUN_DIR's scenario again (its seed and bug) against a\n"
     "        fresh cluster, replaying the faults its history records (same\n"
     "        times, same nodes), into a new run directory. Exit 0 when the\n"
     "        same anomaly class appears again (checker and kind), 1 when\n"
     "        not.\n"
+    "        --runs-dir DIR  where the new run directory goes\n"
+    "                        (histories/runs)\n";
+
+static const char help_shrink[] =
     "  shrink [--checker linearizable|set|queue|lease] [--model NAME]\n"
     "        [--time-limit S] RUN_DIR|HISTORY\n"
     "        Cut an invalid history down to a small sub-history that is\n"
@@ -65,18 +97,45 @@ static const char usage[] =
     "        RUN_DIR/shrunk.jsonl and\n"
     "        shrunk.verdict.json (HISTORY.shrunk.* for a file). Exit 1\n"
     "        when shrunk; 0 or 2 when the history is valid or unknown\n"
-    "        (nothing to shrink). --time-limit: for the whole shrink (60).\n"
+    "        (nothing to shrink). --time-limit: for the whole shrink (60).\n";
+
+static const char help_schedule[] =
     "  schedule SCENARIO [--seed N]\n"
     "        Print the fault schedule a run of SCENARIO with seed N would\n"
     "        follow (times, fault kinds, target draws): the same seed gives\n"
-    "        the same schedule.\n"
+    "        the same schedule, each fault with the targets and parameters\n"
+    "        it would draw; then the scenario's reactive rules.\n";
+
+static const char help_report[] =
     "  report RUN_DIR\n"
     "        (Re)write RUN_DIR/report.html, the run's self-contained report\n"
-    "        (timeline, faults, latency, node summaries), with python3.\n"
-    "  help  This text.\n"
+    "        (timeline, faults, latency, node summaries), with python3.\n";
+
+static const char help_tail[] =
+    "  help, --help  This text; COMMAND --help: that command's alone.\n"
+    "  --version     The version.\n"
     "\n"
     "Exit codes: 0 valid, 1 invalid, 2 unknown (a checker limit was\n"
-    "reached), 3 bad input or usage, 4 harness failure, 5 interrupted.\n";
+    "reached: see check --help), 3 bad input or usage, 4 harness failure,\n"
+    "5 interrupted.\n";
+
+static const char *const helps[] = {help_run,    help_check,    help_repro,
+                                    help_shrink, help_schedule, help_report};
+
+static void usage(FILE *out)
+{
+    fputs("usage: faultline COMMAND [OPTIONS]\n\nCommands:\n", out);
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++) {
+        fputs(helps[i], out);
+    }
+    fputs(help_tail, out);
+}
+
+/* One command's usage, for COMMAND --help (stdout) and its errors. */
+static void command_usage(FILE *out, const char *help)
+{
+    fprintf(out, "usage: faultline%s", help + 1);
+}
 
 /* The folder of this executable: taskd is built beside it. */
 static void own_dir(char *buf, size_t size)
@@ -89,6 +148,68 @@ static void own_dir(char *buf, size_t size)
     }
     exe[n] = '\0';
     snprintf(buf, size, "%s", dirname(exe));
+}
+
+/* run --help's list of seeded bugs: taskd's own (`taskd --list-bugs`,
+ * one "NAME<TAB>description" a line), so that it can't go stale. */
+static void print_bugs(FILE *out, const char *bin_dir)
+{
+    char taskd[PATH_MAX + 8];
+    char line[512];
+    int fds[2], status = 0, n = 0;
+    pid_t pid;
+    FILE *in;
+
+    snprintf(taskd, sizeof taskd, "%s/taskd", bin_dir);
+    fputs("        Bugs of taskd (--bug NAME):\n", out);
+    fflush(out);
+    if (pipe(fds) != 0) {
+        goto unavailable;
+    }
+    pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(fds[1], STDOUT_FILENO);
+        if (null >= 0) {
+            dup2(null, STDIN_FILENO);
+            dup2(null, STDERR_FILENO);
+        }
+        close(fds[0]);
+        close(fds[1]);
+        execl(taskd, taskd, "--list-bugs", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    in = pid > 0 ? fdopen(fds[0], "r") : NULL;
+    if (in == NULL) {
+        close(fds[0]);
+        goto unavailable;
+    }
+    /* Kept until taskd's answer is known to be good. */
+    char listed[4096] = "";
+    size_t used = 0;
+    while (fgets(line, sizeof line, in) != NULL) {
+        char *tab = strchr(line, '\t');
+        line[strcspn(line, "\n")] = '\0';
+        if (tab == NULL) {
+            continue;
+        }
+        *tab = '\0';
+        if (used < sizeof listed) {
+            used += (size_t)snprintf(listed + used, sizeof listed - used,
+                                     "          %-20s %s\n", line, tab + 1);
+        }
+        n++;
+    }
+    fclose(in);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && n > 0) {
+        fputs(listed, out);
+        return;
+    }
+unavailable:
+    fputs("          (taskd --list-bugs unavailable)\n", out);
 }
 
 static int parse_double(const char *flag, const char *s, double *out)
@@ -158,10 +279,11 @@ static int cmd_run(int argc, char **argv)
             o.runs_dir = optarg;
             break;
         case 'h':
-            fputs(usage, stdout);
+            command_usage(stdout, help_run);
+            print_bugs(stdout, bin_dir);
             return 0;
         default:
-            fputs(usage, stderr);
+            command_usage(stderr, help_run);
             return EXIT_BAD_INPUT;
         }
     }
@@ -212,6 +334,7 @@ static int cmd_check(int argc, char **argv)
         {"threads", required_argument, NULL, 'T'},
         {"no-split", no_argument, NULL, 'w'},
         {"export-edn", required_argument, NULL, 'e'},
+        {"initial", required_argument, NULL, 'i'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -239,6 +362,9 @@ static int cmd_check(int argc, char **argv)
             break;
         case 'e':
             o.export_edn = optarg;
+            break;
+        case 'i':
+            o.initial = optarg;
             break;
         case 't':
             if (parse_double("--time-limit", optarg, &o.time_limit_s) != 0) {
@@ -274,16 +400,24 @@ static int cmd_check(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            fputs(usage, stdout);
+            command_usage(stdout, help_check);
             return 0;
         default:
-            fputs(usage, stderr);
+            command_usage(stderr, help_check);
             return EXIT_BAD_INPUT;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "faultline check: expected one FILE or RUN_DIR\n");
+    if (optind >= argc) {
+        fprintf(stderr, "faultline check: expected FILE or RUN_DIR\n");
         return EXIT_BAD_INPUT;
+    }
+    if (check_many_wanted(argv + optind, argc - optind)) {
+        if (o.export_edn != NULL) {
+            fprintf(stderr, "faultline check: --export-edn takes one "
+                            "history\n");
+            return EXIT_BAD_INPUT;
+        }
+        return check_many(argv + optind, argc - optind, &o, json, o.threads);
     }
     code = check_path(argv[optind], &o, &res);
     if (json && res.verdict != NULL) {
@@ -291,7 +425,8 @@ static int cmd_check(int argc, char **argv)
         fputc('\n', stdout);
     } else if (res.summary[0] != '\0') {
         fprintf(code >= EXIT_BAD_INPUT ? stderr : stdout, "%s%s\n",
-                code >= EXIT_BAD_INPUT ? "faultline: " : "", res.summary);
+                code >= EXIT_BAD_INPUT ? "faultline check: " : "",
+                res.summary);
     }
     json_decref(res.verdict);
     /* The run's report shows the verdict just rewritten. */
@@ -299,6 +434,9 @@ static int cmd_check(int argc, char **argv)
         bool piped = json || (o.export_edn != NULL &&
                               strcmp(o.export_edn, "-") == 0);
         refresh_report(argv[optind], piped ? stderr : stdout);
+        if (!piped) {
+            summary_print_explanation(stdout, argv[optind]);
+        }
     }
     return code;
 }
@@ -307,6 +445,7 @@ static int cmd_schedule(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct nemesis_step *steps;
@@ -317,8 +456,16 @@ static int cmd_schedule(int argc, char **argv)
     int c, n;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c != 's' || parse_u64("--seed", optarg, &seed) != 0) {
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'h') {
+            command_usage(stdout, help_schedule);
+            return 0;
+        }
+        if (c != 's') {
+            command_usage(stderr, help_schedule);
+            return EXIT_BAD_INPUT;
+        }
+        if (parse_u64("--seed", optarg, &seed) != 0) {
             return EXIT_BAD_INPUT;
         }
         has_seed = true;
@@ -348,6 +495,10 @@ static int cmd_schedule(int argc, char **argv)
     printf("scenario %s, seed %llu: %d faults in %.0f s\n", s.name,
            (unsigned long long)seed, n, s.duration_s);
     nemesis_plan_print(stdout, &s, steps, n);
+    if (s.nemesis.rules.n > 0) { /* reactive rules, live in the fault phase */
+        printf("reactive rules (fault phase only, decided per node event):\n");
+        rule_print(stdout, &s.nemesis.rules);
+    }
     free(steps);
     return 0;
 }
@@ -360,7 +511,7 @@ static int cmd_report(int argc, char **argv)
 
     if (argc != 2 || argv[1][0] == '-') {
         if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-            fputs(usage, stdout);
+            command_usage(stdout, help_report);
             return 0;
         }
         fprintf(stderr, "faultline report: expected one RUN_DIR\n");
@@ -399,10 +550,10 @@ static int cmd_repro(int argc, char **argv)
             o.runs_dir = optarg;
             break;
         case 'h':
-            fputs(usage, stdout);
+            command_usage(stdout, help_repro);
             return 0;
         default:
-            fputs(usage, stderr);
+            command_usage(stderr, help_repro);
             return EXIT_BAD_INPUT;
         }
     }
@@ -441,10 +592,10 @@ static int cmd_shrink(int argc, char **argv)
             }
             break;
         case 'h':
-            fputs(usage, stdout);
+            command_usage(stdout, help_shrink);
             return 0;
         default:
-            fputs(usage, stderr);
+            command_usage(stderr, help_shrink);
             return EXIT_BAD_INPUT;
         }
     }
@@ -485,9 +636,14 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
         strcmp(cmd, "-h") == 0) {
-        fputs(usage, stdout);
+        usage(stdout);
         return argc > 1 ? 0 : EXIT_BAD_INPUT;
     }
-    fprintf(stderr, "faultline: unknown command \"%s\"\n\n%s", cmd, usage);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("faultline %s\n", faultline_version());
+        return 0;
+    }
+    fprintf(stderr, "faultline: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
     return EXIT_BAD_INPUT;
 }

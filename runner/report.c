@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "runner/sandbox.h"
+#include "runner/version.h"
 
 static int find_script(const char *bin_dir, char *path, size_t size)
 {
@@ -49,6 +50,8 @@ int report_write(const char *bin_dir, const char *run_dir, int log_fd,
         snprintf(err, errlen, "no report: %s: %s", python, strerror(-rv));
         return rv;
     }
+    /* The page says which faultline wrote it. */
+    setenv("FAULTLINE_VERSION", faultline_version(), 1);
     argv[0] = (char *)python;
     argv[1] = script;
     argv[2] = (char *)run_dir;

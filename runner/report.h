@@ -1,6 +1,6 @@
 /* report: write a run directory's report.html with report/report.py. */
-#ifndef FAULTLINE_REPORT_H
-#define FAULTLINE_REPORT_H
+#ifndef FAULTLINE_RUNNER_REPORT_H
+#define FAULTLINE_RUNNER_REPORT_H
 
 #include <stddef.h>
 
@@ -18,4 +18,4 @@
 int report_write(const char *bin_dir, const char *run_dir, int log_fd,
                  char *err, size_t errlen);
 
-#endif /* FAULTLINE_REPORT_H */
+#endif /* FAULTLINE_RUNNER_REPORT_H */

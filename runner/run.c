@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checker/registry.h"
 #include "histories/history.h"
 #include "nemesis/nemesis.h"
 #include "nodes/client.h"
@@ -36,6 +37,8 @@
 #include "runner/rng.h"
 #include "runner/sandbox.h"
 #include "runner/scenario.h"
+#include "runner/summary.h"
+#include "runner/version.h"
 #include "runner/workload.h"
 
 #define LEADER_WAIT_MS 30000
@@ -49,6 +52,8 @@ static const char *const phase_names[] = {"start", "faults", "recovery",
                                           "drain", "stop",   "done"};
 
 struct run {
+    char checkers[128]; /* the history header's checkers, comma-separated */
+    const char *model;  /* and its model (the registry's), or NULL */
     uv_loop_t loop;
     struct scenario s;
     uint64_t seed;
@@ -78,9 +83,12 @@ struct run {
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
     char fault_kinds[256];        /* "kill 3, partition 1" */
+    char reactive[384];           /* reactive rules: fires and latency */
     struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
+    struct summary_fails fails; /* client ops' fails, by error */
+    double interrupted_at;      /* s since time 0, at the first signal */
     bool configuration_asked; /* configuration.json (membership systems) */
 };
 
@@ -139,6 +147,9 @@ static void record_event(void *arg, struct history_event *e)
     struct run *r = arg;
     int rv;
     e->time = (int64_t)(uv_hrtime() - r->t0);
+    if (e->type == HISTORY_FAIL && e->process != HISTORY_NEMESIS) {
+        summary_fail_add(&r->fails, e->error);
+    }
     rv = history_writer_append(r->history, e);
     if (rv != 0 && r->write_errors++ == 0) {
         /* The history is the run's product: without it the verdict would
@@ -231,7 +242,8 @@ static void progress(struct run *r)
     double total = r->s.duration_s + r->s.recovery_s;
     const struct workload_stats *st;
     char faults[256] = "";
-    char line[768];
+    char why[160] = "";
+    char line[1024];
 
     if (r->workload == NULL || r->phase > P_DRAIN || r->phase < P_FAULTS) {
         return;
@@ -248,12 +260,14 @@ static void progress(struct run *r)
     if (r->nemesis != NULL) {
         nemesis_describe(r->nemesis, faults, sizeof faults);
     }
+    summary_fails_format(&r->fails, 3, why, sizeof why);
     snprintf(line, sizeof line,
-             "[%6.1fs/%.0fs] %-8s ops %lld (%.0f/s) ok %lld fail %lld "
+             "[%6.1fs/%.0fs] %-8s ops %lld (%.0f/s) ok %lld fail %lld%s%s%s "
              "info %lld | nodes up %d/%d | faults: %s",
              elapsed, total, phase_names[r->phase], (long long)st->invoked,
              r->rate, (long long)st->ok, (long long)st->fail,
-             (long long)st->info, cluster_up(&r->cluster), r->cluster.n,
+             why[0] ? " (" : "", why, why[0] ? ")" : "", (long long)st->info,
+             cluster_up(&r->cluster), r->cluster.n,
              faults[0] ? faults : "none");
     if (r->tty) {
         say_live(r, line);
@@ -361,6 +375,11 @@ static void close_all(struct run *r)
     if (r->nemesis != NULL) {
         r->faults = nemesis_count(r->nemesis);
         nemesis_count_kinds(r->nemesis, r->fault_kinds, sizeof r->fault_kinds);
+        /* reactive rules: fires and event-to-fault latency */
+        nemesis_reactive_summary(r->nemesis, r->reactive, sizeof r->reactive);
+        if (r->reactive[0] != '\0') {
+            run_log(r, "%s", r->reactive);
+        }
     }
     nemesis_free(r->nemesis);
     r->nemesis = NULL;
@@ -471,7 +490,9 @@ static void mark_interrupted(struct run *r, int signum)
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct run *r = h->data;
-    r->interrupts++;
+    if (r->interrupts++ == 0) {
+        r->interrupted_at = (double)(uv_hrtime() - r->t0) / 1e9;
+    }
     r->exit_code = EXIT_INTERRUPTED;
     say(r, "\nfaultline: %s: stopping the nodes%s\n", strsignal(signum),
         r->interrupts > 1 ? " now (SIGKILL)" : "");
@@ -628,6 +649,23 @@ static int setup(struct run *r, const struct run_options *o)
         fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
         return EXIT_HARNESS;
     }
+    /* What judges this history: the checker registry's entry for the
+     * workload, recorded so that check, shrink and the report need not
+     * guess. */
+    {
+        const struct registry_workload *rw =
+            registry_workload(r->s.workload.name);
+        size_t used = 0;
+        r->checkers[0] = '\0';
+        for (int k = 0; rw != NULL && k < REGISTRY_MAX_CHECKERS &&
+                        rw->checkers[k] != NULL;
+             k++) {
+            used += (size_t)snprintf(r->checkers + used,
+                                     sizeof r->checkers - used, "%s%s",
+                                     k ? ", " : "", rw->checkers[k]);
+        }
+        r->model = rw != NULL ? rw->model : NULL;
+    }
     header = (struct history_header){
         .version = HISTORY_FORMAT_VERSION,
         .scenario = r->s.name,
@@ -635,6 +673,9 @@ static int setup(struct run *r, const struct run_options *o)
         .start_wall = wall,
         .system = r->s.db.name,
         .workload = r->s.workload.name,
+        .checkers = r->checkers[0] != '\0' ? r->checkers : NULL,
+        .model = (char *)r->model,
+        .faultline_version = (char *)faultline_version(),
     };
     snprintf(path, sizeof path, "%s/history.jsonl", r->dir);
     r->t0 = uv_hrtime();
@@ -729,17 +770,46 @@ static void print_summary(struct run *r, const struct check_result *res)
     if (open > 0) {
         printf(", %lld open at the end", (long long)open);
     }
+    putchar('\n');
+    summary_print_fails(stdout, &r->fails);
     if (r->faults > 0) {
-        printf("\nfaultline: faults injected: %d (%s)\n", r->faults,
+        printf("faultline: faults injected: %d (%s)\n", r->faults,
                r->fault_kinds);
     } else {
-        printf("\nfaultline: faults injected: none\n");
+        printf("faultline: faults injected: none\n");
+    }
+    if (r->reactive[0] != '\0') {
+        printf("faultline: %s\n", r->reactive);
     }
     printf("faultline: node restarts: %s; %d unplanned node exits\n",
            restarted > 0 ? restarts : "none", crashes);
     if (res != NULL) {
         printf("faultline: %s\n", res->summary);
     }
+}
+
+/* An interrupted run still says what its history shows so far: the
+ * verdict of the recorded part, marked partial (check_path reads the
+ * "interrupted" marker); the exit code stays EXIT_INTERRUPTED. */
+static void interrupted_summary(struct run *r, const char *bin_dir)
+{
+    struct check_options copts = {
+        .time_limit_s = r->s.checker.time_limit_s,
+        .memory_mb = r->s.checker.memory_mb,
+    };
+    struct check_result result;
+
+    printf("faultline: partial: interrupted at %.1f s; the verdict of the "
+           "history recorded until then:\n",
+           r->interrupted_at);
+    check_path(r->dir, &copts, &result);
+    json_decref(result.verdict);
+    print_summary(r, &result);
+    write_report(r, bin_dir);
+    summary_print_explanation(stdout, r->dir);
+    printf("faultline: run interrupted; history kept in %s\n"
+           "faultline: run directory %s\n",
+           r->dir, r->dir);
 }
 
 int run_scenario(const struct run_options *o)
@@ -800,6 +870,11 @@ int run_scenario(const struct run_options *o)
     history_writer_free(r->history);
     r->history = NULL;
 
+    if (r->exit_code == EXIT_INTERRUPTED) {
+        code = r->exit_code;
+        interrupted_summary(r, o->bin_dir);
+        goto out;
+    }
     if (r->exit_code >= 0) {
         code = r->exit_code;
         print_summary(r, NULL);
@@ -819,6 +894,7 @@ int run_scenario(const struct run_options *o)
     json_decref(result.verdict);
     print_summary(r, &result);
     write_report(r, o->bin_dir);
+    summary_print_explanation(stdout, r->dir);
     printf("faultline: run directory %s\n", r->dir);
 
 out:

@@ -335,9 +335,12 @@ static int set_nemesis_key(struct scenario *s, const char *key, json_t *v,
 {
     const struct nemesis_ops *ops;
     bool owned = false;
-    int rv = set_shared(&nemesis_table, s, key, v, origin, "nemesis", err,
-                        errlen);
+    int rv;
 
+    if (strcmp(key, "rules") == 0) { /* reactive: nemesis/rule.c */
+        return rule_parse(v, origin, &s->nemesis.rules, err, errlen);
+    }
+    rv = set_shared(&nemesis_table, s, key, v, origin, "nemesis", err, errlen);
     if (rv != -ENOENT) {
         return rv;
     }
@@ -356,6 +359,7 @@ static int set_nemesis_key(struct scenario *s, const char *key, json_t *v,
         size_t used;
         settings_keys(&nemesis_table, keys, sizeof keys);
         used = strlen(keys);
+        used += (size_t)snprintf(keys + used, sizeof keys - used, ", rules");
         for (int i = 0; (ops = nemesis_kind_at(i)) != NULL; i++) {
             char more[256];
             settings_keys(ops->settings, more, sizeof more);
@@ -525,7 +529,20 @@ static int validate(const char *origin, struct scenario *s, char *err,
             return rv;
         }
     }
-    return 0;
+    /* reactive: rules name this db's events and faults it can take */
+    for (int i = 0; i < s->nemesis.rules.n; i++) {
+        const struct nemesis_ops *ops =
+            nemesis_find(s->nemesis.rules.rule[i].fault);
+        unsigned missing = ops != NULL ? nemesis_needs(s, ops) & ~db->caps : 0;
+        if (missing != 0) {
+            return fail(err, errlen,
+                        "%s: \"nemesis.rules[%d].fault\": the fault %s needs "
+                        "a system that %s; %s does not",
+                        origin, i, ops->name, db_cap_text(missing), db->name);
+        }
+    }
+    return rule_validate(&s->nemesis.rules, db->events, s->db.name,
+                         origin, err, errlen);
 }
 
 int scenario_from_json(json_t *obj, const char *origin, struct scenario *s,
@@ -623,6 +640,9 @@ json_t *scenario_to_json(const struct scenario *s)
         settings_to_json(ops->settings,
                          s->nemesis.kinds[nemesis_kind_index(ops)], sec);
     }
+    if (s->nemesis.rules.n > 0) { /* reactive */
+        json_object_set_new(sec, "rules", rule_to_json(&s->nemesis.rules));
+    }
     json_object_set_new(top, "nemesis", sec);
 
     sec = json_object();
@@ -649,5 +669,5 @@ bool scenario_has_fault(const struct scenario *s, const char *fault)
             return true;
         }
     }
-    return false;
+    return rule_uses_fault(&s->nemesis.rules, fault); /* reactive */
 }

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "nemesis/rule.h"
 #include "plugin/settings.h"
 
 #define SCENARIO_MAX_FAULTS 8
@@ -66,6 +67,8 @@ struct scenario {
         /* Each fault kind's own settings, by its place in the registry. */
         alignas(max_align_t) unsigned char
             kinds[SCENARIO_MAX_KINDS][SCENARIO_KIND_BYTES];
+        /* reactive: faults on node events (nemesis/rule.h) */
+        struct nemesis_rules rules;
     } nemesis;
 
     struct {
@@ -101,7 +104,8 @@ int scenario_set(struct scenario *s, const char *path, json_t *v,
 /* The resolved scenario (every field, with the seed), as a new reference. */
 json_t *scenario_to_json(const struct scenario *s);
 
-/* True when the scenario's nemesis includes @fault. */
+/* True when the scenario's nemesis includes @fault (in nemesis.faults or
+ * in a reactive rule). */
 bool scenario_has_fault(const struct scenario *s, const char *fault);
 
 /* The settings of the system under test, of the workload kind, and of the

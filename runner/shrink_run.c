@@ -13,11 +13,9 @@
 
 #include "checker/linearizable.h"
 #include "checker/model.h"
-#include "checker/lease.h"
-#include "checker/queue.h"
+#include "checker/registry.h"
 #include "checker/report.h"
 #include "checker/requests.h"
-#include "checker/set.h"
 #include "checker/shrink.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
@@ -27,57 +25,28 @@
 
 #define DEFAULT_TIME_S 60
 
-/* Does @h hold task operations (the tasks workload)? */
-static bool has_tasks(const struct history *h)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        const char *f = h->events[i].f;
-        if (h->events[i].process != HISTORY_NEMESIS &&
-            (strcmp(f, "create") == 0 || strcmp(f, "update") == 0 ||
-             strcmp(f, "list") == 0)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* The model: --model, the run's scenario, else the op names. */
-static const struct model *pick_model(const char *given, const char *dir,
-                                      const struct history *h)
+/* The run's scenario workload (copied into @buf), when @dir has a
+ * scenario.json that loads; "" otherwise. */
+static const char *scenario_workload(const char *dir, char *buf, size_t size)
 {
     char path[PATH_MAX + 32], err[512];
     struct scenario s;
 
-    if (given != NULL) {
-        return model_find(given);
-    }
-    if (has_tasks(h)) {
-        return model_find("task-record");
-    }
+    buf[0] = '\0';
     if (dir != NULL) {
         snprintf(path, sizeof path, "%s/scenario.json", dir);
         scenario_defaults(&s);
-        if (scenario_load(path, &s, err, sizeof err) == 0 &&
-            model_find(s.workload.name) != NULL) {
-            return model_find(s.workload.name);
+        if (scenario_load(path, &s, err, sizeof err) == 0) {
+            snprintf(buf, size, "%s", s.workload.name);
         }
     }
-    for (size_t i = 0; i < h->n; i++) {
-        const char *f = h->events[i].f;
-        if (h->events[i].process == HISTORY_NEMESIS) {
-            continue;
-        }
-        if (strcmp(f, "get") == 0 || strcmp(f, "put") == 0 ||
-            strcmp(f, "append") == 0) {
-            return model_find("kv");
-        }
-    }
-    return model_find("cas-register");
+    return buf;
 }
 
-static int write_history(const char *path, const struct history *h)
+static int write_history(const char *path, const struct history *h,
+                         const struct history_header *original)
 {
-    struct history_header header = h->header;
+    struct history_header header = *original; /* its workload and checkers */
     struct history_writer *w;
     int rv = 0;
 
@@ -118,6 +87,7 @@ struct outputs {
     char hist_path[PATH_MAX + 32];
     char out_path[PATH_MAX + 64];
     char verdict_path[PATH_MAX + 64];
+    const struct history_header *header; /* the original's (borrowed) */
 };
 
 /* Write the shrunk history @out and @vj (its verdict, stolen), print the
@@ -139,7 +109,7 @@ static int finish(const struct outputs *p, const struct history *out,
                   (json_int_t)st->ops_after, "checks", (json_int_t)st->checks,
                   "seconds", st->seconds, "minimal", !st->time_out,
                   "original_indices", indices));
-    if (write_history(p->out_path, out) != 0 ||
+    if (write_history(p->out_path, out, p->header) != 0 ||
         json_dump_file(vj, p->verdict_path,
                        JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
         fprintf(stderr, "faultline shrink: writing %s: %s\n", p->out_path,
@@ -154,36 +124,39 @@ static int finish(const struct outputs *p, const struct history *out,
     for (size_t i = 0; i < out->n; i++) {
         print_event(&out->events[i], (size_t)orig[i]);
     }
-    printf("faultline: %s\nfaultline: wrote %s and %s\n", summary,
-           p->out_path, p->verdict_path);
+    printf("faultline: %s\n(indices are the original history's; in %s "
+           "the events are numbered from 0, and original_indices in %s "
+           "maps them back)\nfaultline: wrote %s and %s\n",
+           summary, p->out_path, p->verdict_path, p->out_path,
+           p->verdict_path);
     json_decref(vj);
     return code;
 }
 
+/* @out seen with the original history's indices: a shallow view (free
+ * view->events only) whose event i has index orig[i], so that what a
+ * checker says of it ("index 5378") names the original run's events, as
+ * the table above it does. Returns 0 or -ENOMEM. */
+static int original_view(const struct history *out, const int64_t *orig,
+                         struct history *view)
+{
+    *view = *out;
+    view->events = calloc(out->n + 1, sizeof *view->events);
+    if (view->events == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        view->events[i] = out->events[i];
+        view->events[i].index = orig[i];
+    }
+    return 0;
+}
+
 /* --- set, queue and lease anomalies --------------------------------------- */
-
-/* The checkers that report anomaly classes, and the op names of the
- * histories they read. */
-static const char *const set_fs[] = {"create", "update", "list", NULL};
-static const char *const queue_fs[] = {"enqueue", "claim", "ack", NULL};
-static const char *const lease_fs[] = {"acquire", "release", "holder", NULL};
-
-static const struct report_checker {
-    const char *name;
-    int (*run)(const struct history *h, struct report *out);
-    const char *const *fs;
-    bool project; /* shrink a projection on the anomaly's task */
-} report_checkers[] = {
-    {"set", checker_set, set_fs, true},
-    {"queue", checker_queue, queue_fs, false},
-    {"lease", checker_lease, lease_fs, false},
-};
-
-#define NREPORT (sizeof report_checkers / sizeof report_checkers[0])
 
 /* Does @h hold ops the checker @rc reads? */
 static bool reads_ops_of(const struct history *h,
-                         const struct report_checker *rc)
+                         const struct registry_checker *rc)
 {
     for (size_t i = 0; i < h->n; i++) {
         for (int k = 0; rc->fs[k] != NULL; k++) {
@@ -197,7 +170,7 @@ static bool reads_ops_of(const struct history *h,
 }
 
 struct report_test {
-    const struct report_checker *rc;
+    const struct registry_checker *rc;
     char kind[32]; /* the anomaly class that must stay ("lost") */
     /* The anomaly classes the original shows: no other may appear (taking
      * out an enqueue must not turn a double claim into a phantom too). */
@@ -220,7 +193,7 @@ static int test_report(const struct history *h, void *arg)
     struct report_test *t = arg;
     struct report rep;
     int hit = 0;
-    int rv = t->rc->run(h, &rep);
+    int rv = t->rc->report(h, &rep);
     if (rv == 0 && rep.result == VERDICT_INVALID) {
         for (size_t i = 0; i < rep.nclasses; i++) {
             const struct report_class *c = &rep.classes[i];
@@ -263,11 +236,10 @@ static int project(const struct history *h, const char *task,
         return -ENOMEM;
     }
     history_init(out);
-    out->header = h->header;
-    out->header.scenario = h->header.scenario ? strdup(h->header.scenario)
-                                              : NULL;
-    out->header.start_wall =
-        h->header.start_wall ? strdup(h->header.start_wall) : NULL;
+    if (history_header_copy(&out->header, &h->header) != 0) {
+        free(keep);
+        return -ENOMEM;
+    }
     for (size_t i = 0; i < h->n && rv == 0; i++) {
         struct history_event e = h->events[i];
         json_t *cut = NULL;
@@ -307,11 +279,11 @@ static int project(const struct history *h, const char *task,
 /* Shrink the anomaly of @h that @rep (the report of checker @rc) found.
  * Returns the exit code. */
 static int shrink_report(const struct outputs *p, const struct history *h,
-                         const struct report_checker *rc,
+                         const struct registry_checker *rc,
                          const struct report *rep, double time_s)
 {
     struct report_test t = {.rc = rc};
-    struct history proj, out;
+    struct history proj, out, view;
     struct shrink_stats st;
     struct report shrunk;
     const char *task = NULL;
@@ -373,12 +345,20 @@ static int shrink_report(const struct outputs *p, const struct history *h,
     for (size_t i = 0; i < out.n; i++) {
         orig[i] = proj_orig[idx[i]];
     }
-    rv = rc->run(&out, &shrunk);
+    rv = rc->report(&out, &shrunk);
     vj = report_to_json(&shrunk);
-    report_summary(&shrunk, text, sizeof text);
     code = rv == 0 && shrunk.result == VERDICT_INVALID ? EXIT_INVALID
                                                        : EXIT_HARNESS;
     report_close(&shrunk);
+    /* The line people read names the original's indices. */
+    if (original_view(&out, orig, &view) == 0) {
+        rv = rc->report(&view, &shrunk);
+        report_summary(&shrunk, text, sizeof text);
+        report_close(&shrunk);
+        free(view.events);
+    } else {
+        code = EXIT_HARNESS;
+    }
     code = finish(p, &out, orig, vj, text, &st,
                   rc->project ? "set, projected on one task" : rc->name,
                   code);
@@ -399,7 +379,7 @@ out_free:
 static int shrink_lin(const struct outputs *p, const struct history *h,
                       struct shrink_lin *lin, const char *key)
 {
-    struct history out;
+    struct history out, view;
     struct shrink_stats st;
     struct verdict v;
     size_t *idx = NULL;
@@ -424,8 +404,17 @@ static int shrink_lin(const struct outputs *p, const struct history *h,
     rv = requests_check(&out, lin->model, NULL, &v);
     code = rv == 0 && v.result == VERDICT_INVALID ? EXIT_INVALID : EXIT_HARNESS;
     vj = verdict_to_json(&v);
-    verdict_summary(&v, text, sizeof text);
     verdict_close(&v);
+    /* The line people read names the original's indices. */
+    if (orig != NULL && original_view(&out, orig, &view) == 0) {
+        requests_check(&view, lin->model, NULL, &v);
+        verdict_summary(&v, text, sizeof text);
+        verdict_close(&v);
+        free(view.events);
+    } else {
+        text[0] = '\0';
+        code = EXIT_HARNESS;
+    }
     if (orig != NULL) {
         code = finish(p, &out, orig, vj, text, &st, "linearizable, one key",
                       code);
@@ -445,24 +434,23 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     struct history h;
     struct history_error herr;
     struct shrink_lin lin = {0};
+    struct registry_choice choice = {0};
+    struct registry_plan plan;
     struct verdict v;
     struct report rep;
     struct stat sb;
     enum history_format fmt;
     const char *dir = NULL;
-    char text[1024];
+    char text[1024], workload[64];
     double time_s = o->time_s > 0 ? o->time_s : DEFAULT_TIME_S;
-    bool want_lin = o->checker == NULL || strcmp(o->checker, "linearizable") == 0;
-    bool known = want_lin;
+    bool want_lin, in_header, reports_unknown = false;
     int rv, code;
 
-    for (size_t i = 0; i < NREPORT && !known; i++) {
-        known = strcmp(o->checker, report_checkers[i].name) == 0;
-    }
-    if (!known) {
-        fprintf(stderr, "faultline shrink: --checker: \"%s\": expected "
-                        "linearizable, set, queue or lease\n",
-                o->checker);
+    if (o->checker != NULL && registry_checker(o->checker) == NULL) {
+        registry_known_checkers(text, sizeof text);
+        fprintf(stderr, "faultline shrink: --checker: unknown checker "
+                        "\"%s\" (known: %s)\n",
+                o->checker, text);
         return EXIT_BAD_INPUT;
     }
     if (stat(path, &sb) != 0) {
@@ -472,6 +460,12 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     if (S_ISDIR(sb.st_mode)) {
         dir = path;
         snprintf(p.hist_path, sizeof p.hist_path, "%s/history.jsonl", path);
+        if (stat(p.hist_path, &sb) != 0 && errno == ENOENT) {
+            fprintf(stderr, "faultline shrink: %s: no such file: not a run "
+                            "directory\n",
+                    p.hist_path);
+            return EXIT_BAD_INPUT;
+        }
         snprintf(p.out_path, sizeof p.out_path, "%s/shrunk.jsonl", path);
         snprintf(p.verdict_path, sizeof p.verdict_path,
                  "%s/shrunk.verdict.json", path);
@@ -487,40 +481,90 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         fprintf(stderr, "faultline shrink: %s\n", text);
         return EXIT_BAD_INPUT;
     }
+    p.header = &h.header;
+    history_retimed_warning(&h, p.hist_path, text, sizeof text);
+    if (text[0] != '\0') {
+        fprintf(stderr, "faultline shrink: %s\n", text);
+    }
+    {
+        size_t ops = 0;
+        for (size_t i = 0; i < h.n; i++) {
+            ops += h.events[i].process != HISTORY_NEMESIS;
+        }
+        if (ops == 0) { /* nothing to check is not valid (as check says) */
+            fprintf(stderr,
+                    "faultline shrink: %s: nothing to shrink: unknown: the "
+                    "history has no client operations\n",
+                    p.hist_path);
+            history_close(&h);
+            return EXIT_UNKNOWN;
+        }
+    }
+
+    /* The checkers check would run (the registry's plan); --model only
+     * picks the linearizability checker's model. */
+    choice.checkers = o->checker;
+    choice.workload = scenario_workload(dir, workload, sizeof workload);
+    rv = registry_plan(&h, &choice, &plan, &in_header, text, sizeof text);
+    if (rv == 0 && o->model != NULL) {
+        lin.model = model_find(o->model);
+        if (lin.model == NULL) {
+            char known[128];
+            registry_known_models(known, sizeof known);
+            snprintf(text, sizeof text,
+                     "--model: unknown model \"%s\" (known: %s)", o->model,
+                     known);
+            rv = -EINVAL;
+            in_header = false;
+        }
+    }
+    if (rv != 0) {
+        if (in_header) {
+            fprintf(stderr, "faultline shrink: %s:%d: %s\n", p.hist_path,
+                    h.header.line, text);
+        } else {
+            fprintf(stderr, "faultline shrink: %s\n", text);
+        }
+        history_close(&h);
+        return EXIT_BAD_INPUT;
+    }
+    if (lin.model == NULL) {
+        lin.model = plan.model;
+    }
+    want_lin = registry_plan_has(&plan, "linearizable") ||
+               (o->model != NULL && o->checker == NULL);
+    if (lin.model == NULL) {
+        lin.model = model_find("cas-register");
+    }
 
     /* The set, queue or lease checker first, for histories of their ops:
      * their anomalies (an acked create lost, a task claimed twice) say the
      * most. */
-    for (size_t i = 0; i < NREPORT; i++) {
-        const struct report_checker *rc = &report_checkers[i];
-        if ((o->checker != NULL && strcmp(o->checker, rc->name) != 0) ||
-            !reads_ops_of(&h, rc)) {
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct registry_checker *rc = plan.checkers[i];
+        if (rc->report == NULL || !reads_ops_of(&h, rc)) {
             continue;
         }
-        rv = rc->run(&h, &rep);
+        rv = rc->report(&h, &rep);
         if (rv == 0 && rep.result == VERDICT_INVALID) {
             code = shrink_report(&p, &h, rc, &rep, time_s);
             report_close(&rep);
             history_close(&h);
             return code;
         }
+        if (rv == 0 && rep.result == VERDICT_UNKNOWN) {
+            reports_unknown = true;
+        }
         report_close(&rep);
     }
 
-    lin.model = pick_model(o->model, dir, &h);
-    if (lin.model == NULL) {
-        fprintf(stderr, "faultline shrink: --model: unknown model \"%s\"\n",
-                o->model);
-        history_close(&h);
-        return EXIT_BAD_INPUT;
-    }
     lin.limits.time_s = time_s;
     lin.limits.memory_bytes = (size_t)1024 * 1024 * 1024;
     /* The whole history first: only an invalid one has something to
      * shrink, and its anomaly names the key to start from. */
     rv = want_lin ? requests_check(&h, lin.model, &lin.limits, &v) : 0;
     if (!want_lin || rv != 0 || v.result != VERDICT_INVALID) {
-        code = !want_lin                      ? EXIT_VALID
+        code = !want_lin ? (reports_unknown ? EXIT_UNKNOWN : EXIT_VALID)
                : rv != 0                      ? EXIT_BAD_INPUT
                : v.result == VERDICT_VALID ? EXIT_VALID
                                              : EXIT_UNKNOWN;
@@ -531,7 +575,7 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
                 "faultline shrink: %s: nothing to shrink: the history is "
                 "not invalid (%s)\n",
                 p.hist_path,
-                !want_lin ? "not invalid"
+                !want_lin ? (reports_unknown ? "unknown" : "valid")
                 : rv != 0 ? v.reason
                           : text);
         if (want_lin) {

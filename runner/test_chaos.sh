@@ -38,6 +38,14 @@ echo "test_chaos: healthy run: $oks ok ops, $kills kills"
 [ "$kills" -ge 4 ] || fail "expected at least 4 kills in 20 s, saw $kills"
 [ "$oks" -ge 500 ] || fail "expected at least 500 ok ops, saw $oks"
 grep -q '"seed": '"$seed" "$dir/scenario.json" || fail "scenario.json lacks the seed"
+head -1 "$dir/history.jsonl" | grep -qE '"faultline_version": ?"[0-9]' ||
+  fail "the history header lacks faultline_version: $(head -1 "$dir/history.jsonl")"
+# Fails are split by reason, in the progress lines and the summary: a
+# register run's cas_mismatch is the op's own answer, said as expected.
+grep -qE '^\[ *[0-9.]+s/[0-9]+s\] .* fail [0-9]+ \((cas_mismatch|not_leader|unreachable|timeout) [0-9]+' "$tmp/valid.out" ||
+  fail "the progress lines do not split fail by reason"
+grep -qE '^faultline: fail [0-9]+: cas_mismatch [0-9]+.*\(expected [0-9]+: the operations. own answers' "$tmp/valid.out" ||
+  fail "the summary does not split fail by reason"
 pgrep -f "$tmp/runs" >/dev/null && fail "node processes outlived the run"
 
 # 2. The buggy node: stale reads must be caught.
@@ -48,6 +56,9 @@ cat "$tmp/bug.out"
 dir=$(run_dir_of "$tmp/bug.out")
 [ "$code" -eq 1 ] || fail "stale-read run exited $code, want 1 (invalid)"
 grep -q '"valid": false' "$dir/verdict.json" 2>/dev/null || fail "stale-read verdict.json is not invalid"
+# Said in words too, naming the node that answered and what it was then.
+grep -qE '^faultline: in words: n[0-9] (answered|acknowledged) .* at [0-9.]+ s' "$tmp/bug.out" ||
+  fail "the stale-read run is not explained in words"
 
 # 3. Re-checking a stored run gives the same verdict.
 "$BIN/faultline" check "$dir" >/dev/null 2>&1

@@ -31,10 +31,11 @@ def c_verdict(binary, path, model):
 def one(args, model, i, tmp):
     rng = random.Random("%d/%s/%d" % (args.seed, model, i))
     ops = generate.construct(rng, model)
-    kind = ("valid", "mutated", "random")[i % 3]
+    kind = ("valid", "mutated", "random", "late")[i % 4]
     expect = True
-    if kind == "mutated":
-        m = generate.mutate(rng, model, ops)
+    if kind in ("mutated", "late"):
+        m = (generate.mutate if kind == "mutated" else
+             generate.mutate_late)(rng, model, ops)
         if m is None:
             kind = "valid"
         else:

@@ -6,6 +6,8 @@ left unknown, anywhere after its call); the model is run in that order and
 the results recorded, so that order is a witness.
 mutate(): the same history with one ok read's result replaced by a value
 no op ever writes, which no order can explain: invalid by construction.
+mutate_late(): the same, plus one op that writes that value, of unknown
+outcome, invoked after the read returned (too late for it): invalid too.
 scramble(): results drawn at random: no expected verdict, for comparing
 checkers only."""
 
@@ -176,6 +178,34 @@ def mutate(rng, model, ops):
     else:
         ops[i]["out"] = NEVER[model]
     return ops
+
+
+def mutate_late(rng, model, ops):
+    """mutate(), and an op writing the read's value invoked only after the
+    read returned (outcome unknown), or None if there is no ok read."""
+    m = mutate(rng, model, ops)
+    if m is None:
+        return None
+    i = next(i for i, (a, b) in enumerate(zip(ops, m)) if a is not b and
+             a.get("out") != b.get("out"))
+    r = m[i]
+    key, call = r["key"], r["ret"] + 1 + rng.randrange(3)
+    if model == "cas-register":
+        op = {"f": "write", "arg": NEVER[model]}
+    elif model == "kv":
+        op = {"f": rng.choice(["put", "append"]), "arg": NEVER[model]}
+    elif model == "task-record":
+        op = {"f": "update", "arg": {"rid": "late", "status": "never",
+                                     "expect_status": "pending"}}
+    else:
+        op = {"f": "acquire", "arg": {"rid": "late", "holder": "zz",
+                                      "ttl_ms": 100}}
+    op.update(key=key, call=call, ret=call + rng.randrange(3),
+              status="info",
+              process=1 + max(o["process"] for o in m) +
+              max([o["retry"]["process"] for o in m if o.get("retry")] or
+                  [0]))
+    return m + [op]
 
 
 def _random_holder(rng, now):

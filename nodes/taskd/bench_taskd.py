@@ -12,12 +12,22 @@ With --faultfs, each node's data directory is a faultfs mount
 namespace (the script re-runs itself under `unshare -m`; needs root): the
 same phases, to compare with the plain directory.
 
+Then the same load against a local 3-member etcd 3.4 (Debian's
+/usr/bin/etcd, when installed; --no-etcd skips it): puts and linearizable
+ranges through its v3 JSON gateway, one keep-alive HTTP/1.1 connection per
+client, to the leader; the etcd rows, for comparison.
+
 Usage: bench_taskd.py [--clients N] [--seconds S] [--faultfs [--no-sync]]
-       ($FAULTLINE_BIN/taskd)
+       [--no-etcd]   ($FAULTLINE_BIN/taskd)
 """
 
 import argparse
+import base64
+import http.client
+import json
 import os
+import socket
+import tempfile
 import shutil
 import subprocess
 import sys
@@ -53,17 +63,18 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-def phase(port, clients, seconds, make_request):
+def phase(port, clients, seconds, make_request, connect=None):
     """Run @clients threads against @port for @seconds; each sends
-    make_request(client, n) and waits for the reply. Returns (ops, errors,
-    latencies in seconds, elapsed)."""
+    make_request(client, n) and waits for the reply (on a taskd Conn, or
+    what connect(port) returns). Returns (ops, errors, latencies in
+    seconds, elapsed)."""
     lat = [[] for _ in range(clients)]
     errors = [0] * clients
     start = threading.Barrier(clients + 1)
     stop = [0.0]
 
     def run(c):
-        conn = Conn(port, timeout=10.0)
+        conn = (connect or (lambda p: Conn(p, timeout=10.0)))(port)
         n = 0
         start.wait()
         while time.perf_counter() < stop[0]:
@@ -89,12 +100,114 @@ def phase(port, clients, seconds, make_request):
     return len(all_lat), sum(errors), all_lat, elapsed
 
 
+class EtcdConn:
+    """One keep-alive HTTP/1.1 connection to etcd's JSON gateway; call()
+    takes (path, body) and answers {"ok": bool}."""
+
+    def __init__(self, port):
+        self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=10.0)
+
+    def call(self, req):
+        path, body = req
+        self.http.request("POST", path, json.dumps(body),
+                          {"Content-Type": "application/json"})
+        resp = self.http.getresponse()
+        reply = json.loads(resp.read() or b"{}")
+        return {"ok": resp.status == 200 and "error" not in reply}
+
+    def close(self):
+        self.http.close()
+
+
+def b64(s):
+    return base64.b64encode(s.encode()).decode()
+
+
+def free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def bench_etcd(args):
+    """The etcd rows: a 3-member cluster on loopback, puts and linearizable
+    ranges at its leader."""
+    etcd = "/usr/bin/etcd"
+    if not os.access(etcd, os.X_OK):
+        print("bench-etcd: skipped (no /usr/bin/etcd: Debian's etcd-server)")
+        return 0
+    top = tempfile.mkdtemp(prefix="etcd-bench-")
+    ports = free_ports(6)
+    names = ["n1", "n2", "n3"]
+    cluster = ",".join(f"{n}=http://127.0.0.1:{ports[3 + i]}"
+                       for i, n in enumerate(names))
+    procs = []
+    try:
+        for i, n in enumerate(names):
+            procs.append(subprocess.Popen(
+                [etcd, f"--name={n}", f"--data-dir={top}/{n}",
+                 f"--listen-client-urls=http://127.0.0.1:{ports[i]}",
+                 f"--advertise-client-urls=http://127.0.0.1:{ports[i]}",
+                 f"--listen-peer-urls=http://127.0.0.1:{ports[3 + i]}",
+                 f"--initial-advertise-peer-urls=http://127.0.0.1:{ports[3 + i]}",
+                 f"--initial-cluster={cluster}", "--initial-cluster-state=new",
+                 "--election-timeout=1000", "--heartbeat-interval=100",
+                 "--logger=zap", f"--log-outputs={top}/{n}.log"]))
+        leader = None
+        deadline = time.monotonic() + 20
+        while leader is None and time.monotonic() < deadline:
+            for i in range(3):
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", ports[i], timeout=1)
+                    c.request("POST", "/v3/maintenance/status", "{}")
+                    st = json.loads(c.getresponse().read())
+                    c.close()
+                    if st.get("leader") == st["header"]["member_id"]:
+                        leader = i
+                except (OSError, KeyError, ValueError):
+                    pass
+            if leader is None:
+                time.sleep(0.1)  # a poll of processes we just started
+        if leader is None:
+            print("bench-etcd: FAILED: no leader after 20 s", file=sys.stderr)
+            return 1
+        print(f"bench-etcd: {etcd}, 3 members on loopback, leader "
+              f"{names[leader]}, {args.clients} clients, {args.seconds:g} s per "
+              f"phase, JSON gateway (HTTP/1.1 keep-alive)")
+        phases = (
+            ("put       (register)",
+             lambda c, n: ("/v3/kv/put", {"key": b64(f"k{c}"),
+                                          "value": b64(str(n))})),
+            ("range     (register, linearizable)",
+             lambda c, n: ("/v3/kv/range", {"key": b64(f"k{c}")})),
+        )
+        for name, make in phases:
+            ops, errors, lat, elapsed = phase(ports[leader], args.clients,
+                                              args.seconds, make, EtcdConn)
+            print(f"  {name:36} {ops / elapsed:8.0f} ops/s   "
+                  f"p50 {percentile(lat, 50) * 1000:6.2f} ms   "
+                  f"p99 {percentile(lat, 99) * 1000:6.2f} ms   "
+                  f"({ops} ops, {errors} errors)")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(top, ignore_errors=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--faultfs", action="store_true",
                     help="run every node's data directory on faultfs")
+    ap.add_argument("--no-etcd", action="store_true",
+                    help="skip the etcd rows")
     ap.add_argument("--no-sync", action="store_true",
                     help="with --faultfs: faultfs --no-sync (syncs stay in "
                          "the model, not passed to the disk)")
@@ -150,7 +263,9 @@ def main():
             d.terminate()
             d.wait()
     shutil.rmtree(cl.dir)
-    return 0
+    if args.no_etcd or args.faultfs:
+        return 0
+    return bench_etcd(args)
 
 
 if __name__ == "__main__":

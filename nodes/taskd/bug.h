@@ -18,6 +18,12 @@ enum bug {
     BUG_LEADER_LOCAL_READ = 1u << 6, /* leader reads without a barrier */
     BUG_DEDUP_IN_MEMORY = 1u << 7,   /* request ids kept in leader memory */
     BUG_CHANGE_BEFORE_COMMIT = 1u << 8, /* membership change acked on submit */
+    /* The Raft layer: taskd's storage path under libraft (io_wrap.c). */
+    BUG_VOTE_NOT_PERSISTED = 1u << 9,  /* set_vote writes nothing */
+    BUG_TERM_NOT_PERSISTED = 1u << 10, /* set_term writes nothing */
+    BUG_APPEND_EARLY_ACK = 1u << 11,   /* appends acked before written */
+    BUG_TRUNCATE_SKIPPED = 1u << 12,   /* conflicting entries kept on disk */
+    BUG_SNAPSHOT_OFF_BY_ONE = 1u << 13, /* snapshot labelled index + 1 */
 };
 
 /* The bug named @name, or -ENOENT when no bug has that name. */
@@ -31,5 +37,9 @@ bool bug_on(unsigned bugs, enum bug b);
 
 /* Write one line per known bug ("  name  description") to @out. */
 void bug_list(FILE *out);
+
+/* Write one line per known bug, "name<TAB>description", to @out: what
+ * taskd --list-bugs prints, for programs. */
+void bug_list_tsv(FILE *out);
 
 #endif /* TASKD_BUG_H */

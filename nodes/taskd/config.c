@@ -28,6 +28,7 @@ enum {
     OPT_DEDUP_WINDOW,
     OPT_BUG,
     OPT_JOIN,
+    OPT_LIST_BUGS,
     OPT_HELP,
 };
 
@@ -45,6 +46,7 @@ static const struct option options[] = {
     {"dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW},
     {"bug", required_argument, NULL, OPT_BUG},
     {"join", no_argument, NULL, OPT_JOIN},
+    {"list-bugs", no_argument, NULL, OPT_LIST_BUGS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -63,7 +65,7 @@ void config_usage(FILE *out)
             "             [--election-timeout MS] [--heartbeat MS]\n"
             "             [--snapshot-threshold N] [--snapshot-trailing N]\n"
             "             [--request-timeout MS] [--dedup-window N]\n"
-            "             [--bug NAME]... [--help]\n"
+            "             [--bug NAME]... [--list-bugs] [--help]\n"
             "\n"
             "  --election-timeout MS    default 1000\n"
             "  --heartbeat MS           default 100, below the election "
@@ -84,9 +86,18 @@ void config_usage(FILE *out)
             "--peer then\n"
             "                           only gives client addresses for "
             "not_leader hints\n"
+            "  --list-bugs              print the seeded bugs, one a line: "
+            "NAME<TAB>description\n"
             "  --bug NAME               TEST ONLY: switch on a seeded bug "
             "(repeatable):\n");
     bug_list(out);
+    fprintf(out,
+            "\n"
+            "exit status: 0 after a clean shutdown (SIGTERM, SIGINT), --help "
+            "or --list-bugs;\n"
+            "1 when start-up failed; 2 on a usage error (unknown flag or "
+            "bug, bad value);\n"
+            "killed by SIGABRT after a storage error (fail-stop).\n");
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -343,7 +354,7 @@ int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
         case OPT_BUG:
             bug = bug_lookup(optarg);
             if (bug < 0) {
-                return fail(err, errlen, "--bug %s: unknown bug (see --help)",
+                return fail(err, errlen, "--bug %s: unknown bug (see --list-bugs)",
                             optarg);
             }
             cfg->bugs |= (unsigned)bug;
@@ -353,6 +364,8 @@ int config_parse(int argc, char *const argv[], struct config *cfg, char *err,
             break;
         case OPT_HELP:
             return CONFIG_HELP;
+        case OPT_LIST_BUGS:
+            return CONFIG_LIST_BUGS;
         case ':':
             return fail(err, errlen, "%s: missing value", flag);
         default:

@@ -11,6 +11,8 @@
 
 /* Returned by config_parse when --help was given. */
 #define CONFIG_HELP 1
+/* Returned by config_parse when --list-bugs was given. */
+#define CONFIG_LIST_BUGS 2
 
 struct config_peer {
     uint64_t id;
@@ -38,7 +40,8 @@ struct config {
 };
 
 /* Parse @argv into @cfg (which the caller allocates; it is filled with the
- * defaults first). Returns 0, CONFIG_HELP when --help was given, or -EINVAL
+ * defaults first). Returns 0, CONFIG_HELP when --help was given,
+ * CONFIG_LIST_BUGS when --list-bugs was (the first of the two wins), or -EINVAL
  * with a message naming the offending flag in @err. @argv is borrowed: every
  * string is copied. */
 int config_parse(int argc, char *const argv[], struct config *cfg, char *err,

@@ -1,15 +1,20 @@
 /* io_wrap: a shim over libraft's raft_io that checks the outcome of every
- * storage operation, so that a failed disk write stops the node; and the
- * libfiu fault points taskd/raft/{append,set_term,set_vote,snapshot_put},
- * which make an operation fail as the disk would (see io_wrap.c). */
+ * storage operation, so that a failed disk write stops the node; the libfiu
+ * fault points taskd/raft/{append,set_term,set_vote,snapshot_put}, which make
+ * an operation fail as the disk would; the protocol events that mark when
+ * Raft state became durable (term_persisted, vote_persisted,
+ * append_persisted, truncated, snapshot_install_start/end); and the
+ * Raft-layer seeded bugs of the storage path (see io_wrap.c, BUGS.md). */
 #ifndef TASKD_IO_WRAP_H
 #define TASKD_IO_WRAP_H
 
 #include <stdbool.h>
 
 #include <raft.h>
+#include <uv.h>
 
 struct io_wrap;
+struct append_shim;
 
 /* Called when a storage operation failed with an error that leaves the
  * node's durable state in doubt (see io_wrap_is_fatal). @op names the
@@ -27,6 +32,20 @@ struct io_wrap {
     io_wrap_error_cb on_error;
     void *data;
     bool closing;
+    unsigned bugs;         /* mask of enum bug (bug.h) */
+    raft_term term;        /* current term as far as we know: load, set_term */
+    raft_index last_index; /* of the log: load, append, truncate, install */
+    /* --bug append-early-ack: appends acknowledged, not yet written. */
+    uv_timer_t ack_timer;
+    uv_timer_t write_timer;
+    bool timers;
+    struct append_shim *to_ack;
+    struct append_shim **to_ack_tail;
+    struct append_shim *to_write;
+    struct append_shim **to_write_tail;
+    int (*load)(struct raft_io *io, raft_term *term, raft_id *voted_for,
+                struct raft_snapshot **snapshot, raft_index *start_index,
+                struct raft_entry *entries[], size_t *n_entries);
     void (*close)(struct raft_io *io, raft_io_close_cb cb);
     int (*append)(struct raft_io *io, struct raft_io_append *req,
                   const struct raft_entry entries[], unsigned n,
@@ -40,14 +59,23 @@ struct io_wrap {
                         raft_io_snapshot_put_cb cb);
 };
 
-/* Route @w->io's append, truncate, set_term, set_vote and snapshot_put
- * through checks that call @on_error on a fatal status, synchronous or in
- * the completion callback. @data is for the caller (w->data).
+/* Route @w->io's load, append, truncate, set_term, set_vote and
+ * snapshot_put through checks that call @on_error on a fatal status,
+ * synchronous or in the completion callback, and emit an event each time
+ * one succeeded (README.md, Events). @data is for the caller (w->data).
  *
  * Also works around a libraft 0.15 crash at close (see append_cb in
  * io_wrap.c): once io->close was called, appends completing with
  * RAFT_CANCELED are reported to libraft as completed. */
 void io_wrap_install(struct io_wrap *w, io_wrap_error_cb on_error, void *data);
+
+/* Switch on the seeded bugs of the storage path that are set in @bugs (a
+ * mask of enum bug; the others are ignored): vote-not-persisted,
+ * term-not-persisted, append-early-ack, truncate-skipped,
+ * snapshot-off-by-one (BUGS.md). @loop (borrowed) runs the deferred writes
+ * of append-early-ack. Call after io_wrap_install(), before raft_start().
+ * Returns 0, or a libuv error when a timer could not be set up. */
+int io_wrap_set_bugs(struct io_wrap *w, uv_loop_t *loop, unsigned bugs);
 
 /* True for the statuses that mean storage failed: RAFT_IOERR, RAFT_NOSPACE
  * and RAFT_CORRUPT. Cancellations at shutdown are not fatal. */

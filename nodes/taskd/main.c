@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 
+#include "nodes/taskd/bug.h"
 #include "nodes/taskd/config.h"
 #include "nodes/taskd/node.h"
 
@@ -20,6 +21,10 @@ int main(int argc, char *argv[])
     rv = config_parse(argc, argv, &cfg, err, sizeof err);
     if (rv == CONFIG_HELP) {
         config_usage(stdout);
+        return 0;
+    }
+    if (rv == CONFIG_LIST_BUGS) {
+        bug_list_tsv(stdout);
         return 0;
     }
     if (rv != 0) {

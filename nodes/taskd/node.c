@@ -12,9 +12,12 @@
  * client listener and connections; raft_close, whose callback releases the
  * libraft backends; when the loop has no handles left, close SQLite.
  *
- * Raft state changes are seen by a check handle that runs after each loop
- * iteration: libraft 0.15 has no state-change callback, and state only
- * changes inside callbacks of this loop. */
+ * Raft state changes are seen by the watch: libraft 0.15 has no
+ * state-change callback, and state only changes inside callbacks of this
+ * loop, so a prepare handle (after the timers: election and heartbeat ticks)
+ * and a check handle (after I/O: messages, disk completions) look at it in
+ * the same loop iteration as the change, before the loop blocks again. The
+ * watch also reports the commit index when it moved (commit_advanced). */
 #include "nodes/taskd/node.h"
 
 #include <errno.h>
@@ -59,6 +62,7 @@ struct node {
     uv_signal_t sigterm;
     uv_signal_t sigint;
     uv_check_t watch;
+    uv_prepare_t prewatch;
     uv_timer_t summary;
     bool stopping;
     const char *stop_reason; /* for the last event, once the loop drained */
@@ -67,6 +71,7 @@ struct node {
     int last_state;
     raft_term last_term;
     raft_id last_leader;
+    raft_index last_commit;
     raft_index last_conf_index; /* committed */
     raft_index last_conf_uncommitted;
 
@@ -195,9 +200,8 @@ static json_t *leader_json(raft_id id)
     return id != 0 ? json_integer((json_int_t)id) : json_null();
 }
 
-static void watch_cb(uv_check_t *handle)
+static void watch(struct node *n)
 {
-    struct node *n = handle->data;
     struct raft *r = &n->raft;
     int state = raft_state(r);
     raft_term term = r->current_term;
@@ -214,10 +218,13 @@ static void watch_cb(uv_check_t *handle)
     if (state != n->last_state) {
         snprintf(name, sizeof name, "became_%s", api_state_name(state));
         event_emit(name,
-                   json_pack("{s:I, s:o, s:I, s:I}", "term", (json_int_t)term,
-                             "leader", leader_json(leader), "commit_index",
-                             (json_int_t)r->commit_index, "applied_index",
-                             (json_int_t)raft_last_applied(r)));
+                   json_pack("{s:I, s:o, s:I, s:I, s:b}", "term",
+                             (json_int_t)term, "leader", leader_json(leader),
+                             "commit_index", (json_int_t)r->commit_index,
+                             "applied_index", (json_int_t)raft_last_applied(r),
+                             "pre_vote",
+                             state == RAFT_CANDIDATE &&
+                                 r->candidate_state.in_pre_vote));
         n->last_state = state;
     }
     if (leader != n->last_leader) {
@@ -226,6 +233,14 @@ static void watch_cb(uv_check_t *handle)
                              "previous", leader_json(n->last_leader), "term",
                              (json_int_t)term));
         n->last_leader = leader;
+    }
+    if (r->commit_index != n->last_commit) {
+        event_emit("commit_advanced",
+                   json_pack("{s:I, s:I, s:I}", "commit",
+                             (json_int_t)r->commit_index, "previous",
+                             (json_int_t)n->last_commit, "term",
+                             (json_int_t)term));
+        n->last_commit = r->commit_index;
     }
     /* A new configuration is always a new (uncommitted or committed) index:
      * appended by the leader, received, committed, rolled back, or brought
@@ -236,6 +251,16 @@ static void watch_cb(uv_check_t *handle)
         n->last_conf_index = r->configuration_index;
         n->last_conf_uncommitted = r->configuration_uncommitted_index;
     }
+}
+
+static void watch_cb(uv_check_t *handle)
+{
+    watch(handle->data);
+}
+
+static void prewatch_cb(uv_prepare_t *handle)
+{
+    watch(handle->data);
 }
 
 static void summary_cb(uv_timer_t *handle)
@@ -281,6 +306,7 @@ static void node_stop(struct node *n, const char *why)
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->watch, NULL);
+    uv_close((uv_handle_t *)&n->prewatch, NULL);
     uv_close((uv_handle_t *)&n->summary, NULL);
     client_server_close(n->clients, NULL, NULL);
     n->clients = NULL;
@@ -370,10 +396,12 @@ static int start_handles(struct node *n)
     n->sigterm.data = n;
     n->sigint.data = n;
     n->watch.data = n;
+    n->prewatch.data = n;
     n->summary.data = n;
     uv_signal_init(&n->loop, &n->sigterm);
     uv_signal_init(&n->loop, &n->sigint);
     uv_check_init(&n->loop, &n->watch);
+    uv_prepare_init(&n->loop, &n->prewatch);
     uv_timer_init(&n->loop, &n->summary);
     rv = uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
     if (rv == 0) {
@@ -381,6 +409,9 @@ static int start_handles(struct node *n)
     }
     if (rv == 0) {
         rv = uv_check_start(&n->watch, watch_cb);
+    }
+    if (rv == 0) {
+        rv = uv_prepare_start(&n->prewatch, prewatch_cb);
     }
     if (rv == 0) {
         rv = uv_timer_start(&n->summary, summary_cb, SUMMARY_INTERVAL_MS,
@@ -457,6 +488,11 @@ int node_run(const struct config *cfg)
         goto err_transport;
     }
     io_wrap_install(&n->io, on_io_error, n);
+    rv = io_wrap_set_bugs(&n->io, &n->loop, cfg->bugs);
+    if (rv != 0) {
+        fprintf(stderr, "taskd: raft storage: %s\n", uv_strerror(rv));
+        goto err_io;
+    }
     fsm_raft_init(&n->fsm_raft, n->fsm, &n->raft);
 
     /* Advertise the address the peers know us by; listen on --raft. A

@@ -113,6 +113,19 @@ def test_bad_flags():
     p = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=WAIT)
     check(p.returncode == 0 and "stale-read" in p.stdout and "lost-claim" in p.stdout,
           "--help")
+    # --list-bugs: NAME<TAB>description, one a line, exit 0; each NAME is
+    # one --bug accepts, and the names of --help.
+    p = subprocess.run([BIN, "--list-bugs"], capture_output=True, text=True, timeout=WAIT)
+    rows = [line.split("\t") for line in p.stdout.splitlines()]
+    check(p.returncode == 0 and p.stderr == "" and len(rows) >= 14
+          and all(len(r) == 2 and r[0] and r[1] for r in rows), f"--list-bugs: {p}")
+    for name, _ in rows:
+        rc, err = run("--bug", name, "--help")
+        check(rc == 0, f"--bug {name} --help: rc {rc}: {err}")
+    for name in ("stale-read", "vote-not-persisted", "snapshot-off-by-one"):
+        check(name in [r[0] for r in rows], f"--list-bugs lacks {name}")
+    rc, err = run("--bug", "nope", "--list-bugs")
+    check(rc == 2 and "--bug nope" in err, f"unknown bug before --list-bugs: rc {rc}: {err}")
 
 
 def test_election_and_redirects(cl):

@@ -76,8 +76,9 @@ static void test_config_every_bug_has_a_name(void)
             n++;
         }
     }
-    CHECK(n == 9);
+    CHECK(n == 14);
     CHECK(bug_lookup("stale-read") == BUG_STALE_READ);
+    CHECK(bug_lookup("vote-not-persisted") == BUG_VOTE_NOT_PERSISTED);
     CHECK(bug_lookup("nope") == -ENOENT);
 }
 
@@ -86,6 +87,33 @@ static void test_config_help(void)
     char *argv[] = {"taskd", "--help"};
 
     CHECK(config_parse(ARGC(argv), argv, &cfg, err, sizeof err) == CONFIG_HELP);
+}
+
+static void test_config_list_bugs(void)
+{
+    char *argv[] = {"taskd", "--list-bugs"};
+    char *both[] = {"taskd", "--bug", "stale-read", "--list-bugs"};
+    char line[256];
+    FILE *out = tmpfile();
+    int n = 0;
+
+    CHECK(config_parse(ARGC(argv), argv, &cfg, err, sizeof err) ==
+          CONFIG_LIST_BUGS);
+    CHECK(config_parse(ARGC(both), both, &cfg, err, sizeof err) ==
+          CONFIG_LIST_BUGS);
+    /* One "NAME<TAB>description" line per bug, every NAME accepted. */
+    CHECK(out != NULL);
+    bug_list_tsv(out);
+    rewind(out);
+    while (fgets(line, sizeof line, out) != NULL) {
+        char *tab = strchr(line, '\t');
+        CHECK(tab != NULL && tab > line && tab[1] != '\n');
+        *tab = '\0';
+        CHECK(bug_lookup(line) > 0);
+        n++;
+    }
+    fclose(out);
+    CHECK(n == 14);
 }
 
 /* Each case: extra arguments after BASE and the flag the error must name. */
@@ -167,6 +195,7 @@ int main(void)
     test_config_takes_several_bugs_and_the_new_flags();
     test_config_every_bug_has_a_name();
     test_config_help();
+    test_config_list_bugs();
     test_config_errors_name_the_flag();
     test_config_requires_own_peer();
     test_config_join_needs_no_peers();
