@@ -1,7 +1,7 @@
 /* member-grow: add slots that are not members as fresh joiners and promote
  * them until there are nemesis.grow_to voters; stopping the fault removes
  * voters drawn at random (the leader and the initial ones too), stopping and
- * wiping each, until as many voters are left as there were before. */
+ * wiping each, until as many voters are left as the initial members. */
 #include "nemesis/membership.h"
 
 #include <errno.h>
@@ -60,7 +60,9 @@ static int grow_start(struct nemesis_env *env, struct rng *draw, void **state)
     if (gr == NULL) {
         return -ENOMEM;
     }
-    gr->back_to = voters;
+    /* Back to the initial configuration's size ("grow to 5, shrink to
+     * 3"), not to the voters now: another fault may have one out. */
+    gr->back_to = env->cluster->members;
     gr->f = member_fault_new(env, draw, "member-grow", slots, n, NULL);
     if (gr->f == NULL) {
         free(gr);

@@ -32,6 +32,7 @@ static int remove_stop(struct nemesis_env *env, void *state)
 {
     struct member_fault *f = state;
     int t = member_fault_node(f, 0);
+    member_fault_push(f, MEMBER_JOIN, t, NULL, 0); /* if it went down */
     member_fault_push(f, MEMBER_ADD, t, NULL, 0);
     member_fault_push(f, MEMBER_ASSIGN, t, "voter", 0);
     return member_fault_end(f);

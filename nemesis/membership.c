@@ -76,8 +76,14 @@ struct member_fault {
     bool aborted; /* the cluster stopped under it */
 };
 
-/* Nodes held by a membership fault (by index): one run per process. */
+/* Nodes held by a membership fault (by index), and the token that lets
+ * one fault at a time run its steps (the others wait in line, FIFO):
+ * changes are serial in the system anyway, and a fault's undo counts on
+ * the configuration its start left. One run per process. */
 static unsigned held;
+static struct member_fault *token;
+static struct member_fault *waiting[32];
+static int n_waiting;
 
 static const char *name_of(struct member_fault *f, int i)
 {
@@ -245,6 +251,52 @@ static void record_segment(struct member_fault *f, const char *name)
     f->committed = f->failed = f->unknown = 0;
 }
 
+static void again_cb(uv_timer_t *t);
+static void next_step(struct member_fault *f);
+
+/* Run @f's steps now if no other fault holds the token, else queue it. */
+static void kick(struct member_fault *f)
+{
+    if (token == NULL || token == f) {
+        token = f;
+        next_step(f);
+        return;
+    }
+    for (int k = 0; k < n_waiting; k++) {
+        if (waiting[k] == f) {
+            return;
+        }
+    }
+    if (n_waiting < (int)(sizeof waiting / sizeof waiting[0])) {
+        waiting[n_waiting++] = f;
+    }
+}
+
+/* @f has nothing to run (or is gone): the next in line runs, from the
+ * loop. */
+static void pass_token(struct member_fault *f)
+{
+    for (int k = 0; k < n_waiting; k++) {
+        if (waiting[k] == f) {
+            memmove(&waiting[k], &waiting[k + 1],
+                    sizeof waiting[0] * (size_t)(n_waiting - k - 1));
+            n_waiting--;
+            break;
+        }
+    }
+    if (token != f) {
+        return;
+    }
+    token = NULL;
+    if (n_waiting > 0) {
+        token = waiting[0];
+        memmove(&waiting[0], &waiting[1],
+                sizeof waiting[0] * (size_t)(n_waiting - 1));
+        n_waiting--;
+        uv_timer_start(&token->timer, again_cb, 0, 0);
+    }
+}
+
 static void close_cb(uv_handle_t *h)
 {
     struct member_fault *f = h->data;
@@ -261,6 +313,7 @@ static void release(struct member_fault *f)
     for (int k = 0; k < f->n; k++) {
         held &= ~(1u << f->nodes[k]);
     }
+    pass_token(f);
     json_decref(f->value);
     json_decref(f->request);
     json_decref(f->recorded);
@@ -343,6 +396,7 @@ static void abort_fault(struct member_fault *f)
         }
     }
     f->head = f->tail = 0;
+    pass_token(f);
     if (f->ending) {
         char end[48];
         snprintf(end, sizeof end, "%s-end", f->kind);
@@ -629,6 +683,8 @@ static void next_step(struct member_fault *f)
             f->head = f->tail = 0;
             if (f->ending) {
                 release(f);
+            } else {
+                pass_token(f);
             }
             return;
         }
@@ -753,7 +809,7 @@ void member_fault_run(struct member_fault *f)
     }
     push_back(f, (struct step){.act = ACT_STARTED, .node = -1});
     if (!f->busy) {
-        next_step(f);
+        kick(f);
     }
 }
 
@@ -771,7 +827,7 @@ int member_fault_end(struct member_fault *f)
     f->ending = true;
     push_back(f, (struct step){.act = ACT_ENDED, .node = -1});
     if (!f->busy) {
-        next_step(f);
+        kick(f);
     }
     return 0;
 }

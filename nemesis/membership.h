@@ -14,6 +14,10 @@
  * "error". "wipe" (SIGKILL, empty the data dir, the node will join afresh)
  * and "join" (start a node as a joiner) are recorded the same way.
  *
+ * One fault runs its steps at a time: a fault whose start or undo comes
+ * while another's steps run waits in line (FIFO) and then runs with the
+ * targets it drew, each step still conditional on the view.
+ *
  * A change that failed is tried again (3 times in all, 300 ms apart, each
  * attempt recorded), as an operator would after "busy".
  *
