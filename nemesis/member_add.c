@@ -11,7 +11,7 @@ static int add_start(struct nemesis_env *env, struct rng *draw, void **state)
     int slots[DB_MAX_NODES], n, t;
 
     nemesis_draw_selector(env, draw); /* as every kind: the same draws */
-    env->selector = NULL;              /* but a free slot is no target */
+    env->selector = NULL;             /* but a free slot is no target */
     n = env->replay != NULL ? member_replay_nodes(env, slots)
                             : member_free_slots(env, draw, slots);
     if (n == 0) {

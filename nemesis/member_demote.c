@@ -45,8 +45,7 @@ static const struct settings_table demote_table = {
 
 extern const struct nemesis_ops nemesis_member_demote;
 
-static int demote_start(struct nemesis_env *env, struct rng *draw,
-                        void **state)
+static int demote_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
     const struct demote_settings *d =
         nemesis_settings(env->s, &nemesis_member_demote);
@@ -56,10 +55,9 @@ static int demote_start(struct nemesis_env *env, struct rng *draw,
     int t, replayed[DB_MAX_NODES];
     const char *replay_role;
 
-    t = env->replay != NULL ? (member_replay_nodes(env, replayed) > 0
-                                   ? replayed[0]
-                                   : -1)
-                            : member_pick_voter(env, draw, selector, 2, false);
+    t = env->replay != NULL
+            ? (member_replay_nodes(env, replayed) > 0 ? replayed[0] : -1)
+            : member_pick_voter(env, draw, selector, 2, false);
     if (t < 0) {
         return -EAGAIN;
     }

@@ -4,17 +4,15 @@
 
 #include <errno.h>
 
-static int remove_start(struct nemesis_env *env, struct rng *draw,
-                        void **state)
+static int remove_start(struct nemesis_env *env, struct rng *draw, void **state)
 {
     const char *selector = nemesis_draw_selector(env, draw);
     struct member_fault *f;
     int t, replayed[DB_MAX_NODES];
 
-    t = env->replay != NULL ? (member_replay_nodes(env, replayed) > 0
-                                   ? replayed[0]
-                                   : -1)
-                            : member_pick_voter(env, draw, selector, 2, false);
+    t = env->replay != NULL
+            ? (member_replay_nodes(env, replayed) > 0 ? replayed[0] : -1)
+            : member_pick_voter(env, draw, selector, 2, false);
     if (t < 0) {
         return -EAGAIN;
     }

@@ -67,9 +67,9 @@ struct member_fault {
     /* The step under way. */
     struct step cur;
     bool busy;
-    int at;            /* the node the request goes to */
-    json_t *request;   /* the client op's value */
-    json_t *recorded;  /* the history's value of the change */
+    int at;           /* the node the request goes to */
+    json_t *request;  /* the client op's value */
+    json_t *recorded; /* the history's value of the change */
     /* Outcomes in the current segment (start or end). */
     int committed, failed, unknown;
     bool ending;  /* stop() was called */
@@ -233,8 +233,8 @@ static void record(struct member_fault *f, enum history_type type,
 
 static const char *segment_outcome(struct member_fault *f)
 {
-    return f->unknown > 0  ? "unknown"
-           : f->failed > 0 ? "failed"
+    return f->unknown > 0     ? "unknown"
+           : f->failed > 0    ? "failed"
            : f->committed > 0 ? "committed"
                               : "nothing to change";
 }
@@ -244,9 +244,9 @@ static const char *segment_outcome(struct member_fault *f)
 static void record_segment(struct member_fault *f, const char *name)
 {
     json_t *v = json_deep_copy(f->value);
-    json_object_set_new(v, "outcome", json_string(f->aborted
-                                                      ? "interrupted"
-                                                      : segment_outcome(f)));
+    json_object_set_new(
+        v, "outcome",
+        json_string(f->aborted ? "interrupted" : segment_outcome(f)));
     record(f, HISTORY_INFO, name, v);
     f->committed = f->failed = f->unknown = 0;
 }
@@ -327,8 +327,6 @@ static void release(struct member_fault *f)
     uv_close((uv_handle_t *)&f->deadline, close_cb);
 }
 
-static void next_step(struct member_fault *f);
-
 static void again_cb(uv_timer_t *t)
 {
     next_step(t->data);
@@ -358,8 +356,7 @@ static void change_done(struct member_fault *f, const char *outcome,
     if (extra != NULL) {
         json_object_update(v, extra);
     }
-    snprintf(op, sizeof op, "%s",
-             json_string_value(json_object_get(v, "op")));
+    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(v, "op")));
     record(f, HISTORY_INFO, op, v);
     if (strcmp(outcome, "committed") == 0) {
         f->committed++;
@@ -447,8 +444,8 @@ static void admin_cb(void *arg, const struct client_result *res)
             c->nodes[i].role[0] = '\0';
             break;
         case MEMBER_TRANSFER: {
-            int l = node_by_id(c, json_integer_value(
-                                      json_object_get(res->value, "leader")));
+            int l = node_by_id(
+                c, json_integer_value(json_object_get(res->value, "leader")));
             if (l >= 0) {
                 c->leader = l;
                 extra = json_pack("{s:s}", "leader", name_of(f, l));
@@ -475,8 +472,8 @@ static void admin_cb(void *arg, const struct client_result *res)
         move_on(f, res->leader != NULL ? cluster_node_of(c, res->leader) : -1);
         return;
     }
-    change_done(f, res->type == HISTORY_FAIL ? "failed" : "unknown",
-                res->error, NULL);
+    change_done(f, res->type == HISTORY_FAIL ? "failed" : "unknown", res->error,
+                NULL);
 }
 
 static void attempt(struct member_fault *f)
@@ -532,8 +529,8 @@ static int first_target(struct cluster *c)
 static void begin_change(struct member_fault *f)
 {
     struct cluster *c = f->env.cluster;
-    const struct db_node *spec = &c->nodes[f->cur.node >= 0 ? f->cur.node : 0]
-                                      .spec;
+    const struct db_node *spec =
+        &c->nodes[f->cur.node >= 0 ? f->cur.node : 0].spec;
     const char *op = "members";
     uint64_t deadline = REFRESH_DEADLINE_MS;
 
@@ -546,13 +543,12 @@ static void begin_change(struct member_fault *f)
         op = "add";
         f->request = json_pack("{s:i}", "id", spec->id);
         json_object_set_new(f->request, "peer",
-                            json_sprintf("%s:%d", spec->host,
-                                         spec->peer_port));
+                            json_sprintf("%s:%d", spec->host, spec->peer_port));
         break;
     case MEMBER_ASSIGN:
         op = "assign";
-        f->request = json_pack("{s:i, s:s}", "id", spec->id, "role",
-                               f->cur.role);
+        f->request =
+            json_pack("{s:i, s:s}", "id", spec->id, "role", f->cur.role);
         break;
     case MEMBER_REMOVE:
         op = "remove";
@@ -569,8 +565,7 @@ static void begin_change(struct member_fault *f)
         deadline = STEP_DEADLINE_MS;
         f->recorded = json_pack("{s:s, s:s}", "op", op, "node", spec->name);
         if (f->cur.act == MEMBER_ASSIGN) {
-            json_object_set_new(f->recorded, "role",
-                                json_string(f->cur.role));
+            json_object_set_new(f->recorded, "role", json_string(f->cur.role));
         }
         record(f, HISTORY_INVOKE, op, json_deep_copy(f->recorded));
     }
@@ -599,8 +594,7 @@ static void wipe_now(struct member_fault *f)
     int rv = nftw(node->spec.data_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 
     node->spec.join = true; /* empty: it can only join now */
-    json_object_set_new(v, "outcome", json_string(rv == 0 ? "done"
-                                                          : "failed"));
+    json_object_set_new(v, "outcome", json_string(rv == 0 ? "done" : "failed"));
     record(f, HISTORY_INFO, "wipe", v);
     f->busy = false;
     next_step(f);
@@ -619,9 +613,9 @@ static void exit_poll_cb(uv_timer_t *t)
 static void begin_wipe(struct member_fault *f)
 {
     struct cluster *c = f->env.cluster;
-    record(f, HISTORY_INVOKE, "wipe",
-           json_pack("{s:s, s:s}", "op", "wipe", "node",
-                     name_of(f, f->cur.node)));
+    record(
+        f, HISTORY_INVOKE, "wipe",
+        json_pack("{s:s, s:s}", "op", "wipe", "node", name_of(f, f->cur.node)));
     f->busy = true;
     if (cluster_running(c, f->cur.node)) {
         if (c->nodes[f->cur.node].paused) {
@@ -728,9 +722,9 @@ static void next_step(struct member_fault *f)
             if (cluster_running(c, f->cur.node)) {
                 continue;
             }
-            record(f, HISTORY_INVOKE, "join",
-                   json_pack("{s:s, s:s}", "op", "join", "node",
-                             node->spec.name));
+            record(
+                f, HISTORY_INVOKE, "join",
+                json_pack("{s:s, s:s}", "op", "join", "node", node->spec.name));
             record(f, HISTORY_INFO, "join",
                    json_pack("{s:s, s:s, s:s}", "op", "join", "node",
                              node->spec.name, "outcome",
@@ -755,9 +749,9 @@ static void next_step(struct member_fault *f)
 
 /* --- the fault ------------------------------------------------------------ */
 
-struct member_fault *member_fault_new(struct nemesis_env *env,
-                                      struct rng *draw, const char *kind,
-                                      const int *nodes, int n, json_t *extra)
+struct member_fault *member_fault_new(struct nemesis_env *env, struct rng *draw,
+                                      const char *kind, const int *nodes, int n,
+                                      json_t *extra)
 {
     struct member_fault *f = calloc(1, sizeof *f);
     if (f == NULL) {
@@ -773,15 +767,15 @@ struct member_fault *member_fault_new(struct nemesis_env *env,
     for (int k = 0; k < f->n; k++) {
         held |= 1u << f->nodes[k];
     }
-    f->value = json_pack("{s:o}", "nodes",
-                         nemesis_node_names(env, f->nodes, f->n));
+    f->value =
+        json_pack("{s:o}", "nodes", nemesis_node_names(env, f->nodes, f->n));
     if (extra != NULL) {
         json_object_update(f->value, extra);
         json_decref(extra);
     }
     if (!env->cluster->dry_run) {
         f->ops = client_find(env->cluster->db->client);
-        f->client = f->ops != NULL ? f->ops->new(env->loop) : NULL;
+        f->client = f->ops != NULL ? f->ops->new (env->loop) : NULL;
         if (f->client == NULL) {
             json_decref(f->value);
             free(f);

@@ -49,9 +49,9 @@ struct member_fault;
  * own seeded from @draw (for shrink's victims). Records the kind's invoke:
  * {"nodes": [...]} and the fields of @extra (stolen; may be NULL).
  * NULL when out of memory. */
-struct member_fault *member_fault_new(struct nemesis_env *env,
-                                      struct rng *draw, const char *kind,
-                                      const int *nodes, int n, json_t *extra);
+struct member_fault *member_fault_new(struct nemesis_env *env, struct rng *draw,
+                                      const char *kind, const int *nodes, int n,
+                                      json_t *extra);
 
 /* Queue a step (@role for assign, else NULL; @count for shrink). */
 void member_fault_push(struct member_fault *f, enum member_act act, int node,

@@ -12,10 +12,9 @@ static int transfer_start(struct nemesis_env *env, struct rng *draw,
 
     nemesis_draw_selector(env, draw);
     env->selector = NULL; /* any voter but the leader */
-    t = env->replay != NULL ? (member_replay_nodes(env, replayed) > 0
-                                   ? replayed[0]
-                                   : -1)
-                            : member_pick_voter(env, draw, NULL, 2, true);
+    t = env->replay != NULL
+            ? (member_replay_nodes(env, replayed) > 0 ? replayed[0] : -1)
+            : member_pick_voter(env, draw, NULL, 2, true);
     if (t < 0) {
         return -EAGAIN;
     }

@@ -161,8 +161,7 @@ static void timeout_cb(uv_timer_t *t)
 
 int configuration_fetch(uv_loop_t *loop, struct cluster *c,
                         const struct client_ops *ops, const char *dir,
-                        uint64_t timeout_ms, void (*done)(void *arg),
-                        void *arg)
+                        uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
     struct client_op op = {.f = "members", .key = NULL, .value = json_null()};
     struct fetch *f = calloc(1, sizeof *f);
@@ -188,7 +187,7 @@ int configuration_fetch(uv_loop_t *loop, struct cluster *c,
         }
         a->fetch = f;
         a->node = i;
-        a->client = ops->new(loop);
+        a->client = ops->new (loop);
         if (a->client == NULL) {
             continue;
         }
