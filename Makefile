@@ -30,7 +30,7 @@ endif
 
 CC ?= cc
 PKGS_CORE := jansson
-PKGS_UV := libuv libcurl
+PKGS_UV := libuv libcurl hiredis
 PKGS_NODE := raft libuv sqlite3 jansson
 PKGS_FUSE := fuse3
 
@@ -154,6 +154,7 @@ $(BUILD)/tests/test_%: $(BUILD)/nemesis/test_%.o $(RUNNER_LIB_OBJ) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_BASE) $(LDFLAGS) -o $@ $^ $(LIBS_RUNNER)
 
+# nodes/test_*.c: a system's client against the real system.
 $(BUILD)/tests/test_%: $(BUILD)/nodes/test_%.o $(RUNNER_LIB_OBJ) \
                        $(CHECKER_OBJ) $(HISTORY_OBJ)
 	@mkdir -p $(dir $@)

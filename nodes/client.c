@@ -5,7 +5,7 @@
 
 /* The registry: one line per client (its struct client_ops, in a file of
  * its own). */
-#define CLIENTS(X) X(client_taskd) X(client_etcd)
+#define CLIENTS(X) X(client_taskd) X(client_etcd) X(client_redis)
 
 #define DECLARE(sym) extern const struct client_ops sym;
 #define ADDRESS(sym) &sym,

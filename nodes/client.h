@@ -68,6 +68,11 @@ struct client_ops {
     const char *name;
     /* A new client on @loop, not yet connected. NULL when out of memory. */
     struct client *(*new)(uv_loop_t *loop);
+    /* Hand @c the db's settings (the scenario's "db" section, as the db's
+     * settings table declares it; borrowed, they outlive @c), right after
+     * new(), for a client whose behaviour the scenario sets (Redis' WAIT
+     * after writes). May be NULL. */
+    void (*configure)(struct client *c, const void *db_settings);
     /* Perform @op at the node listening on @addr ("host:port"), connecting
      * (or reconnecting, when @addr changed) first. @cb is called exactly
      * once, unless abandon() comes first. Returns 0, or -EBUSY when an op

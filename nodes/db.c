@@ -8,7 +8,7 @@
 
 /* The registry: one line per system (its struct db_ops, in a file of its
  * own). */
-#define DBS(X) X(db_taskd) X(db_etcd)
+#define DBS(X) X(db_taskd) X(db_etcd) X(db_redis)
 
 #define DECLARE(sym) extern const struct db_ops sym;
 #define ADDRESS(sym) &sym,

@@ -131,6 +131,14 @@ struct db_ops {
      * errno. */
     int (*command)(const void *settings, const struct db_cluster *c, int i,
                    struct db_argv *out);
+    /* Fill @out with the command of node @i's second process, a helper
+     * that lives beside the node (Redis' Sentinel), or leave it NULL. The
+     * runner starts it with the node (after it, same namespace and
+     * environment), sends it every signal the node gets (kill, pause,
+     * stop) and restarts it after a second when it exits on its own; its
+     * stdout and stderr go to nodes/nN/sidecar.log. */
+    int (*sidecar_command)(const void *settings, const struct db_cluster *c,
+                           int i, struct db_argv *out);
 };
 
 /* The db named @name ("taskd"), or NULL. */

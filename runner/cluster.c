@@ -7,7 +7,9 @@
  * appended to nodes/nN/stderr.log.
  * A node that exits when nobody asked (a fail-stop on an I/O error, a crash)
  * is restarted after a second, as a supervisor would, unless the run is
- * stopping; the crash is counted and logged. */
+ * stopping; the crash is counted and logged. A db may have a second
+ * process per node (db_ops.sidecar_command, Redis' Sentinel): it starts
+ * with the node, gets the node's signals, and logs to nodes/nN/sidecar.log. */
 #include "runner/cluster.h"
 
 #include "runner/fs.h"
@@ -30,6 +32,8 @@ struct cluster_proc {
     uv_process_t h;
     struct cluster *c;
     int i;
+    bool sidecar; /* the db's second process (db_ops.sidecar_command) */
+    bool killed;  /* sidecar: we sent the signal that ends it */
 };
 
 static void logf_(struct cluster *c, const char *fmt, ...)
@@ -55,12 +59,14 @@ static void logf_(struct cluster *c, const char *fmt, ...)
     fflush(c->log);
 }
 
+static bool wants_sidecar(const struct cluster *c, int i);
+
 static void restart_cb(uv_timer_t *t)
 {
     struct cluster_node *node = t->data;
     struct cluster *c = node->owner;
     int i = (int)(node - c->nodes);
-    if (!c->stopping && node->proc == NULL) {
+    if (!c->stopping && (node->proc == NULL || wants_sidecar(c, i))) {
         logf_(c, "%s: restarting after a crash", node->spec.name);
         cluster_start(c, i);
     }
@@ -258,6 +264,24 @@ static void exit_cb(uv_process_t *h, int64_t status, int term_signal)
     struct cluster_node *node = &c->nodes[p->i];
     bool ours = node->killed || c->stopping;
 
+    if (p->sidecar) {
+        ours = p->killed || c->stopping;
+        logf_(c, "%s: sidecar pid %d exited (status %lld, signal %d)%s",
+              node->spec.name, h->pid, (long long)status, term_signal,
+              ours ? "" : ": not caused by faultline");
+        node->sidecar = NULL;
+        uv_close((uv_handle_t *)h, proc_close_cb);
+        /* Killed with its node, it starts again with it (at once if the
+         * node was started again before this exit was reaped); alone,
+         * after a second (not counted as the node's crash). */
+        if (!ours) {
+            uv_timer_start(&node->restart_timer, restart_cb,
+                           RESTART_AFTER_CRASH_MS, 0);
+        } else if (node->proc != NULL && !c->stopping) {
+            uv_timer_start(&node->restart_timer, restart_cb, 0, 0);
+        }
+        return;
+    }
     logf_(c, "%s: pid %d exited (status %lld, signal %d)%s", node->spec.name,
           h->pid, (long long)status, term_signal,
           ours ? "" : ": not caused by faultline");
@@ -353,68 +377,55 @@ static int open_append(const char *dir, const char *name)
     return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 }
 
-int cluster_start(struct cluster *c, int i)
+/* Spawn @argv (the node's command, or its sidecar's) in node @i's
+ * namespace with @env, stdout to @out_name and stderr to @err_name in the
+ * node's folder. Returns the process, or NULL (logged). */
+static struct cluster_proc *spawn(struct cluster *c, int i, bool sidecar,
+                                  const struct db_argv *argv, char **env,
+                                  const char *out_name, const char *err_name)
 {
     struct cluster_node *node = &c->nodes[i];
-    struct db_node specs[DB_MAX_NODES];
-    struct db_cluster dc;
-    struct db_argv argv;
     char *args[DB_MAX_ARGS + 8];
-    char *env[512];
-    char envbuf[8192];
     int argc = 0;
     uv_process_options_t opts;
     uv_stdio_container_t stdio[3];
-    struct cluster_proc *p;
+    struct cluster_proc *p = NULL;
     int out, err, rv;
 
-    if (node->proc != NULL || c->dry_run) {
-        return 0;
-    }
-    if (c->stopping) {
-        return -ECANCELED;
-    }
-    db_cluster_of(c, specs, &dc);
-    rv = c->db->command(c->db_settings, &dc, i, &argv);
-    if (rv != 0) {
-        logf_(c, "%s: command line too long", node->spec.name);
-        return rv;
-    }
     /* ip netns exec sets the namespace and execs: the node keeps the pid. */
     args[argc++] = "ip";
     args[argc++] = "netns";
     args[argc++] = "exec";
     args[argc++] = node->spec.netns;
-    for (int j = 0; j < argv.argc; j++) {
-        args[argc++] = argv.argv[j];
+    for (int j = 0; j < argv->argc; j++) {
+        args[argc++] = argv->argv[j];
     }
     args[argc] = NULL;
-    rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf, sizeof envbuf);
-    if (rv < 0) {
-        logf_(c, "%s: environment: %s", node->spec.name, strerror(-rv));
-        return rv;
-    }
 
-    /* stdout: a pipe to the runner, into events.jsonl (node_events.h) */
-    rv = node_events_pipe(c->events, i, node->spec.dir, &out);
-    if (rv != 0) {
-        out = -1;
-        errno = -rv;
+    /* stdout: the node's, a pipe to the runner into events.jsonl
+     * (node_events.h); the sidecar's, a file. */
+    if (sidecar) {
+        out = open_append(node->spec.dir, out_name);
+    } else {
+        rv = node_events_pipe(c->events, i, node->spec.dir, &out);
+        if (rv != 0) {
+            out = -1;
+            errno = -rv;
+        }
     }
-    err = open_append(node->spec.dir, "stderr.log");
+    err = open_append(node->spec.dir, err_name);
     if (out < 0 || err < 0) {
-        rv = -errno;
         logf_(c, "%s: open log in %s: %s", node->spec.name, node->spec.dir,
               strerror(errno));
-        goto err_close;
+        goto out_close;
     }
     p = calloc(1, sizeof *p);
     if (p == NULL) {
-        rv = -ENOMEM;
-        goto err_close;
+        goto out_close;
     }
     p->c = c;
     p->i = i;
+    p->sidecar = sidecar;
     p->h.data = p;
 
     memset(&opts, 0, sizeof opts);
@@ -432,33 +443,96 @@ int cluster_start(struct cluster *c, int i)
     opts.flags = UV_PROCESS_DETACHED; /* own session: see the top comment */
 
     rv = uv_spawn(c->loop, &p->h, &opts);
-    if (rv != 0) {
-        logf_(c, "%s: spawn %s: %s", node->spec.name, args[0], uv_strerror(rv));
-        /* uv_spawn initialised the handle: it must still be closed. */
-        c->live++;
-        uv_close((uv_handle_t *)&p->h, proc_close_cb);
-        goto err_close;
-    }
     c->live++;
-    node->proc = p;
-    node->starts++;
-    node->killed = false;
-    node->paused = false;
-    logf_(c, "%s: started pid %d (client %s:%d, peer %s:%d)", node->spec.name,
-          p->h.pid, node->spec.host, node->spec.client_port, node->spec.host,
-          node->spec.peer_port);
-    node_events_spawned(c->events, i, true); /* closes our copy of out */
-    close(err);
-    return 0;
-
-err_close:
-    if (out >= 0) {
-        node_events_spawned(c->events, i, false);
+    if (rv != 0) {
+        logf_(c, "%s: spawn %s%s: %s", node->spec.name, argv->argv[0],
+              sidecar ? " (sidecar)" : "", uv_strerror(rv));
+        /* uv_spawn initialised the handle: it must still be closed. */
+        uv_close((uv_handle_t *)&p->h, proc_close_cb);
+        p = NULL;
+        goto out_close;
+    }
+    if (sidecar) {
+        logf_(c, "%s: started sidecar pid %d (%s)", node->spec.name, p->h.pid,
+              argv->argv[0]);
+    } else {
+        logf_(c, "%s: started pid %d (client %s:%d, peer %s:%d)",
+              node->spec.name, p->h.pid, node->spec.host,
+              node->spec.client_port, node->spec.host, node->spec.peer_port);
+    }
+out_close:
+    if (out >= 0 && sidecar) {
+        close(out);
+    } else if (out >= 0) {
+        /* closes our copy of the pipe; reads it when the spawn worked */
+        node_events_spawned(c->events, i, p != NULL);
     }
     if (err >= 0) {
         close(err);
     }
-    return rv;
+    return p;
+}
+
+static bool wants_sidecar(const struct cluster *c, int i)
+{
+    return c->db->sidecar_command != NULL && c->nodes[i].sidecar == NULL;
+}
+
+int cluster_start(struct cluster *c, int i)
+{
+    struct cluster_node *node = &c->nodes[i];
+    struct db_node specs[DB_MAX_NODES];
+    struct db_cluster dc;
+    struct db_argv argv;
+    char *env[512];
+    char envbuf[8192];
+    int rv;
+
+    if ((node->proc != NULL && !wants_sidecar(c, i)) || c->dry_run) {
+        return 0;
+    }
+    if (c->stopping) {
+        return -ECANCELED;
+    }
+    db_cluster_of(c, specs, &dc);
+    rv = node_env(c, i, env, sizeof env / sizeof env[0], envbuf, sizeof envbuf);
+    if (rv < 0) {
+        logf_(c, "%s: environment: %s", node->spec.name, strerror(-rv));
+        return rv;
+    }
+    if (node->proc == NULL) {
+        memset(&argv, 0, sizeof argv);
+        rv = c->db->command(c->db_settings, &dc, i, &argv);
+        if (rv != 0) {
+            logf_(c, "%s: command line too long", node->spec.name);
+            return rv;
+        }
+        node->proc = spawn(c, i, false, &argv, env, "events.jsonl",
+                           "stderr.log");
+        if (node->proc == NULL) {
+            return -EIO;
+        }
+        node->starts++;
+        node->killed = false;
+        node->paused = false;
+    }
+    if (wants_sidecar(c, i)) {
+        memset(&argv, 0, sizeof argv);
+        rv = c->db->sidecar_command(c->db_settings, &dc, i, &argv);
+        if (rv != 0) {
+            logf_(c, "%s: sidecar command line too long", node->spec.name);
+            return rv;
+        }
+        /* A sidecar that can't start leaves the node running; the restart
+         * timer tries again as for a crash. */
+        node->sidecar = spawn(c, i, true, &argv, env, "sidecar.log",
+                              "sidecar.log");
+        if (node->sidecar == NULL) {
+            uv_timer_start(&node->restart_timer, restart_cb,
+                           RESTART_AFTER_CRASH_MS, 0);
+        }
+    }
+    return 0;
 }
 
 int cluster_signal(struct cluster *c, int i, int sig)
@@ -469,6 +543,15 @@ int cluster_signal(struct cluster *c, int i, int sig)
         node->paused = sig == SIGSTOP ? true : sig == SIGCONT ? false
                                                               : node->paused;
         return 0;
+    }
+    /* The sidecar gets every signal its node gets. */
+    if (node->sidecar != NULL &&
+        uv_process_kill(&node->sidecar->h, sig) == 0) {
+        if (sig == SIGKILL || sig == SIGTERM) {
+            node->sidecar->killed = true;
+        }
+        logf_(c, "%s: sent %s to sidecar pid %d", node->spec.name,
+              strsignal(sig), node->sidecar->h.pid);
     }
     if (node->proc == NULL) {
         return -ESRCH;
@@ -535,7 +618,7 @@ void cluster_stop(struct cluster *c, int sig)
     c->stopping = true;
     for (int i = 0; i < c->n; i++) {
         uv_timer_stop(&c->nodes[i].restart_timer);
-        if (c->nodes[i].proc == NULL) {
+        if (c->nodes[i].proc == NULL && c->nodes[i].sidecar == NULL) {
             continue;
         }
         if (c->nodes[i].paused) {

@@ -38,6 +38,9 @@ struct cluster_node {
     struct db_node spec;
     struct cluster *owner;
     struct cluster_proc *proc; /* NULL when not running */
+    /* The db's sidecar process (db_ops.sidecar_command), or NULL. It gets
+     * the node's signals; a node counts as running by @proc alone. */
+    struct cluster_proc *sidecar;
     bool paused;
     bool killed; /* we sent the signal that will end it */
     int starts;  /* times spawned */

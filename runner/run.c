@@ -718,6 +718,9 @@ static int setup(struct run *r, const struct run_options *o)
     }
     for (int i = 0; i < r->cluster.n; i++) {
         r->status[i] = r->client_ops->new (&r->loop);
+        if (r->status[i] != NULL && r->client_ops->configure != NULL) {
+            r->client_ops->configure(r->status[i], r->cluster.db_settings);
+        }
     }
     uv_timer_init(&r->loop, &r->phase_timer);
     uv_timer_init(&r->loop, &r->tick);

@@ -471,6 +471,9 @@ struct workload *workload_new(uv_loop_t *loop, const struct workload_env *env)
             workload_free(w);
             return NULL;
         }
+        if (env->client->configure != NULL) {
+            env->client->configure(c->conn, env->cluster->db_settings);
+        }
         c->home = i % env->cluster->n;
         point_at(c, c->home);
         uv_timer_init(loop, &c->pace);
