@@ -30,6 +30,7 @@
 #include "nodes/db.h"
 #include "runner/check.h"
 #include "runner/cluster.h"
+#include "runner/configuration.h"
 #include "runner/fs.h"
 #include "runner/netns.h"
 #include "runner/report.h"
@@ -88,6 +89,7 @@ struct run {
     int write_errors;
     struct summary_fails fails; /* client ops' fails, by error */
     double interrupted_at;      /* s since time 0, at the first signal */
+    bool configuration_asked; /* configuration.json (membership systems) */
 };
 
 static void run_log(struct run *r, const char *fmt, ...)
@@ -327,12 +329,31 @@ static void phase_timer_cb(uv_timer_t *t)
     }
 }
 
-static void drained(void *arg)
+static void configuration_written(void *arg)
 {
     struct run *r = arg;
     if (r->phase == P_DRAIN) {
         enter(r, P_STOP);
     }
+}
+
+static void drained(void *arg)
+{
+    struct run *r = arg;
+    if (r->phase != P_DRAIN) {
+        return;
+    }
+    /* A system whose membership can change says what it ended with
+     * (configuration.json) before it stops. */
+    if ((r->cluster.db->caps & DB_CAP_MEMBERSHIP) != 0 &&
+        !r->configuration_asked) {
+        r->configuration_asked = true;
+        if (configuration_fetch(&r->loop, &r->cluster, r->client_ops, r->dir,
+                                2000, configuration_written, r) == 0) {
+            return;
+        }
+    }
+    enter(r, P_STOP);
 }
 
 static void close_all(struct run *r)
@@ -679,6 +700,7 @@ static int setup(struct run *r, const struct run_options *o)
                       r->s.nodes, o->bin_dir, r->dir, r->log);
     /* The faults prepare the nodes (mounts now, preloads at each start);
      * the cluster knows no fault kind. */
+    cluster_set_members(&r->cluster, r->s.members);
     r->cluster.prepare = nemesis_prepare_node;
     r->cluster.prepare_arg = &r->s;
     r->cluster.on_usage_error = usage_error_cb;
@@ -827,7 +849,9 @@ int run_scenario(const struct run_options *o)
     }
 
     for (int i = 0; i < r->cluster.n; i++) {
-        if (cluster_start(&r->cluster, i) != 0) {
+        /* Slots beyond the initial members wait for a membership fault. */
+        if (r->cluster.nodes[i].member &&
+            cluster_start(&r->cluster, i) != 0) {
             r->exit_code = EXIT_HARNESS;
         }
     }
