@@ -174,11 +174,15 @@ static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
 static const char *needs(const struct model_op *op,
                          void (*add)(void *, uint64_t), void *arg)
 {
-    if (op->f == REG_READ && !op->out_nil) {
+    /* A register that starts at a known value (--initial) holds it before
+     * any write: a read or cas of it needs nothing. */
+    if (op->f == REG_READ && !op->out_nil &&
+        !(config.has_initial && op->out == config.initial)) {
         add(arg, model_token(REG_WRITE, (uint64_t)op->out, 0));
         return "a value";
     }
-    if (op->f == REG_CAS) {
+    if (op->f == REG_CAS &&
+        !(config.has_initial && op->in[0] == config.initial)) {
         add(arg, model_token(REG_WRITE, (uint64_t)op->in[0], 0));
         return "an expected value";
     }

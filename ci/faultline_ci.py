@@ -30,7 +30,7 @@ GATE_SKIP = {"default", "smoke"}
 # have the checkers that see the most (lost, duplicated and phantom tasks,
 # double claims, two lease holders, task records) and are the shortest, so
 # a gate that is going to fail mostly fails in its first minutes.
-GATE_FIRST = ["tasks", "queue", "lease", "power-loss"]
+GATE_FIRST = ["tasks", "queue", "lease", "power-loss", "rack-cut", "truncation"]
 
 # Seconds a run takes beyond its fault phase besides recovery_s: starting
 # the nodes, electing a leader, draining, stopping, checking.

@@ -28,7 +28,13 @@
     X(nemesis_torn_write)                                                      \
     X(nemesis_disk_error)                                                      \
     X(nemesis_disk_full)                                                       \
-    X(nemesis_crash_restart)
+    X(nemesis_crash_restart)                                                   \
+    X(nemesis_member_remove)                                                   \
+    X(nemesis_member_wipe)                                                     \
+    X(nemesis_member_add)                                                      \
+    X(nemesis_member_demote)                                                   \
+    X(nemesis_member_grow)                                                     \
+    X(nemesis_transfer_leader)
 
 #define DECLARE(sym) extern const struct nemesis_ops sym;
 #define ADDRESS(sym) &sym,
@@ -349,6 +355,7 @@ void nemesis_plan_print(FILE *f, const struct scenario *s,
     uv_loop_init(&loop);
     cluster_init_dry(&c, db_find(s->db.name), scenario_db_settings(s),
                      s->nodes, "RUN_DIR");
+    cluster_set_members(&c, s->members);
     env = (struct nemesis_env){
         .loop = &loop,
         .cluster = &c,

@@ -68,8 +68,18 @@ static bool ends(const char *f, const struct nemesis_ops *ops)
     return nemesis_find(f) == NULL;
 }
 
+/* Records inside a membership fault (nemesis/membership.h): each change
+ * and its outcome. They replay with the fault, not as faults of their own. */
+static const char *const details[] = {"add", "assign", "remove", "transfer",
+                                      "wipe", "join", NULL};
+
 static bool is_end_name(const char *f)
 {
+    for (int i = 0; details[i] != NULL; i++) {
+        if (strcmp(details[i], f) == 0) {
+            return true;
+        }
+    }
     for (size_t i = 0; i < N_NAMES; i++) {
         if (strcmp(names[i].end, f) == 0) {
             return true;

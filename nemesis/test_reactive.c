@@ -310,8 +310,8 @@ static void test_reactive_bad_rules_name_the_field(void)
                  "\"nemesis.rules[0].max\"");
     expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"role\": \"king\"}]",
                  "\"nemesis.rules[0].role\": unknown value \"king\"");
-    expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"target\": \"all\"}]",
-                 "\"nemesis.rules[0].target\": unknown value \"all\"");
+    expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"target\": \"everyone\"}]",
+                 "\"nemesis.rules[0].target\": unknown value \"everyone\"");
     expect_error("[{\"on\": \"x\", \"fault\": \"kill\", \"when\": 1}]",
                  "\"nemesis.rules[0].when\": unknown key");
     expect_error("[{\"fault\": \"kill\"}]", "\"nemesis.rules[0].on\": missing");

@@ -51,8 +51,8 @@ bad unknown-fault '{"on": "term", "fault": "meteor"}' \
   '"nemesis.rules\[0\].fault": unknown value "meteor" \(known: crash-restart'
 bad unknown-role '{"on": "term", "fault": "kill", "role": "boss"}' \
   '"nemesis.rules\[0\].role": unknown value "boss"'
-bad unknown-target '{"on": "term", "fault": "kill", "target": "all"}' \
-  '"nemesis.rules\[0\].target": unknown value "all" \(known: self, leader, others\)'
+bad unknown-target '{"on": "term", "fault": "kill", "target": "everyone"}' \
+  '"nemesis.rules\[0\].target": unknown value "everyone" \(known: self, leader, others, all\)'
 bad probability '{"on": "term", "fault": "kill", "probability": 1.2}' \
   '"nemesis.rules\[0\].probability": 1.2 is out of range \[0, 1\]'
 bad delay-reversed '{"on": "term", "fault": "kill", "delay_ms": [20, 5]}' \

@@ -25,8 +25,24 @@
  * applied the same index must have the same digest; rows and tables, each
  * table's row count and digest, are optional, for people). A system
  * without it returns -EINVAL from invoke, and the run skips the
- * convergence check.
- * Everything is borrowed for the call. */
+ * convergence check. Everything is borrowed for the call.
+ *
+ * A system with DB_CAP_MEMBERSHIP (nodes/db.h) also takes the admin ops the
+ * runner's membership faults send (key NULL; roles are "voter", "standby":
+ * replicates, no vote, "spare": neither; ids are db_node.id):
+ *   add      {"id": N, "peer": "host:port"}: add node N (its db_node host
+ *            and peer_port) as a spare; ok once the change is committed;
+ *   assign   {"id": N, "role": R}: give member N role R (to voter: after it
+ *            caught up); ok once committed;
+ *   remove   {"id": N}: ok once the configuration without N is committed;
+ *   transfer {"id": N}: hand the leadership to voter N (0: any other
+ *            voter); ok value {"leader": id} once it is known;
+ *   members  null: the configuration as the node sees it (no round trip):
+ *            ok value {"members": [{"id": N, "role": R}...], "index": the
+ *            configuration's version (higher is newer), "committed": bool}.
+ * A change ends ok (committed), fail (certainly not made: refused, busy,
+ * unknown node, elsewhere when the node is not the leader) or info (it may
+ * still take effect). The fault kinds know these ops, never a wire format. */
 struct client_op {
     const char *f;
     const char *key; /* the register, task id or scope; NULL when none */

@@ -51,6 +51,8 @@ const char *db_cap_text(unsigned caps)
         {DB_CAP_DATA_DIR, "keeps its durable state under its data dir "
                           "(faultfs)"},
         {DB_CAP_PROCESS, "runs as a process faultline can signal"},
+        {DB_CAP_MEMBERSHIP, "changes its membership at run time (admin ops "
+                            "add, assign, remove, transfer, members)"},
     };
     static char buf[512];
     size_t used = 0;

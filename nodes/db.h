@@ -31,12 +31,20 @@ struct db_node {
     int client_port; /* client API */
     char dir[4096];  /* the node's folder in the run directory */
     char data_dir[4096]; /* its durable state: faultfs mounts here */
+    /* DB_CAP_MEMBERSHIP: start as a joiner, with no configuration of its
+     * own, waiting to be added (a slot beyond the initial members, or a
+     * node whose data was wiped); else start, or bootstrap on the first
+     * start, as a member. */
+    bool join;
 };
 
 /* The cluster as a db sees it (borrowed for the call). */
 struct db_cluster {
     const struct db_node *nodes;
     int n;
+    /* nodes[0..members) are the initial configuration (every one a voter);
+     * the others are slots that start only as joiners (db_node.join). */
+    int members;
     const char *bin_dir; /* where faultline's own binaries are */
 };
 
@@ -71,6 +79,10 @@ enum db_cap {
     DB_CAP_DATA_DIR = 1u << 3,
     /* Understands SIGSTOP/SIGCONT, SIGKILL and restarts like any process. */
     DB_CAP_PROCESS = 1u << 4,
+    /* Changes its membership at run time: its client performs the admin
+     * ops add, assign, remove, transfer and members (nodes/client.h), and
+     * a node started with db_node.join waits to be added. */
+    DB_CAP_MEMBERSHIP = 1u << 5,
 };
 
 /* Where a node's stdout goes and what it holds. */

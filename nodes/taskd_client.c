@@ -146,6 +146,9 @@ static json_t *field(json_t *obj, const char *name)
     return v != NULL ? v : json_null();
 }
 
+static bool is_admin(const char *f);
+static json_t *admin_value(const char *f, json_t *reply);
+
 /* {"status": S, "version": V} of a task object, or null. New reference. */
 static json_t *task_record(json_t *task)
 {
@@ -233,6 +236,11 @@ static void handle_reply(struct client *c, json_t *reply)
             }
         } else if (strcmp(c->f, "write") == 0 || strcmp(c->f, "cas") == 0) {
             res.value = c->op_value;
+        } else if (is_admin(c->f)) {
+            res.value = owned = admin_value(c->f, reply);
+            if (res.value == NULL) {
+                res.value = json_null();
+            }
         } else {
             res.value = owned = ok_value(c->f, reply);
             if (res.value == NULL) {
@@ -433,7 +441,60 @@ static const struct {
     {"acquire", "acquire", "scope", false},
     {"release", "release", "scope", false},
     {"holder", "holder", "scope", false},
+    /* Membership (client.h): the value's generic fields are renamed to
+     * taskd's by admin_fields(). */
+    {"add", "add", NULL, false},
+    {"assign", "assign", NULL, false},
+    {"remove", "remove", NULL, false},
+    {"transfer", "transfer", NULL, false},
+    {"members", "members", NULL, false},
 };
+
+/* client.h's admin fields to taskd's (nodes/taskd/README.md, "Admin
+ * operations"): id -> node_id, peer -> address, role as it is. */
+static void admin_fields(json_t *req, const json_t *value)
+{
+    json_t *v;
+    if ((v = json_object_get(value, "id")) != NULL) {
+        json_object_set(req, "node_id", v);
+    }
+    if ((v = json_object_get(value, "peer")) != NULL) {
+        json_object_set(req, "address", v);
+    }
+    if ((v = json_object_get(value, "role")) != NULL) {
+        json_object_set(req, "role", v);
+    }
+}
+
+static bool is_admin(const char *f)
+{
+    return strcmp(f, "add") == 0 || strcmp(f, "assign") == 0 ||
+           strcmp(f, "remove") == 0 || strcmp(f, "transfer") == 0 ||
+           strcmp(f, "members") == 0;
+}
+
+/* The ok value of an admin op in client.h's terms. New reference. */
+static json_t *admin_value(const char *f, json_t *reply)
+{
+    if (strcmp(f, "transfer") == 0) {
+        return json_pack("{s:O}", "leader", field(reply, "leader"));
+    }
+    if (strcmp(f, "members") == 0) {
+        json_t *out = json_array();
+        json_t *srv;
+        size_t i;
+        json_array_foreach(field(reply, "servers"), i, srv)
+        {
+            json_array_append_new(out, json_pack("{s:O, s:O}", "id",
+                                                 field(srv, "id"), "role",
+                                                 field(srv, "role")));
+        }
+        return json_pack("{s:o, s:O, s:O}", "members", out, "index",
+                         field(reply, "index"), "committed",
+                         field(reply, "committed"));
+    }
+    return json_null();
+}
 
 static bool known_op(const char *f)
 {
@@ -473,7 +534,9 @@ static json_t *request_of(const struct client_op *op, json_int_t id)
     if (op->key != NULL && key_field != NULL) {
         json_object_set_new(req, key_field, json_string(op->key));
     }
-    if (strcmp(op->f, "write") == 0) {
+    if (is_admin(op->f)) {
+        admin_fields(req, op->value);
+    } else if (strcmp(op->f, "write") == 0) {
         json_object_set(req, "value", op->value);
     } else if (strcmp(op->f, "cas") == 0) {
         json_object_set(req, "from", json_array_get(op->value, 0));

@@ -120,7 +120,16 @@ static int taskd_command(const void *p, const struct db_cluster *c, int i,
     rv |= db_argv_pushf(out, "%s:%d", me->host, me->peer_port);
     rv |= db_argv_push(out, "--client");
     rv |= db_argv_pushf(out, "%s:%d", me->host, me->client_port);
+    /* A member bootstraps with the initial members as voters (on its first
+     * start; later its configuration is in its log); a joiner takes every
+     * slot as a hint for its not_leader replies and waits to be added. */
+    if (me->join) {
+        rv |= db_argv_push(out, "--join");
+    }
     for (int j = 0; j < c->n; j++) {
+        if (!me->join && j >= c->members) {
+            continue;
+        }
         rv |= db_argv_push(out, "--peer");
         rv |= db_argv_pushf(out, "%d,%s:%d,%s:%d", c->nodes[j].id,
                             c->nodes[j].host, c->nodes[j].peer_port,
@@ -155,6 +164,9 @@ static const char *const taskd_events[] = {
     /* protocol events (issue 18) */
     "term_persisted", "vote_persisted", "append_persisted", "truncated",
     "snapshot_install_start", "snapshot_install_end", "commit_advanced",
+    /* membership (issue 15) */
+    "configuration", "member_added", "member_assigned", "member_removed",
+    "transfer_started", "transfer_done",
     NULL};
 
 const struct db_ops db_taskd = {
@@ -163,7 +175,7 @@ const struct db_ops db_taskd = {
     .client = "taskd",
     .settings = &taskd_settings_table,
     .caps = DB_CAP_LIBC_TIME | DB_CAP_LIBC_IO | DB_CAP_FIU_POINTS |
-            DB_CAP_DATA_DIR | DB_CAP_PROCESS,
+            DB_CAP_DATA_DIR | DB_CAP_PROCESS | DB_CAP_MEMBERSHIP,
     .workloads = taskd_workloads,
     .log_format = DB_LOG_EVENTS,
     .events = taskd_events,

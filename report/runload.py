@@ -47,7 +47,9 @@ END_SUFFIXES = ("-heal", "-stop", "-reset", "-end", "-resume")
 # Actions that say more about a fault already under way (what the power
 # loss of a killed node dropped): noted on its window, not windows of
 # their own.
-DETAIL_ACTIONS = ("lose-unsynced", "torn-write")
+# A membership fault's changes (nemesis/membership.h) are details too.
+DETAIL_ACTIONS = ("lose-unsynced", "torn-write", "add", "assign", "remove",
+                  "transfer", "wipe", "join")
 
 # Node events drawn on the timeline (nodes/taskd/README.md, "Events").
 MARKED_EVENTS = {
@@ -119,7 +121,7 @@ def _targets(value):
                         for v in value)
     if isinstance(value, dict):
         parts = []
-        for k in ("node", "nodes", "targets", "shape", "mode", "op",
+        for k in ("node", "nodes", "role", "outcome", "targets", "shape", "mode", "op",
                   "errno", "result", "offset_ms", "rate", "probability",
                   "enabled"):
             v = value.get(k)

@@ -82,6 +82,7 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
     c->db_settings = db_settings;
     c->log = log;
     c->n = nodes;
+    c->members = nodes;
     c->leader = -1;
     snprintf(c->bin_dir, sizeof c->bin_dir, "%s", bin_dir);
     c->events = node_events_new(loop, c->n, log);
@@ -109,6 +110,8 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
             return rv;
         }
         c->nodes[i].owner = c;
+        c->nodes[i].member = true;
+        snprintf(c->nodes[i].role, sizeof c->nodes[i].role, "voter");
         uv_timer_init(loop, &c->nodes[i].restart_timer);
         c->nodes[i].restart_timer.data = &c->nodes[i];
         c->handles++;
@@ -124,6 +127,7 @@ static void db_cluster_of(struct cluster *c, struct db_node *specs,
     }
     out->nodes = specs;
     out->n = c->n;
+    out->members = c->members;
     out->bin_dir = c->bin_dir;
 }
 
@@ -203,6 +207,7 @@ void cluster_init_dry(struct cluster *c, const struct db_ops *db,
     c->db = db;
     c->db_settings = db_settings;
     c->n = nodes;
+    c->members = nodes;
     c->leader = -1;
     c->dry_run = true;
     for (int i = 0; i < c->n; i++) {
@@ -217,7 +222,32 @@ void cluster_init_dry(struct cluster *c, const struct db_ops *db,
                  spec->name);
         snprintf(spec->data_dir, sizeof spec->data_dir, "%s/data", spec->dir);
         c->nodes[i].owner = c;
+        c->nodes[i].member = true;
+        snprintf(c->nodes[i].role, sizeof c->nodes[i].role, "voter");
     }
+}
+
+void cluster_set_members(struct cluster *c, int members)
+{
+    c->members = members > 0 && members < c->n ? members : c->n;
+    for (int i = 0; i < c->n; i++) {
+        struct cluster_node *node = &c->nodes[i];
+        node->member = i < c->members;
+        node->spec.join = !node->member;
+        snprintf(node->role, sizeof node->role, "%s",
+                 node->member ? "voter" : "");
+    }
+}
+
+int cluster_next_member(const struct cluster *c, int from)
+{
+    for (int k = 0; k < c->n; k++) {
+        int i = (from + k) % c->n;
+        if (c->nodes[i].member && cluster_running(c, i)) {
+            return i;
+        }
+    }
+    return from;
 }
 
 static void proc_close_cb(uv_handle_t *h)

@@ -46,6 +46,11 @@ struct cluster_node {
     int starts;  /* times spawned */
     int crashes; /* exits we did not cause */
     uv_timer_t restart_timer;
+    /* In the configuration, as the runner last knew it (the initial
+     * members, then what the membership faults saw): clients are pointed
+     * only at members (cluster_next_member). */
+    bool member;
+    char role[8]; /* "voter", "standby", "spare"; "" when not a member */
 };
 
 struct cluster {
@@ -54,6 +59,7 @@ struct cluster {
     const void *db_settings; /* borrowed: the db's own settings */
     char bin_dir[1024];
     int n;
+    int members; /* nodes[0..members) form the initial configuration */
     struct cluster_node nodes[DB_MAX_NODES];
     FILE *log;     /* borrowed: the runner's log */
     bool stopping; /* no restarts any more */
@@ -94,6 +100,15 @@ int cluster_init(struct cluster *c, uv_loop_t *loop, const struct db_ops *db,
  * @run_dir would have, for a dry run (see dry_run): nothing is created. */
 void cluster_init_dry(struct cluster *c, const struct db_ops *db,
                       const void *db_settings, int nodes, const char *run_dir);
+
+/* Make nodes[0..@members) the initial configuration (voters) and the
+ * others slots that start only as joiners (db_node.join), started by a
+ * membership fault. cluster_init makes every node a member. */
+void cluster_set_members(struct cluster *c, int members);
+
+/* The first node from @from on (wrapping around) that is a member and
+ * running; @from itself when there is none. */
+int cluster_next_member(const struct cluster *c, int from);
 
 /* Run the preparations that come before the nodes first start (prepare
  * with env NULL, then the db's setup) for every node. Set c->prepare

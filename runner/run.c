@@ -5,11 +5,11 @@
  *   faults    workload + nemesis for duration_s;
  *   recovery  heal every fault, workload only, for recovery_s;
  *   drain     stop issuing ops, wait for the open ones (op timeout bounds it);
- *   converge  ask every node for the digest of its replicated state until
- *             all report one applied index (bounded), and record each
- *             node's last answer as a digest op (the converge checker
- *             compares them offline); skipped when the client has no
- *             digest op;
+ *   converge  ask every running node for the digest of its replicated
+ *             state until all report one applied index (bounded), and
+ *             record each one's last answer as a digest op (the converge
+ *             checker compares them offline); skipped when the client has
+ *             no digest op;
  *   stop      SIGTERM every node, SIGKILL after a grace period.
  * Then the history is checked and verdict.json written. SIGINT/SIGTERM at
  * any point skip to stop (a second one kills at once); the history on disk
@@ -35,6 +35,7 @@
 #include "nodes/db.h"
 #include "runner/check.h"
 #include "runner/cluster.h"
+#include "runner/configuration.h"
 #include "runner/fs.h"
 #include "runner/netns.h"
 #include "runner/report.h"
@@ -74,6 +75,8 @@ struct run;
 struct probe {
     struct run *r;
     int i;
+    bool asked;     /* running when the phase began: probed and recorded
+                     * (a joiner never added, or a node down, is not) */
     bool busy;      /* a digest op in flight */
     bool fresh;     /* answered ok in the current round */
     uint64_t sent;  /* uv_hrtime() of the op in flight, or of the answer */
@@ -122,6 +125,7 @@ struct run {
     int write_errors;
     struct summary_fails fails; /* client ops' fails, by error */
     double interrupted_at;      /* s since time 0, at the first signal */
+    bool configuration_asked; /* configuration.json (membership systems) */
 };
 
 static void run_log(struct run *r, const char *fmt, ...)
@@ -365,11 +369,18 @@ static void phase_timer_cb(uv_timer_t *t)
     }
 }
 
-static void drained(void *arg)
+/* Every client op ended (and the configuration is written): compare the
+ * replicas, unless the run already failed, then stop. */
+static void after_drain(struct run *r)
+{
+    enter(r, r->exit_code < 0 ? P_CONVERGE : P_STOP);
+}
+
+static void configuration_written(void *arg)
 {
     struct run *r = arg;
     if (r->phase == P_DRAIN) {
-        enter(r, r->exit_code < 0 ? P_CONVERGE : P_STOP);
+        after_drain(r);
     }
 }
 
@@ -412,12 +423,20 @@ static json_int_t applied_of(const struct probe *p)
     return json_integer_value(json_object_get(p->last, "applied_index"));
 }
 
-/* Every node answered this round, at one applied index. */
+/* Every node asked answered this round, at one applied index. */
 static bool converged(const struct run *r)
 {
+    const struct probe *first = NULL;
+
     for (int i = 0; i < r->cluster.n; i++) {
-        if (!r->probes[i].fresh ||
-            applied_of(&r->probes[i]) != applied_of(&r->probes[0])) {
+        const struct probe *p = &r->probes[i];
+        if (!p->asked) {
+            continue;
+        }
+        if (first == NULL) {
+            first = p;
+        }
+        if (!p->fresh || applied_of(p) != applied_of(first)) {
             return false;
         }
     }
@@ -433,6 +452,9 @@ static void converge_done(struct run *r, bool agreed)
     uv_timer_stop(&r->converge_timer);
     for (int i = 0; i < r->cluster.n; i++) {
         struct probe *p = &r->probes[i];
+        if (!p->asked) {
+            continue;
+        }
         if (p->busy) {
             r->client_ops->abandon(r->status[i]);
             p->busy = false;
@@ -514,6 +536,9 @@ static void poll_digests(struct run *r)
     for (int i = 0; i < r->cluster.n; i++) {
         struct probe *p = &r->probes[i];
         int rv;
+        if (!p->asked) {
+            continue;
+        }
         cluster_client_addr(&r->cluster, i, addr, sizeof addr);
         p->busy = true;
         rv = r->client_ops->invoke(r->status[i], addr, &op, digest_cb, p);
@@ -534,6 +559,25 @@ static void poll_digests(struct run *r)
     }
     r->polling = false;
     round_check(r);
+}
+
+static void drained(void *arg)
+{
+    struct run *r = arg;
+    if (r->phase != P_DRAIN) {
+        return;
+    }
+    /* A system whose membership can change says what it ended with
+     * (configuration.json) before it stops. */
+    if ((r->cluster.db->caps & DB_CAP_MEMBERSHIP) != 0 &&
+        !r->configuration_asked) {
+        r->configuration_asked = true;
+        if (configuration_fetch(&r->loop, &r->cluster, r->client_ops, r->dir,
+                                2000, configuration_written, r) == 0) {
+            return;
+        }
+    }
+    after_drain(r);
 }
 
 static void close_all(struct run *r)
@@ -587,7 +631,7 @@ static void enter(struct run *r, enum phase p)
 
     run_log(r, "phase %s -> %s", phase_names[r->phase], phase_names[p]);
     if (!r->tty && (p == P_RECOVERY || p == P_DRAIN)) {
-        progress(r); /* the line that closes the phase */
+        progress(r);  /* the line that closes the phase */
         r->ticks = 0; /* and the next one QUIET_EVERY_MS later */
     }
     r->phase = p;
@@ -617,10 +661,10 @@ static void enter(struct run *r, enum phase p)
         };
         r->faults_start = r->rate_t = uv_hrtime();
         r->workload = workload_new(&r->loop, &wenv);
-        r->nemesis = r->o->replay != NULL
-                         ? nemesis_new_replay(&nenv, r->o->replay,
-                                              r->o->n_replay)
-                         : nemesis_new(&nenv, nemesis_seed(r->seed));
+        r->nemesis =
+            r->o->replay != NULL
+                ? nemesis_new_replay(&nenv, r->o->replay, r->o->n_replay)
+                : nemesis_new(&nenv, nemesis_seed(r->seed));
         if (r->workload == NULL || r->nemesis == NULL) {
             r->exit_code = EXIT_HARNESS;
             enter(r, P_STOP);
@@ -641,7 +685,8 @@ static void enter(struct run *r, enum phase p)
         break;
     case P_CONVERGE:
         for (int i = 0; i < r->cluster.n; i++) {
-            r->probes[i] = (struct probe){.r = r, .i = i};
+            r->probes[i] = (struct probe){
+                .r = r, .i = i, .asked = r->cluster.nodes[i].proc != NULL};
         }
         uv_timer_start(&r->phase_timer, phase_timer_cb, CONVERGE_WAIT_MS, 0);
         poll_digests(r);
@@ -891,6 +936,7 @@ static int setup(struct run *r, const struct run_options *o)
                       r->s.nodes, o->bin_dir, r->dir, r->log);
     /* The faults prepare the nodes (mounts now, preloads at each start);
      * the cluster knows no fault kind. */
+    cluster_set_members(&r->cluster, r->s.members);
     r->cluster.prepare = nemesis_prepare_node;
     r->cluster.prepare_arg = &r->s;
     r->cluster.on_usage_error = usage_error_cb;
@@ -1041,7 +1087,9 @@ int run_scenario(const struct run_options *o)
     }
 
     for (int i = 0; i < r->cluster.n; i++) {
-        if (cluster_start(&r->cluster, i) != 0) {
+        /* Slots beyond the initial members wait for a membership fault. */
+        if (r->cluster.nodes[i].member &&
+            cluster_start(&r->cluster, i) != 0) {
             r->exit_code = EXIT_HARNESS;
         }
     }

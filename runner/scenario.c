@@ -43,6 +43,8 @@ static const struct setting top_fields[] = {
      NULL, NULL},
     {"nodes", SETTING_INT, SETTING_OFF(S, nodes), 0, 1, DB_MAX_NODES, NULL,
      NULL, NULL},
+    {"members", SETTING_INT, SETTING_OFF(S, members), 0, 0, DB_MAX_NODES,
+     NULL, NULL, NULL},
     {"duration_s", SETTING_NUM, SETTING_OFF(S, duration_s), 0, 0, 86400, NULL,
      NULL, NULL},
     {"recovery_s", SETTING_NUM, SETTING_OFF(S, recovery_s), 0, 0, 3600, NULL,
@@ -491,6 +493,19 @@ static int validate(const char *origin, struct scenario *s, char *err,
     }
     if (rv != 0) {
         return rv;
+    }
+    if (s->members > s->nodes) {
+        return fail(err, errlen,
+                    "%s: \"members\": %d initial members, but \"nodes\" is "
+                    "%d (members must be at most nodes)",
+                    origin, s->members, s->nodes);
+    }
+    if (s->members > 0 && s->members < s->nodes &&
+        (db->caps & DB_CAP_MEMBERSHIP) == 0) {
+        return fail(err, errlen,
+                    "%s: \"members\": fewer members than nodes needs a "
+                    "system that %s; %s does not",
+                    origin, db_cap_text(DB_CAP_MEMBERSHIP), db->name);
     }
     if (!db_serves(db, k->name)) {
         return fail(err, errlen,

@@ -31,6 +31,9 @@ struct scenario {
     char name[64];
     char description[256];
     int nodes;
+    /* The initial configuration: nodes n1..n<members> (0: every node); the
+     * other slots join only when a membership fault adds them. */
+    int members;
     double duration_s; /* faults and workload */
     double recovery_s; /* after the final heal: workload, no faults */
     uint64_t seed;

@@ -10,7 +10,9 @@
  * Each client is bound to a home node, as in Jepsen: every op starts there,
  * and a redirect or an unreachable node moves only that op elsewhere. So
  * reads keep reaching followers, where a node that serves stale state shows
- * it.
+ * it. Ops go to members only (cluster_next_member): a home that is down or
+ * not in the configuration (a slot not added yet, a node removed) lends
+ * its ops to the next running member, and so does a move.
  * After an info the client takes a fresh process number (old + clients), as
  * in Jepsen: the old process's op stays open forever, and a process never
  * has two open ops. A request with a rid is then retried, same value, as a
@@ -266,9 +268,10 @@ static void result_cb(void *arg, const struct client_result *res)
         attempt(c);
         return;
     }
-    /* No leader known here, or the node is down: try the next node after a
-     * pause. The op timeout bounds the retries. */
-    point_at(c, (c->node + 1) % w->env.cluster->n);
+    /* No leader known here, or the node is down: try the next member after
+     * a pause. The op timeout bounds the retries. */
+    point_at(c, cluster_next_member(w->env.cluster,
+                                    (c->node + 1) % w->env.cluster->n));
     uv_timer_start(&c->pace, retry_cb, RETRY_DELAY_MS, 0);
 }
 
@@ -358,7 +361,9 @@ static void next_op(struct wclient *c)
     }
     c->busy = true;
     c->attempts = 0;
-    point_at(c, c->home);
+    /* A home that is not a member now (a slot not added yet, a node
+     * removed) lends its clients to the next running member. */
+    point_at(c, cluster_next_member(w->env.cluster, c->home));
     w->stats.invoked++;
     record(c, HISTORY_INVOKE, c->op.value, NULL);
     uv_timer_start(&c->timeout, timeout_cb,

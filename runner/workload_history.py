@@ -315,7 +315,7 @@ def check(run_dir):
                             "claimed, e.g. %s" % (len(missing), missing[:5]))
     summary = ", ".join("%s %s %d" % (f, t, c)
                         for (f, t), c in sorted(counts.items()) if t != "invoke")
-    nodes = scenario.get("nodes", 0)
+    nodes = scenario.get("members") or scenario.get("nodes", 0)
     if len(digests) != nodes:
         problems.append("history.jsonl: %d digest ops for %d nodes"
                         % (len(digests), nodes))
