@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "checker/linearizable.h"
 #include "checker/registry.h"
 #include "checker/model.h"
+#include "checker/raft_safety.h"
 #include "checker/report.h"
 #include "checker/requests.h"
 #include "checker/verdict.h"
@@ -256,6 +258,71 @@ static int run_linearizable(const struct history *h, const struct model *model,
     return 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const struct raft_safety_node *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+/* The raft checker over @dir/nodes/NAME/events.jsonl, when the run has
+ * node events with protocol events in them (a system that reports none, or
+ * a history outside a run directory, leaves it out of the verdict): adds
+ * its part and its verdict to @checkers. Returns 0, or an EXIT_ code with
+ * @res set. */
+static int run_raft_safety(const char *dir, json_t *checkers, struct part *part,
+                           bool *ran, struct check_result *res)
+{
+    struct raft_safety_node nodes[64];
+    char names[64][64], paths[64][PATH_MAX + 96];
+    char where[PATH_MAX + 32];
+    struct report rep;
+    struct dirent *d;
+    size_t n = 0;
+    json_t *js;
+    DIR *nd;
+    int rv;
+
+    *ran = false;
+    snprintf(where, sizeof where, "%s/nodes", dir);
+    nd = opendir(where);
+    if (nd == NULL) {
+        return 0;
+    }
+    while ((d = readdir(nd)) != NULL && n < 64) {
+        if (d->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(names[n], sizeof names[n], "%s", d->d_name);
+        snprintf(paths[n], sizeof paths[n], "%s/%s/events.jsonl", where,
+                 d->d_name);
+        nodes[n] = (struct raft_safety_node){names[n], paths[n]};
+        n++;
+    }
+    closedir(nd);
+    qsort(nodes, n, sizeof *nodes, by_name);
+    rv = checker_raft_safety(nodes, n, &rep);
+    if (rv != 0) {
+        set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
+                   "%s: %s", where, rv == -ENOMEM ? "out of memory" : rep.reason);
+        report_close(&rep);
+        return res->code;
+    }
+    if (json_integer_value(json_object_get(rep.info, "protocol_events")) == 0) {
+        report_close(&rep);
+        return 0;
+    }
+    js = report_to_json(&rep);
+    part->result = rep.result;
+    part->checker = "raft";
+    report_summary(&rep, part->summary, sizeof part->summary);
+    report_close(&rep);
+    if (js == NULL || json_object_set_new(checkers, "raft", js) != 0) {
+        return set_result(res, EXIT_HARNESS, "%s: %s", where, "out of memory");
+    }
+    *ran = true;
+    return 0;
+}
+
 int check_path(const char *path, const struct check_options *o,
                struct check_result *res)
 {
@@ -266,7 +333,7 @@ int check_path(const char *path, const struct check_options *o,
     struct history h;
     struct history_error herr;
     struct checker_limits limits;
-    struct part parts[REGISTRY_MAX_CHECKERS];
+    struct part parts[REGISTRY_MAX_CHECKERS + 1];
     size_t nparts = 0;
     struct registry_choice choice;
     struct registry_plan plan;
@@ -429,6 +496,18 @@ int check_path(const char *path, const struct check_options *o,
             rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
                             "out of memory");
             goto out;
+        }
+    }
+    if (is_dir && o->checkers == NULL) {
+        /* Raft's own properties, from the nodes' events. */
+        bool ran;
+        rv = run_raft_safety(dir, checkers, &parts[nparts], &ran, res);
+        if (rv != 0) {
+            goto out;
+        }
+        if (ran) {
+            all = combine(all, parts[nparts].result);
+            nparts++;
         }
     }
     if (client_ops(&h) == 0) {

@@ -1,0 +1,360 @@
+/* raft_safety: Raft's safety properties from the nodes' protocol events
+ * (raft_safety.h). Each node's file is read once, in order, keeping what
+ * the node has said is durable since it last started; a `recovered` event
+ * is compared with that at once. Leaders per term and entries per applied
+ * index are collected from every node and compared at the end, sorted. */
+#include "checker/raft_safety.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* What a node has said is durable since it last started. */
+struct durable {
+    int64_t term;     /* highest term persisted, 0: none */
+    int64_t vote;     /* vote persisted in vote_term, 0: none */
+    int64_t vote_term;
+    int64_t last;     /* last log index reported durable, 0: none */
+    size_t term_line; /* where each was said */
+    size_t vote_line;
+    size_t last_line;
+    bool join; /* the current process started as a joiner */
+};
+
+/* A fact from one node, compared across nodes at the end. */
+struct fact {
+    int64_t key;      /* the term (leaders) or the index (applied) */
+    uint64_t value;   /* applied: the entry hash */
+    size_t node;      /* in the caller's array */
+    size_t line;      /* in its file */
+};
+
+struct facts {
+    struct fact *v;
+    size_t n, cap;
+};
+
+struct ctx {
+    const struct raft_safety_node *nodes;
+    struct report *out;
+    struct facts leaders, applied;
+    int two_leaders, term_lost, vote_lost, log_lost, applied_differently;
+    int restarts; /* fact classes */
+    int64_t protocol_events, skipped_lines, wiped;
+};
+
+static int facts_add(struct facts *f, int64_t key, uint64_t value, size_t node,
+                     size_t line)
+{
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 1024;
+        struct fact *v = realloc(f->v, cap * sizeof *v);
+        if (v == NULL) {
+            return -ENOMEM;
+        }
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = (struct fact){key, value, node, line};
+    return 0;
+}
+
+static int64_t int_field(const json_t *e, const char *name)
+{
+    const json_t *v = json_object_get(e, name);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+static void add_example(struct ctx *c, int cls, const char *node,
+                        size_t line, const char *text)
+{
+    char at[96];
+
+    /* A string, not a number: the explainer reads numbers as op indices. */
+    snprintf(at, sizeof at, "nodes/%s/events.jsonl:%zu", node, line);
+    report_add(c->out, cls,
+               json_pack("{s:s, s:s, s:s}", "description", text, "node",
+                         node, "at", at));
+}
+
+/* A node came back (`recovered` at @line): does it hold what it said was
+ * durable before it stopped? */
+static void judge_recovered(struct ctx *c, size_t i, const json_t *e,
+                            size_t line, struct durable *d)
+{
+    const char *name = c->nodes[i].name;
+    int64_t term = int_field(e, "term");
+    int64_t vote = int_field(e, "voted_for");
+    int64_t last = int_field(e, "last_index");
+    char text[512];
+
+    if (d->join && term == 0 && last == 0) {
+        /* A wiped member rejoining with an empty data dir, on purpose. */
+        c->wiped++;
+        *d = (struct durable){.join = true};
+        return;
+    }
+    report_add(c->out, c->restarts, NULL);
+    if (term >= 0 && term < d->term) {
+        snprintf(text, sizeof text,
+                 "%s came back with term %lld (events.jsonl:%zu) after it "
+                 "had persisted term %lld (line %zu): a node that forgets "
+                 "its term can vote twice in one term",
+                 name, (long long)term, line, (long long)d->term,
+                 d->term_line);
+        add_example(c, c->term_lost, name, line, text);
+    } else if (term == d->vote_term && d->vote != 0 && vote != d->vote) {
+        snprintf(text, sizeof text,
+                 "%s came back in term %lld with vote %lld "
+                 "(events.jsonl:%zu) after it had persisted a vote for %lld "
+                 "in that term (line %zu): it can vote again, for another "
+                 "candidate",
+                 name, (long long)term, (long long)vote, line,
+                 (long long)d->vote, d->vote_line);
+        add_example(c, c->vote_lost, name, line, text);
+    }
+    if (last >= 0 && last < d->last) {
+        snprintf(text, sizeof text,
+                 "%s came back with its log ending at index %lld "
+                 "(events.jsonl:%zu) after it had reported entries up to "
+                 "%lld durable (line %zu): an entry counted in a quorum "
+                 "is gone",
+                 name, (long long)last, line, (long long)d->last,
+                 d->last_line);
+        add_example(c, c->log_lost, name, line, text);
+    }
+    /* What it holds now is the new baseline. */
+    if (term > d->term) {
+        d->term = term;
+        d->term_line = line;
+    }
+    if (term != d->vote_term) {
+        d->vote = 0;
+    }
+    if (last >= 0) {
+        d->last = last;
+        d->last_line = line;
+    }
+}
+
+static uint64_t parse_hash(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    return s != NULL ? strtoull(s, NULL, 16) : 0;
+}
+
+/* One event of node @i at @line. */
+static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
+                     struct durable *d, bool *started)
+{
+    const char *ev = json_string_value(json_object_get(e, "event"));
+
+    if (ev == NULL) {
+        c->skipped_lines++;
+        return 0;
+    }
+    if (strcmp(ev, "start") == 0) {
+        d->join = json_is_true(json_object_get(e, "join"));
+    } else if (strcmp(ev, "recovered") == 0) {
+        if (*started) {
+            judge_recovered(c, i, e, line, d);
+        }
+        *started = true;
+        c->protocol_events++;
+    } else if (strcmp(ev, "term_persisted") == 0) {
+        int64_t t = int_field(e, "term");
+        if (t > d->term) {
+            d->term = t;
+            d->term_line = line;
+        }
+        c->protocol_events++;
+    } else if (strcmp(ev, "vote_persisted") == 0) {
+        d->vote_term = int_field(e, "term");
+        d->vote = int_field(e, "vote");
+        d->vote_line = line;
+        c->protocol_events++;
+    } else if (strcmp(ev, "append_persisted") == 0) {
+        int64_t last = int_field(e, "last");
+        if (last > d->last) {
+            d->last = last;
+            d->last_line = line;
+        }
+        c->protocol_events++;
+    } else if (strcmp(ev, "truncated") == 0 ||
+               strcmp(ev, "snapshot_install_end") == 0) {
+        int64_t index = int_field(e, "index");
+        if (index >= 0) {
+            /* Truncation removes from @index; an install leaves the log
+             * ending at the snapshot. */
+            d->last = ev[0] == 't' ? index - 1 : index;
+            d->last_line = line;
+        }
+        c->protocol_events++;
+    } else if (strcmp(ev, "became_leader") == 0) {
+        return facts_add(&c->leaders, int_field(e, "term"), 0, i, line);
+    } else if (strcmp(ev, "command_applied") == 0) {
+        const json_t *entry = json_object_get(e, "entry");
+        if (entry != NULL) {
+            return facts_add(&c->applied, int_field(e, "index"),
+                             parse_hash(entry), i, line);
+        }
+    }
+    return 0;
+}
+
+static int read_node(struct ctx *c, size_t i)
+{
+    struct durable d = {0};
+    bool started = false;
+    char *buf = NULL;
+    size_t cap = 0, line = 0;
+    ssize_t len;
+    FILE *f;
+    int rv = 0;
+
+    f = fopen(c->nodes[i].path, "r");
+    if (f == NULL) {
+        if (errno == ENOENT) {
+            return 0; /* a slot that never ran */
+        }
+        snprintf(c->out->reason, sizeof c->out->reason, "%s: %s",
+                 c->nodes[i].path, strerror(errno));
+        return -EIO;
+    }
+    while (rv == 0 && (len = getline(&buf, &cap, f)) >= 0) {
+        json_t *e = json_loadb(buf, (size_t)len, 0, NULL);
+        line++;
+        if (!json_is_object(e)) {
+            c->skipped_lines++;
+        } else {
+            rv = one_event(c, i, e, line, &d, &started);
+        }
+        json_decref(e);
+    }
+    free(buf);
+    fclose(f);
+    return rv;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    const struct fact *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* Two nodes leader in one term; one example per term. Returns the number
+ * of terms with a leader. */
+static size_t judge_leaders(struct ctx *c)
+{
+    struct facts *f = &c->leaders;
+    size_t terms = 0;
+    char text[512];
+
+    qsort(f->v, f->n, sizeof *f->v, by_key);
+    for (size_t lo = 0, hi; lo < f->n; lo = hi) {
+        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
+        }
+        terms++;
+        for (size_t k = lo + 1; k < hi; k++) {
+            if (f->v[k].node != f->v[lo].node) {
+                const struct fact *a = &f->v[lo], *b = &f->v[k];
+                snprintf(text, sizeof text,
+                         "%s and %s both became leader in term %lld "
+                         "(events.jsonl:%zu and :%zu): Election Safety "
+                         "allows one",
+                         c->nodes[a->node].name, c->nodes[b->node].name,
+                         (long long)a->key, a->line, b->line);
+                add_example(c, c->two_leaders, c->nodes[b->node].name,
+                            b->line, text);
+                break;
+            }
+        }
+    }
+    return terms;
+}
+
+/* Different entries applied at one index; one example per index. */
+static size_t judge_applied(struct ctx *c)
+{
+    struct facts *f = &c->applied;
+    size_t compared = 0;
+    char text[512];
+
+    qsort(f->v, f->n, sizeof *f->v, by_key);
+    for (size_t lo = 0, hi; lo < f->n; lo = hi) {
+        bool other_node = false;
+        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
+            other_node |= f->v[hi].node != f->v[lo].node;
+        }
+        compared += other_node;
+        for (size_t k = lo + 1; k < hi; k++) {
+            if (f->v[k].value != f->v[lo].value) {
+                const struct fact *a = &f->v[lo], *b = &f->v[k];
+                snprintf(text, sizeof text,
+                         "%s and %s applied different entries at index %lld "
+                         "(%016llx at events.jsonl:%zu, %016llx at :%zu): "
+                         "State Machine Safety allows one",
+                         c->nodes[a->node].name, c->nodes[b->node].name,
+                         (long long)a->key, (unsigned long long)a->value,
+                         a->line, (unsigned long long)b->value, b->line);
+                add_example(c, c->applied_differently,
+                            c->nodes[b->node].name, b->line, text);
+                break;
+            }
+        }
+    }
+    return compared;
+}
+
+int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
+                        struct report *out)
+{
+    struct ctx c = {.nodes = nodes, .out = out};
+    size_t compared, terms;
+    char note[256];
+    int rv;
+
+    rv = report_init(out, "raft");
+    if (rv != 0) {
+        return rv;
+    }
+    c.two_leaders = report_class(out, "two_leaders", true);
+    c.term_lost = report_class(out, "term_lost", true);
+    c.vote_lost = report_class(out, "vote_lost", true);
+    c.log_lost = report_class(out, "log_lost", true);
+    c.applied_differently = report_class(out, "applied_differently", true);
+    c.restarts = report_class(out, "restarts_compared", false);
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        rv = read_node(&c, i);
+    }
+    if (rv == 0) {
+        terms = judge_leaders(&c);
+        compared = judge_applied(&c);
+        snprintf(note, sizeof note,
+                 "%zu terms led, %zu indices applied on two or more nodes "
+                 "compared, %lld protocol events",
+                 terms, compared, (long long)c.protocol_events);
+        report_note(out, note);
+        json_object_set_new(out->info, "protocol_events",
+                            json_integer(c.protocol_events));
+        json_object_set_new(out->info, "indices_compared",
+                            json_integer((json_int_t)compared));
+        json_object_set_new(out->info, "skipped_lines",
+                            json_integer(c.skipped_lines));
+        json_object_set_new(out->info, "wiped", json_integer(c.wiped));
+        report_finish(out);
+    } else {
+        out->result = VERDICT_UNKNOWN;
+    }
+    free(c.leaders.v);
+    free(c.applied.v);
+    return rv;
+}

@@ -1,0 +1,51 @@
+/* raft_safety: Raft's own safety properties, judged from the nodes' protocol
+ * events (nodes/taskd/README.md, "Events") rather than from client
+ * operations.
+ *
+ * A bug in how a node keeps its term, vote or log, or in how it truncates
+ * and installs snapshots, often leaves no trace a client can see: the
+ * damage needs a second, unlucky fault to surface as a lost write. The
+ * nodes report what they persisted, what they found on disk when they came
+ * back, whom they led and what they applied; these are checked against the
+ * properties of the Raft paper (Ongaro and Ousterhout, 2014, figure 3):
+ *
+ *   two_leaders    two nodes became leader in the same term (Election
+ *                  Safety)
+ *   term_lost      a node came back with a lower term than it had
+ *                  persisted before it stopped (persistent state: a node
+ *                  that forgets its term can vote twice in one term)
+ *   vote_lost      a node came back in the term it had persisted a vote in,
+ *                  without that vote (it can vote again, for another)
+ *   log_lost       a node came back with a shorter log than it had
+ *                  reported durable (after its truncations and snapshot
+ *                  installs): an entry counted in a quorum is gone
+ *   applied_differently  two nodes applied different entries at one index
+ *                  (State Machine Safety)
+ *
+ * Facts, not anomalies, are counted too: restarts compared, terms with a
+ * leader, indices applied on two or more nodes. A node whose data dir was
+ * emptied on purpose (a wiped member rejoining: `start` with join and an
+ * empty log) starts over. Lines that are not JSON objects (the last line
+ * of a killed node may be cut) are skipped and counted. */
+#ifndef FAULTLINE_RAFT_SAFETY_H
+#define FAULTLINE_RAFT_SAFETY_H
+
+#include <stddef.h>
+
+#include "checker/report.h"
+
+/* One node's events file. */
+struct raft_safety_node {
+    const char *name; /* "n1" */
+    const char *path; /* .../nodes/n1/events.jsonl */
+};
+
+/* Check the events of @n nodes. @out is initialized here (checker "raft");
+ * release it with report_close(). Returns 0 with the verdict in @out: valid
+ * or invalid, and out->info "protocol_events" the number of protocol events
+ * read (0: the system reports none, nothing was judged); -EIO when a file
+ * cannot be read (out->reason names it); -ENOMEM. */
+int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
+                        struct report *out);
+
+#endif /* FAULTLINE_RAFT_SAFETY_H */
