@@ -30,6 +30,7 @@ struct durable {
 struct fact {
     int64_t key;      /* the term (leaders) or the index (applied) */
     uint64_t value;   /* applied: the entry hash */
+    uint64_t result;  /* applied: a hash of the reply and duplicate flag */
     size_t node;      /* in the caller's array */
     size_t line;      /* in its file */
 };
@@ -44,12 +45,13 @@ struct ctx {
     struct report *out;
     struct facts leaders, applied;
     int two_leaders, term_lost, vote_lost, log_lost, applied_differently;
+    int answered_differently;
     int restarts; /* fact classes */
     int64_t protocol_events, skipped_lines, wiped;
 };
 
-static int facts_add(struct facts *f, int64_t key, uint64_t value, size_t node,
-                     size_t line)
+static int facts_add(struct facts *f, int64_t key, uint64_t value,
+                     uint64_t result, size_t node, size_t line)
 {
     if (f->n == f->cap) {
         size_t cap = f->cap ? f->cap * 2 : 1024;
@@ -60,7 +62,7 @@ static int facts_add(struct facts *f, int64_t key, uint64_t value, size_t node,
         f->v = v;
         f->cap = cap;
     }
-    f->v[f->n++] = (struct fact){key, value, node, line};
+    f->v[f->n++] = (struct fact){key, value, result, node, line};
     return 0;
 }
 
@@ -148,6 +150,25 @@ static uint64_t parse_hash(const json_t *v)
     return s != NULL ? strtoull(s, NULL, 16) : 0;
 }
 
+/* FNV-1a of what applying the entry answered (the reply, whether it was a
+ * duplicate): the same entry applied to the same state answers the same. */
+static uint64_t result_hash(const json_t *e)
+{
+    json_t *both = json_pack("{s:O?, s:O?}", "result",
+                             json_object_get(e, "result"), "duplicate",
+                             json_object_get(e, "duplicate"));
+    char *text = both != NULL ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS)
+                              : NULL;
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (const char *p = text; p != NULL && *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    }
+    free(text);
+    json_decref(both);
+    return h;
+}
+
 /* One event of node @i at @line. */
 static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
                      struct durable *d, bool *started)
@@ -196,12 +217,12 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
         }
         c->protocol_events++;
     } else if (strcmp(ev, "became_leader") == 0) {
-        return facts_add(&c->leaders, int_field(e, "term"), 0, i, line);
+        return facts_add(&c->leaders, int_field(e, "term"), 0, 0, i, line);
     } else if (strcmp(ev, "command_applied") == 0) {
         const json_t *entry = json_object_get(e, "entry");
         if (entry != NULL) {
             return facts_add(&c->applied, int_field(e, "index"),
-                             parse_hash(entry), i, line);
+                             parse_hash(entry), result_hash(e), i, line);
         }
     }
     return 0;
@@ -296,6 +317,22 @@ static size_t judge_applied(struct ctx *c)
         }
         compared += other_node;
         for (size_t k = lo + 1; k < hi; k++) {
+            if (f->v[k].value == f->v[lo].value &&
+                f->v[k].result != f->v[lo].result &&
+                f->v[k].node != f->v[lo].node) {
+                const struct fact *a = &f->v[lo], *b = &f->v[k];
+                snprintf(text, sizeof text,
+                         "%s and %s applied the same entry at index %lld and "
+                         "answered differently (events.jsonl:%zu and :%zu): "
+                         "their states had diverged before it",
+                         c->nodes[a->node].name, c->nodes[b->node].name,
+                         (long long)a->key, a->line, b->line);
+                add_example(c, c->answered_differently,
+                            c->nodes[b->node].name, b->line, text);
+                break;
+            }
+        }
+        for (size_t k = lo + 1; k < hi; k++) {
             if (f->v[k].value != f->v[lo].value) {
                 const struct fact *a = &f->v[lo], *b = &f->v[k];
                 snprintf(text, sizeof text,
@@ -331,6 +368,8 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     c.vote_lost = report_class(out, "vote_lost", true);
     c.log_lost = report_class(out, "log_lost", true);
     c.applied_differently = report_class(out, "applied_differently", true);
+    c.answered_differently =
+        report_class(out, "answered_differently", true);
     c.restarts = report_class(out, "restarts_compared", false);
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = read_node(&c, i);

@@ -21,6 +21,9 @@
  *                  installs): an entry counted in a quorum is gone
  *   applied_differently  two nodes applied different entries at one index
  *                  (State Machine Safety)
+ *   answered_differently  two nodes applied the same entry at one index and
+ *                  answered differently (its reply, or whether it was a
+ *                  duplicate): their states had diverged before it
  *
  * Facts, not anomalies, are counted too: restarts compared, terms with a
  * leader, indices applied on two or more nodes. A node whose data dir was

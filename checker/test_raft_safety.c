@@ -199,6 +199,28 @@ static void test_applied_differently(void)
     CHECK(strstr(s, "2 indices applied on two or more nodes") != NULL);
 }
 
+#define APPLIED_R(I, H, R)                                                     \
+    "{\"event\":\"command_applied\",\"index\":" #I ",\"entry\":\"" H      \
+    "\",\"duplicate\":false,\"result\":" R "}\n"
+
+static void test_answered_differently(void)
+{
+    char s[1024];
+    enum verdict_result v;
+    const char *bad[MAX_NODES] = {
+        APPLIED_R(5, "00000000000000aa", "{\"ok\":true,\"v\":1}"),
+        APPLIED_R(5, "00000000000000aa", "{\"ok\":false,\"error\":\"x\"}"),
+        NULL};
+    /* Key order is not a difference. */
+    const char *good[MAX_NODES] = {
+        APPLIED_R(5, "00000000000000aa", "{\"ok\":true,\"v\":1}"),
+        APPLIED_R(5, "00000000000000aa", "{\"v\":1,\"ok\":true}"), NULL};
+
+    CHECK(judge(bad, "answered_differently", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_INVALID);
+    CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
+}
+
 static void test_cut_lines_and_missing_files(void)
 {
     char s[1024];
@@ -220,6 +242,7 @@ int main(void)
     RUN(test_wiped_member_starts_over);
     RUN(test_two_leaders);
     RUN(test_applied_differently);
+    RUN(test_answered_differently);
     RUN(test_cut_lines_and_missing_files);
     return failures != 0;
 }
