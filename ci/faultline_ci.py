@@ -29,8 +29,12 @@ GATE_SKIP = {"default", "smoke"}
 # The gate runs these first, then the rest by name: the workload scenarios
 # have the checkers that see the most (lost, duplicated and phantom tasks,
 # double claims, two lease holders, task records) and are the shortest, so
-# a gate that is going to fail mostly fails in its first minutes.
-GATE_FIRST = ["tasks", "queue", "lease", "power-loss", "rack-cut", "truncation"]
+# a gate that is going to fail mostly fails in its first minutes. The
+# scenarios aimed at the Raft layer come right after tasks: their
+# crash-restarts on vote_persisted, term_persisted and append_persisted
+# let the raft checker see a lost vote, term or log entry in one run.
+GATE_FIRST = ["tasks", "elections", "raft-durability", "queue", "lease",
+              "power-loss", "rack-cut", "truncation", "snapshot-install"]
 
 # Seconds a run takes beyond its fault phase besides recovery_s: starting
 # the nodes, electing a leader, draining, stopping, checking.
