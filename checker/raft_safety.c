@@ -43,10 +43,10 @@ struct facts {
 struct ctx {
     const struct raft_safety_node *nodes;
     struct report *out;
-    struct facts leaders, applied;
+    struct facts leaders, applied, requests;
     int two_leaders, term_lost, vote_lost, log_lost, applied_differently;
-    int answered_differently;
-    int restarts; /* fact classes */
+    int answered_differently, applied_twice;
+    int restarts, terms_led; /* fact classes */
     int64_t protocol_events, skipped_lines, wiped;
 };
 
@@ -144,6 +144,16 @@ static void judge_recovered(struct ctx *c, size_t i, const json_t *e,
     }
 }
 
+static uint64_t fnv(const char *p)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; p != NULL && *p != '\0'; p++) {
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
 static uint64_t parse_hash(const json_t *v)
 {
     const char *s = json_string_value(v);
@@ -159,11 +169,8 @@ static uint64_t result_hash(const json_t *e)
                              json_object_get(e, "duplicate"));
     char *text = both != NULL ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS)
                               : NULL;
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = fnv(text);
 
-    for (const char *p = text; p != NULL && *p != '\0'; p++) {
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    }
     free(text);
     json_decref(both);
     return h;
@@ -220,10 +227,20 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
         return facts_add(&c->leaders, int_field(e, "term"), 0, 0, i, line);
     } else if (strcmp(ev, "command_applied") == 0) {
         const json_t *entry = json_object_get(e, "entry");
+        const char *rid = json_string_value(json_object_get(e, "rid"));
+        int rv = 0;
         if (entry != NULL) {
-            return facts_add(&c->applied, int_field(e, "index"),
-                             parse_hash(entry), result_hash(e), i, line);
+            rv = facts_add(&c->applied, int_field(e, "index"),
+                           parse_hash(entry), result_hash(e), i, line);
         }
+        if (rv == 0 && rid != NULL &&
+            !json_is_true(json_object_get(e, "duplicate"))) {
+            /* A request applied (not answered as a duplicate): at most
+             * one index may do that for one request id. */
+            rv = facts_add(&c->requests, (int64_t)fnv(rid),
+                           (uint64_t)int_field(e, "index"), 0, i, line);
+        }
+        return rv;
     }
     return 0;
 }
@@ -284,6 +301,7 @@ static size_t judge_leaders(struct ctx *c)
         for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
         }
         terms++;
+        report_add(c->out, c->terms_led, NULL);
         for (size_t k = lo + 1; k < hi; k++) {
             if (f->v[k].node != f->v[lo].node) {
                 const struct fact *a = &f->v[lo], *b = &f->v[k];
@@ -351,11 +369,46 @@ static size_t judge_applied(struct ctx *c)
     return compared;
 }
 
+static int by_key_then_value(const void *a, const void *b)
+{
+    const struct fact *x = a, *y = b;
+    if (x->key != y->key) {
+        return x->key < y->key ? -1 : 1;
+    }
+    return x->value < y->value ? -1 : x->value > y->value;
+}
+
+/* One request id applied at two indices: a retry applied again instead of
+ * answered from the first attempt's outcome. One example per request. */
+static void judge_requests(struct ctx *c)
+{
+    struct facts *f = &c->requests;
+    char text[512];
+
+    qsort(f->v, f->n, sizeof *f->v, by_key_then_value);
+    for (size_t lo = 0, hi; lo < f->n; lo = hi) {
+        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
+        }
+        if (f->v[hi - 1].value != f->v[lo].value) {
+            const struct fact *a = &f->v[lo], *b = &f->v[hi - 1];
+            snprintf(text, sizeof text,
+                     "one request applied twice: %s applied it at index "
+                     "%llu (events.jsonl:%zu), %s again at index %llu "
+                     "(:%zu), not as a duplicate",
+                     c->nodes[a->node].name, (unsigned long long)a->value,
+                     a->line, c->nodes[b->node].name,
+                     (unsigned long long)b->value, b->line);
+            add_example(c, c->applied_twice, c->nodes[b->node].name, b->line,
+                        text);
+        }
+    }
+}
+
 int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
                         struct report *out)
 {
     struct ctx c = {.nodes = nodes, .out = out};
-    size_t compared, terms;
+    size_t compared;
     char note[256];
     int rv;
 
@@ -370,17 +423,21 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     c.applied_differently = report_class(out, "applied_differently", true);
     c.answered_differently =
         report_class(out, "answered_differently", true);
+    c.applied_twice = report_class(out, "applied_twice", true);
+    c.terms_led = report_class(out, "terms_led", false);
     c.restarts = report_class(out, "restarts_compared", false);
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = read_node(&c, i);
     }
     if (rv == 0) {
-        terms = judge_leaders(&c);
+        json_object_set_new(out->info, "terms_led",
+                            json_integer((json_int_t)judge_leaders(&c)));
         compared = judge_applied(&c);
+        judge_requests(&c);
         snprintf(note, sizeof note,
-                 "%zu terms led, %zu indices applied on two or more nodes "
-                 "compared, %lld protocol events",
-                 terms, compared, (long long)c.protocol_events);
+                 "%zu indices applied on two or more nodes compared, %lld "
+                 "protocol events",
+                 compared, (long long)c.protocol_events);
         report_note(out, note);
         json_object_set_new(out->info, "protocol_events",
                             json_integer(c.protocol_events));
@@ -395,5 +452,6 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     }
     free(c.leaders.v);
     free(c.applied.v);
+    free(c.requests.v);
     return rv;
 }

@@ -24,6 +24,10 @@
  *   answered_differently  two nodes applied the same entry at one index and
  *                  answered differently (its reply, or whether it was a
  *                  duplicate): their states had diverged before it
+ *   applied_twice  one request id (`rid`) applied at two indices, not
+ *                  answered as a duplicate the second time: a retry
+ *                  executed again (exactly-once application, as the task
+ *                  store promises; a client may never see it)
  *
  * Facts, not anomalies, are counted too: restarts compared, terms with a
  * leader, indices applied on two or more nodes. A node whose data dir was

@@ -221,6 +221,30 @@ static void test_answered_differently(void)
     CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
 }
 
+#define APPLIED_RID(I, RID, DUP)                                                \
+    "{\"event\":\"command_applied\",\"index\":" #I ",\"rid\":\"" RID    \
+    "\",\"duplicate\":" DUP "}\n"
+
+static void test_applied_twice(void)
+{
+    char s[1024];
+    enum verdict_result v;
+    const char *bad[MAX_NODES] = {
+        APPLIED_RID(5, "c1-1", "false") APPLIED_RID(9, "c1-1", "false"),
+        APPLIED_RID(5, "c1-1", "false"), NULL};
+    /* The same index on every node is one application; a retry answered
+     * as a duplicate is what dedup is for. */
+    const char *good[MAX_NODES] = {
+        APPLIED_RID(5, "c1-1", "false") APPLIED_RID(9, "c1-1", "true"),
+        APPLIED_RID(5, "c1-1", "false") APPLIED_RID(9, "c1-1", "true"),
+        APPLIED_RID(5, "c1-1", "false")};
+
+    CHECK(judge(bad, "applied_twice", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_INVALID);
+    CHECK(strstr(s, "at index 5") != NULL && strstr(s, "index 9") != NULL);
+    CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
+}
+
 static void test_cut_lines_and_missing_files(void)
 {
     char s[1024];
@@ -243,6 +267,7 @@ int main(void)
     RUN(test_two_leaders);
     RUN(test_applied_differently);
     RUN(test_answered_differently);
+    RUN(test_applied_twice);
     RUN(test_cut_lines_and_missing_files);
     return failures != 0;
 }
