@@ -477,9 +477,8 @@ static bool refused_here(const char *err)
 /* Our scripts' refusals ("ERR cas_mismatch"): the code, or NULL. */
 static const char *script_refusal(const char *err)
 {
-    static const char *const codes[] = {"exists",     "not_found",
-                                        "cas_mismatch", "empty",
-                                        "not_holder", NULL};
+    static const char *const codes[] = {"exists", "not_found",  "cas_mismatch",
+                                        "empty",  "not_holder", NULL};
     if (strncmp(err, "ERR ", 4) == 0) {
         err += 4;
     }
@@ -665,8 +664,7 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 static int queue_args(struct client *c, const char **argv, int *argc,
                       const char *ridkey, const char *rid)
 {
-    const char *worker =
-        json_string_value(json_object_get(c->value, "worker"));
+    const char *worker = json_string_value(json_object_get(c->value, "worker"));
     int n = 0;
 
     snprintf(c->proc, sizeof c->proc, "processing:%s",
@@ -944,8 +942,8 @@ static void defer_cb(uv_timer_t *t)
 }
 
 static const char *const known_ops[] = {
-    "read",   "write", "cas",   "status", "create", "get", "update",
-    "delete", "list",  "enqueue", "claim", "ack",  "nack", NULL};
+    "read",   "write", "cas",     "status", "create", "get",  "update",
+    "delete", "list",  "enqueue", "claim",  "ack",    "nack", NULL};
 
 static int redis_invoke(struct client *c, const char *addr,
                         const struct client_op *op, client_cb cb, void *arg)

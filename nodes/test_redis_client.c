@@ -192,7 +192,8 @@ static const char *claimed(const struct outcome *o, const char *worker,
     if (o->type != HISTORY_OK || task == NULL || w == NULL ||
         strcmp(w, worker) != 0 || now <= 0 || exp != now + lease_ms) {
         char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        fprintf(stderr, "  want a claim by %s (lease %lld), got type %d %s %s\n",
+        fprintf(stderr,
+                "  want a claim by %s (lease %lld), got type %d %s %s\n",
                 worker, (long long)lease_ms, o->type, got, o->error);
         free(got);
         return "";
@@ -200,12 +201,12 @@ static const char *claimed(const struct outcome *o, const char *worker,
     return task;
 }
 
-#define QOP(f, key, rid, worker, lease)                                       \
-    attempt(c, addr_a, f, key,                                                \
-            lease > 0 ? json_pack("{s:s, s:s, s:i}", "rid", rid, "worker",   \
-                                  worker, "lease_ms", lease)                 \
-            : worker != NULL                                                  \
-                ? json_pack("{s:s, s:s}", "rid", rid, "worker", worker)       \
+#define QOP(f, key, rid, worker, lease)                                        \
+    attempt(c, addr_a, f, key,                                                 \
+            lease > 0 ? json_pack("{s:s, s:s, s:i}", "rid", rid, "worker",     \
+                                  worker, "lease_ms", lease)                   \
+            : worker != NULL                                                   \
+                ? json_pack("{s:s, s:s}", "rid", rid, "worker", worker)        \
                 : json_pack("{s:s}", "rid", rid))
 
 static void test_queue_claims_in_order_sweeps_expired_and_acks_once(void)
@@ -213,24 +214,24 @@ static void test_queue_claims_in_order_sweeps_expired_and_acks_once(void)
     struct client *c = ops->new (&loop);
     struct outcome o[20];
     int n = 0;
-    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);             /* 0 */
-    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);             /* retry */
-    o[n++] = QOP("enqueue", "q2", "e2", NULL, 0);             /* 2 */
-    o[n++] = QOP("claim", NULL, "k1", "w1", 60000);           /* q1 */
-    o[n++] = QOP("claim", NULL, "k1", "w1", 60000);           /* retry */
-    o[n++] = QOP("claim", NULL, "k2", "w2", 100);             /* 5: q2 */
-    o[n++] = QOP("claim", NULL, "k3", "w3", 60000);           /* empty */
-    o[n++] = QOP("ack", "q1", "a1", "w2", 0);                 /* 7 */
-    o[n++] = QOP("ack", "q1", "a2", "w1", 0);                 /* done */
-    o[n++] = QOP("ack", "q1", "a2", "w1", 0);                 /* retry */
+    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);   /* 0 */
+    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);   /* retry */
+    o[n++] = QOP("enqueue", "q2", "e2", NULL, 0);   /* 2 */
+    o[n++] = QOP("claim", NULL, "k1", "w1", 60000); /* q1 */
+    o[n++] = QOP("claim", NULL, "k1", "w1", 60000); /* retry */
+    o[n++] = QOP("claim", NULL, "k2", "w2", 100);   /* 5: q2 */
+    o[n++] = QOP("claim", NULL, "k3", "w3", 60000); /* empty */
+    o[n++] = QOP("ack", "q1", "a1", "w2", 0);       /* 7 */
+    o[n++] = QOP("ack", "q1", "a2", "w1", 0);       /* done */
+    o[n++] = QOP("ack", "q1", "a2", "w1", 0);       /* retry */
     uv_sleep(150); /* w2's lease on q2 runs out */
     uv_update_time(&loop);
-    o[n++] = QOP("claim", NULL, "k4", "w3", 60000);           /* 10: q2 */
-    o[n++] = QOP("ack", "q2", "a3", "w2", 0);                 /* not w2's */
-    o[n++] = QOP("nack", "q2", "n1", "w3", 0);                /* 12 */
-    o[n++] = QOP("claim", NULL, "k5", "w1", 60000);           /* q2 again */
-    o[n++] = QOP("ack", "q2", "a4", "w1", 0);                 /* 14 */
-    o[n++] = QOP("claim", NULL, "k6", "w1", 60000);           /* empty */
+    o[n++] = QOP("claim", NULL, "k4", "w3", 60000); /* 10: q2 */
+    o[n++] = QOP("ack", "q2", "a3", "w2", 0);       /* not w2's */
+    o[n++] = QOP("nack", "q2", "n1", "w3", 0);      /* 12 */
+    o[n++] = QOP("claim", NULL, "k5", "w1", 60000); /* q2 again */
+    o[n++] = QOP("ack", "q2", "a4", "w1", 0);       /* 14 */
+    o[n++] = QOP("claim", NULL, "k6", "w1", 60000); /* empty */
     done_with(c, o, 0);
 
     CHECK(is_ok(&o[0], "{\"status\": \"queued\"}"));
@@ -270,7 +271,8 @@ static void test_wait_without_replicas_makes_a_write_info(void)
     CHECK(o[0].type == HISTORY_INFO && strcmp(o[0].error, "not_replicated") == 0);
     CHECK(o[1].type == HISTORY_OK); /* reads send no WAIT */
     CHECK(is_fail(&o[2], "cas_mismatch"));
-    CHECK(o[3].type == HISTORY_INFO && strcmp(o[3].error, "not_replicated") == 0);
+    CHECK(o[3].type == HISTORY_INFO &&
+          strcmp(o[3].error, "not_replicated") == 0);
 }
 
 static void test_no_sentinel_is_a_fail_to_try_elsewhere(void)
