@@ -21,7 +21,9 @@
  * - -READONLY, -LOADING, -MASTERDOWN: the node refused before running the
  *   command: fail, elsewhere; the primary is looked up again;
  * - -NOREPLICAS (min-replicas-to-write): refused: fail;
- * - a script's own refusal (exists, not_found, cas_mismatch): fail;
+ * - a script's own refusal (exists, not_found, cas_mismatch; the queue's
+ *   empty, not_holder): fail (a script refuses before it writes; the
+ *   claim's sweep of expired claims may have run, the claim did not);
  * - any other error reply, a connection lost after sending, a timeout: the
  *   write may have been applied: info;
  * - WAIT answering fewer replicas than asked: the write was applied on the
