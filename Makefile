@@ -198,7 +198,9 @@ asan: deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@$(MAKE) --no-print-directory SAN=1 test-all
 
-# Throughput and latency of a local 3-node taskd cluster (no assertions).
+# Throughput and latency of a local 3-node taskd cluster, and of etcd and
+# Redis (primary + 2 replicas) under the same load when installed (no
+# assertions).
 # Every benchmark, one after the other.
 bench: bench-checker bench-taskd
 

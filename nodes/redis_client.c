@@ -21,7 +21,9 @@
  * - -READONLY, -LOADING, -MASTERDOWN: the node refused before running the
  *   command: fail, elsewhere; the primary is looked up again;
  * - -NOREPLICAS (min-replicas-to-write): refused: fail;
- * - a script's own refusal (exists, not_found, cas_mismatch): fail;
+ * - a script's own refusal (exists, not_found, cas_mismatch; the queue's
+ *   empty, not_holder): fail (a script refuses before it writes; the
+ *   claim's sweep of expired claims may have run, the claim did not);
  * - any other error reply, a connection lost after sending, a timeout: the
  *   write may have been applied: info;
  * - WAIT answering fewer replicas than asked: the write was applied on the
@@ -72,6 +74,8 @@ struct client {
     char addr[ADDR_LEN];
     char f[16];
     char key[64];
+    char proc[96];  /* a queue op's processing:<worker> */
+    char lease[24]; /* a claim's lease_ms */
     json_t *value;
     client_cb cb;
     void *arg;
@@ -145,6 +149,66 @@ static const char list_lua[] =
     "  if r[1] then out[#out + 1] = id out[#out + 1] = r[1]\n"
     "    out[#out + 1] = r[2] end end\n"
     "return out\n";
+
+/* --- Scripts: the reliable-queue pattern ------------------------------
+ *
+ * LPUSH onto "queue" enqueues; a claim LMOVEs the oldest task from "queue"
+ * into the worker's own list processing:<worker> and records the claim in
+ * the hash "claims" (task -> "<worker> <expires_ms>"); an ack LREMs it
+ * from the worker's list; a nack LREMs it and puts it back at the claiming
+ * end of "queue". Expired claims are requeued by a sweep that every claim
+ * runs first. Each is one script, so that a move, its claim record and the
+ * sweep are applied together or not at all (and replicated as one
+ * MULTI): with separate commands a failover between LMOVE and HSET leaves
+ * a task no sweep can see. (BLMOVE cannot block inside a script; the
+ * workload's empty claims are cheap, so the claim does not block.) Times
+ * are the primary's own clock (TIME), the system clock the queue checker
+ * judges leases by. Request ids are kept in rid:<rid> as for tasks. */
+
+static const char enqueue_lua[] =
+    "#!lua\n"
+    "if ARGV[2] ~= '' and redis.call('GET', KEYS[2]) then return 1 end\n"
+    "redis.call('LPUSH', KEYS[1], ARGV[1])\n"
+    "if ARGV[2] ~= '' then\n"
+    "  redis.call('SET', KEYS[2], 'queued', 'PX', 600000) end\n"
+    "return 0\n";
+
+static const char claim_lua[] =
+    "#!lua\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "if ARGV[3] ~= '' then local d = redis.call('GET', KEYS[3])\n"
+    "  if d then local k, n, e = string.match(d, '(%S+) (%d+) (%d+)')\n"
+    "    return {k, tonumber(n), tonumber(e), 1} end end\n"
+    "local held = redis.call('HGETALL', KEYS[2])\n"
+    "for i = 1, #held, 2 do\n"
+    "  local w, e = string.match(held[i + 1], '(%S+) (%d+)')\n"
+    "  if tonumber(e) <= now then\n"
+    "    if redis.call('LREM', 'processing:' .. w, 1, held[i]) > 0 then\n"
+    "      redis.call('RPUSH', KEYS[1], held[i]) end\n"
+    "    redis.call('HDEL', KEYS[2], held[i]) end end\n"
+    "local k = redis.call('LMOVE', KEYS[1], KEYS[4], 'RIGHT', 'LEFT')\n"
+    "if not k then return redis.error_reply('empty') end\n"
+    "local e = now + tonumber(ARGV[2])\n"
+    "redis.call('HSET', KEYS[2], k, ARGV[1] .. ' ' .. e)\n"
+    "if ARGV[3] ~= '' then redis.call('SET', KEYS[3],\n"
+    "  k .. ' ' .. now .. ' ' .. e, 'PX', 600000) end\n"
+    "return {k, now, e, 0}\n";
+
+/* ack and nack (ARGV[3]: back onto the queue KEYS[4]). */
+static const char settle_lua[] =
+    "#!lua\n"
+    "if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) then return 1 end\n"
+    "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then\n"
+    "  return redis.error_reply('not_holder') end\n"
+    "redis.call('HDEL', KEYS[2], ARGV[1])\n"
+    "if ARGV[3] == 'nack' then redis.call('RPUSH', KEYS[4], ARGV[1]) end\n"
+    "if ARGV[2] ~= '' then\n"
+    "  redis.call('SET', KEYS[3], 'settled', 'PX', 600000) end\n"
+    "return 0\n";
+
+#define QUEUE_KEY  "queue"
+#define CLAIMS_KEY "claims"
 
 /* --- The libuv adapter, mended ---------------------------------------------
  *
@@ -415,8 +479,8 @@ static bool refused_here(const char *err)
 /* Our scripts' refusals ("ERR cas_mismatch"): the code, or NULL. */
 static const char *script_refusal(const char *err)
 {
-    static const char *const codes[] = {"exists", "not_found", "cas_mismatch",
-                                        NULL};
+    static const char *const codes[] = {"exists", "not_found",  "cas_mismatch",
+                                        "empty",  "not_holder", NULL};
     if (strncmp(err, "ERR ", 4) == 0) {
         err += 4;
     }
@@ -490,6 +554,24 @@ static json_t *ok_value(struct client *c, const redisReply *r)
                                int_of(r->element[i + 2])));
         }
         return out;
+    }
+    if (strcmp(f, "enqueue") == 0 || strcmp(f, "nack") == 0) {
+        return json_pack("{s:s}", "status", "queued");
+    }
+    if (strcmp(f, "ack") == 0) {
+        return json_pack("{s:s}", "status", "done");
+    }
+    if (strcmp(f, "claim") == 0) {
+        const char *worker =
+            json_string_value(json_object_get(c->value, "worker"));
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+            r->element[0]->type != REDIS_REPLY_STRING) {
+            return NULL;
+        }
+        return json_pack("{s:s, s:s, s:I, s:I}", "task", r->element[0]->str,
+                         "worker", worker != NULL ? worker : "", "now_ms",
+                         int_of(r->element[1]), "expires_ms",
+                         int_of(r->element[2]));
     }
     return json_null(); /* delete */
 }
@@ -578,6 +660,56 @@ static void redis_reply_cb(redisAsyncContext *ac, void *reply, void *priv)
 
 /* --- Commands ------------------------------------------------------------- */
 
+/* The EVAL of a queue op (enqueue, claim, ack, nack) into @argv (room for
+ * 12), with c->write set; -EINVAL for any other op. The strings it points
+ * to live in c (c->key, c->value) or in @ridkey/@rid and c->proc. */
+static int queue_args(struct client *c, const char **argv, int *argc,
+                      const char *ridkey, const char *rid)
+{
+    const char *worker = json_string_value(json_object_get(c->value, "worker"));
+    int n = 0;
+
+    snprintf(c->proc, sizeof c->proc, "processing:%s",
+             worker != NULL ? worker : "");
+    argv[n++] = "EVAL";
+    if (strcmp(c->f, "enqueue") == 0) {
+        argv[n++] = enqueue_lua;
+        argv[n++] = "2";
+        argv[n++] = QUEUE_KEY;
+        argv[n++] = ridkey[0] ? ridkey : "rid:";
+        argv[n++] = c->key;
+        argv[n++] = rid;
+    } else if (strcmp(c->f, "claim") == 0) {
+        snprintf(c->lease, sizeof c->lease, "%lld",
+                 (long long)json_integer_value(
+                     json_object_get(c->value, "lease_ms")));
+        argv[n++] = claim_lua;
+        argv[n++] = "4";
+        argv[n++] = QUEUE_KEY;
+        argv[n++] = CLAIMS_KEY;
+        argv[n++] = ridkey[0] ? ridkey : "rid:";
+        argv[n++] = c->proc;
+        argv[n++] = worker != NULL ? worker : "";
+        argv[n++] = c->lease;
+        argv[n++] = rid;
+    } else if (strcmp(c->f, "ack") == 0 || strcmp(c->f, "nack") == 0) {
+        argv[n++] = settle_lua;
+        argv[n++] = "4";
+        argv[n++] = c->proc;
+        argv[n++] = CLAIMS_KEY;
+        argv[n++] = ridkey[0] ? ridkey : "rid:";
+        argv[n++] = QUEUE_KEY;
+        argv[n++] = c->key;
+        argv[n++] = rid;
+        argv[n++] = c->f;
+    } else {
+        return -EINVAL;
+    }
+    c->write = true;
+    *argc = n;
+    return 0;
+}
+
 /* Queue c's op on c->redis: its command, then WAIT after a write. */
 static int send_op(struct client *c)
 {
@@ -660,7 +792,7 @@ static int send_op(struct client *c)
             argv[argc++] = es != NULL ? es : "";
         }
         c->write = true;
-    } else {
+    } else if (queue_args(c, argv, &argc, ridkey, rid) != 0) {
         return -EINVAL;
     }
     c->pending = 1;
@@ -811,9 +943,9 @@ static void defer_cb(uv_timer_t *t)
     json_decref(out);
 }
 
-static const char *const known_ops[] = {"read",   "write",  "cas",
-                                        "status", "create", "get",
-                                        "update", "delete", "list", NULL};
+static const char *const known_ops[] = {
+    "read",   "write", "cas",     "status", "create", "get",  "update",
+    "delete", "list",  "enqueue", "claim",  "ack",    "nack", NULL};
 
 static int redis_invoke(struct client *c, const char *addr,
                         const struct client_op *op, client_cb cb, void *arg)

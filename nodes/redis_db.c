@@ -186,7 +186,8 @@ static int sentinel_command(const void *p, const struct db_cluster *c, int i,
     return rv != 0 ? -ENOSPC : 0;
 }
 
-static const char *const redis_workloads[] = {"register", "tasks", NULL};
+static const char *const redis_workloads[] = {"register", "tasks", "queue",
+                                              NULL};
 
 const struct db_ops db_redis = {
     .name = "redis",

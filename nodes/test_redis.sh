@@ -5,7 +5,11 @@
 #  2. Sentinel discovery and failover following: a primary and a replica,
 #     the primary SIGKILLed, the client must land its write on the new one;
 #  3. a short faultline run of scenarios/redis-kill.json that ends with a
-#     verdict (any: no test asserts that Redis loses data or does not).
+#     verdict (any: no test asserts that Redis loses data or does not);
+#  4. the same for the queue workload (scenarios/redis-queue.json): a
+#     verdict from the queue checker, claims and acks in the history.
+# The queue mapping itself (claim order, the sweep of expired claims, ack
+# by the holder only, retries answered once) is part of 1.
 # Servers run on free ports of 127.0.0.1 in a temp dir and are killed at the
 # end, even on failure. Seeds: FAULTLINE_SEED, else random (printed).
 set -uo pipefail
@@ -139,6 +143,26 @@ killed=$(grep -c "sent Killed to sidecar" "$dir/runner.log")
 oks=$(grep -c '"type":"ok"' "$dir/history.jsonl")
 [ "$oks" -ge 300 ] || fail "expected at least 300 ok ops, saw $oks"
 echo "test_redis: faultline run $((SECONDS - t0)) s, $oks ok ops"
+
+# 4. The queue workload end to end: any verdict, from the queue checker.
+t0=$SECONDS
+"$BIN/faultline" run scenarios/redis-queue.json --seed "$seed" --time-limit 8 \
+  --runs-dir "$tmp/qruns" >"$tmp/qrun.out" 2>&1
+code=$?
+tail -4 "$tmp/qrun.out"
+qdir=$(sed -n 's/^faultline: run directory //p' "$tmp/qrun.out" | tail -1)
+[ "$code" -eq 0 ] || [ "$code" -eq 1 ] || fail "queue run exited $code, want a verdict (0 or 1)"
+grep -qE "^faultline: (valid|invalid): queue" "$tmp/qrun.out" || fail "no queue verdict line"
+python3 - "$qdir/verdict.json" <<'PY' || fail "verdict.json has no queue checker result"
+import json, sys
+q = json.load(open(sys.argv[1]))["checkers"]["queue"]
+assert q["valid"] in (True, False, "unknown"), q
+assert q["claims"] > 0 and q["tasks"] > 0, q
+PY
+for f in enqueue claim ack; do
+  grep -q "\"type\":\"ok\",\"f\":\"$f\"" "$qdir/history.jsonl" || fail "no ok $f in the queue run"
+done
+echo "test_redis: queue run $((SECONDS - t0)) s"
 
 [ "$failures" -eq 0 ] && echo "test_redis: ok" || echo "test_redis: $failures failure(s)"
 [ "$failures" -eq 0 ]

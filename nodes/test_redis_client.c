@@ -179,19 +179,100 @@ static void test_task_ops_refuse_an_existing_id_and_answer_a_retry_once(void)
     }
 }
 
+/* A claim's task, or "" when @o is not an ok claim for @worker whose lease
+ * is @lease_ms long. */
+static const char *claimed(const struct outcome *o, const char *worker,
+                           json_int_t lease_ms)
+{
+    json_t *v = o->value;
+    const char *task = json_string_value(json_object_get(v, "task"));
+    const char *w = json_string_value(json_object_get(v, "worker"));
+    json_int_t now = json_integer_value(json_object_get(v, "now_ms"));
+    json_int_t exp = json_integer_value(json_object_get(v, "expires_ms"));
+    if (o->type != HISTORY_OK || task == NULL || w == NULL ||
+        strcmp(w, worker) != 0 || now <= 0 || exp != now + lease_ms) {
+        char *got = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        fprintf(stderr,
+                "  want a claim by %s (lease %lld), got type %d %s %s\n",
+                worker, (long long)lease_ms, o->type, got, o->error);
+        free(got);
+        return "";
+    }
+    return task;
+}
+
+#define QOP(f, key, rid, worker, lease)                                        \
+    attempt(c, addr_a, f, key,                                                 \
+            lease > 0 ? json_pack("{s:s, s:s, s:i}", "rid", rid, "worker",     \
+                                  worker, "lease_ms", lease)                   \
+            : worker != NULL                                                   \
+                ? json_pack("{s:s, s:s}", "rid", rid, "worker", worker)        \
+                : json_pack("{s:s}", "rid", rid))
+
+static void test_queue_claims_in_order_sweeps_expired_and_acks_once(void)
+{
+    struct client *c = ops->new (&loop);
+    struct outcome o[20];
+    int n = 0;
+    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);   /* 0 */
+    o[n++] = QOP("enqueue", "q1", "e1", NULL, 0);   /* retry */
+    o[n++] = QOP("enqueue", "q2", "e2", NULL, 0);   /* 2 */
+    o[n++] = QOP("claim", NULL, "k1", "w1", 60000); /* q1 */
+    o[n++] = QOP("claim", NULL, "k1", "w1", 60000); /* retry */
+    o[n++] = QOP("claim", NULL, "k2", "w2", 100);   /* 5: q2 */
+    o[n++] = QOP("claim", NULL, "k3", "w3", 60000); /* empty */
+    o[n++] = QOP("ack", "q1", "a1", "w2", 0);       /* 7 */
+    o[n++] = QOP("ack", "q1", "a2", "w1", 0);       /* done */
+    o[n++] = QOP("ack", "q1", "a2", "w1", 0);       /* retry */
+    uv_sleep(150); /* w2's lease on q2 runs out */
+    uv_update_time(&loop);
+    o[n++] = QOP("claim", NULL, "k4", "w3", 60000); /* 10: q2 */
+    o[n++] = QOP("ack", "q2", "a3", "w2", 0);       /* not w2's */
+    o[n++] = QOP("nack", "q2", "n1", "w3", 0);      /* 12 */
+    o[n++] = QOP("claim", NULL, "k5", "w1", 60000); /* q2 again */
+    o[n++] = QOP("ack", "q2", "a4", "w1", 0);       /* 14 */
+    o[n++] = QOP("claim", NULL, "k6", "w1", 60000); /* empty */
+    done_with(c, o, 0);
+
+    CHECK(is_ok(&o[0], "{\"status\": \"queued\"}"));
+    CHECK(is_ok(&o[1], "{\"status\": \"queued\"}"));
+    CHECK(is_ok(&o[2], "{\"status\": \"queued\"}"));
+    CHECK(strcmp(claimed(&o[3], "w1", 60000), "q1") == 0);
+    CHECK(json_equal(o[4].value, o[3].value)); /* the first answer again */
+    CHECK(strcmp(claimed(&o[5], "w2", 100), "q2") == 0);
+    CHECK(is_fail(&o[6], "empty") && !o[6].elsewhere);
+    CHECK(is_fail(&o[7], "not_holder"));
+    CHECK(is_ok(&o[8], "{\"status\": \"done\"}"));
+    CHECK(is_ok(&o[9], "{\"status\": \"done\"}"));
+    CHECK(strcmp(claimed(&o[10], "w3", 60000), "q2") == 0);
+    CHECK(json_integer_value(json_object_get(o[10].value, "now_ms")) >=
+          json_integer_value(json_object_get(o[5].value, "expires_ms")));
+    CHECK(is_fail(&o[11], "not_holder"));
+    CHECK(is_ok(&o[12], "{\"status\": \"queued\"}"));
+    CHECK(strcmp(claimed(&o[13], "w1", 60000), "q2") == 0);
+    CHECK(is_ok(&o[14], "{\"status\": \"done\"}"));
+    CHECK(is_fail(&o[15], "empty"));
+    for (int i = 0; i < n; i++) {
+        json_decref(o[i].value);
+    }
+}
+
 static void test_wait_without_replicas_makes_a_write_info(void)
 {
     static struct redis_settings set = {.wait_replicas = 1, .wait_ms = 50};
     struct client *c = ops->new (&loop);
-    struct outcome o[3];
+    struct outcome o[4];
     ops->configure(c, &set);
     o[0] = attempt(c, addr_a, "write", "k2", J("7"));
     o[1] = attempt(c, addr_a, "read", "k2", json_null());
     o[2] = attempt(c, addr_a, "cas", "k2", J("[1, 2]"));
-    done_with(c, o, 3);
+    o[3] = attempt(c, addr_a, "enqueue", "qw", J("{\"rid\": \"ew\"}"));
+    done_with(c, o, 4);
     CHECK(o[0].type == HISTORY_INFO && strcmp(o[0].error, "not_replicated") == 0);
     CHECK(o[1].type == HISTORY_OK); /* reads send no WAIT */
     CHECK(is_fail(&o[2], "cas_mismatch"));
+    CHECK(o[3].type == HISTORY_INFO &&
+          strcmp(o[3].error, "not_replicated") == 0);
 }
 
 static void test_no_sentinel_is_a_fail_to_try_elsewhere(void)
@@ -269,6 +350,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "mapping") == 0) {
         RUN(test_register_ops_map_to_get_set_and_a_cas_script);
         RUN(test_task_ops_refuse_an_existing_id_and_answer_a_retry_once);
+        RUN(test_queue_claims_in_order_sweeps_expired_and_acks_once);
         RUN(test_wait_without_replicas_makes_a_write_info);
         RUN(test_no_sentinel_is_a_fail_to_try_elsewhere);
     } else if (strcmp(argv[1], "failover") == 0 && argc == 5) {

@@ -17,8 +17,15 @@ Then the same load against a local 3-member etcd 3.4 (Debian's
 ranges through its v3 JSON gateway, one keep-alive HTTP/1.1 connection per
 client, to the leader; the etcd rows, for comparison.
 
+Then the same load against a local Redis 7 (Debian's redis-server, when
+installed; --no-redis skips it), set up as faultline's Redis scenarios set
+it up (nodes/redis_db.c): a primary and two replicas, AOF on with
+appendfsync everysec; SET, SET then `WAIT 1 100` (the scenarios' -wait
+mode), and GET, all at the primary, one connection per client speaking
+RESP. No Sentinel: it is not on the path of an operation.
+
 Usage: bench_taskd.py [--clients N] [--seconds S] [--faultfs [--no-sync]]
-       [--no-etcd]   ($FAULTLINE_BIN/taskd)
+       [--no-etcd] [--no-redis]   ($FAULTLINE_BIN/taskd)
 """
 
 import argparse
@@ -200,6 +207,108 @@ def bench_etcd(args):
     return 0
 
 
+class RedisConn:
+    """One RESP connection to redis-server; call() takes a list of commands
+    (each a list of strings), sends them at once and answers {"ok": bool}:
+    false when any reply is an error, or a WAIT saw no replica."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10.0)
+        self.buf = self.sock.makefile("rb")
+
+    def reply(self):
+        line = self.buf.readline()
+        kind, rest = line[:1], line[1:-2]
+        if kind == b"-":
+            return False, rest
+        if kind == b":":
+            return True, int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return True, None if n < 0 else self.buf.read(n + 2)[:-2]
+        if kind == b"*":
+            items = [self.reply()[1] for _ in range(max(int(rest), 0))]
+            return True, items
+        return True, rest  # "+OK"
+
+    def call(self, commands):
+        out = b"".join(
+            b"*%d\r\n" % len(cmd) + b"".join(
+                b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in cmd)
+            for cmd in commands)
+        self.sock.sendall(out)
+        ok = True
+        for cmd in commands:
+            good, value = self.reply()
+            ok = ok and good and not (cmd[0] == "WAIT" and value < 1)
+        return {"ok": ok}
+
+    def close(self):
+        self.sock.close()
+
+
+def bench_redis(args):
+    """The Redis rows: a primary and two replicas on loopback (AOF,
+    everysec), SET, SET + WAIT 1 100 and GET at the primary."""
+    server = shutil.which("redis-server")
+    if server is None:
+        print("bench-redis: skipped (no redis-server: Debian's redis-server)")
+        return 0
+    top = tempfile.mkdtemp(prefix="redis-bench-")
+    ports = free_ports(3)
+    procs = []
+    try:
+        for i, port in enumerate(ports):
+            os.makedirs(f"{top}/n{i + 1}")
+            procs.append(subprocess.Popen(
+                [server, "--bind", "127.0.0.1", "--port", str(port),
+                 "--dir", f"{top}/n{i + 1}", "--save", "",
+                 "--appendonly", "yes", "--appendfsync", "everysec",
+                 "--daemonize", "no", "--logfile", f"{top}/n{i + 1}.log",
+                 *(["--replicaof", "127.0.0.1", str(ports[0])] if i else [])]))
+        deadline = time.monotonic() + 20
+        replicas = 0
+        while replicas < 2 and time.monotonic() < deadline:
+            try:
+                c = RedisConn(ports[0])
+                c.sock.sendall(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+                text = c.reply()[1].decode()
+                c.close()
+                replicas = text.count("state=online")
+            except (OSError, ValueError, AttributeError):
+                pass
+            if replicas < 2:
+                time.sleep(0.1)  # a poll of processes we just started
+        if replicas < 2:
+            print("bench-redis: FAILED: replicas not online after 20 s",
+                  file=sys.stderr)
+            return 1
+        print(f"bench-redis: {server}, a primary and 2 replicas on loopback, "
+              f"AOF appendfsync everysec, {args.clients} clients, "
+              f"{args.seconds:g} s per phase, RESP")
+        phases = (
+            ("SET       (register)",
+             lambda c, n: [["SET", f"k{c}", str(n)]]),
+            ("SET + WAIT 1 100 (register, -wait)",
+             lambda c, n: [["SET", f"k{c}", str(n)], ["WAIT", "1", "100"]]),
+            ("GET       (register, at the primary)",
+             lambda c, n: [["GET", f"k{c}"]]),
+        )
+        for name, make in phases:
+            ops, errors, lat, elapsed = phase(ports[0], args.clients,
+                                              args.seconds, make, RedisConn)
+            print(f"  {name:36} {ops / elapsed:8.0f} ops/s   "
+                  f"p50 {percentile(lat, 50) * 1000:6.2f} ms   "
+                  f"p99 {percentile(lat, 99) * 1000:6.2f} ms   "
+                  f"({ops} ops, {errors} errors)")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        shutil.rmtree(top, ignore_errors=True)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=16)
@@ -208,6 +317,8 @@ def main():
                     help="run every node's data directory on faultfs")
     ap.add_argument("--no-etcd", action="store_true",
                     help="skip the etcd rows")
+    ap.add_argument("--no-redis", action="store_true",
+                    help="skip the Redis rows")
     ap.add_argument("--no-sync", action="store_true",
                     help="with --faultfs: faultfs --no-sync (syncs stay in "
                          "the model, not passed to the disk)")
@@ -263,9 +374,10 @@ def main():
             d.terminate()
             d.wait()
     shutil.rmtree(cl.dir)
-    if args.no_etcd or args.faultfs:
+    if args.faultfs:
         return 0
-    return bench_etcd(args)
+    rv = 0 if args.no_etcd else bench_etcd(args)
+    return rv or (0 if args.no_redis else bench_redis(args))
 
 
 if __name__ == "__main__":
