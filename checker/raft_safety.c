@@ -24,6 +24,7 @@ struct durable {
     size_t vote_line;
     size_t last_line;
     bool join; /* the current process started as a joiner */
+    bool sole_voter; /* its last configuration has it as the only voter */
 };
 
 /* A fact from one node, compared across nodes at the end. */
@@ -46,7 +47,7 @@ struct ctx {
     struct facts leaders, applied, requests;
     int two_leaders, term_lost, vote_lost, log_lost, applied_differently;
     int answered_differently, applied_twice;
-    int restarts, terms_led; /* fact classes */
+    int restarts, terms_led, sole_voter_reused; /* fact classes */
     int64_t protocol_events, skipped_lines, wiped;
 };
 
@@ -176,6 +177,29 @@ static uint64_t result_hash(const json_t *e)
     return h;
 }
 
+/* Is the node of configuration event @e its only voter? libraft makes such
+ * a node leader without an election, in the term it is in (its
+ * convertToCandidate fast path: no term bump), which may be a term another
+ * node led before the configuration shrank. */
+static bool sole_voter(const json_t *e)
+{
+    const json_t *servers = json_object_get(e, "servers");
+    int64_t me = int_field(e, "node");
+    size_t k, voters = 0;
+    bool mine = false;
+    json_t *s;
+
+    json_array_foreach(servers, k, s)
+    {
+        const char *role = json_string_value(json_object_get(s, "role"));
+        if (role != NULL && strcmp(role, "voter") == 0) {
+            voters++;
+            mine = int_field(s, "id") == me;
+        }
+    }
+    return voters == 1 && mine;
+}
+
 /* One event of node @i at @line. */
 static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
                      struct durable *d, bool *started)
@@ -223,8 +247,11 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
             d->last_line = line;
         }
         c->protocol_events++;
+    } else if (strcmp(ev, "configuration") == 0) {
+        d->sole_voter = sole_voter(e);
     } else if (strcmp(ev, "became_leader") == 0) {
-        return facts_add(&c->leaders, int_field(e, "term"), 0, 0, i, line);
+        return facts_add(&c->leaders, int_field(e, "term"), 0, d->sole_voter,
+                         i, line);
     } else if (strcmp(ev, "command_applied") == 0) {
         const json_t *entry = json_object_get(e, "entry");
         const char *rid = json_string_value(json_object_get(e, "rid"));
@@ -303,6 +330,14 @@ static size_t judge_leaders(struct ctx *c)
         terms++;
         report_add(c->out, c->terms_led, NULL);
         for (size_t k = lo + 1; k < hi; k++) {
+            if (f->v[k].node != f->v[lo].node &&
+                (f->v[k].result != 0 || f->v[lo].result != 0)) {
+                /* One of them self-elected as the only voter: libraft's
+                 * design (docs/findings/libraft-sole-voter-term.md); the
+                 * damage it can do shows as applied_differently. */
+                report_add(c->out, c->sole_voter_reused, NULL);
+                break;
+            }
             if (f->v[k].node != f->v[lo].node) {
                 const struct fact *a = &f->v[lo], *b = &f->v[k];
                 snprintf(text, sizeof text,
@@ -426,6 +461,7 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     c.applied_twice = report_class(out, "applied_twice", true);
     c.terms_led = report_class(out, "terms_led", false);
     c.restarts = report_class(out, "restarts_compared", false);
+    c.sole_voter_reused = report_class(out, "sole_voter_term_reused", false);
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = read_node(&c, i);
     }

@@ -10,7 +10,11 @@
  * properties of the Raft paper (Ongaro and Ousterhout, 2014, figure 3):
  *
  *   two_leaders    two nodes became leader in the same term (Election
- *                  Safety)
+ *                  Safety), both after an election; a node that became
+ *                  leader as the only voter of its configuration is
+ *                  counted apart (sole_voter_term_reused, not an anomaly):
+ *                  libraft 0.15 self-elects such a node without a new term
+ *                  (docs/findings/libraft-sole-voter-term.md)
  *   term_lost      a node came back with a lower term than it had
  *                  persisted before it stopped (persistent state: a node
  *                  that forgets its term can vote twice in one term)

@@ -180,6 +180,21 @@ static void test_two_leaders(void)
     CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
 }
 
+static void test_sole_voter_self_election(void)
+{
+    char s[1024];
+    enum verdict_result v;
+    /* n2 led term 4, removed itself; n1, now the only voter, is made
+     * leader by libraft in term 4 without an election. */
+    const char *texts[MAX_NODES] = {
+        START("false") "{\"event\":\"configuration\",\"node\":1,"
+        "\"servers\":[{\"id\":1,\"role\":\"voter\"}]}\n" LEADER(4),
+        START("false") LEADER(4), NULL};
+
+    CHECK(judge(texts, "sole_voter_term_reused", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_VALID);
+}
+
 static void test_applied_differently(void)
 {
     char s[1024];
@@ -265,6 +280,7 @@ int main(void)
     RUN(test_log_lost);
     RUN(test_wiped_member_starts_over);
     RUN(test_two_leaders);
+    RUN(test_sole_voter_self_election);
     RUN(test_applied_differently);
     RUN(test_answered_differently);
     RUN(test_applied_twice);
