@@ -16,24 +16,24 @@
 
 /* What a node has said is durable since it last started. */
 struct durable {
-    int64_t term;     /* highest term persisted, 0: none */
-    int64_t vote;     /* vote persisted in vote_term, 0: none */
+    int64_t term; /* highest term persisted, 0: none */
+    int64_t vote; /* vote persisted in vote_term, 0: none */
     int64_t vote_term;
     int64_t last;     /* last log index reported durable, 0: none */
     size_t term_line; /* where each was said */
     size_t vote_line;
     size_t last_line;
-    bool join; /* the current process started as a joiner */
+    bool join;       /* the current process started as a joiner */
     bool sole_voter; /* its last configuration has it as the only voter */
 };
 
 /* A fact from one node, compared across nodes at the end. */
 struct fact {
-    int64_t key;      /* the term (leaders) or the index (applied) */
-    uint64_t value;   /* applied: the entry hash */
-    uint64_t result;  /* applied: a hash of the reply and duplicate flag */
-    size_t node;      /* in the caller's array */
-    size_t line;      /* in its file */
+    int64_t key;     /* the term (leaders) or the index (applied) */
+    uint64_t value;  /* applied: the entry hash */
+    uint64_t result; /* applied: a hash of the reply and duplicate flag */
+    size_t node;     /* in the caller's array */
+    size_t line;     /* in its file */
 };
 
 struct facts {
@@ -73,16 +73,16 @@ static int64_t int_field(const json_t *e, const char *name)
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
 }
 
-static void add_example(struct ctx *c, int cls, const char *node,
-                        size_t line, const char *text)
+static void add_example(struct ctx *c, int cls, const char *node, size_t line,
+                        const char *text)
 {
     char at[96];
 
     /* A string, not a number: the explainer reads numbers as op indices. */
     snprintf(at, sizeof at, "nodes/%s/events.jsonl:%zu", node, line);
     report_add(c->out, cls,
-               json_pack("{s:s, s:s, s:s}", "description", text, "node",
-                         node, "at", at));
+               json_pack("{s:s, s:s, s:s}", "description", text, "node", node,
+                         "at", at));
 }
 
 /* A node came back (`recovered` at @line): does it hold what it said was
@@ -108,8 +108,7 @@ static void judge_recovered(struct ctx *c, size_t i, const json_t *e,
                  "%s came back with term %lld (events.jsonl:%zu) after it "
                  "had persisted term %lld (line %zu): a node that forgets "
                  "its term can vote twice in one term",
-                 name, (long long)term, line, (long long)d->term,
-                 d->term_line);
+                 name, (long long)term, line, (long long)d->term, d->term_line);
         add_example(c, c->term_lost, name, line, text);
     } else if (term == d->vote_term && d->vote != 0 && vote != d->vote) {
         snprintf(text, sizeof text,
@@ -127,8 +126,7 @@ static void judge_recovered(struct ctx *c, size_t i, const json_t *e,
                  "(events.jsonl:%zu) after it had reported entries up to "
                  "%lld durable (line %zu): an entry counted in a quorum "
                  "is gone",
-                 name, (long long)last, line, (long long)d->last,
-                 d->last_line);
+                 name, (long long)last, line, (long long)d->last, d->last_line);
         add_example(c, c->log_lost, name, line, text);
     }
     /* What it holds now is the new baseline. */
@@ -165,11 +163,11 @@ static uint64_t parse_hash(const json_t *v)
  * duplicate): the same entry applied to the same state answers the same. */
 static uint64_t result_hash(const json_t *e)
 {
-    json_t *both = json_pack("{s:O?, s:O?}", "result",
-                             json_object_get(e, "result"), "duplicate",
-                             json_object_get(e, "duplicate"));
-    char *text = both != NULL ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS)
-                              : NULL;
+    json_t *both =
+        json_pack("{s:O?, s:O?}", "result", json_object_get(e, "result"),
+                  "duplicate", json_object_get(e, "duplicate"));
+    char *text =
+        both != NULL ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     uint64_t h = fnv(text);
 
     free(text);
@@ -250,8 +248,8 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
     } else if (strcmp(ev, "configuration") == 0) {
         d->sole_voter = sole_voter(e);
     } else if (strcmp(ev, "became_leader") == 0) {
-        return facts_add(&c->leaders, int_field(e, "term"), 0, d->sole_voter,
-                         i, line);
+        return facts_add(&c->leaders, int_field(e, "term"), 0, d->sole_voter, i,
+                         line);
     } else if (strcmp(ev, "command_applied") == 0) {
         const json_t *entry = json_object_get(e, "entry");
         const char *rid = json_string_value(json_object_get(e, "rid"));
@@ -323,7 +321,9 @@ static size_t judge_leaders(struct ctx *c)
     size_t terms = 0;
     char text[512];
 
-    qsort(f->v, f->n, sizeof *f->v, by_key);
+    if (f->n > 1) {
+        qsort(f->v, f->n, sizeof *f->v, by_key);
+    }
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
         for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
         }
@@ -346,8 +346,8 @@ static size_t judge_leaders(struct ctx *c)
                          "allows one",
                          c->nodes[a->node].name, c->nodes[b->node].name,
                          (long long)a->key, a->line, b->line);
-                add_example(c, c->two_leaders, c->nodes[b->node].name,
-                            b->line, text);
+                add_example(c, c->two_leaders, c->nodes[b->node].name, b->line,
+                            text);
                 break;
             }
         }
@@ -362,7 +362,9 @@ static size_t judge_applied(struct ctx *c)
     size_t compared = 0;
     char text[512];
 
-    qsort(f->v, f->n, sizeof *f->v, by_key);
+    if (f->n > 1) {
+        qsort(f->v, f->n, sizeof *f->v, by_key);
+    }
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
         bool other_node = false;
         for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
@@ -380,8 +382,8 @@ static size_t judge_applied(struct ctx *c)
                          "their states had diverged before it",
                          c->nodes[a->node].name, c->nodes[b->node].name,
                          (long long)a->key, a->line, b->line);
-                add_example(c, c->answered_differently,
-                            c->nodes[b->node].name, b->line, text);
+                add_example(c, c->answered_differently, c->nodes[b->node].name,
+                            b->line, text);
                 break;
             }
         }
@@ -395,8 +397,8 @@ static size_t judge_applied(struct ctx *c)
                          c->nodes[a->node].name, c->nodes[b->node].name,
                          (long long)a->key, (unsigned long long)a->value,
                          a->line, (unsigned long long)b->value, b->line);
-                add_example(c, c->applied_differently,
-                            c->nodes[b->node].name, b->line, text);
+                add_example(c, c->applied_differently, c->nodes[b->node].name,
+                            b->line, text);
                 break;
             }
         }
@@ -420,7 +422,9 @@ static void judge_requests(struct ctx *c)
     struct facts *f = &c->requests;
     char text[512];
 
-    qsort(f->v, f->n, sizeof *f->v, by_key_then_value);
+    if (f->n > 1) {
+        qsort(f->v, f->n, sizeof *f->v, by_key_then_value);
+    }
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
         for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
         }
@@ -456,8 +460,7 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     c.vote_lost = report_class(out, "vote_lost", true);
     c.log_lost = report_class(out, "log_lost", true);
     c.applied_differently = report_class(out, "applied_differently", true);
-    c.answered_differently =
-        report_class(out, "answered_differently", true);
+    c.answered_differently = report_class(out, "answered_differently", true);
     c.applied_twice = report_class(out, "applied_twice", true);
     c.terms_led = report_class(out, "terms_led", false);
     c.restarts = report_class(out, "restarts_compared", false);

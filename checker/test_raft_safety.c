@@ -66,10 +66,12 @@ static size_t judge(const char *const texts[MAX_NODES], const char *cls,
 #define RECOVERED(T, V, LAST)                                                  \
     "{\"event\":\"recovered\",\"term\":" #T ",\"voted_for\":" #V               \
     ",\"last_index\":" #LAST "}\n"
-#define TERM(T)     "{\"event\":\"term_persisted\",\"term\":" #T "}\n"
-#define VOTE(T, V)  "{\"event\":\"vote_persisted\",\"term\":" #T ",\"vote\":" #V "}\n"
-#define APPEND(F, L) "{\"event\":\"append_persisted\",\"first\":" #F ",\"last\":" #L "}\n"
-#define LEADER(T)   "{\"event\":\"became_leader\",\"term\":" #T "}\n"
+#define TERM(T) "{\"event\":\"term_persisted\",\"term\":" #T "}\n"
+#define VOTE(T, V)                                                             \
+    "{\"event\":\"vote_persisted\",\"term\":" #T ",\"vote\":" #V "}\n"
+#define APPEND(F, L)                                                           \
+    "{\"event\":\"append_persisted\",\"first\":" #F ",\"last\":" #L "}\n"
+#define LEADER(T) "{\"event\":\"became_leader\",\"term\":" #T "}\n"
 #define APPLIED(I, H)                                                          \
     "{\"event\":\"command_applied\",\"index\":" #I ",\"entry\":\"" H "\"}\n"
 
@@ -77,14 +79,13 @@ static void test_term_lost(void)
 {
     char s[1024];
     enum verdict_result v;
-    const char *bad[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(2) TERM(3) START("false")
-            RECOVERED(2, 0, 1),
-        NULL, NULL};
-    const char *good[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(2) TERM(3) START("false")
-            RECOVERED(3, 0, 1),
-        NULL, NULL};
+    const char *bad[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(2)
+                                      TERM(3) START("false") RECOVERED(2, 0, 1),
+                                  NULL, NULL};
+    const char *good[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(2)
+                                       TERM(3) START("false")
+                                           RECOVERED(3, 0, 1),
+                                   NULL, NULL};
 
     CHECK(judge(bad, "term_lost", &v, s, sizeof s) == 1);
     CHECK(v == VERDICT_INVALID);
@@ -98,19 +99,19 @@ static void test_vote_lost(void)
 {
     char s[1024];
     enum verdict_result v;
-    const char *bad[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(2) VOTE(2, 3) START("false")
-            RECOVERED(2, 0, 1),
-        NULL, NULL};
+    const char *bad[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(2)
+                                      VOTE(2, 3) START("false")
+                                          RECOVERED(2, 0, 1),
+                                  NULL, NULL};
     /* A newer term clears the vote: nothing to keep. */
-    const char *newer[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(2) VOTE(2, 3) TERM(3)
-            START("false") RECOVERED(3, 0, 1),
-        NULL, NULL};
-    const char *kept[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(2) VOTE(2, 3) START("false")
-            RECOVERED(2, 3, 1),
-        NULL, NULL};
+    const char *newer[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(2)
+                                        VOTE(2, 3) TERM(3) START("false")
+                                            RECOVERED(3, 0, 1),
+                                    NULL, NULL};
+    const char *kept[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(2)
+                                       VOTE(2, 3) START("false")
+                                           RECOVERED(2, 3, 1),
+                                   NULL, NULL};
 
     CHECK(judge(bad, "vote_lost", &v, s, sizeof s) == 1);
     CHECK(v == VERDICT_INVALID);
@@ -123,18 +124,18 @@ static void test_log_lost(void)
 {
     char s[1024];
     enum verdict_result v;
-    const char *bad[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) APPEND(2, 5) APPEND(6, 9)
-            START("false") RECOVERED(1, 0, 5),
-        NULL, NULL};
+    const char *bad[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) APPEND(2, 5)
+                                      APPEND(6, 9) START("false")
+                                          RECOVERED(1, 0, 5),
+                                  NULL, NULL};
     /* A truncation lowers what must come back; an install sets it. */
     const char *truncated[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) APPEND(2, 9)
-        "{\"event\":\"truncated\",\"index\":6}\n" START("false")
+        START("false") RECOVERED(1, 0, 1) APPEND(
+            2, 9) "{\"event\":\"truncated\",\"index\":6}\n" START("false")
             RECOVERED(1, 0, 5),
-        START("false") RECOVERED(1, 0, 1) APPEND(2, 9)
-        "{\"event\":\"snapshot_install_end\",\"index\":4,\"term\":1}\n"
-        START("false") RECOVERED(1, 0, 4),
+        START("false") RECOVERED(1, 0, 1)
+            APPEND(2, 9) "{\"event\":\"snapshot_install_end\",\"index\":4,"
+                         "\"term\":1}\n" START("false") RECOVERED(1, 0, 4),
         NULL};
 
     CHECK(judge(bad, "log_lost", &v, s, sizeof s) == 1);
@@ -154,10 +155,10 @@ static void test_wiped_member_starts_over(void)
             RECOVERED(0, 0, 0) TERM(4) START("true") RECOVERED(4, 0, 0),
         NULL, NULL};
     /* Without join an empty log is a loss. */
-    const char *emptied[MAX_NODES] = {
-        START("false") RECOVERED(1, 0, 1) TERM(4) APPEND(2, 9) START("false")
-            RECOVERED(0, 0, 0),
-        NULL, NULL};
+    const char *emptied[MAX_NODES] = {START("false") RECOVERED(1, 0, 1) TERM(4)
+                                          APPEND(2, 9) START("false")
+                                              RECOVERED(0, 0, 0),
+                                      NULL, NULL};
 
     CHECK(judge(wiped, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
     CHECK(judge(emptied, "log_lost", &v, s, sizeof s) == 1);
@@ -188,7 +189,8 @@ static void test_sole_voter_self_election(void)
      * leader by libraft in term 4 without an election. */
     const char *texts[MAX_NODES] = {
         START("false") "{\"event\":\"configuration\",\"node\":1,"
-        "\"servers\":[{\"id\":1,\"role\":\"voter\"}]}\n" LEADER(4),
+                       "\"servers\":[{\"id\":1,\"role\":\"voter\"}]}\n" LEADER(
+                           4),
         START("false") LEADER(4), NULL};
 
     CHECK(judge(texts, "sole_voter_term_reused", &v, s, sizeof s) == 1);
@@ -215,7 +217,7 @@ static void test_applied_differently(void)
 }
 
 #define APPLIED_R(I, H, R)                                                     \
-    "{\"event\":\"command_applied\",\"index\":" #I ",\"entry\":\"" H      \
+    "{\"event\":\"command_applied\",\"index\":" #I ",\"entry\":\"" H           \
     "\",\"duplicate\":false,\"result\":" R "}\n"
 
 static void test_answered_differently(void)
@@ -236,17 +238,17 @@ static void test_answered_differently(void)
     CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
 }
 
-#define APPLIED_RID(I, RID, DUP)                                                \
-    "{\"event\":\"command_applied\",\"index\":" #I ",\"rid\":\"" RID    \
+#define APPLIED_RID(I, RID, DUP)                                               \
+    "{\"event\":\"command_applied\",\"index\":" #I ",\"rid\":\"" RID           \
     "\",\"duplicate\":" DUP "}\n"
 
 static void test_applied_twice(void)
 {
     char s[1024];
     enum verdict_result v;
-    const char *bad[MAX_NODES] = {
-        APPLIED_RID(5, "c1-1", "false") APPLIED_RID(9, "c1-1", "false"),
-        APPLIED_RID(5, "c1-1", "false"), NULL};
+    const char *bad[MAX_NODES] = {APPLIED_RID(5, "c1-1", "false")
+                                      APPLIED_RID(9, "c1-1", "false"),
+                                  APPLIED_RID(5, "c1-1", "false"), NULL};
     /* The same index on every node is one application; a retry answered
      * as a duplicate is what dedup is for. */
     const char *good[MAX_NODES] = {
