@@ -43,8 +43,10 @@ const char *db_cap_text(unsigned caps)
         unsigned cap;
         const char *text;
     } caps_text[] = {
-        {DB_CAP_LIBC_TIME, "reads the clock through libc (libfaketime moves "
-                           "it; a Go binary makes its own syscalls)"},
+        {DB_CAP_LIBC_TIME, "reads the clock through libc and runs under "
+                           "libfaketime's preload (a Go binary makes its own "
+                           "syscalls; a jemalloc build recurses into "
+                           "clock_gettime at start)"},
         {DB_CAP_LIBC_IO, "does its file I/O through libc (libfiu's POSIX "
                          "preload fails it)"},
         {DB_CAP_FIU_POINTS, "has taskd's own libfiu points"},

@@ -6,6 +6,7 @@
 #     the primary SIGKILLed, the client must land its write on the new one;
 #  3. a short faultline run of scenarios/redis-kill.json that ends with a
 #     verdict (any: no test asserts that Redis loses data or does not);
+#     Before it, a clock fault is refused before the run (exit 3).
 #  4. the same for the queue workload (scenarios/redis-queue.json): a
 #     verdict from the queue checker, claims and acks in the history.
 # The queue mapping itself (claim order, the sweep of expired claims, ack
@@ -120,6 +121,20 @@ echo "test_redis: failover $((SECONDS - t0)) s"
 # 3. A short faultline run: it must end with a verdict (exit 0 or 1) and a
 #    run directory with both processes' logs; the kills reach the Sentinels.
 t0=$SECONDS
+# A clock fault is refused before the run (jemalloc's redis-server does
+# not start under libfaketime): exit 3 naming the fault and the system.
+python3 -c '
+import json, sys
+s = json.load(open("scenarios/redis-kill.json"))
+s["nemesis"]["faults"] = ["clock"]
+json.dump(s, open(sys.argv[1], "w"))' "$tmp/redis-clock.json"
+out=$("$BIN/faultline" run "$tmp/redis-clock.json" --seed 1 --runs-dir "$tmp/runs" 2>&1); code=$?
+if [ "$code" -ne 3 ] || ! grep -q 'nemesis.faults\[0\]": the fault clock needs .*; redis does not' <<<"$out"; then
+  fail "a clock fault on redis: exit $code (want 3 naming the fault and redis): $out"
+else
+  echo "ok: a clock fault on redis is refused before the run (exit 3)"
+fi
+
 "$BIN/faultline" run scenarios/redis-kill.json --seed "$seed" --time-limit 12 \
   --runs-dir "$tmp/runs" >"$tmp/run.out" 2>&1
 code=$?
