@@ -78,8 +78,45 @@ static void print_event(const struct history_event *e, size_t orig)
     printf("  %6zu %10.3f s  %-7s %-6s %-9s %-6s %s%s%s\n", orig,
            (double)e->time / 1e9, proc, history_type_name(e->type), e->f,
            e->key != NULL ? e->key : "", v != NULL ? v : "",
-           e->error != NULL ? "  error: " : "", e->error != NULL ? e->error : "");
+           e->error != NULL ? "  error: " : "",
+           e->error != NULL ? e->error : "");
     free(v);
+}
+
+/* A run whose verdict.json is invalid by the raft checker (node events,
+ * not client operations) has a valid history: say where its evidence is,
+ * so "nothing to shrink" does not read as "nothing wrong". */
+static void say_node_verdict(const char *hist_path)
+{
+    const char *tail = "/history.jsonl";
+    size_t len = strlen(hist_path), tl = strlen(tail);
+    char path[PATH_MAX + 64];
+    json_t *v, *raft, *anomalies, *a;
+    const char *kind;
+
+    if (len < tl || strcmp(hist_path + len - tl, tail) != 0) {
+        return;
+    }
+    snprintf(path, sizeof path, "%.*s/verdict.json", (int)(len - tl),
+             hist_path);
+    v = json_load_file(path, 0, NULL);
+    raft = json_object_get(json_object_get(v, "checkers"), "raft");
+    anomalies = json_object_get(raft, "anomalies");
+    if (json_is_false(json_object_get(raft, "valid"))) {
+        json_object_foreach(anomalies, kind, a)
+        {
+            json_t *ex = json_array_get(json_object_get(a, "examples"), 0);
+            fprintf(stderr,
+                    "faultline shrink: the run is invalid by the raft "
+                    "checker, from the nodes' events, not its history: %s "
+                    "(%s): %s\n",
+                    kind, json_string_value(json_object_get(ex, "at")) ?: "?",
+                    json_string_value(json_object_get(ex, "description"))
+                        ?: "");
+            break;
+        }
+    }
+    json_decref(v);
 }
 
 /* Where the outputs go, and what the shrink found. */
@@ -102,13 +139,13 @@ static int finish(const struct outputs *p, const struct history *out,
     }
     json_object_set_new(vj, "history", json_string(p->out_path));
     json_object_set_new(vj, "shrunk_from", json_string(p->hist_path));
-    json_object_set_new(
-        vj, "shrink",
-        json_pack("{s:s, s:I, s:I, s:I, s:f, s:b, s:o}", "how", how,
-                  "ops_before", (json_int_t)st->ops_before, "ops_after",
-                  (json_int_t)st->ops_after, "checks", (json_int_t)st->checks,
-                  "seconds", st->seconds, "minimal", !st->time_out,
-                  "original_indices", indices));
+    json_object_set_new(vj, "shrink",
+                        json_pack("{s:s, s:I, s:I, s:I, s:f, s:b, s:o}", "how",
+                                  how, "ops_before", (json_int_t)st->ops_before,
+                                  "ops_after", (json_int_t)st->ops_after,
+                                  "checks", (json_int_t)st->checks, "seconds",
+                                  st->seconds, "minimal", !st->time_out,
+                                  "original_indices", indices));
     if (write_history(p->out_path, out, p->header) != 0 ||
         json_dump_file(vj, p->verdict_path,
                        JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
@@ -127,8 +164,7 @@ static int finish(const struct outputs *p, const struct history *out,
     printf("faultline: %s\n(indices are the original history's; in %s "
            "the events are numbered from 0, and original_indices in %s "
            "maps them back)\nfaultline: wrote %s and %s\n",
-           summary, p->out_path, p->verdict_path, p->out_path,
-           p->verdict_path);
+           summary, p->out_path, p->verdict_path, p->out_path, p->verdict_path);
     json_decref(vj);
     return code;
 }
@@ -309,8 +345,9 @@ static int shrink_report(const struct outputs *p, const struct history *h,
     }
     if (proj_orig == NULL || orig == NULL || t.kind[0] == '\0' ||
         (rc->project && task == NULL)) {
-        fprintf(stderr, "faultline shrink: %s: the %s anomaly names no "
-                        "task\n",
+        fprintf(stderr,
+                "faultline shrink: %s: the %s anomaly names no "
+                "task\n",
                 p->hist_path, rc->name);
         goto out_free;
     }
@@ -330,8 +367,7 @@ static int shrink_report(const struct outputs *p, const struct history *h,
         }
         printf("faultline: %s anomaly \"%s\"\n", rc->name, t.kind);
     }
-    rv = shrink_history(&proj, NULL, test_report, &t, time_s, &out, &idx,
-                        &st);
+    rv = shrink_history(&proj, NULL, test_report, &t, time_s, &out, &idx, &st);
     if (rv != 0) {
         fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
                 rv == -EINVAL ? "the anomaly does not show on the task alone"
@@ -360,8 +396,7 @@ static int shrink_report(const struct outputs *p, const struct history *h,
         code = EXIT_HARNESS;
     }
     code = finish(p, &out, orig, vj, text, &st,
-                  rc->project ? "set, projected on one task" : rc->name,
-                  code);
+                  rc->project ? "set, projected on one task" : rc->name, code);
     history_close(&out);
     if (rc->project) {
         history_close(&proj);
@@ -416,8 +451,8 @@ static int shrink_lin(const struct outputs *p, const struct history *h,
         code = EXIT_HARNESS;
     }
     if (orig != NULL) {
-        code = finish(p, &out, orig, vj, text, &st, "linearizable, one key",
-                      code);
+        code =
+            finish(p, &out, orig, vj, text, &st, "linearizable, one key", code);
     } else {
         json_decref(vj);
         code = EXIT_HARNESS;
@@ -448,8 +483,9 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
 
     if (o->checker != NULL && registry_checker(o->checker) == NULL) {
         registry_known_checkers(text, sizeof text);
-        fprintf(stderr, "faultline shrink: --checker: unknown checker "
-                        "\"%s\" (known: %s)\n",
+        fprintf(stderr,
+                "faultline shrink: --checker: unknown checker "
+                "\"%s\" (known: %s)\n",
                 o->checker, text);
         return EXIT_BAD_INPUT;
     }
@@ -461,8 +497,9 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         dir = path;
         snprintf(p.hist_path, sizeof p.hist_path, "%s/history.jsonl", path);
         if (stat(p.hist_path, &sb) != 0 && errno == ENOENT) {
-            fprintf(stderr, "faultline shrink: %s: no such file: not a run "
-                            "directory\n",
+            fprintf(stderr,
+                    "faultline shrink: %s: no such file: not a run "
+                    "directory\n",
                     p.hist_path);
             return EXIT_BAD_INPUT;
         }
@@ -565,9 +602,9 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     rv = want_lin ? requests_check(&h, lin.model, &lin.limits, &v) : 0;
     if (!want_lin || rv != 0 || v.result != VERDICT_INVALID) {
         code = !want_lin ? (reports_unknown ? EXIT_UNKNOWN : EXIT_VALID)
-               : rv != 0                      ? EXIT_BAD_INPUT
+               : rv != 0 ? EXIT_BAD_INPUT
                : v.result == VERDICT_VALID ? EXIT_VALID
-                                             : EXIT_UNKNOWN;
+                                           : EXIT_UNKNOWN;
         if (want_lin) {
             verdict_summary(&v, text, sizeof text);
         }
@@ -581,6 +618,7 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         if (want_lin) {
             verdict_close(&v);
         }
+        say_node_verdict(p.hist_path);
         history_close(&h);
         return code;
     }
