@@ -7,19 +7,23 @@
  * configuration of the running nodes and records it as a nemesis
  * "configuration" info ({"voters", "standbys", "spares", "index",
  * "committed"}; FORMAT.md, "Membership"). An acknowledged change must be
- * in it, unless a later change touched the node:
+ * in it, unless a later change touched the node. Per node, from its last
+ * committed change on, the states it may end in: that change's (add: a
+ * member; assign R: role R; remove: no member), and the state of each
+ * later change of unknown outcome (add: a spare, libraft adds spares;
+ * assign R: R; remove: no member); a failed change adds none:
  *
- *   kept        the node's last committed change is in the configuration
- *   lost        it is not (an add whose node is no member, a remove whose
- *               node still is, an assign whose node has another role): a
+ *   kept        the node ends as its last committed change left it
+ *   in_doubt    it ends as a later change of unknown outcome would leave
+ *               it: that change took effect
+ *   lost        it ends in none of those states: an add whose node is no
+ *               member, a remove whose node still is, an assign whose node
+ *               has another role, and no change in doubt explains it: a
  *               change acknowledged before it was committed, or lost after
- *   not_judged  a change of unknown outcome touched the node after its last
- *               committed one: either configuration is possible
  *
- * A failed change changes nothing, so it leaves the node judged by its last
- * committed change. Nodes no committed change touched are not counted. A
- * history without a configuration record (no membership faults, an older
- * run) is valid with nothing judged. */
+ * Nodes no committed change touched are not judged. A history without a
+ * configuration record (no membership faults, an older run) is valid with
+ * nothing judged. */
 #include "checker/membership.h"
 
 #include <errno.h>
@@ -31,12 +35,23 @@
 
 enum change { CH_NONE, CH_ADD, CH_ASSIGN, CH_REMOVE };
 
+/* A state a node may end in. */
+struct state {
+    enum change by;   /* CH_ADD: a member, any role (committed add) or a
+                       * spare (unknown add); CH_ASSIGN: @role; CH_REMOVE:
+                       * no member */
+    const char *role; /* borrowed */
+    bool committed;   /* the node's last committed change's */
+};
+
+#define MAX_STATES 8 /* beyond: the node is not judged */
+
 struct node {
     const char *name; /* borrowed from the history */
-    enum change last; /* its last committed change, CH_NONE if none */
-    const char *role; /* assign's role (borrowed) */
-    bool unknown;     /* a change of unknown outcome came after it */
-    int64_t event;    /* the committed change's info */
+    struct state states[MAX_STATES];
+    int n_states;  /* 0: no committed change yet */
+    bool overflow; /* more changes in doubt than MAX_STATES */
+    int64_t event; /* the last committed change's info */
     int64_t time;
 };
 
@@ -80,6 +95,7 @@ static int collect(struct ctx *c)
         const struct history_event *e = &h->events[i];
         enum change ch = change_of(e->f);
         const char *name, *outcome;
+        struct state st;
         struct node *nd;
 
         if (e->process != HISTORY_NEMESIS || e->type != HISTORY_INFO) {
@@ -96,14 +112,29 @@ static int collect(struct ctx *c)
         }
         c->out->ops++;
         nd = node_of(c, name);
+        st = (struct state){
+            .by = ch,
+            .role = ch == CH_ASSIGN
+                        ? json_string_value(json_object_get(e->value, "role"))
+                    : ch == CH_ADD ? "spare"
+                                   : NULL,
+        };
         if (strcmp(outcome, "committed") == 0) {
-            nd->last = ch;
-            nd->role = json_string_value(json_object_get(e->value, "role"));
-            nd->unknown = false;
+            if (ch == CH_ADD) {
+                st.role = NULL; /* a later assign may have run in doubt */
+            }
+            st.committed = true;
+            nd->states[0] = st;
+            nd->n_states = 1;
+            nd->overflow = false;
             nd->event = e->index;
             nd->time = e->time;
-        } else if (strcmp(outcome, "unknown") == 0) {
-            nd->unknown = true;
+        } else if (strcmp(outcome, "unknown") == 0 && nd->n_states > 0) {
+            if (nd->n_states == MAX_STATES) {
+                nd->overflow = true;
+            } else {
+                nd->states[nd->n_states++] = st;
+            }
         }
     }
     return 0;
@@ -140,15 +171,17 @@ static const char *role_in(json_t *conf, const char *name, bool *bad)
     return NULL;
 }
 
-static bool agrees(const struct node *nd, const char *have)
+/* Does the node end in state @st, being @have (NULL: no member)? */
+static bool ends_in(const struct state *st, const char *have)
 {
-    switch (nd->last) {
+    switch (st->by) {
     case CH_ADD:
-        return have != NULL;
+        return have != NULL &&
+               (st->role == NULL || strcmp(have, st->role) == 0);
     case CH_REMOVE:
         return have == NULL;
     case CH_ASSIGN:
-        return have != NULL && nd->role != NULL && strcmp(have, nd->role) == 0;
+        return have != NULL && st->role != NULL && strcmp(have, st->role) == 0;
     default:
         return true;
     }
@@ -157,15 +190,16 @@ static bool agrees(const struct node *nd, const char *have)
 static void describe(const struct node *nd, const char *have, json_int_t index,
                      char *buf, size_t size)
 {
-    const char *what = nd->last == CH_ADD      ? "added"
-                       : nd->last == CH_REMOVE ? "removed"
-                                               : "made ";
+    const struct state *st = &nd->states[0];
+    const char *what = st->by == CH_ADD      ? "added"
+                       : st->by == CH_REMOVE ? "removed"
+                                             : "made ";
 
     snprintf(buf, size,
              "acknowledged change lost: %s %s%s (committed, at %.3f s) but "
              "%s%s in the final configuration (index %lld)",
              nd->name, what,
-             nd->last == CH_ASSIGN && nd->role != NULL ? nd->role : "",
+             st->by == CH_ASSIGN && st->role != NULL ? st->role : "",
              (double)nd->time / 1e9, have != NULL ? "a " : "not a member",
              have != NULL ? have : "", (long long)index);
 }
@@ -173,7 +207,7 @@ static void describe(const struct node *nd, const char *have, json_int_t index,
 int checker_membership(const struct history *h, struct report *out)
 {
     struct ctx c = {.h = h, .out = out};
-    int kept, lost, not_judged;
+    int kept, lost, in_doubt, not_judged;
     char note[sizeof out->note] = "";
     json_t *conf;
     json_int_t index;
@@ -185,6 +219,7 @@ int checker_membership(const struct history *h, struct report *out)
         return rv;
     }
     kept = report_class(out, "kept", false);
+    in_doubt = report_class(out, "in_doubt", false);
     lost = report_class(out, "lost", true);
     not_judged = report_class(out, "not_judged", false);
     rv = collect(&c);
@@ -207,6 +242,7 @@ int checker_membership(const struct history *h, struct report *out)
         const struct node *nd = &c.nodes[i];
         const char *have = role_in(conf, nd->name, &bad);
         char text[320];
+        int k = 0;
 
         if (bad) {
             char where[48];
@@ -219,13 +255,20 @@ int checker_membership(const struct history *h, struct report *out)
             free(c.nodes);
             return -EINVAL;
         }
-        if (nd->last == CH_NONE) {
+        if (nd->n_states == 0) {
             continue;
         }
-        if (nd->unknown) {
+        if (nd->overflow) {
             report_add(out, not_judged, NULL);
-        } else if (agrees(nd, have)) {
+            continue;
+        }
+        while (k < nd->n_states && !ends_in(&nd->states[k], have)) {
+            k++;
+        }
+        if (k == 0) {
             report_add(out, kept, NULL);
+        } else if (k < nd->n_states) {
+            report_add(out, in_doubt, NULL);
         } else {
             describe(nd, have, index, text, sizeof text);
             report_add(out, lost,
