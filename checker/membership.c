@@ -272,9 +272,8 @@ int checker_membership(const struct history *h, struct report *out)
         } else {
             describe(nd, have, index, text, sizeof text);
             report_add(out, lost,
-                       json_pack("{s:s, s:s, s:s?, s:I, s:[I, I]}",
-                                 "description", text, "node", nd->name, "role",
-                                 have, "index", index, "ops",
+                       json_pack("{s:s, s:s, s:s?, s:[I, I]}", "description",
+                                 text, "node", nd->name, "role", have, "ops",
                                  (json_int_t)nd->event,
                                  (json_int_t)c.conf->index));
         }
