@@ -604,6 +604,10 @@ static void exit_poll_cb(uv_timer_t *t)
 {
     struct member_fault *f = t->data;
     if (cluster_running(f->env.cluster, f->cur.node)) {
+        /* Another fault may have killed it first and started it again (a
+         * reactive power cut of "others"): kill it again, or the wipe, and
+         * every membership step queued behind it, would wait forever. */
+        cluster_signal(f->env.cluster, f->cur.node, SIGKILL);
         uv_timer_start(&f->timer, exit_poll_cb, EXIT_POLL_MS, 0);
         return;
     }
