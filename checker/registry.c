@@ -15,15 +15,17 @@
 
 #include "checker/converge.h"
 #include "checker/lease.h"
+#include "checker/membership.h"
 #include "checker/queue.h"
 #include "checker/set.h"
 
 static const char *const set_fs[] = {"create", "update", "delete", "list",
                                      NULL};
-static const char *const queue_fs[] = {"enqueue", "claim", "ack", "nack",
-                                       NULL};
+static const char *const queue_fs[] = {"enqueue", "claim", "ack", "nack", NULL};
 static const char *const lease_fs[] = {"acquire", "release", "holder", NULL};
 static const char *const converge_fs[] = {"digest", NULL};
+/* A nemesis record (the runner's end-of-run read of the configuration). */
+static const char *const membership_fs[] = {"configuration", NULL};
 
 static const struct registry_checker checkers[] = {
     {"linearizable", NULL, NULL, false, false},
@@ -31,6 +33,7 @@ static const struct registry_checker checkers[] = {
     {"queue", checker_queue, queue_fs, false, false},
     {"lease", checker_lease, lease_fs, false, false},
     {"converge", checker_converge, converge_fs, false, true},
+    {"membership", checker_membership, membership_fs, false, true},
 };
 
 /* The guess takes the first workload of this table with an op in the
@@ -42,13 +45,22 @@ static const char *const kv_fs[] = {"put", "append", "get", NULL};
 static const char *const register_fs[] = {"read", "write", "cas", NULL};
 
 static const struct registry_workload workloads[] = {
-    {"tasks", {"set", "linearizable", "converge", NULL}, "task-record", true,
+    {"tasks",
+     {"set", "linearizable", "converge", "membership", NULL},
+     "task-record",
+     true,
      tasks_fs},
-    {"queue", {"queue", "converge", NULL}, NULL, false, queue_fs},
-    {"lease", {"lease", "linearizable", "converge", NULL}, "lease", true,
+    {"queue", {"queue", "converge", "membership", NULL}, NULL, false, queue_fs},
+    {"lease",
+     {"lease", "linearizable", "converge", "membership", NULL},
+     "lease",
+     true,
      lease_fs},
     {"kv", {"linearizable", NULL}, "kv", false, kv_fs},
-    {"register", {"linearizable", "converge", NULL}, "cas-register", false,
+    {"register",
+     {"linearizable", "converge", "membership", NULL},
+     "cas-register",
+     false,
      register_fs},
 };
 

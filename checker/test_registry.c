@@ -59,7 +59,8 @@ static void test_registry_known_lists(void)
 {
     char buf[128];
     registry_known_checkers(buf, sizeof buf);
-    CHECK(strcmp(buf, "linearizable, set, queue, lease, converge") == 0);
+    CHECK(strcmp(buf,
+                 "linearizable, set, queue, lease, converge, membership") == 0);
     registry_known_workloads(buf, sizeof buf);
     CHECK(strcmp(buf, "tasks, queue, lease, kv, register") == 0);
     registry_known_models(buf, sizeof buf);
@@ -94,13 +95,12 @@ static void test_registry_header_model_wins(void)
     char err[256];
     CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
                   sizeof err) == 0);
-    CHECK(p.n == 2 && p.model != NULL && strcmp(p.model->name, "kv") == 0);
+    CHECK(p.n == 3 && p.model != NULL && strcmp(p.model->name, "kv") == 0);
     CHECK(strcmp(p.workload, "register") == 0); /* header over scenario */
     /* The probes' checker after linearizable (which then runs alone among
      * the checkers of the workload's ops). */
     CHECK(strcmp(p.checkers[0]->name, "linearizable") == 0 &&
-          strcmp(p.checkers[1]->name, "converge") == 0 &&
-          p.checkers[1]->probe);
+          strcmp(p.checkers[1]->name, "converge") == 0 && p.checkers[1]->probe);
 }
 
 static void test_registry_rejects_unknown_names(void)
@@ -117,13 +117,15 @@ static void test_registry_rejects_unknown_names(void)
     CHECK(plan_of(DATA "unknown_checker.jsonl", &c, &p, &in_header, err,
                   sizeof err) == -EINVAL);
     CHECK(in_header);
-    CHECK(strstr(err, "field \"checkers\": unknown checker \"elle\" (known: "
-                      "linearizable, set, queue, lease, converge)") != NULL);
+    CHECK(strstr(err,
+                 "field \"checkers\": unknown checker \"elle\" (known: "
+                 "linearizable, set, queue, lease, converge, membership)") !=
+          NULL);
     c.checkers = "set,bogus";
     CHECK(plan_of(DATA "unknown_checker.jsonl", &c, &p, &in_header, err,
                   sizeof err) == -EINVAL);
-    CHECK(!in_header && strstr(err, "--checker: unknown checker \"bogus\"") !=
-                            NULL);
+    CHECK(!in_header &&
+          strstr(err, "--checker: unknown checker \"bogus\"") != NULL);
     c = (struct registry_choice){.model = "paxos"};
     CHECK(plan_of(DATA "unknown_checker.jsonl", &c, &p, &in_header, err,
                   sizeof err) == -EINVAL);

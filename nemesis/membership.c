@@ -25,7 +25,7 @@
 #include "nodes/client.h"
 
 #define STEP_DEADLINE_MS    8000
-#define REFRESH_DEADLINE_MS 2000
+#define REFRESH_DEADLINE_MS 5000
 #define RETRY_MS            100
 #define EXIT_POLL_MS        10
 #define QUEUE_MAX           48
@@ -428,6 +428,17 @@ static void admin_cb(void *arg, const struct client_result *res)
     struct cluster *c = f->env.cluster;
     json_t *extra = NULL;
 
+    if (res->type == HISTORY_OK && f->cur.act == ACT_REFRESH &&
+        (f->at != c->leader ||
+         !json_is_true(json_object_get(res->value, "committed")))) {
+        /* Only the leader's committed configuration is the cluster's: a
+         * follower's may be behind, or an entry never committed that
+         * libraft 0.15 restored as committed at its restart; a view taken
+         * from it could wipe a voter. Ask again until the deadline. */
+        move_on(f, c->leader >= 0 && cluster_running(c, c->leader) ? c->leader
+                                                                   : -1);
+        return;
+    }
     if (res->type == HISTORY_OK) {
         int i = f->cur.node;
         switch (f->cur.act) {
@@ -604,6 +615,10 @@ static void exit_poll_cb(uv_timer_t *t)
 {
     struct member_fault *f = t->data;
     if (cluster_running(f->env.cluster, f->cur.node)) {
+        /* Another fault may have killed it first and started it again (a
+         * reactive power cut of "others"): kill it again, or the wipe, and
+         * every membership step queued behind it, would wait forever. */
+        cluster_signal(f->env.cluster, f->cur.node, SIGKILL);
         uv_timer_start(&f->timer, exit_poll_cb, EXIT_POLL_MS, 0);
         return;
     }

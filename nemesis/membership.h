@@ -26,7 +26,9 @@
  * with that role or no member, remove a non-member; wipe and stop only
  * touch a node that is not a member (never the data of a voter). The view
  * (cluster_node.member and role) follows committed changes, and is read
- * back from the leader (members) after an outcome that is unknown. */
+ * back from the leader (members) after an outcome that is unknown: only a
+ * committed configuration from the node the runner sees leading, asked
+ * again until one comes (5 s at most; else the view stays). */
 #ifndef FAULTLINE_MEMBERSHIP_H
 #define FAULTLINE_MEMBERSHIP_H
 

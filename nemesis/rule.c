@@ -149,7 +149,8 @@ static int get_delay(json_t *v, const char *origin, const char *path,
     return 0;
 }
 
-/* One condition: "field": 3, "field": "create", "field": ">=2". */
+/* One condition: "field": 3, "field": "create", "field": ">=2",
+ * "field": false. */
 static int get_where(const char *field, json_t *v, const char *origin,
                      const char *path, struct rule_where *w, char *err,
                      size_t errlen)
@@ -167,10 +168,15 @@ static int get_where(const char *field, json_t *v, const char *origin,
         w->number = json_number_value(v);
         return 0;
     }
+    if (json_is_boolean(v)) {
+        w->is_boolean = true;
+        w->boolean = json_is_true(v);
+        return 0;
+    }
     if (!json_is_string(v)) {
         return fail(err, errlen,
-                    "%s: \"%s\": expected a number, a string, or a "
-                    "comparison such as \">=2\"",
+                    "%s: \"%s\": expected a number, a string, a boolean "
+                    "or a comparison such as \">=2\"",
                     origin, path);
     }
     const char *s = json_string_value(v);
@@ -385,6 +391,8 @@ static json_t *where_json(const struct nemesis_rule *r)
         char text[64];
         if (w->is_string) {
             json_object_set_new(obj, w->field, json_string(w->string));
+        } else if (w->is_boolean) {
+            json_object_set_new(obj, w->field, json_boolean(w->boolean));
         } else {
             snprintf(text, sizeof text, "%s%g", cmp_names[w->cmp], w->number);
             json_object_set_new(obj, w->field, json_string(text));
@@ -472,6 +480,10 @@ bool rule_where_matches(const struct nemesis_rule *r, const json_t *obj)
         if (w->is_string) {
             if (!json_is_string(v) ||
                 strcmp(json_string_value(v), w->string) != 0) {
+                return false;
+            }
+        } else if (w->is_boolean) {
+            if (!json_is_boolean(v) || json_is_true(v) != w->boolean) {
                 return false;
             }
         } else if (!json_is_number(v) ||

@@ -37,12 +37,15 @@ enum rule_target {
 
 enum rule_cmp { RULE_EQ, RULE_NE, RULE_LT, RULE_LE, RULE_GT, RULE_GE };
 
-/* One condition on a field of the event: numeric ("n": ">=2", "term": 3)
- * or string equality ("op": "create"). */
+/* One condition on a field of the event: numeric ("n": ">=2", "term": 3),
+ * string equality ("op": "create") or boolean equality ("committed":
+ * false). */
 struct rule_where {
     char field[RULE_NAME_LEN];
     enum rule_cmp cmp;
     bool is_string;
+    bool is_boolean;
+    bool boolean;
     double number;
     char string[RULE_NAME_LEN];
 };

@@ -252,6 +252,36 @@ static void test_reactive_max_cooldown_where_and_targets(void)
     CHECK(!d[4].fire && strcmp(d[4].why, "max") == 0);
 }
 
+/* A boolean condition: the leader's uncommitted configuration entry
+ * ("committed": false) fires, the committed one does not. */
+static void test_reactive_where_boolean(void)
+{
+    static struct events ev;
+    struct reactive_decision d[8];
+    struct nemesis_rules rules;
+    char err[256];
+    int n;
+
+    CHECK(parse("[{\"on\": \"configuration\", \"where\":"
+                " {\"committed\": false}, \"fault\": \"kill\"}]",
+                &rules, err, sizeof err) == 0);
+    add(&ev, 0, 0,
+        json_pack("{s:s, s:b, s:i}", "event", "configuration", "committed",
+                  0, "index", 7));
+    add(&ev, 0, 10,
+        json_pack("{s:s, s:b, s:i}", "event", "configuration", "committed",
+                  1, "index", 7));
+    add(&ev, 0, 20,
+        json_pack("{s:s, s:s}", "event", "configuration", "committed",
+                  "false"));
+    n = reactive_decide(&rules, seed, 3, ev.e, ev.n, d, 8);
+    clear(&ev);
+    CHECK(n == 3);
+    CHECK(d[0].fire);
+    CHECK(!d[1].fire && strcmp(d[1].why, "where") == 0);
+    CHECK(!d[2].fire && strcmp(d[2].why, "where") == 0);
+}
+
 static void test_reactive_leader_target_needs_a_leader(void)
 {
     static struct events ev;
@@ -345,6 +375,7 @@ int main(void)
     RUN(test_reactive_probability_bounds);
     RUN(test_reactive_role_is_the_nodes_last_announced);
     RUN(test_reactive_max_cooldown_where_and_targets);
+    RUN(test_reactive_where_boolean);
     RUN(test_reactive_leader_target_needs_a_leader);
     RUN(test_reactive_bad_rules_name_the_field);
     RUN(test_reactive_unknown_event_names_the_field);

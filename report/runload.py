@@ -47,9 +47,10 @@ END_SUFFIXES = ("-heal", "-stop", "-reset", "-end", "-resume")
 # Actions that say more about a fault already under way (what the power
 # loss of a killed node dropped): noted on its window, not windows of
 # their own.
-# A membership fault's changes (nemesis/membership.h) are details too.
+# A membership fault's changes (nemesis/membership.h) are details too, and
+# so is the runner's end-of-run read of the configuration.
 DETAIL_ACTIONS = ("lose-unsynced", "torn-write", "add", "assign", "remove",
-                  "transfer", "wipe", "join")
+                  "transfer", "wipe", "join", "configuration")
 
 # Node events drawn on the timeline (nodes/taskd/README.md, "Events").
 MARKED_EVENTS = {

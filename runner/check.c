@@ -98,13 +98,13 @@ static bool never_led(const char *dir)
     return !led;
 }
 
-/* Does @h hold an op named in @fs (NULL-terminated)? */
+/* Does @h hold an op or nemesis record named in @fs (NULL-terminated)?
+ * The probes are the runner's: digest ops, the configuration record. */
 static bool has_op_of(const struct history *h, const char *const *fs)
 {
     for (size_t i = 0; i < h->n; i++) {
         for (size_t k = 0; fs != NULL && fs[k] != NULL; k++) {
-            if (h->events[i].process != HISTORY_NEMESIS &&
-                strcmp(h->events[i].f, fs[k]) == 0) {
+            if (strcmp(h->events[i].f, fs[k]) == 0) {
                 return true;
             }
         }

@@ -38,19 +38,32 @@ static const char *role_key(const char *role)
 }
 
 /* {"index", "committed", "voters": [names], "standbys", "spares"} of the
- * newest answer (highest index, committed first), or null. */
+ * leader's answer, else of the newest one (highest index, committed
+ * first), or null. The leader's comes first because a node's own
+ * configuration can be one that was never committed and never will be:
+ * libraft 0.15 restores the last configuration entry of its log as
+ * committed at start, and a node the leader no longer replicates to (a
+ * removed one) keeps it (docs/findings/membership-runs.md). */
 static json_t *newest(struct fetch *f)
 {
     json_t *best = NULL, *out, *m;
     const char *name;
     json_t *a;
     size_t k;
+    bool leaders = false;
 
+    if (f->c->leader >= 0) {
+        a = json_object_get(f->answers, f->c->nodes[f->c->leader].spec.name);
+        if (json_array_size(json_object_get(a, "members")) > 0) {
+            best = a;
+            leaders = true;
+        }
+    }
     json_object_foreach(f->answers, name, a)
     {
         json_int_t idx = json_integer_value(json_object_get(a, "index"));
-        if (json_array_size(json_object_get(a, "members")) == 0) {
-            continue;
+        if (json_array_size(json_object_get(a, "members")) == 0 || leaders) {
+            continue; /* none, or the leader's is taken */
         }
         if (best == NULL ||
             idx > json_integer_value(json_object_get(best, "index")) ||

@@ -13,9 +13,9 @@
  * configuration with @ops, for at most @timeout_ms, then write
  * @dir/configuration.json and call @done(@arg) from the loop. The file
  * holds each node's answer ("nodes": {"n1": {"members": [...], "index",
- * "committed"} or {"error": ...}}), the newest of them as "configuration"
- * with the members by name ("voters", "standbys", "spares"), and the
- * runner's own view ("runner"). Returns 0, or a negative errno when nothing
+ * "committed"} or {"error": ...}}), the leader's (else the newest) as
+ * "configuration" with the members by name ("voters", "standbys",
+ * "spares"), and the runner's own view ("runner"). Returns 0, or a negative errno when nothing
  * was started (@done is then not called). */
 int configuration_fetch(uv_loop_t *loop, struct cluster *c,
                         const struct client_ops *ops, const char *dir,

@@ -14,6 +14,11 @@ A node whose last change is unknown is not judged. Exit 0 when every judged
 node agrees, 1 when one does not (a committed change that is not there:
 what an acknowledged-but-lost change looks like), 3 when the files are
 missing or unreadable. Standard library only.
+
+Runs recorded since the runner writes its nemesis "configuration" record
+are judged by the `membership` checker in the verdict (checker/membership.c,
+which also lets an unknown change excuse only the state it would leave);
+this script is for run directories recorded before that.
 """
 import json
 import os

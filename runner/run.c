@@ -118,14 +118,15 @@ struct run {
     int interrupts;
     int exit_code; /* harness error or interrupt; else the verdict decides */
     int faults;    /* started by the nemesis */
-    char fault_kinds[256];        /* "kill 3, partition 1" */
-    char reactive[384];           /* reactive rules: fires and latency */
+    char fault_kinds[256];       /* "kill 3, partition 1" */
+    char reactive[384];          /* reactive rules: fires and latency */
     struct workload_stats stats; /* the workload's, when it ended */
     int ticks;
     int write_errors;
     struct summary_fails fails; /* client ops' fails, by error */
     double interrupted_at;      /* s since time 0, at the first signal */
-    bool configuration_asked; /* configuration.json (membership systems) */
+    bool configuration_asked;   /* configuration.json (membership systems) */
+    bool membership_changed;    /* the nemesis recorded an add/assign/remove */
 };
 
 static void run_log(struct run *r, const char *fmt, ...)
@@ -202,6 +203,10 @@ static void record_nemesis(void *arg, enum history_type type, const char *f,
 {
     struct run *r = arg;
     struct history_event e;
+    if (strcmp(f, "add") == 0 || strcmp(f, "assign") == 0 ||
+        strcmp(f, "remove") == 0) {
+        r->membership_changed = true;
+    }
     memset(&e, 0, sizeof e);
     e.process = HISTORY_NEMESIS;
     e.type = type;
@@ -218,8 +223,8 @@ static void record_nemesis(void *arg, enum history_type type, const char *f,
 
 /* On a terminal, each fault's start and end gets a line above the live
  * one (redrawn at the next tick); elsewhere only runner.log has them. */
-static void record_nemesis_tty(void *arg, enum history_type type,
-                               const char *f, json_t *value)
+static void record_nemesis_tty(void *arg, enum history_type type, const char *f,
+                               json_t *value)
 {
     struct run *r = arg;
     if (type == HISTORY_INFO && r->tty) {
@@ -376,9 +381,32 @@ static void after_drain(struct run *r)
     enter(r, r->exit_code < 0 ? P_CONVERGE : P_STOP);
 }
 
+/* The configuration the run ended with (configuration.json's newest), as
+ * a nemesis invoke and info "configuration", for the membership checker
+ * (checker/membership.h): only in runs whose nemesis changed membership. */
+static void record_configuration(struct run *r)
+{
+    char path[PATH_MAX + 32];
+    json_t *root, *conf, *v;
+
+    if (!r->membership_changed) {
+        return;
+    }
+    snprintf(path, sizeof path, "%s/configuration.json", r->dir);
+    root = json_load_file(path, 0, NULL);
+    conf = json_object_get(root, "configuration");
+    record_nemesis(r, HISTORY_INVOKE, "configuration", NULL);
+    v = json_is_object(conf)
+            ? json_deep_copy(conf)
+            : json_pack("{s:s}", "error", "no node said its configuration");
+    record_nemesis(r, HISTORY_INFO, "configuration", v);
+    json_decref(root);
+}
+
 static void configuration_written(void *arg)
 {
     struct run *r = arg;
+    record_configuration(r);
     if (r->phase == P_DRAIN) {
         after_drain(r);
     }
@@ -852,8 +880,8 @@ static int setup(struct run *r, const struct run_options *o)
      * bug's name...) before anything starts. */
     if (db->check != NULL) {
         err[0] = '\0';
-        rv = db->check(scenario_db_settings(&r->s), o->bin_dir, err,
-                       sizeof err);
+        rv =
+            db->check(scenario_db_settings(&r->s), o->bin_dir, err, sizeof err);
         if (rv != 0) {
             fprintf(stderr, "faultline: %s: %s\n", o->scenario_path, err);
             return EXIT_BAD_INPUT;
@@ -893,12 +921,12 @@ static int setup(struct run *r, const struct run_options *o)
             registry_workload(r->s.workload.name);
         size_t used = 0;
         r->checkers[0] = '\0';
-        for (int k = 0; rw != NULL && k < REGISTRY_MAX_CHECKERS &&
-                        rw->checkers[k] != NULL;
+        for (int k = 0;
+             rw != NULL && k < REGISTRY_MAX_CHECKERS && rw->checkers[k] != NULL;
              k++) {
-            used += (size_t)snprintf(r->checkers + used,
-                                     sizeof r->checkers - used, "%s%s",
-                                     k ? ", " : "", rw->checkers[k]);
+            used +=
+                (size_t)snprintf(r->checkers + used, sizeof r->checkers - used,
+                                 "%s%s", k ? ", " : "", rw->checkers[k]);
         }
         r->model = rw != NULL ? rw->model : NULL;
     }
@@ -1074,8 +1102,8 @@ int run_scenario(const struct run_options *o)
     printf("faultline: scenario %s, seed %llu, %d nodes, %.0f s + %.0f s "
            "recovery%s%s\nfaultline: run directory %s\n",
            r->s.name, (unsigned long long)r->seed, r->s.nodes, r->s.duration_s,
-           r->s.recovery_s, scenario_db_string(&r->s, "bug")[0] ? ", bug " : "", scenario_db_string(&r->s, "bug"),
-           r->dir);
+           r->s.recovery_s, scenario_db_string(&r->s, "bug")[0] ? ", bug " : "",
+           scenario_db_string(&r->s, "bug"), r->dir);
     fflush(stdout);
     run_log(r, "scenario %s seed %llu", r->s.name, (unsigned long long)r->seed);
     if (o->origin != NULL) {
@@ -1088,8 +1116,7 @@ int run_scenario(const struct run_options *o)
 
     for (int i = 0; i < r->cluster.n; i++) {
         /* Slots beyond the initial members wait for a membership fault. */
-        if (r->cluster.nodes[i].member &&
-            cluster_start(&r->cluster, i) != 0) {
+        if (r->cluster.nodes[i].member && cluster_start(&r->cluster, i) != 0) {
             r->exit_code = EXIT_HARNESS;
         }
     }

@@ -9,7 +9,8 @@
 # (committed, failed, unknown) and add, assign, remove and transfer must
 # each have committed once; configuration.json must hold every running
 # node's answer and agree with the committed changes
-# (runner/membership_check.py). Then bad input exits 3 naming the field:
+# (runner/membership_check.py), be recorded in the history (the nemesis
+# "configuration" info) and judged valid by the membership checker. Then bad input exits 3 naming the field:
 # an unknown role in nemesis.demote_roles, an unknown nemesis key, members
 # above nodes, grow_to out of range.
 set -uo pipefail
@@ -95,6 +96,15 @@ else:
     print("  final configuration: voters %s standbys %s spares %s (index %s)" % (c["voters"], c["standbys"], c["spares"], c["index"]))
     if len(c["voters"]) != 3:
         no("expected 3 voters after every undo, got %s" % c["voters"])
+# The runner's configuration record, and the membership checker judging it.
+rec = [e for e in ev if e["f"] == "configuration" and e["type"] == "info"]
+if len(rec) != 1 or rec[0]["value"].get("voters") != (c or {}).get("voters"):
+    no("expected one nemesis configuration record equal to configuration.json's: %s" % rec)
+mv = json.load(open(run + "/verdict.json")).get("checkers", {}).get("membership")
+if not mv or mv.get("valid") is not True:
+    no("the membership checker is not in verdict.json, or not valid: %s" % mv)
+else:
+    print("  membership checker: valid, counts %s" % mv.get("counts"))
 running = [n for n, a in conf["nodes"].items() if a.get("error") != "not running"]
 for n in running:
     if "members" not in conf["nodes"][n]:

@@ -1,0 +1,86 @@
+/* test_membership_check: the membership checker on case folders and a bad
+ * configuration record. */
+#include "checker/membership.h"
+#include "test/unit.h"
+#include "test/cases.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int check_membership(const struct history *h,
+                            enum verdict_result *result, char *summary,
+                            size_t size)
+{
+    struct report r;
+    int rv = checker_membership(h, &r);
+    json_t *js;
+
+    *result = r.result;
+    if (rv != 0) {
+        snprintf(summary, size, "%s", r.reason);
+        report_close(&r);
+        return rv;
+    }
+    report_summary(&r, summary, size);
+    js = report_to_json(&r);
+    if (js == NULL ||
+        (r.result == VERDICT_INVALID) !=
+            json_is_false(json_object_get(js, "valid")) ||
+        (r.result == VERDICT_INVALID &&
+         json_object_size(json_object_get(js, "anomalies")) == 0)) {
+        snprintf(summary, size, "JSON disagrees with the verdict");
+        rv = -EINVAL;
+    }
+    json_decref(js);
+    report_close(&r);
+    return rv;
+}
+
+static void test_membership_cases(void)
+{
+    int count;
+    failures += cases_run("checker/cases_membership", check_membership, &count);
+    CHECK(count >= 7);
+}
+
+static int load_text(const char *text, struct history *h)
+{
+    char path[] = "/tmp/faultline-test-membership-XXXXXX";
+    struct history_error err;
+    int fd = mkstemp(path), rv;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        return -errno;
+    }
+    fputs(text, f);
+    fclose(f);
+    rv = history_load(path, h, &err);
+    unlink(path);
+    return rv;
+}
+
+static void test_membership_rejects_configuration_without_lists(void)
+{
+    struct history h;
+    struct report r;
+    CHECK(load_text("{\"time\":0,\"process\":\"nemesis\",\"type\":\"info\","
+                    "\"f\":\"remove\",\"value\":{\"node\":\"n2\","
+                    "\"outcome\":\"committed\"}}\n"
+                    "{\"time\":1,\"process\":\"nemesis\",\"type\":\"info\","
+                    "\"f\":\"configuration\",\"value\":{\"voters\":"
+                    "[\"n1\"]}}\n",
+                    &h) == 0);
+    CHECK(checker_membership(&h, &r) == -EINVAL);
+    CHECK(r.result == VERDICT_UNKNOWN);
+    CHECK(strstr(r.reason, "line 2: configuration value") != NULL);
+    report_close(&r);
+    history_close(&h);
+}
+
+int main(void)
+{
+    RUN(test_membership_cases);
+    RUN(test_membership_rejects_configuration_without_lists);
+    return failures != 0;
+}
