@@ -37,14 +37,17 @@ signatures before it; the curve is the size of that union after 1, 2, 4,
 Steer (ci/nightly --steer) picks the next scenario to run: first every
 scenario once (drawn uniformly among those not run yet); then, with
 probability EPSILON, any scenario uniformly, else one drawn with
-probability proportional to its score: the items new to the hunt its runs
-found, decayed by DECAY at each of its runs (score = DECAY * score + new;
-uniform when every score is 0). A scenario whose seeds keep finding new
-pairs keeps a score; one that stopped halves at each run and is left to
-the EPSILON share. The first scenario run gets every common pair as new,
-a head start that halves at each of its runs. Its draws come from one
-random.Random(seed), two per pick: the same seed and the same sequence of
-recorded new counts give the same picks.
+probability proportional to its score (uniform when every score is 0).
+The score is what a scenario's runs after its first found new to the
+hunt, decayed by DECAY at each of its runs (score = DECAY * score + new).
+A scenario's first run does not count: it finds every pair common to all
+scenarios as new if it comes first, and nothing of them if it comes last,
+which says more about the order than about the scenario (counting it gave
+the first scenario run most of the next runs, finding nothing: README).
+A scenario whose seeds keep finding new pairs keeps a score; one that
+stopped halves at each of its runs and is left the EPSILON share. The
+draws come from one random.Random(seed), two per pick: the same seed and
+the same sequence of recorded new counts give the same picks.
 
 As a command: ci/coverage RUN_DIR... prints, per run in the order given,
 its signature size, the new items and the cumulative count, then the curve;
@@ -262,8 +265,10 @@ class Steer:
         return candidates[-1]
 
     def record(self, name, new):
-        """A run of @name found @new new items."""
-        self.score[name] = self.decay * self.score[name] + new
+        """A run of @name found @new new items (its first run's count is
+        left out: the header comment)."""
+        if self.runs[name]:
+            self.score[name] = self.decay * self.score[name] + new
         self.runs[name] += 1
 
 

@@ -139,6 +139,15 @@ counts = {k: a.count(k) for k in names}
 eq(counts["p"] > 100, True, "steer: p found the most, ran most: %s" % counts)
 eq(min(counts.values()) >= 5, True, "steer: every scenario still runs: %s"
    % counts)
+# A scenario's first run does not count (its new items say which ran
+# first); the later ones do, decayed.
+st = cov.Steer(["p", "q"], 3)
+st.record("p", 100)
+st.record("q", 0)
+eq(st.score, {"p": 0.0, "q": 0.0}, "steer: first runs left out")
+st.record("q", 4)
+st.record("q", 2)
+eq(st.score, {"p": 0.0, "q": 4.0}, "steer: 0.5 * 4 + 2")
 # Candidates not in the hunt any more are never picked.
 st = cov.Steer(names, 1)
 eq(set(st.pick(["q", "s"]) for _ in range(50)) <= {"q", "s"}, True,
