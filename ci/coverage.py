@@ -37,7 +37,10 @@ signatures before it; the curve is the size of that union after 1, 2, 4,
 Steer (ci/nightly --steer) picks the next scenario to run: first every
 scenario once (drawn uniformly among those not run yet); then, with
 probability EPSILON, any scenario uniformly, else one drawn with
-probability proportional to its score (uniform when every score is 0).
+probability proportional to its score + FLOOR (uniform when every score
+is 0; without FLOOR one scenario with a score of 1 above others' 0 took
+every non-random pick, its score halving towards 0 but never to it:
+README).
 The score is what a scenario's runs after its first found new to the
 hunt, decayed by DECAY at each of its runs (score = DECAY * score + new).
 A scenario's first run does not count: it finds every pair common to all
@@ -77,6 +80,7 @@ ROLE_OF = {"became_follower": "follower", "became_candidate": "candidate",
 # Steering.
 EPSILON = 0.2
 DECAY = 0.5
+FLOOR = 1.0
 
 
 def protocol_event(name):
@@ -252,7 +256,7 @@ class Steer:
         if explore < self.epsilon:
             return candidates[min(int(x * len(candidates)),
                                   len(candidates) - 1)]
-        weights = [self.score[c] for c in candidates]
+        weights = [self.score[c] + FLOOR for c in candidates]
         total = sum(weights)
         if total <= 0:
             return candidates[min(int(x * len(candidates)),

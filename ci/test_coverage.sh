@@ -148,6 +148,15 @@ eq(st.score, {"p": 0.0, "q": 0.0}, "steer: first runs left out")
 st.record("q", 4)
 st.record("q", 2)
 eq(st.score, {"p": 0.0, "q": 4.0}, "steer: 0.5 * 4 + 2")
+# A score that decayed to near 0 does not keep every pick: the others
+# (score 0) get about half of them (weights score + 1).
+st = cov.Steer(["p", "q"], 4)
+for n in ("p", "q", "p"):
+    st.record(n, 0)
+st.record("p", 1)
+got = [st.pick(["p", "q"]) for _ in range(400)]
+eq(got.count("q") > 150, True, "steer: a score of 1 does not take all: %d"
+   % got.count("q"))
 # Candidates not in the hunt any more are never picked.
 st = cov.Steer(names, 1)
 eq(set(st.pick(["q", "s"]) for _ in range(50)) <= {"q", "s"}, True,
