@@ -107,9 +107,9 @@ ci/nightly --bin "$tmp/stub" --scenarios "$tmp/good.json" "$tmp/bad.json" \
   --seed 1 --max-runs 5 --budget 5 --runs-dir "$tmp/nruns" --junit "$tmp/n.xml" \
   >"$tmp/n.out" 2>&1; code=$?
 [ "$code" -eq 1 ] || fail "nightly exited $code, want 1"
-grep -qE '^scenario +runs +failures +first failing seed +run dir' "$tmp/n.out" || fail "nightly: no summary table"
-grep -qE "^good +5 +0 +- +-" "$tmp/n.out" || fail "nightly: good should run 5 times: $(grep ^good "$tmp/n.out")"
-grep -qE "^bad +3 +1 +3 +$tmp/nruns/bad/T-3" "$tmp/n.out" || fail "nightly: bad should stop at seed 3: $(grep ^bad "$tmp/n.out")"
+grep -qE '^scenario +runs +failures +first failing seed +coverage +run dir' "$tmp/n.out" || fail "nightly: no summary table"
+grep -qE "^good +5 +0 +- +0 +-" "$tmp/n.out" || fail "nightly: good should run 5 times: $(grep ^good "$tmp/n.out")"
+grep -qE "^bad +3 +1 +3 +0 +$tmp/nruns/bad/T-3" "$tmp/n.out" || fail "nightly: bad should stop at seed 3: $(grep ^bad "$tmp/n.out")"
 junit "$tmp/n.xml" 8 1 0 || fail "nightly: JUnit XML"
 
 # 4. The repro rate: a stand-in `faultline repro` that brings the anomaly
