@@ -39,12 +39,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct acq {
@@ -75,34 +75,6 @@ struct attempt {
     const char *holder;
     bool unknown; /* some attempt's outcome is unknown */
 };
-
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *scope, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *scope, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "scope", scope, "description", text);
-}
-
-static bool get_int(json_t *o, const char *name, int64_t *v)
-{
-    json_t *x = json_object_get(o, name);
-    if (!json_is_integer(x)) {
-        return false;
-    }
-    *v = json_integer_value(x);
-    return true;
-}
 
 static int by_scope_now(const void *a, const void *b)
 {
@@ -170,8 +142,7 @@ static bool released(const struct rel *r, size_t n, size_t scope,
 {
     for (size_t i = 0; i < n; i++) {
         if (r[i].scope == scope && (r[i].call >= from || r[i].unknown) &&
-            r[i].call < until &&
-            strcmp(r[i].holder, holder) == 0) {
+            r[i].call < until && strcmp(r[i].holder, holder) == 0) {
             return true;
         }
     }
@@ -222,17 +193,13 @@ int checker_lease(const struct history *h, struct report *out)
     if (rv != 0) {
         goto fail;
     }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process == HISTORY_NEMESIS &&
-            strncmp(h->events[i].f, "clock", 5) == 0) {
-            clock_faults = true;
-        }
-    }
+    clock_faults = requests_clock_faults(h);
     for (size_t i = 0; i < r.nops && rv == 0; i++) {
         const struct request_op *o = &r.ops[i];
-        if (is(o, "acquire") || is(o, "release") || is(o, "holder")) {
+        if (requests_is(o, "acquire") || requests_is(o, "release") ||
+            requests_is(o, "holder")) {
             if (o->invoke->key == NULL) {
-                requests_where(o->invoke, w, sizeof w);
+                pairing_where(o->invoke, w, sizeof w);
                 snprintf(err, sizeof err, "%s: %s without a key (scope)", w,
                          o->invoke->f);
                 rv = -EINVAL;
@@ -262,19 +229,20 @@ int checker_lease(const struct history *h, struct report *out)
         json_t *in = o->invoke->value;
         const char *holder = json_string_value(json_object_get(in, "holder"));
         size_t scope;
-        if (!is(o, "acquire") && !is(o, "release") && !is(o, "holder")) {
+        if (!requests_is(o, "acquire") && !requests_is(o, "release") &&
+            !requests_is(o, "holder")) {
             continue;
         }
         scope = (size_t)names_find(&names, o->invoke->key);
-        requests_where(o->invoke, w, sizeof w);
-        if (!is(o, "holder") && holder == NULL) {
+        pairing_where(o->invoke, w, sizeof w);
+        if (!requests_is(o, "holder") && holder == NULL) {
             snprintf(err, sizeof err,
                      "%s: %s value: expected {\"holder\": string, ...}", w,
                      o->invoke->f);
             rv = -EINVAL;
             goto fail;
         }
-        if (is(o, "acquire") && rq->outcome != REQUEST_FAILED) {
+        if (requests_is(o, "acquire") && rq->outcome != REQUEST_FAILED) {
             struct attempt *a =
                 (struct attempt *)attempted(atts, natts, scope, holder);
             if (a == NULL) {
@@ -283,7 +251,7 @@ int checker_lease(const struct history *h, struct report *out)
             }
             a->unknown |= rq->outcome == REQUEST_UNKNOWN;
         }
-        if (is(o, "release") && rq->outcome != REQUEST_FAILED) {
+        if (requests_is(o, "release") && rq->outcome != REQUEST_FAILED) {
             rels[nrels++] = (struct rel){scope, holder, rq->call,
                                          rq->outcome == REQUEST_UNKNOWN};
             continue;
@@ -292,12 +260,13 @@ int checker_lease(const struct history *h, struct report *out)
             continue;
         }
         const struct history_event *done = r.ops[rq->ok].done;
-        if (is(o, "acquire")) {
+        if (requests_is(o, "acquire")) {
             struct acq *a = &acqs[nacqs];
-            if (!get_int(done->value, "token", &a->token) ||
-                !get_int(done->value, "now_ms", &a->now_ms) ||
-                !get_int(done->value, "expires_ms", &a->expires_ms)) {
-                requests_where(done, w, sizeof w);
+            if (!requests_value_int(done->value, "token", &a->token) ||
+                !requests_value_int(done->value, "now_ms", &a->now_ms) ||
+                !requests_value_int(done->value, "expires_ms",
+                                    &a->expires_ms)) {
+                pairing_where(done, w, sizeof w);
                 snprintf(err, sizeof err,
                          "%s: ok acquire value: expected \"token\", "
                          "\"now_ms\" and \"expires_ms\" (integers)",
@@ -308,7 +277,7 @@ int checker_lease(const struct history *h, struct report *out)
             a->scope = scope;
             a->holder = holder;
             a->ttl_ms = a->expires_ms - a->now_ms;
-            get_int(in, "ttl_ms", &a->ttl_ms);
+            requests_value_int(in, "ttl_ms", &a->ttl_ms);
             a->call = rq->call;
             a->ret = rq->ret;
             a->index = done->index;
@@ -325,8 +294,8 @@ int checker_lease(const struct history *h, struct report *out)
             hr->call = rq->call;
             hr->index = done->index;
             if (hr->holder != NULL &&
-                !get_int(done->value, "token", &hr->token)) {
-                requests_where(done, w, sizeof w);
+                !requests_value_int(done->value, "token", &hr->token)) {
+                pairing_where(done, w, sizeof w);
                 snprintf(err, sizeof err,
                          "%s: ok holder value: a holder without an integer "
                          "\"token\"",
@@ -354,8 +323,9 @@ int checker_lease(const struct history *h, struct report *out)
             if (a->now_ms < until &&
                 !released(rels, nrels, a->scope, tenure->holder, tenure->call,
                           a->ret)) {
-                report_add(out, c_two,
-                           example(scope,
+                report_add(
+                    out, c_two,
+                    report_example("scope", scope,
                                    "%s acquired by %s at now_ms %" PRId64
                                    " (index %" PRId64 ") while %s held it "
                                    "until %" PRId64 " (index %" PRId64 ")",
@@ -365,12 +335,12 @@ int checker_lease(const struct history *h, struct report *out)
             }
             if (a->token <= tenure->token) {
                 report_add(out, c_token,
-                           example(scope,
-                                   "%s passed from %s (token %" PRId64
-                                   ") to %s with token %" PRId64
-                                   " (index %" PRId64 ")",
-                                   scope, tenure->holder, tenure->token,
-                                   a->holder, a->token, a->index));
+                           report_example("scope", scope,
+                                          "%s passed from %s (token %" PRId64
+                                          ") to %s with token %" PRId64
+                                          " (index %" PRId64 ")",
+                                          scope, tenure->holder, tenure->token,
+                                          a->holder, a->token, a->index));
                 acqs[j].token_seen = true;
             }
             tenure = a;
@@ -414,8 +384,9 @@ int checker_lease(const struct history *h, struct report *out)
             if (b != NULL && !a->token_seen &&
                 (a->token < b->token ||
                  (a->token == b->token && strcmp(a->holder, b->holder)))) {
-                report_add(out, c_token,
-                           example(names.v[a->scope],
+                report_add(
+                    out, c_token,
+                    report_example("scope", names.v[a->scope],
                                    "%s acquired by %s with token %" PRId64
                                    " (index %" PRId64
                                    "), after %s's acquire returned token "
@@ -424,8 +395,9 @@ int checker_lease(const struct history *h, struct report *out)
                                    a->index, b->holder, b->token, b->index));
             }
             if (clock != SIZE_MAX && acqs[clock].now_ms > a->now_ms) {
-                report_add(out, c_back,
-                           example(names.v[a->scope],
+                report_add(
+                    out, c_back,
+                    report_example("scope", names.v[a->scope],
                                    "acquire at index %" PRId64
                                    " judged at now_ms %" PRId64
                                    ", after the acquire at index %" PRId64
@@ -469,14 +441,14 @@ int checker_lease(const struct history *h, struct report *out)
                     continue;
                 }
                 report_add(out, c_two,
-                           example(names.v[a->scope],
-                                   "%s acquired by %s (index %" PRId64
-                                   ") %.3f s after %s acquired it (index "
-                                   "%" PRId64 ") for %" PRId64
-                                   " ms, in real time",
-                                   names.v[a->scope], a->holder, a->index,
-                                   (double)(a->ret - p->call) / 1e9, p->holder,
-                                   p->index, p->ttl_ms));
+                           report_example(
+                               "scope", names.v[a->scope],
+                               "%s acquired by %s (index %" PRId64
+                               ") %.3f s after %s acquired it (index "
+                               "%" PRId64 ") for %" PRId64 " ms, in real time",
+                               names.v[a->scope], a->holder, a->index,
+                               (double)(a->ret - p->call) / 1e9, p->holder,
+                               p->index, p->ttl_ms));
                 break;
             }
         }
@@ -506,13 +478,13 @@ int checker_lease(const struct history *h, struct report *out)
             if (hr->holder != NULL && best != SIZE_MAX &&
                 acqs[best].token > hr->token) {
                 report_add(out, c_stale,
-                           example(names.v[hr->scope],
-                                   "holder read at index %" PRId64
-                                   " shows %s with token %" PRId64
-                                   ", after an acquire returned token "
-                                   "%" PRId64 " (index %" PRId64 ")",
-                                   hr->index, hr->holder, hr->token,
-                                   acqs[best].token, acqs[best].index));
+                           report_example("scope", names.v[hr->scope],
+                                          "holder read at index %" PRId64
+                                          " shows %s with token %" PRId64
+                                          ", after an acquire returned token "
+                                          "%" PRId64 " (index %" PRId64 ")",
+                                          hr->index, hr->holder, hr->token,
+                                          acqs[best].token, acqs[best].index));
             }
         }
     }
@@ -527,8 +499,9 @@ int checker_lease(const struct history *h, struct report *out)
         }
         at = attempted(atts, natts, hr->scope, hr->holder);
         if (at == NULL) {
-            report_add(out, c_phantom,
-                       example(scope,
+            report_add(
+                out, c_phantom,
+                report_example("scope", scope,
                                "holder read at index %" PRId64
                                " names %s, which never tried to acquire %s",
                                hr->index, hr->holder, scope));
@@ -540,11 +513,12 @@ int checker_lease(const struct history *h, struct report *out)
         if (!at->unknown && bsearch(&key, acqs, nacqs, sizeof *acqs,
                                     by_scope_holder_token) == NULL) {
             report_add(out, c_disagree,
-                       example(scope,
-                               "holder read at index %" PRId64
-                               " shows %s with token %" PRId64
-                               ", which no acquire of %s returned",
-                               hr->index, hr->holder, hr->token, hr->holder));
+                       report_example("scope", scope,
+                                      "holder read at index %" PRId64
+                                      " shows %s with token %" PRId64
+                                      ", which no acquire of %s returned",
+                                      hr->index, hr->holder, hr->token,
+                                      hr->holder));
         }
     }
     for (size_t i = 0; i < nacqs; i++) {
@@ -561,9 +535,7 @@ int checker_lease(const struct history *h, struct report *out)
     goto out;
 
 fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
+    report_fail(out, rv, err);
 out:
     free(acqs);
     free(rels);

@@ -851,18 +851,6 @@ out:
 /* From events to ops                                                 */
 /* ------------------------------------------------------------------ */
 
-/* Where an event is, for messages: its line, or its index when built in
- * memory. */
-static const char *where(const struct history_event *e, char *buf, size_t size)
-{
-    if (e->line > 0) {
-        snprintf(buf, size, "line %d", e->line);
-    } else {
-        snprintf(buf, size, "index %" PRId64, e->index);
-    }
-    return buf;
-}
-
 static int fail_history(struct verdict *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -942,11 +930,11 @@ static int translate(const struct history *h, const struct model *m,
             if (done != NULL) {
                 char w3[40];
                 snprintf(w2, sizeof w2, " (ok at %s)",
-                         where(done, w3, sizeof w3));
+                         pairing_where(done, w3, sizeof w3));
             }
             return fail_history(out, "%s: process %d %s%s: %s",
-                                where(inv, w1, sizeof w1), inv->process, inv->f,
-                                w2, msg);
+                                pairing_where(inv, w1, sizeof w1), inv->process,
+                                inv->f, w2, msg);
         }
         o->mop.open = done == NULL;
         o->keep = rv == MODEL_KEEP;

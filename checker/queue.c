@@ -40,12 +40,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct claim {
@@ -71,34 +71,6 @@ struct task {
     int64_t done; /* return of its first ok ack, or REQUESTS_OPEN */
     size_t claims;
 };
-
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *task, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *task, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "task", task, "description", text);
-}
-
-static bool get_int(json_t *o, const char *name, int64_t *v)
-{
-    json_t *x = json_object_get(o, name);
-    if (!json_is_integer(x)) {
-        return false;
-    }
-    *v = json_integer_value(x);
-    return true;
-}
 
 static int by_task_now(const void *a, const void *b)
 {
@@ -192,18 +164,14 @@ int checker_queue(const struct history *h, struct report *out)
     if (rv != 0) {
         goto fail;
     }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process == HISTORY_NEMESIS &&
-            strncmp(h->events[i].f, "clock", 5) == 0) {
-            clock_faults = true;
-        }
-    }
+    clock_faults = requests_clock_faults(h);
 
     /* Task names, from enqueues, acks, nacks and ok claims. */
     for (size_t i = 0; i < r.nops && rv == 0; i++) {
         const struct request_op *o = &r.ops[i];
-        requests_where(o->invoke, w, sizeof w);
-        if (is(o, "enqueue") || is(o, "ack") || is(o, "nack")) {
+        pairing_where(o->invoke, w, sizeof w);
+        if (requests_is(o, "enqueue") || requests_is(o, "ack") ||
+            requests_is(o, "nack")) {
             if (o->invoke->key == NULL) {
                 snprintf(err, sizeof err, "%s: %s without a key (task id)", w,
                          o->invoke->f);
@@ -211,10 +179,10 @@ int checker_queue(const struct history *h, struct report *out)
                 goto fail;
             }
             rv = names_add(&names, o->invoke->key);
-        } else if (is(o, "claim") && o->type == HISTORY_OK) {
+        } else if (requests_is(o, "claim") && o->type == HISTORY_OK) {
             json_t *t = json_object_get(o->done->value, "task");
             if (!json_is_string(t)) {
-                requests_where(o->done, w, sizeof w);
+                pairing_where(o->done, w, sizeof w);
                 snprintf(err, sizeof err,
                          "%s: ok claim value: expected {\"task\": string, "
                          "\"worker\", \"now_ms\", \"expires_ms\"}",
@@ -242,12 +210,12 @@ int checker_queue(const struct history *h, struct report *out)
 
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
-        if (is(o, "enqueue")) {
+        if (requests_is(o, "enqueue")) {
             int64_t done = o->done ? o->done->time : o->call;
             last_enqueue = done > last_enqueue ? done : last_enqueue;
-        } else if (is(o, "claim") && o->type == HISTORY_INFO) {
+        } else if (requests_is(o, "claim") && o->type == HISTORY_INFO) {
             int64_t lease = 0;
-            get_int(o->invoke->value, "lease_ms", &lease);
+            requests_value_int(o->invoke->value, "lease_ms", &lease);
             if (o->call + lease * 1000000 > unknown_claim_end) {
                 unknown_claim_end = o->call + lease * 1000000;
             }
@@ -262,9 +230,10 @@ int checker_queue(const struct history *h, struct report *out)
     }
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
-        if (is(o, "claim") && o->type == HISTORY_FAIL && o->done->error &&
-            strcmp(o->done->error, "empty") == 0 && o->call > last_enqueue &&
-            o->call > unknown_claim_end && drain == REQUESTS_OPEN) {
+        if (requests_is(o, "claim") && o->type == HISTORY_FAIL &&
+            o->done->error && strcmp(o->done->error, "empty") == 0 &&
+            o->call > last_enqueue && o->call > unknown_claim_end &&
+            drain == REQUESTS_OPEN) {
             drain = o->call;
         }
     }
@@ -272,7 +241,7 @@ int checker_queue(const struct history *h, struct report *out)
     for (size_t q = 0; q < r.nreqs; q++) {
         const struct request *rq = &r.reqs[q];
         const struct request_op *o = &r.ops[rq->first];
-        if (is(o, "enqueue")) {
+        if (requests_is(o, "enqueue")) {
             struct task *t = &tasks[names_find(&names, o->invoke->key)];
             t->attempted = true;
             if (rq->outcome != REQUEST_FAILED) {
@@ -286,7 +255,7 @@ int checker_queue(const struct history *h, struct report *out)
                 t->acked = rq->ret;
                 t->acked_index = r.ops[rq->ok].done->index;
             }
-        } else if (is(o, "claim") && rq->outcome == REQUEST_OK) {
+        } else if (requests_is(o, "claim") && rq->outcome == REQUEST_OK) {
             const struct history_event *done = r.ops[rq->ok].done;
             struct claim *c = &claims[nclaims];
             const char *worker =
@@ -295,9 +264,11 @@ int checker_queue(const struct history *h, struct report *out)
                 worker = json_string_value(
                     json_object_get(o->invoke->value, "worker"));
             }
-            if (worker == NULL || !get_int(done->value, "now_ms", &c->now_ms) ||
-                !get_int(done->value, "expires_ms", &c->expires_ms)) {
-                requests_where(done, w, sizeof w);
+            if (worker == NULL ||
+                !requests_value_int(done->value, "now_ms", &c->now_ms) ||
+                !requests_value_int(done->value, "expires_ms",
+                                    &c->expires_ms)) {
+                pairing_where(done, w, sizeof w);
                 snprintf(err, sizeof err,
                          "%s: ok claim value: expected \"worker\" (string), "
                          "\"now_ms\" and \"expires_ms\" (integers)",
@@ -310,19 +281,19 @@ int checker_queue(const struct history *h, struct report *out)
                 json_string_value(json_object_get(done->value, "task")));
             c->worker = worker;
             c->lease_ms = c->expires_ms - c->now_ms;
-            get_int(o->invoke->value, "lease_ms", &c->lease_ms);
+            requests_value_int(o->invoke->value, "lease_ms", &c->lease_ms);
             c->call = rq->call;
             c->ret = rq->ret;
             c->index = done->index;
             tasks[c->task].claims++;
             nclaims++;
-        } else if ((is(o, "ack") || is(o, "nack")) &&
+        } else if ((requests_is(o, "ack") || requests_is(o, "nack")) &&
                    rq->outcome == REQUEST_OK) {
             struct settle *s = &settles[nsettles++];
             s->task = (size_t)names_find(&names, o->invoke->key);
             s->worker =
                 json_string_value(json_object_get(o->invoke->value, "worker"));
-            s->ack = is(o, "ack");
+            s->ack = requests_is(o, "ack");
             s->call = rq->call;
             s->ret = rq->ret;
             if (s->worker == NULL) {
@@ -355,13 +326,13 @@ int checker_queue(const struct history *h, struct report *out)
                 }
             }
             if (best != SIZE_MAX && claims[best].now_ms > c->now_ms) {
-                json_t *ex = example(names.v[c->task],
-                                     "claim at index %" PRId64
-                                     " judged at now_ms %" PRId64
-                                     ", after the claim at index %" PRId64
-                                     " returned now_ms %" PRId64,
-                                     c->index, c->now_ms, claims[best].index,
-                                     claims[best].now_ms);
+                json_t *ex = report_example(
+                    "task", names.v[c->task],
+                    "claim at index %" PRId64 " judged at now_ms %" PRId64
+                    ", after the claim at index %" PRId64
+                    " returned now_ms %" PRId64,
+                    c->index, c->now_ms, claims[best].index,
+                    claims[best].now_ms);
                 report_add(out, c_back, ex);
             }
         }
@@ -383,10 +354,10 @@ int checker_queue(const struct history *h, struct report *out)
         const struct claim *c = &claims[i];
         const char *id = names.v[c->task];
         if (tasks[c->task].done < c->call) {
-            json_t *ex = example(id,
-                                 "%s claimed (index %" PRId64
-                                 ") after an ack of it returned",
-                                 id, c->index);
+            json_t *ex = report_example("task", id,
+                                        "%s claimed (index %" PRId64
+                                        ") after an ack of it returned",
+                                        id, c->index);
             json_object_set_new(ex, "claim", json_integer(c->index));
             report_add(out, c_dup, ex);
         }
@@ -398,8 +369,8 @@ int checker_queue(const struct history *h, struct report *out)
             continue;
         }
         if (c->now_ms < p->expires_ms) {
-            json_t *ex = example(
-                id,
+            json_t *ex = report_example(
+                "task", id,
                 "%s claimed by %s at now_ms %" PRId64 " (index %" PRId64
                 ") while %s held it until %" PRId64 " (index %" PRId64 ")",
                 id, c->worker, c->now_ms, c->index, p->worker, p->expires_ms,
@@ -409,8 +380,8 @@ int checker_queue(const struct history *h, struct report *out)
                 json_pack("[I,I]", (json_int_t)p->index, (json_int_t)c->index));
             report_add(out, c_double, ex);
         } else if (!clock_faults && c->ret < p->call + p->lease_ms * 1000000) {
-            json_t *ex = example(
-                id,
+            json_t *ex = report_example(
+                "task", id,
                 "%s claimed by %s (index %" PRId64 ") %.3f s after %s claimed "
                 "it (index %" PRId64 ") for %" PRId64 " ms, in real time",
                 id, c->worker, c->index, (double)(c->ret - p->call) / 1e9,
@@ -428,11 +399,13 @@ int checker_queue(const struct history *h, struct report *out)
         json_t *ex;
         if (tk->claims > 0 && !tk->attempted) {
             report_add(out, c_phantom,
-                       example(id, "%s claimed but never enqueued", id));
+                       report_example("task", id,
+                                      "%s claimed but never enqueued", id));
         } else if (tk->claims > 0 && !tk->any_not_failed) {
-            ex = example(
-                id, "%s claimed though its enqueue failed (index %" PRId64 ")",
-                id, tk->failed_index);
+            ex = report_example(
+                "task", id,
+                "%s claimed though its enqueue failed (index %" PRId64 ")", id,
+                tk->failed_index);
             json_object_set_new(ex, "enqueue", json_integer(tk->failed_index));
             report_add(out, c_failed, ex);
         } else if (tk->claims > 0) {
@@ -440,10 +413,11 @@ int checker_queue(const struct history *h, struct report *out)
         } else if (tk->acked == REQUESTS_OPEN) {
             report_add(out, c_unacked, NULL);
         } else if (drain != REQUESTS_OPEN) {
-            ex = example(id,
-                         "%s acked (index %" PRId64 ") but never claimed, "
-                         "though the queue was drained",
-                         id, tk->acked_index);
+            ex = report_example("task", id,
+                                "%s acked (index %" PRId64
+                                ") but never claimed, "
+                                "though the queue was drained",
+                                id, tk->acked_index);
             json_object_set_new(ex, "enqueue", json_integer(tk->acked_index));
             report_add(out, c_lost, ex);
         } else {
@@ -465,9 +439,7 @@ int checker_queue(const struct history *h, struct report *out)
     goto out;
 
 fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
+    report_fail(out, rv, err);
 out:
     free(tasks);
     free(claims);

@@ -30,12 +30,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct task {
@@ -70,7 +70,7 @@ static int read_ids(const struct request_op *o, struct names *names, bool add,
     size_t i;
     char w[32];
 
-    requests_where(o->done, w, sizeof w);
+    pairing_where(o->done, w, sizeof w);
     if (!json_is_array(v)) {
         snprintf(err, errlen,
                  "%s: ok list value: expected an array of {\"id\": ...}", w);
@@ -123,24 +123,6 @@ static int by_call(const void *a, const void *b)
     return (x->op > y->op) - (x->op < y->op);
 }
 
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *task, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *task, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "task", task, "description", text);
-}
-
 /* Add "name": index to @ex (an example object), if @ex exists. */
 static void with_index(json_t *ex, const char *name, int64_t index)
 {
@@ -184,17 +166,17 @@ int checker_set(const struct history *h, struct report *out)
     /* Every task name: created, deleted, or read. */
     for (size_t i = 0; i < r.nops && rv == 0; i++) {
         const struct request_op *o = &r.ops[i];
-        if (is(o, "create") || is(o, "delete")) {
+        if (requests_is(o, "create") || requests_is(o, "delete")) {
             if (o->invoke->key == NULL) {
                 char w[32];
-                requests_where(o->invoke, w, sizeof w);
+                pairing_where(o->invoke, w, sizeof w);
                 snprintf(err, sizeof err, "%s: %s without a key (task id)", w,
                          o->invoke->f);
                 rv = -EINVAL;
                 goto fail;
             }
             rv = names_add(&names, o->invoke->key);
-        } else if (is(o, "list") && o->type == HISTORY_OK) {
+        } else if (requests_is(o, "list") && o->type == HISTORY_OK) {
             rv = read_ids(o, &names, true, NULL, err, sizeof err);
             nreads++;
         }
@@ -218,11 +200,11 @@ int checker_set(const struct history *h, struct report *out)
         const struct request *rq = &r.reqs[q];
         const struct request_op *o = &r.ops[rq->first];
         struct task *t;
-        if (!is(o, "create") && !is(o, "delete")) {
+        if (!requests_is(o, "create") && !requests_is(o, "delete")) {
             continue;
         }
         t = &tasks[names_find(&names, o->invoke->key)];
-        if (is(o, "delete")) {
+        if (requests_is(o, "delete")) {
             if (rq->outcome != REQUEST_FAILED && rq->call < t->delete_call) {
                 t->delete_call = rq->call;
             }
@@ -250,7 +232,7 @@ int checker_set(const struct history *h, struct report *out)
     }
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
-        if (is(o, "create")) {
+        if (requests_is(o, "create")) {
             int64_t done = o->done ? o->done->time : o->call;
             if (done > last_create) {
                 last_create = done;
@@ -262,7 +244,7 @@ int checker_set(const struct history *h, struct report *out)
     nreads = 0;
     for (size_t i = 0; i < r.nops; i++) {
         const struct request_op *o = &r.ops[i];
-        if (!is(o, "list") || o->type != HISTORY_OK) {
+        if (!requests_is(o, "list") || o->type != HISTORY_OK) {
             continue;
         }
         struct read *rd = &reads[nreads++];
@@ -338,19 +320,20 @@ int checker_set(const struct history *h, struct report *out)
         bool anomaly = false;
         json_t *ex;
         if (tk->seen != REQUESTS_OPEN && !tk->attempted) {
-            ex = example(
-                id, "%s in the list at index %" PRId64 " but never created", id,
-                reads[tk->seen_read].op->invoke->index);
+            ex = report_example("task", id,
+                                "%s in the list at index %" PRId64
+                                " but never created",
+                                id, reads[tk->seen_read].op->invoke->index);
             with_index(ex, "read", reads[tk->seen_read].op->invoke->index);
             report_add(out, c_phantom, ex);
             anomaly = true;
         }
         if (tk->seen != REQUESTS_OPEN && tk->attempted && !tk->any_not_failed) {
-            ex = example(id,
-                         "%s in the list at index %" PRId64
-                         " though its create failed (index %zu)",
-                         id, reads[tk->seen_read].op->invoke->index,
-                         tk->failed_ev);
+            ex = report_example("task", id,
+                                "%s in the list at index %" PRId64
+                                " though its create failed (index %zu)",
+                                id, reads[tk->seen_read].op->invoke->index,
+                                tk->failed_ev);
             with_index(ex, "read", reads[tk->seen_read].op->invoke->index);
             with_index(ex, "create", (int64_t)tk->failed_ev);
             report_add(out, c_failed, ex);
@@ -359,15 +342,16 @@ int checker_set(const struct history *h, struct report *out)
         if (tk->dup_read || tk->dup_rid) {
             if (tk->dup_read) {
                 int64_t at = reads[tk->dup_read_at].op->invoke->index;
-                ex = example(id, "%s twice in the list at index %" PRId64, id,
-                             at);
+                ex = report_example("task", id,
+                                    "%s twice in the list at index %" PRId64,
+                                    id, at);
                 with_index(ex, "read", at);
             } else {
-                ex = example(id,
-                             "%s: the create invoked at index %zu was "
-                             "applied twice (two ok replies without "
-                             "\"duplicate\")",
-                             id, tk->dup_rid_ev);
+                ex = report_example("task", id,
+                                    "%s: the create invoked at index %zu was "
+                                    "applied twice (two ok replies without "
+                                    "\"duplicate\")",
+                                    id, tk->dup_rid_ev);
                 with_index(ex, "create", (int64_t)tk->dup_rid_ev);
             }
             report_add(out, c_dup, ex);
@@ -376,30 +360,30 @@ int checker_set(const struct history *h, struct report *out)
         if (final != SIZE_MAX && !tk->in_final && tk->absent_after_known) {
             int64_t at = reads[final].op->invoke->index;
             if (tk->acked != REQUESTS_OPEN) {
-                ex = example(id,
-                             "%s acked (index %zu) but absent from the "
-                             "final list (index %" PRId64 ")",
-                             id, tk->acked_ev, at);
+                ex = report_example("task", id,
+                                    "%s acked (index %zu) but absent from the "
+                                    "final list (index %" PRId64 ")",
+                                    id, tk->acked_ev, at);
                 with_index(ex, "create", (int64_t)tk->acked_ev);
             } else {
-                ex = example(id,
-                             "%s seen (list at index %" PRId64
-                             ") but absent from the final list (index %" PRId64
-                             ")",
-                             id, reads[tk->seen_read].op->invoke->index, at);
+                ex = report_example(
+                    "task", id,
+                    "%s seen (list at index %" PRId64
+                    ") but absent from the final list (index %" PRId64 ")",
+                    id, reads[tk->seen_read].op->invoke->index, at);
             }
             with_index(ex, "read", at);
             report_add(out, c_lost, ex);
             anomaly = true;
         } else if (tk->absent_after_known) {
             int64_t at = reads[tk->absent_read].op->invoke->index;
-            ex = example(id,
-                         "%s absent from the list at index %" PRId64
-                         ", which began after it was %s",
-                         id, at,
-                         tk->acked != REQUESTS_OPEN && tk->acked <= tk->seen
-                             ? "acked"
-                             : "seen");
+            ex = report_example(
+                "task", id,
+                "%s absent from the list at index %" PRId64
+                ", which began after it was %s",
+                id, at,
+                tk->acked != REQUESTS_OPEN && tk->acked <= tk->seen ? "acked"
+                                                                    : "seen");
             with_index(ex, "read", at);
             report_add(out, c_flap, ex);
             anomaly = true;
@@ -440,9 +424,7 @@ int checker_set(const struct history *h, struct report *out)
     goto out;
 
 fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
+    report_fail(out, rv, err);
 out:
     for (size_t k = 0; reads != NULL && k < nreads; k++) {
         free(reads[k].ids);
