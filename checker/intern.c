@@ -1,16 +1,8 @@
 /* intern: an open-addressing hash table over one growing byte buffer. */
 #include "checker/intern.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct intern_blob {
-    size_t off;
-    uint32_t len;
-    uint32_t hash; /* fnv folded: where its slot search starts */
-    uint64_t fnv;  /* FNV-1a state after its bytes */
-};
 
 void intern_free(struct intern *t)
 {
@@ -18,19 +10,6 @@ void intern_free(struct intern *t)
     free(t->blobs);
     free(t->slots);
     memset(t, 0, sizeof *t);
-}
-
-uint64_t intern_fnv(uint64_t h, const void *p, size_t len)
-{
-    for (size_t k = 0; k < len; k++) {
-        h = (h ^ ((const unsigned char *)p)[k]) * 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint32_t fold(uint64_t h)
-{
-    return (uint32_t)(h ^ (h >> 32));
 }
 
 static size_t parts_len(const struct intern_part *parts, size_t nparts)
@@ -101,46 +80,11 @@ static int grow_bytes(struct intern *t, size_t len, unsigned char **old)
     return 0;
 }
 
-static bool blob_is(const struct intern *t, const struct intern_blob *b,
-                    uint32_t hash, const struct intern_part *parts,
-                    size_t nparts, size_t len)
-{
-    const unsigned char *p = t->bytes + b->off;
-    if (b->hash != hash || b->len != len) {
-        return false;
-    }
-    for (size_t k = 0; k < nparts; k++) {
-        if (parts[k].len > 0 && memcmp(p, parts[k].p, parts[k].len) != 0) {
-            return false;
-        }
-        p += parts[k].len;
-    }
-    return true;
-}
-
-uint32_t intern_find(const struct intern *t, uint64_t fnv,
-                     const struct intern_part *parts, size_t nparts)
-{
-    uint32_t hash = fold(fnv);
-    size_t len = parts_len(parts, nparts);
-
-    if (t->slots == NULL) {
-        return INTERN_NONE;
-    }
-    for (uint32_t i = hash & t->mask; t->slots[i] != 0; i = (i + 1) & t->mask) {
-        const struct intern_blob *b = &t->blobs[t->slots[i] - 1];
-        if (blob_is(t, b, hash, parts, nparts, len)) {
-            return t->slots[i] - 1;
-        }
-    }
-    return INTERN_NONE;
-}
-
 uint32_t intern_add(struct intern *t, uint64_t fnv,
                     const struct intern_part *parts, size_t nparts)
 {
     size_t len = parts_len(parts, nparts), at;
-    uint32_t slot, hash = fold(fnv);
+    uint32_t slot, hash = intern_fold(fnv);
     unsigned char *old;
 
     if (len >= UINT32_MAX || t->n >= UINT32_MAX / 4) {
@@ -178,17 +122,6 @@ uint32_t intern_put(struct intern *t, const void *p, size_t len)
     uint64_t fnv = intern_fnv(INTERN_FNV_INIT, p, len);
     uint32_t id = intern_find(t, fnv, &part, 1);
     return id != INTERN_NONE ? id : intern_add(t, fnv, &part, 1);
-}
-
-const void *intern_get(const struct intern *t, uint32_t id, size_t *len)
-{
-    *len = t->blobs[id].len;
-    return t->bytes + t->blobs[id].off;
-}
-
-uint64_t intern_hash(const struct intern *t, uint32_t id)
-{
-    return t->blobs[id].fnv;
 }
 
 size_t intern_bytes(const struct intern *t)
