@@ -1454,71 +1454,89 @@ static unsigned default_threads(void)
     return n > CHECKER_THREADS_MAX ? CHECKER_THREADS_MAX : (unsigned)n;
 }
 
-int checker_linearizable(const struct history *h, const struct model *m,
-                         const struct checker_limits *lim, struct verdict *out)
-{
-    double start = now_s();
+/* One check, phase to phase: its limits, its ops (paired, translated),
+ * its parts (one per key), the unwritten results, the search rounds, the
+ * verdict. */
+struct lin_check {
     struct pool pl;
-    struct op *ops = NULL;
-    size_t nops = 0, *order = NULL;
-    unsigned threads =
-        lim != NULL && lim->threads > 0 ? lim->threads : default_threads();
-    int rv;
+    const struct history *h;
+    const struct model *m;
+    const struct checker_limits *lim;
+    struct verdict *out;
+    struct op *ops;
+    size_t nops;
+    size_t *order; /* ops by key */
+    unsigned threads;
+};
 
-    verdict_init(out);
-    out->model = m->name;
-    out->partial = h->partial;
-    memset(&pl, 0, sizeof pl);
-    if (m->state_size > MODEL_STATE_MAX) {
-        return fail_history(out, "model %s: state of %zu bytes (at most %d)",
-                            m->name, m->state_size, MODEL_STATE_MAX);
-    }
-    pl.sh.m = m;
-    atomic_init(&pl.sh.min_invalid, SIZE_MAX);
+static void lin_limits(struct lin_check *c, double start)
+{
+    const struct checker_limits *lim = c->lim;
+    struct verdict *out = c->out;
+
+    c->threads =
+        lim != NULL && lim->threads > 0 ? lim->threads : default_threads();
+    c->pl.sh.m = c->m;
+    atomic_init(&c->pl.sh.min_invalid, SIZE_MAX);
     if (lim != NULL && lim->time_s > 0) {
-        pl.sh.deadline = start + lim->time_s;
+        c->pl.sh.deadline = start + lim->time_s;
     }
     if (lim != NULL) {
-        pl.sh.memory_limit = lim->memory_bytes;
+        c->pl.sh.memory_limit = lim->memory_bytes;
     }
-    if (threads > CHECKER_THREADS_MAX) {
-        threads = CHECKER_THREADS_MAX;
+    if (c->threads > CHECKER_THREADS_MAX) {
+        c->threads = CHECKER_THREADS_MAX;
     }
-    if (m->reset != NULL) {
-        threads = 1; /* its tables are static */
+    if (c->m->reset != NULL) {
+        c->threads = 1; /* its tables are static */
     }
-
     /* Asked not to split, a model that is a product of keys is still
      * searched key by key: a history is linearizable iff each key's
      * sub-history is (locality; P-compositionality, Horn & Kroening), so
      * the verdict is the one a whole search would give, found sooner. */
     out->whole = lim != NULL && lim->whole;
-    out->per_key = out->whole && m->per_key && !lim->no_compose;
+    out->per_key = out->whole && c->m->per_key && !lim->no_compose;
     whole_history = out->whole && !out->per_key;
+}
+
+/* The model's context, and the history's ops as the model's. */
+static int lin_read(struct lin_check *c)
+{
+    const struct model *m = c->m;
+    int rv;
+
     if (m->reset != NULL) {
         m->reset();
     }
     if (m->check_begin != NULL) {
-        pl.mctx = m->check_begin();
-        if (pl.mctx == NULL) {
-            rv = -ENOMEM;
-            goto err;
+        c->pl.mctx = m->check_begin();
+        if (c->pl.mctx == NULL) {
+            return -ENOMEM;
         }
     }
-    rv = pair_events(h, &ops, &nops, out);
+    rv = pair_events(c->h, &c->ops, &c->nops, c->out);
     if (rv == 0) {
-        rv = translate(h, m, ops, nops, out);
+        rv = translate(c->h, m, c->ops, c->nops, c->out);
     }
-    if (rv != 0) {
-        goto err;
+    if (rv == 0) {
+        c->out->ops = c->nops;
     }
-    out->ops = nops;
+    return rv;
+}
 
-    order = malloc((nops + 1) * sizeof *order);
-    pl.ids = malloc((nops + 1) * sizeof *pl.ids);
-    if (order == NULL || pl.ids == NULL) {
-        rv = -ENOMEM;
-        goto err;
+/* One part per key with kept ops, in key order; its kept ops go to ids,
+ * side by side. */
+static int lin_split(struct lin_check *c)
+{
+    const struct history *h = c->h;
+    const struct op *ops = c->ops;
+    struct pool *pl = &c->pl;
+    size_t nops = c->nops, *order;
+
+    c->order = order = malloc((nops + 1) * sizeof *order);
+    pl->ids = malloc((nops + 1) * sizeof *pl->ids);
+    if (order == NULL || pl->ids == NULL) {
+        return -ENOMEM;
     }
     for (size_t i = 0; i < nops; i++) {
         order[i] = i;
@@ -1526,16 +1544,12 @@ int checker_linearizable(const struct history *h, const struct model *m,
     struct sort_ctx ctx = {h, ops};
     qsort_r(order, nops, sizeof *order, by_key, &ctx);
     for (size_t i = 0; i < nops; i++) {
-        out->keys += i == 0 || key_cmp(op_key(h, &ops[order[i]]),
-                                       op_key(h, &ops[order[i - 1]])) != 0;
+        c->out->keys += i == 0 || key_cmp(op_key(h, &ops[order[i]]),
+                                          op_key(h, &ops[order[i - 1]])) != 0;
     }
-
-    /* One part per key with kept ops, in key order; its kept ops go to
-     * ids, side by side. */
-    pl.parts = malloc((out->keys + 1) * sizeof *pl.parts);
-    if (pl.parts == NULL) {
-        rv = -ENOMEM;
-        goto err;
+    pl->parts = malloc((c->out->keys + 1) * sizeof *pl->parts);
+    if (pl->parts == NULL) {
+        return -ENOMEM;
     }
     for (size_t lo = 0, nids = 0; lo < nops;) {
         const char *key = op_key(h, &ops[order[lo]]);
@@ -1543,122 +1557,167 @@ int checker_linearizable(const struct history *h, const struct model *m,
         for (; hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0;
              hi++) {
             if (ops[order[hi]].keep) {
-                pl.ids[nids++] = order[hi];
+                pl->ids[nids++] = order[hi];
             }
         }
         if (nids - first >= (size_t)INT32_MAX / 2) {
-            rv = fail_history(out, "too many operations on one key (%zu)",
-                              nids - first);
-            goto err;
+            return fail_history(c->out, "too many operations on one key (%zu)",
+                                nids - first);
         }
         if (nids > first) {
-            pl.parts[pl.nparts++] = (struct part){.lo = lo,
-                                                  .idlo = first,
-                                                  .n = nids - first,
-                                                  .outcome = OUT_PENDING};
+            pl->parts[pl->nparts++] = (struct part){.lo = lo,
+                                                    .idlo = first,
+                                                    .n = nids - first,
+                                                    .outcome = OUT_PENDING};
         }
         lo = hi;
     }
-    pl.ops = ops;
+    pl->ops = ops;
+    return 0;
+}
 
-    /* Unwritten results first: a part found so needs no search. */
-    if (m->writes != NULL && m->needs != NULL) {
-        for (size_t i = 0; i < pl.nparts; i++) {
-            rv = unwritten_part(&pl, h, ops, &pl.parts[i]);
-            if (rv != 0) {
-                goto err;
-            }
-            if (pl.parts[i].outcome == OUT_INVALID) {
-                atomic_store(&pl.sh.min_invalid, i);
-                break;
-            }
+/* Unwritten results first: a part found so needs no search. */
+static int lin_unwritten(struct lin_check *c)
+{
+    struct pool *pl = &c->pl;
+
+    if (c->m->writes == NULL || c->m->needs == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < pl->nparts; i++) {
+        int rv = unwritten_part(pl, c->h, c->ops, &pl->parts[i]);
+        if (rv != 0) {
+            return rv;
+        }
+        if (pl->parts[i].outcome == OUT_INVALID) {
+            atomic_store(&pl->sh.min_invalid, i);
+            break;
         }
     }
+    return 0;
+}
 
-    /* Parts are searched in rounds with a step budget that grows eightfold
-     * each round, so that one hard part (valid or not) does not hide an
-     * easy invalid one after it: as if the parts were searched side by
-     * side, at most about 1/7 of the work is repeated. Several threads
-     * take the parts of a round in key order. The round that finds a part
-     * invalid is the last: the verdict names the first part in key order
-     * found invalid in it. Budgets count steps, not time, so which parts
-     * a round proves invalid does not depend on the thread count or on
-     * which finished first: the verdict is the same for any --threads
-     * (unless a time limit cuts in). A part found invalid cancels the
-     * searches of later parts in its round; earlier ones run to their
-     * budget, as they would on one thread. */
+/* Parts are searched in rounds with a step budget that grows eightfold
+ * each round, so that one hard part (valid or not) does not hide an
+ * easy invalid one after it: as if the parts were searched side by
+ * side, at most about 1/7 of the work is repeated. Several threads
+ * take the parts of a round in key order. The round that finds a part
+ * invalid is the last: the verdict names the first part in key order
+ * found invalid in it. Budgets count steps, not time, so which parts
+ * a round proves invalid does not depend on the thread count or on
+ * which finished first: the verdict is the same for any --threads
+ * (unless a time limit cuts in). A part found invalid cancels the
+ * searches of later parts in its round; earlier ones run to their
+ * budget, as they would on one thread. */
+static int lin_rounds(struct lin_check *c)
+{
+    struct pool *pl = &c->pl;
+
     for (uint64_t budget = 1 << 15;;
          budget = budget < (UINT64_MAX >> 4) ? budget * 8 : 0) {
         size_t pending = 0;
-        for (size_t i = 0; i < pl.nparts; i++) {
-            pending += pl.parts[i].outcome == OUT_PENDING;
+        int rv;
+        for (size_t i = 0; i < pl->nparts; i++) {
+            pending += pl->parts[i].outcome == OUT_PENDING;
         }
-        if (pending == 0 || atomic_load(&pl.sh.stop) ||
-            atomic_load(&pl.sh.min_invalid) != SIZE_MAX) {
-            break;
+        if (pending == 0 || atomic_load(&pl->sh.stop) ||
+            atomic_load(&pl->sh.min_invalid) != SIZE_MAX) {
+            return 0;
         }
-        pl.budget = pending > 1 ? budget : 0;
-        run_round(&pl, pending < threads ? (unsigned)pending : threads);
-        rv = atomic_load(&pl.error);
+        pl->budget = pending > 1 ? budget : 0;
+        run_round(pl, pending < c->threads ? (unsigned)pending : c->threads);
+        rv = atomic_load(&pl->error);
         if (rv != 0) {
-            goto err;
+            return rv;
         }
     }
+}
 
-    /* The verdict, in key order: the first invalid part, else the first
-     * that hit a limit. */
-    for (size_t i = 0; i < pl.nparts; i++) {
-        struct part *p = &pl.parts[i];
+/* The verdict, in key order: the first invalid part, else the first
+ * that hit a limit. */
+static int lin_verdict(struct lin_check *c)
+{
+    struct verdict *out = c->out;
+    const struct history *h = c->h;
+
+    for (size_t i = 0; i < c->pl.nparts; i++) {
+        struct part *p = &c->pl.parts[i];
         if (p->outcome == OUT_INVALID) {
             out->result = VERDICT_INVALID;
-            if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
-                rv = -ENOMEM;
-                goto err;
+            if (set_key(out, op_key(h, &c->ops[c->order[p->lo]])) != 0) {
+                return -ENOMEM;
             }
-            describe_op(h, m, &ops[p->culprit], &out->op);
+            describe_op(h, c->m, &c->ops[p->culprit], &out->op);
             out->prefix = p->best_depth;
             out->key_ops = p->nreq;
             snprintf(out->state, sizeof out->state, "%s", p->state);
             snprintf(out->why, sizeof out->why, "%s", p->why);
-            break;
+            return 0;
         }
     }
-    for (size_t i = 0; out->result != VERDICT_INVALID && i < pl.nparts; i++) {
-        struct part *p = &pl.parts[i];
+    for (size_t i = 0; i < c->pl.nparts; i++) {
+        struct part *p = &c->pl.parts[i];
         if (p->outcome != OUT_TIME && p->outcome != OUT_MEMORY) {
             continue;
         }
         out->result = VERDICT_UNKNOWN;
-        if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
-            rv = -ENOMEM;
-            goto err;
+        if (set_key(out, op_key(h, &c->ops[c->order[p->lo]])) != 0) {
+            return -ENOMEM;
         }
         out->key_ops = p->n;
         if (p->outcome == OUT_TIME) {
             snprintf(out->reason, sizeof out->reason,
-                     "time limit of %g s reached", lim->time_s);
+                     "time limit of %g s reached", c->lim->time_s);
         } else {
             snprintf(out->reason, sizeof out->reason,
-                     "memory limit of %zu bytes reached", lim->memory_bytes);
+                     "memory limit of %zu bytes reached", c->lim->memory_bytes);
         }
-        break;
+        return 0;
     }
-    rv = 0;
+    return 0;
+}
 
-err: /* and the way out on success: rv == 0 */
+int checker_linearizable(const struct history *h, const struct model *m,
+                         const struct checker_limits *lim, struct verdict *out)
+{
+    double start = now_s();
+    struct lin_check c = {.h = h, .m = m, .lim = lim, .out = out};
+    int rv;
+
+    verdict_init(out);
+    out->model = m->name;
+    out->partial = h->partial;
+    if (m->state_size > MODEL_STATE_MAX) {
+        return fail_history(out, "model %s: state of %zu bytes (at most %d)",
+                            m->name, m->state_size, MODEL_STATE_MAX);
+    }
+    lin_limits(&c, start);
+    rv = lin_read(&c);
+    if (rv == 0) {
+        rv = lin_split(&c);
+    }
+    if (rv == 0) {
+        rv = lin_unwritten(&c);
+    }
+    if (rv == 0) {
+        rv = lin_rounds(&c);
+    }
+    if (rv == 0) {
+        rv = lin_verdict(&c);
+    }
     if (rv == -ENOMEM) {
         out->result = VERDICT_UNKNOWN;
         snprintf(out->reason, sizeof out->reason, "out of memory");
     }
-    out->steps = atomic_load(&pl.sh.steps);
-    out->states = atomic_load(&pl.sh.states);
+    out->steps = atomic_load(&c.pl.sh.steps);
+    out->states = atomic_load(&c.pl.sh.states);
     out->seconds = now_s() - start;
-    free(ops);
-    free(order);
-    free(pl.ids);
-    free(pl.parts);
+    free(c.ops);
+    free(c.order);
+    free(c.pl.ids);
+    free(c.pl.parts);
     if (m->check_end != NULL) {
-        m->check_end(pl.mctx);
+        m->check_end(c.pl.mctx);
     }
     if (m->reset != NULL) {
         m->reset();
