@@ -4,18 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct intern_blob {
-    size_t off;
-    uint32_t len;
-    uint32_t hash;
-};
-
 void intern_free(struct intern *t)
 {
     free(t->bytes);
     free(t->blobs);
     free(t->slots);
     memset(t, 0, sizeof *t);
+}
+
+static size_t parts_len(const struct intern_part *parts, size_t nparts)
+{
+    size_t len = 0;
+    for (size_t k = 0; k < nparts; k++) {
+        len += parts[k].len;
+    }
+    return len;
 }
 
 static int grow_slots(struct intern *t)
@@ -38,62 +41,91 @@ static int grow_slots(struct intern *t)
     return 0;
 }
 
-uint32_t intern_put(struct intern *t, const void *p, size_t len)
+static int grow_blobs(struct intern *t)
 {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-    uint32_t hash, i;
+    uint32_t cap = t->cap ? t->cap * 2 : 256;
+    struct intern_blob *nb = realloc(t->blobs, cap * sizeof *nb);
+    if (nb == NULL) {
+        return -1;
+    }
+    t->blobs = nb;
+    t->cap = cap;
+    return 0;
+}
 
-    if (len >= UINT32_MAX) {
-        return UINT32_MAX;
+/* Room for @len more bytes. The old buffer is freed only after the blob
+ * is written (by the caller, through *@old), since parts may point in it. */
+static int grow_bytes(struct intern *t, size_t len, unsigned char **old)
+{
+    size_t cap = t->cap_bytes ? t->cap_bytes : 4096;
+    unsigned char *nb;
+
+    *old = NULL;
+    if (t->nbytes + len <= t->cap_bytes && t->bytes != NULL) {
+        return 0;
     }
-    for (size_t k = 0; k < len; k++) {
-        h = (h ^ ((const unsigned char *)p)[k]) * 0x100000001b3ULL;
+    while (cap < t->nbytes + len) {
+        cap *= 2;
     }
-    hash = (uint32_t)(h ^ (h >> 32));
+    nb = malloc(cap);
+    if (nb == NULL) {
+        return -1;
+    }
+    if (t->nbytes > 0) {
+        memcpy(nb, t->bytes, t->nbytes);
+    }
+    *old = t->bytes;
+    t->bytes = nb;
+    t->cap_bytes = cap;
+    return 0;
+}
+
+uint32_t intern_add(struct intern *t, uint64_t fnv,
+                    const struct intern_part *parts, size_t nparts)
+{
+    size_t len = parts_len(parts, nparts), at;
+    uint32_t slot, hash = intern_fold(fnv);
+    unsigned char *old;
+
+    if (len >= UINT32_MAX || t->n >= UINT32_MAX / 4) {
+        return INTERN_NONE;
+    }
     if (t->slots == NULL || (t->n + 1) * 2 > t->mask + 1) {
         if (grow_slots(t) != 0) {
-            return UINT32_MAX;
+            return INTERN_NONE;
         }
     }
-    for (i = hash & t->mask; t->slots[i] != 0; i = (i + 1) & t->mask) {
-        const struct intern_blob *b = &t->blobs[t->slots[i] - 1];
-        if (b->hash == hash && b->len == len &&
-            (len == 0 || memcmp(t->bytes + b->off, p, len) == 0)) {
-            return t->slots[i] - 1;
+    if ((t->n == t->cap && grow_blobs(t) != 0) ||
+        grow_bytes(t, len, &old) != 0) {
+        return INTERN_NONE;
+    }
+    at = t->nbytes;
+    for (size_t k = 0; k < nparts; k++) {
+        if (parts[k].len > 0) {
+            memcpy(t->bytes + at, parts[k].p, parts[k].len);
+            at += parts[k].len;
         }
     }
-    if (t->n == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 64;
-        struct intern_blob *nb = realloc(t->blobs, cap * sizeof *nb);
-        if (nb == NULL) {
-            return UINT32_MAX;
-        }
-        t->blobs = nb;
-        t->cap = cap;
+    free(old);
+    for (slot = hash & t->mask; t->slots[slot] != 0;
+         slot = (slot + 1) & t->mask) {
     }
-    if (t->nbytes + len > t->cap_bytes || t->bytes == NULL) {
-        size_t cap = t->cap_bytes ? t->cap_bytes : 1024;
-        while (cap < t->nbytes + len) {
-            cap *= 2;
-        }
-        unsigned char *nb = realloc(t->bytes, cap);
-        if (nb == NULL) {
-            return UINT32_MAX;
-        }
-        t->bytes = nb;
-        t->cap_bytes = cap;
-    }
-    if (len > 0) {
-        memcpy(t->bytes + t->nbytes, p, len);
-    }
-    t->blobs[t->n] = (struct intern_blob){t->nbytes, (uint32_t)len, hash};
+    t->blobs[t->n] = (struct intern_blob){t->nbytes, (uint32_t)len, hash, fnv};
     t->nbytes += len;
-    t->slots[i] = t->n + 1;
+    t->slots[slot] = t->n + 1;
     return t->n++;
 }
 
-const void *intern_get(const struct intern *t, uint32_t id, size_t *len)
+uint32_t intern_put(struct intern *t, const void *p, size_t len)
 {
-    *len = t->blobs[id].len;
-    return t->bytes + t->blobs[id].off;
+    struct intern_part part = {p, len};
+    uint64_t fnv = intern_fnv(INTERN_FNV_INIT, p, len);
+    uint32_t id = intern_find(t, fnv, &part, 1);
+    return id != INTERN_NONE ? id : intern_add(t, fnv, &part, 1);
+}
+
+size_t intern_bytes(const struct intern *t)
+{
+    return t->cap_bytes + (size_t)t->cap * sizeof *t->blobs +
+           (t->slots ? ((size_t)t->mask + 1) * sizeof *t->slots : 0);
 }

@@ -39,12 +39,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct acq {
@@ -75,34 +75,6 @@ struct attempt {
     const char *holder;
     bool unknown; /* some attempt's outcome is unknown */
 };
-
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *scope, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *scope, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "scope", scope, "description", text);
-}
-
-static bool get_int(json_t *o, const char *name, int64_t *v)
-{
-    json_t *x = json_object_get(o, name);
-    if (!json_is_integer(x)) {
-        return false;
-    }
-    *v = json_integer_value(x);
-    return true;
-}
 
 static int by_scope_now(const void *a, const void *b)
 {
@@ -170,8 +142,7 @@ static bool released(const struct rel *r, size_t n, size_t scope,
 {
     for (size_t i = 0; i < n; i++) {
         if (r[i].scope == scope && (r[i].call >= from || r[i].unknown) &&
-            r[i].call < until &&
-            strcmp(r[i].holder, holder) == 0) {
+            r[i].call < until && strcmp(r[i].holder, holder) == 0) {
             return true;
         }
     }
@@ -189,156 +160,191 @@ static const struct attempt *attempted(const struct attempt *a, size_t n,
     return NULL;
 }
 
-int checker_lease(const struct history *h, struct report *out)
-{
+/* One check, phase to phase: read the scopes, collect the acquires,
+ * releases and holder reads, judge them (tenures in the system's clock,
+ * then real time, then the reads), report. */
+struct lease_check {
+    const struct history *h;
+    struct report *out;
     struct requests r;
     struct names names;
-    struct acq *acqs = NULL;
-    struct rel *rels = NULL;
-    struct hread *reads = NULL;
-    struct attempt *atts = NULL;
-    size_t *order = NULL;
-    size_t nacqs = 0, nrels = 0, nreads = 0, natts = 0;
-    bool clock_faults = false;
-    char err[256], w[32];
-    int rv;
+    struct acq *acqs;
+    struct rel *rels;
+    struct hread *reads;
+    struct attempt *atts;
+    size_t *order;
+    size_t nacqs, nrels, nreads, natts;
+    bool clock_faults;
+    int c_acq, c_two, c_token, c_back, c_phantom, c_disagree, c_stale;
+    char err[256];
+};
 
-    names_init(&names);
-    memset(&r, 0, sizeof r);
-    rv = report_init(out, "lease");
-    if (rv != 0) {
-        return rv;
-    }
-    int c_acq = report_class(out, "acquires", false);
-    int c_two = report_class(out, "two_holders", true);
-    int c_token = report_class(out, "token_went_back", true);
-    int c_back = report_class(out, "clock_went_back", true);
-    int c_phantom = report_class(out, "phantom_holder", true);
-    int c_disagree = report_class(out, "holder_disagrees", true);
-    int c_stale = report_class(out, "stale_holder", true);
+static void declare_classes(struct lease_check *c)
+{
+    c->c_acq = report_class(c->out, "acquires", false);
+    c->c_two = report_class(c->out, "two_holders", true);
+    c->c_token = report_class(c->out, "token_went_back", true);
+    c->c_back = report_class(c->out, "clock_went_back", true);
+    c->c_phantom = report_class(c->out, "phantom_holder", true);
+    c->c_disagree = report_class(c->out, "holder_disagrees", true);
+    c->c_stale = report_class(c->out, "stale_holder", true);
+}
 
-    err[0] = '\0';
-    rv = requests_build(h, &r, err, sizeof err);
-    if (rv != 0) {
-        goto fail;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process == HISTORY_NEMESIS &&
-            strncmp(h->events[i].f, "clock", 5) == 0) {
-            clock_faults = true;
-        }
-    }
-    for (size_t i = 0; i < r.nops && rv == 0; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (is(o, "acquire") || is(o, "release") || is(o, "holder")) {
+static bool is_lease_op(const struct request_op *o)
+{
+    return requests_is(o, "acquire") || requests_is(o, "release") ||
+           requests_is(o, "holder");
+}
+
+/* The scopes: every lease op names one. */
+static int read_scopes(struct lease_check *c)
+{
+    char w[32];
+    int rv = 0;
+
+    for (size_t i = 0; i < c->r.nops && rv == 0; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (is_lease_op(o)) {
             if (o->invoke->key == NULL) {
-                requests_where(o->invoke, w, sizeof w);
-                snprintf(err, sizeof err, "%s: %s without a key (scope)", w,
-                         o->invoke->f);
-                rv = -EINVAL;
-                goto fail;
+                pairing_where(o->invoke, w, sizeof w);
+                snprintf(c->err, sizeof c->err, "%s: %s without a key (scope)",
+                         w, o->invoke->f);
+                return -EINVAL;
             }
-            rv = names_add(&names, o->invoke->key);
+            rv = names_add(&c->names, o->invoke->key);
         }
     }
-    if (rv != 0) {
-        goto fail;
+    if (rv == 0) {
+        names_seal(&c->names);
     }
-    names_seal(&names);
-    acqs = calloc(r.nreqs + 1, sizeof *acqs);
-    rels = calloc(r.nreqs + 1, sizeof *rels);
-    reads = calloc(r.nreqs + 1, sizeof *reads);
-    atts = calloc(r.nreqs + 1, sizeof *atts);
-    order = calloc(r.nreqs + 1, sizeof *order);
-    if (acqs == NULL || rels == NULL || reads == NULL || atts == NULL ||
-        order == NULL) {
-        rv = -ENOMEM;
-        goto fail;
-    }
+    return rv;
+}
 
-    for (size_t q = 0; q < r.nreqs; q++) {
-        const struct request *rq = &r.reqs[q];
-        const struct request_op *o = &r.ops[rq->first];
-        json_t *in = o->invoke->value;
-        const char *holder = json_string_value(json_object_get(in, "holder"));
-        size_t scope;
-        if (!is(o, "acquire") && !is(o, "release") && !is(o, "holder")) {
-            continue;
-        }
-        scope = (size_t)names_find(&names, o->invoke->key);
-        requests_where(o->invoke, w, sizeof w);
-        if (!is(o, "holder") && holder == NULL) {
-            snprintf(err, sizeof err,
-                     "%s: %s value: expected {\"holder\": string, ...}", w,
-                     o->invoke->f);
-            rv = -EINVAL;
-            goto fail;
-        }
-        if (is(o, "acquire") && rq->outcome != REQUEST_FAILED) {
-            struct attempt *a =
-                (struct attempt *)attempted(atts, natts, scope, holder);
-            if (a == NULL) {
-                a = &atts[natts++];
-                *a = (struct attempt){scope, holder, false};
-            }
-            a->unknown |= rq->outcome == REQUEST_UNKNOWN;
-        }
-        if (is(o, "release") && rq->outcome != REQUEST_FAILED) {
-            rels[nrels++] = (struct rel){scope, holder, rq->call,
-                                         rq->outcome == REQUEST_UNKNOWN};
-            continue;
-        }
-        if (rq->outcome != REQUEST_OK) {
-            continue;
-        }
-        const struct history_event *done = r.ops[rq->ok].done;
-        if (is(o, "acquire")) {
-            struct acq *a = &acqs[nacqs];
-            if (!get_int(done->value, "token", &a->token) ||
-                !get_int(done->value, "now_ms", &a->now_ms) ||
-                !get_int(done->value, "expires_ms", &a->expires_ms)) {
-                requests_where(done, w, sizeof w);
-                snprintf(err, sizeof err,
-                         "%s: ok acquire value: expected \"token\", "
-                         "\"now_ms\" and \"expires_ms\" (integers)",
-                         w);
-                rv = -EINVAL;
-                goto fail;
-            }
-            a->scope = scope;
-            a->holder = holder;
-            a->ttl_ms = a->expires_ms - a->now_ms;
-            get_int(in, "ttl_ms", &a->ttl_ms);
-            a->call = rq->call;
-            a->ret = rq->ret;
-            a->index = done->index;
-            nacqs++;
-            continue;
-        }
-        /* A holder read. */
-        {
-            struct hread *hr = &reads[nreads];
-            json_t *hv = json_object_get(done->value, "holder");
-            hr->scope = scope;
-            hr->holder = json_string_value(hv);
-            hr->token = -1;
-            hr->call = rq->call;
-            hr->index = done->index;
-            if (hr->holder != NULL &&
-                !get_int(done->value, "token", &hr->token)) {
-                requests_where(done, w, sizeof w);
-                snprintf(err, sizeof err,
-                         "%s: ok holder value: a holder without an integer "
-                         "\"token\"",
-                         w);
-                rv = -EINVAL;
-                goto fail;
-            }
-            nreads++;
-        }
-    }
+static int collect_acquire(struct lease_check *c, const struct request *rq,
+                           size_t scope, const char *holder)
+{
+    const struct history_event *done = c->r.ops[rq->ok].done;
+    json_t *in = c->r.ops[rq->first].invoke->value;
+    struct acq *a = &c->acqs[c->nacqs];
+    char w[32];
 
-    /* The system's clock: tenures in now_ms order. */
+    if (!requests_value_int(done->value, "token", &a->token) ||
+        !requests_value_int(done->value, "now_ms", &a->now_ms) ||
+        !requests_value_int(done->value, "expires_ms", &a->expires_ms)) {
+        pairing_where(done, w, sizeof w);
+        snprintf(c->err, sizeof c->err,
+                 "%s: ok acquire value: expected \"token\", "
+                 "\"now_ms\" and \"expires_ms\" (integers)",
+                 w);
+        return -EINVAL;
+    }
+    a->scope = scope;
+    a->holder = holder;
+    a->ttl_ms = a->expires_ms - a->now_ms;
+    requests_value_int(in, "ttl_ms", &a->ttl_ms);
+    a->call = rq->call;
+    a->ret = rq->ret;
+    a->index = done->index;
+    c->nacqs++;
+    return 0;
+}
+
+static int collect_read(struct lease_check *c, const struct request *rq,
+                        size_t scope)
+{
+    const struct history_event *done = c->r.ops[rq->ok].done;
+    struct hread *hr = &c->reads[c->nreads];
+    json_t *hv = json_object_get(done->value, "holder");
+    char w[32];
+
+    hr->scope = scope;
+    hr->holder = json_string_value(hv);
+    hr->token = -1;
+    hr->call = rq->call;
+    hr->index = done->index;
+    if (hr->holder != NULL &&
+        !requests_value_int(done->value, "token", &hr->token)) {
+        pairing_where(done, w, sizeof w);
+        snprintf(c->err, sizeof c->err,
+                 "%s: ok holder value: a holder without an integer "
+                 "\"token\"",
+                 w);
+        return -EINVAL;
+    }
+    c->nreads++;
+    return 0;
+}
+
+/* One logical request: an attempt to acquire, a release that may have
+ * happened, an ok acquire or an ok holder read. */
+static int collect_request(struct lease_check *c, const struct request *rq)
+{
+    const struct request_op *o = &c->r.ops[rq->first];
+    json_t *in = o->invoke->value;
+    const char *holder = json_string_value(json_object_get(in, "holder"));
+    size_t scope;
+    char w[32];
+
+    if (!is_lease_op(o)) {
+        return 0;
+    }
+    scope = (size_t)names_find(&c->names, o->invoke->key);
+    pairing_where(o->invoke, w, sizeof w);
+    if (!requests_is(o, "holder") && holder == NULL) {
+        snprintf(c->err, sizeof c->err,
+                 "%s: %s value: expected {\"holder\": string, ...}", w,
+                 o->invoke->f);
+        return -EINVAL;
+    }
+    if (requests_is(o, "acquire") && rq->outcome != REQUEST_FAILED) {
+        struct attempt *a =
+            (struct attempt *)attempted(c->atts, c->natts, scope, holder);
+        if (a == NULL) {
+            a = &c->atts[c->natts++];
+            *a = (struct attempt){scope, holder, false};
+        }
+        a->unknown |= rq->outcome == REQUEST_UNKNOWN;
+    }
+    if (requests_is(o, "release") && rq->outcome != REQUEST_FAILED) {
+        c->rels[c->nrels++] = (struct rel){scope, holder, rq->call,
+                                           rq->outcome == REQUEST_UNKNOWN};
+        return 0;
+    }
+    if (rq->outcome != REQUEST_OK) {
+        return 0;
+    }
+    if (requests_is(o, "acquire")) {
+        return collect_acquire(c, rq, scope, holder);
+    }
+    return collect_read(c, rq, scope);
+}
+
+static int collect(struct lease_check *c)
+{
+    size_t n = c->r.nreqs + 1;
+    int rv = 0;
+
+    c->acqs = calloc(n, sizeof *c->acqs);
+    c->rels = calloc(n, sizeof *c->rels);
+    c->reads = calloc(n, sizeof *c->reads);
+    c->atts = calloc(n, sizeof *c->atts);
+    c->order = calloc(n, sizeof *c->order);
+    if (c->acqs == NULL || c->rels == NULL || c->reads == NULL ||
+        c->atts == NULL || c->order == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t q = 0; q < c->r.nreqs && rv == 0; q++) {
+        rv = collect_request(c, &c->r.reqs[q]);
+    }
+    return rv;
+}
+
+/* The system's clock: tenures in now_ms order. */
+static void judge_tenures(struct lease_check *c)
+{
+    struct acq *acqs = c->acqs;
+    size_t nacqs = c->nacqs;
+
     qsort(acqs, nacqs, sizeof *acqs, by_scope_now);
     for (size_t i = 0; i < nacqs;) {
         size_t j = i + 1;
@@ -346,16 +352,17 @@ int checker_lease(const struct history *h, struct report *out)
         int64_t until = acqs[i].expires_ms;
         for (; j < nacqs && acqs[j].scope == acqs[i].scope; j++) {
             const struct acq *a = &acqs[j];
-            const char *scope = names.v[a->scope];
+            const char *scope = c->names.v[a->scope];
             if (strcmp(a->holder, tenure->holder) == 0) {
                 until = a->expires_ms > until ? a->expires_ms : until;
                 continue;
             }
             if (a->now_ms < until &&
-                !released(rels, nrels, a->scope, tenure->holder, tenure->call,
-                          a->ret)) {
-                report_add(out, c_two,
-                           example(scope,
+                !released(c->rels, c->nrels, a->scope, tenure->holder,
+                          tenure->call, a->ret)) {
+                report_add(
+                    c->out, c->c_two,
+                    report_example("scope", scope,
                                    "%s acquired by %s at now_ms %" PRId64
                                    " (index %" PRId64 ") while %s held it "
                                    "until %" PRId64 " (index %" PRId64 ")",
@@ -364,13 +371,13 @@ int checker_lease(const struct history *h, struct report *out)
                 acqs[j].two_seen = true;
             }
             if (a->token <= tenure->token) {
-                report_add(out, c_token,
-                           example(scope,
-                                   "%s passed from %s (token %" PRId64
-                                   ") to %s with token %" PRId64
-                                   " (index %" PRId64 ")",
-                                   scope, tenure->holder, tenure->token,
-                                   a->holder, a->token, a->index));
+                report_add(c->out, c->c_token,
+                           report_example("scope", scope,
+                                          "%s passed from %s (token %" PRId64
+                                          ") to %s with token %" PRId64
+                                          " (index %" PRId64 ")",
+                                          scope, tenure->holder, tenure->token,
+                                          a->holder, a->token, a->index));
                 acqs[j].token_seen = true;
             }
             tenure = a;
@@ -378,199 +385,262 @@ int checker_lease(const struct history *h, struct report *out)
         }
         i = j;
     }
+}
 
-    /* Real time: tokens and the clock never go back. */
+/* Acquire @a against @b, the largest token returned before it began in
+ * its scope (or NULL), and @clock, the largest now_ms returned before it
+ * began (or NULL). */
+static void judge_after(struct lease_check *c, const struct acq *a,
+                        const struct acq *b, const struct acq *clock)
+{
+    const char *scope = c->names.v[a->scope];
+
+    if (b != NULL && !a->token_seen &&
+        (a->token < b->token ||
+         (a->token == b->token && strcmp(a->holder, b->holder)))) {
+        report_add(c->out, c->c_token,
+                   report_example("scope", scope,
+                                  "%s acquired by %s with token %" PRId64
+                                  " (index %" PRId64
+                                  "), after %s's acquire returned token "
+                                  "%" PRId64 " (index %" PRId64 ")",
+                                  scope, a->holder, a->token, a->index,
+                                  b->holder, b->token, b->index));
+    }
+    if (clock != NULL && clock->now_ms > a->now_ms) {
+        report_add(c->out, c->c_back,
+                   report_example(
+                       "scope", scope,
+                       "acquire at index %" PRId64 " judged at now_ms %" PRId64
+                       ", after the acquire at index %" PRId64
+                       " returned now_ms %" PRId64,
+                       a->index, a->now_ms, clock->index, clock->now_ms));
+    }
+}
+
+/* Real time: tokens and the clock never go back. Leaves acqs by call. */
+static int judge_real_time_order(struct lease_check *c)
+{
+    struct acq *acqs = c->acqs;
+    size_t nacqs = c->nacqs, *order = c->order, k = 0;
+    /* Per scope, the largest token returned so far (and its holder), and
+     * the largest now_ms over all scopes. */
+    size_t *best = malloc((c->names.n + 1) * sizeof *best);
+    size_t clock = SIZE_MAX;
+
     qsort(acqs, nacqs, sizeof *acqs, by_call);
     for (size_t i = 0; i < nacqs; i++) {
         order[i] = i;
     }
     qsort_r(order, nacqs, sizeof *order, by_ret, acqs);
-    {
-        /* Per scope, the largest token returned so far (and its holder),
-         * and the largest now_ms over all scopes. */
-        size_t *best = malloc((names.n + 1) * sizeof *best), k = 0;
-        size_t clock = SIZE_MAX;
-        if (best == NULL) {
-            rv = -ENOMEM;
-            goto fail;
-        }
-        for (size_t s = 0; s < names.n; s++) {
-            best[s] = SIZE_MAX;
-        }
-        for (size_t i = 0; i < nacqs; i++) {
-            const struct acq *a = &acqs[i];
-            for (; k < nacqs && acqs[order[k]].ret < a->call; k++) {
-                const struct acq *d = &acqs[order[k]];
-                if (best[d->scope] == SIZE_MAX ||
-                    d->token > acqs[best[d->scope]].token) {
-                    best[d->scope] = order[k];
-                }
-                if (clock == SIZE_MAX || d->now_ms > acqs[clock].now_ms) {
-                    clock = order[k];
-                }
-            }
-            const struct acq *b =
-                best[a->scope] != SIZE_MAX ? &acqs[best[a->scope]] : NULL;
-            if (b != NULL && !a->token_seen &&
-                (a->token < b->token ||
-                 (a->token == b->token && strcmp(a->holder, b->holder)))) {
-                report_add(out, c_token,
-                           example(names.v[a->scope],
-                                   "%s acquired by %s with token %" PRId64
-                                   " (index %" PRId64
-                                   "), after %s's acquire returned token "
-                                   "%" PRId64 " (index %" PRId64 ")",
-                                   names.v[a->scope], a->holder, a->token,
-                                   a->index, b->holder, b->token, b->index));
-            }
-            if (clock != SIZE_MAX && acqs[clock].now_ms > a->now_ms) {
-                report_add(out, c_back,
-                           example(names.v[a->scope],
-                                   "acquire at index %" PRId64
-                                   " judged at now_ms %" PRId64
-                                   ", after the acquire at index %" PRId64
-                                   " returned now_ms %" PRId64,
-                                   a->index, a->now_ms, acqs[clock].index,
-                                   acqs[clock].now_ms));
-            }
-        }
-        free(best);
+    if (best == NULL) {
+        return -ENOMEM;
     }
-
-    /* Real time, where certain. An acquire p that returned before a (by
-     * another holder) was invoked took effect first; when a returned less
-     * than p's ttl after p was invoked, and p's holder released nothing
-     * that could land in between, the two validity intervals overlap
-     * wherever in their intervals the two took effect. Concurrent acquires
-     * say nothing: either may have come first (p applied after a and
-     * after a release by a's holder is a handover). acqs are by call. */
-    {
-        int64_t max_ttl_ns = 0;
-        for (size_t i = 0; i < nacqs; i++) {
-            if (acqs[i].ttl_ms * 1000000 > max_ttl_ns) {
-                max_ttl_ns = acqs[i].ttl_ms * 1000000;
+    for (size_t s = 0; s < c->names.n; s++) {
+        best[s] = SIZE_MAX;
+    }
+    for (size_t i = 0; i < nacqs; i++) {
+        const struct acq *a = &acqs[i];
+        for (; k < nacqs && acqs[order[k]].ret < a->call; k++) {
+            const struct acq *d = &acqs[order[k]];
+            if (best[d->scope] == SIZE_MAX ||
+                d->token > acqs[best[d->scope]].token) {
+                best[d->scope] = order[k];
+            }
+            if (clock == SIZE_MAX || d->now_ms > acqs[clock].now_ms) {
+                clock = order[k];
             }
         }
-        for (size_t j = 0; j < nacqs && !clock_faults; j++) {
-            const struct acq *a = &acqs[j];
-            if (a->two_seen) {
+        judge_after(c, a,
+                    best[a->scope] != SIZE_MAX ? &acqs[best[a->scope]] : NULL,
+                    clock != SIZE_MAX ? &acqs[clock] : NULL);
+    }
+    free(best);
+    return 0;
+}
+
+/* Real time, where certain. An acquire p that returned before a (by
+ * another holder) was invoked took effect first; when a returned less
+ * than p's ttl after p was invoked, and p's holder released nothing
+ * that could land in between, the two validity intervals overlap
+ * wherever in their intervals the two took effect. Concurrent acquires
+ * say nothing: either may have come first (p applied after a and
+ * after a release by a's holder is a handover). acqs are by call. */
+static void judge_real_time_overlap(struct lease_check *c)
+{
+    const struct acq *acqs = c->acqs;
+    size_t nacqs = c->nacqs;
+    int64_t max_ttl_ns = 0;
+
+    for (size_t i = 0; i < nacqs; i++) {
+        if (acqs[i].ttl_ms * 1000000 > max_ttl_ns) {
+            max_ttl_ns = acqs[i].ttl_ms * 1000000;
+        }
+    }
+    for (size_t j = 0; j < nacqs && !c->clock_faults; j++) {
+        const struct acq *a = &acqs[j];
+        if (a->two_seen) {
+            continue;
+        }
+        for (size_t i = j; i-- > 0;) {
+            const struct acq *p = &acqs[i];
+            if (p->call + max_ttl_ns <= a->ret) {
+                break; /* every earlier one was invoked earlier still */
+            }
+            if (p->scope != a->scope || p->ret >= a->call ||
+                strcmp(a->holder, p->holder) == 0 ||
+                a->ret >= p->call + p->ttl_ms * 1000000 ||
+                released(c->rels, c->nrels, p->scope, p->holder, p->call,
+                         a->ret)) {
                 continue;
             }
-            for (size_t i = j; i-- > 0;) {
-                const struct acq *p = &acqs[i];
-                if (p->call + max_ttl_ns <= a->ret) {
-                    break; /* every earlier one was invoked earlier still */
-                }
-                if (p->scope != a->scope || p->ret >= a->call ||
-                    strcmp(a->holder, p->holder) == 0 ||
-                    a->ret >= p->call + p->ttl_ms * 1000000 ||
-                    released(rels, nrels, p->scope, p->holder, p->call,
-                             a->ret)) {
-                    continue;
-                }
-                report_add(out, c_two,
-                           example(names.v[a->scope],
-                                   "%s acquired by %s (index %" PRId64
-                                   ") %.3f s after %s acquired it (index "
-                                   "%" PRId64 ") for %" PRId64
-                                   " ms, in real time",
-                                   names.v[a->scope], a->holder, a->index,
-                                   (double)(a->ret - p->call) / 1e9, p->holder,
-                                   p->index, p->ttl_ms));
-                break;
-            }
+            report_add(c->out, c->c_two,
+                       report_example("scope", c->names.v[a->scope],
+                                      "%s acquired by %s (index %" PRId64
+                                      ") %.3f s after %s acquired it (index "
+                                      "%" PRId64 ") for %" PRId64
+                                      " ms, in real time",
+                                      c->names.v[a->scope], a->holder, a->index,
+                                      (double)(a->ret - p->call) / 1e9,
+                                      p->holder, p->index, p->ttl_ms));
+            break;
         }
     }
+}
 
-    /* Holder reads, by scope and invoke, against the acquires of their
-     * scope by return: the largest token returned before each read began.
-     * Then the acquires by (scope, holder, token), to find the read's. */
-    qsort(acqs, nacqs, sizeof *acqs, by_scope_ret);
-    qsort(reads, nreads, sizeof *reads, by_scope_call);
-    {
-        size_t j = 0, best = SIZE_MAX;
-        for (size_t k = 0; k < nreads; k++) {
-            struct hread *hr = &reads[k];
-            if (k == 0 || reads[k - 1].scope != hr->scope) {
-                best = SIZE_MAX;
-            }
-            for (; j < nacqs &&
-                   (acqs[j].scope < hr->scope ||
-                    (acqs[j].scope == hr->scope && acqs[j].ret < hr->call));
-                 j++) {
-                if (acqs[j].scope == hr->scope &&
-                    (best == SIZE_MAX || acqs[j].token > acqs[best].token)) {
-                    best = j;
-                }
-            }
-            if (hr->holder != NULL && best != SIZE_MAX &&
-                acqs[best].token > hr->token) {
-                report_add(out, c_stale,
-                           example(names.v[hr->scope],
-                                   "holder read at index %" PRId64
-                                   " shows %s with token %" PRId64
-                                   ", after an acquire returned token "
-                                   "%" PRId64 " (index %" PRId64 ")",
-                                   hr->index, hr->holder, hr->token,
-                                   acqs[best].token, acqs[best].index));
+/* Holder reads, by scope and invoke, against the acquires of their
+ * scope by return: the largest token returned before each read began. */
+static void judge_stale_reads(struct lease_check *c)
+{
+    const struct acq *acqs = c->acqs;
+    size_t nacqs = c->nacqs, j = 0, best = SIZE_MAX;
+
+    qsort(c->acqs, nacqs, sizeof *c->acqs, by_scope_ret);
+    qsort(c->reads, c->nreads, sizeof *c->reads, by_scope_call);
+    for (size_t k = 0; k < c->nreads; k++) {
+        const struct hread *hr = &c->reads[k];
+        if (k == 0 || c->reads[k - 1].scope != hr->scope) {
+            best = SIZE_MAX;
+        }
+        for (; j < nacqs &&
+               (acqs[j].scope < hr->scope ||
+                (acqs[j].scope == hr->scope && acqs[j].ret < hr->call));
+             j++) {
+            if (acqs[j].scope == hr->scope &&
+                (best == SIZE_MAX || acqs[j].token > acqs[best].token)) {
+                best = j;
             }
         }
+        if (hr->holder != NULL && best != SIZE_MAX &&
+            acqs[best].token > hr->token) {
+            report_add(c->out, c->c_stale,
+                       report_example("scope", c->names.v[hr->scope],
+                                      "holder read at index %" PRId64
+                                      " shows %s with token %" PRId64
+                                      ", after an acquire returned token "
+                                      "%" PRId64 " (index %" PRId64 ")",
+                                      hr->index, hr->holder, hr->token,
+                                      acqs[best].token, acqs[best].index));
+        }
     }
-    qsort(acqs, nacqs, sizeof *acqs, by_scope_holder_token);
-    for (size_t k = 0; k < nreads; k++) {
-        const struct hread *hr = &reads[k];
-        const char *scope = names.v[hr->scope];
+}
+
+/* Each read's holder against the acquires by (scope, holder, token). */
+static void judge_read_holders(struct lease_check *c)
+{
+    qsort(c->acqs, c->nacqs, sizeof *c->acqs, by_scope_holder_token);
+    for (size_t k = 0; k < c->nreads; k++) {
+        const struct hread *hr = &c->reads[k];
+        const char *scope = c->names.v[hr->scope];
         const struct attempt *at;
         struct acq key;
         if (hr->holder == NULL) {
             continue;
         }
-        at = attempted(atts, natts, hr->scope, hr->holder);
+        at = attempted(c->atts, c->natts, hr->scope, hr->holder);
         if (at == NULL) {
-            report_add(out, c_phantom,
-                       example(scope,
-                               "holder read at index %" PRId64
-                               " names %s, which never tried to acquire %s",
-                               hr->index, hr->holder, scope));
+            report_add(c->out, c->c_phantom,
+                       report_example("scope", scope,
+                                      "holder read at index %" PRId64
+                                      " names %s, which never tried to "
+                                      "acquire %s",
+                                      hr->index, hr->holder, scope));
             continue;
         }
         key.scope = hr->scope;
         key.holder = hr->holder;
         key.token = hr->token;
-        if (!at->unknown && bsearch(&key, acqs, nacqs, sizeof *acqs,
+        if (!at->unknown && bsearch(&key, c->acqs, c->nacqs, sizeof *c->acqs,
                                     by_scope_holder_token) == NULL) {
-            report_add(out, c_disagree,
-                       example(scope,
-                               "holder read at index %" PRId64
-                               " shows %s with token %" PRId64
-                               ", which no acquire of %s returned",
-                               hr->index, hr->holder, hr->token, hr->holder));
+            report_add(c->out, c->c_disagree,
+                       report_example("scope", scope,
+                                      "holder read at index %" PRId64
+                                      " shows %s with token %" PRId64
+                                      ", which no acquire of %s returned",
+                                      hr->index, hr->holder, hr->token,
+                                      hr->holder));
         }
     }
-    for (size_t i = 0; i < nacqs; i++) {
-        report_add(out, c_acq, NULL);
-    }
-    json_object_set_new(out->info, "scopes", json_integer((json_int_t)names.n));
-    json_object_set_new(out->info, "acquires", json_integer((json_int_t)nacqs));
-    json_object_set_new(out->info, "holder_reads",
-                        json_integer((json_int_t)nreads));
-    json_object_set_new(out->info, "clock_faults", json_boolean(clock_faults));
-    out->ops = r.nops;
-    report_finish(out);
-    rv = 0;
-    goto out;
+}
 
-fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
-out:
-    free(acqs);
-    free(rels);
-    free(reads);
-    free(atts);
-    free(order);
-    names_free(&names);
-    requests_free(&r);
+static void report_counts(struct lease_check *c)
+{
+    json_t *info = c->out->info;
+
+    for (size_t i = 0; i < c->nacqs; i++) {
+        report_add(c->out, c->c_acq, NULL);
+    }
+    json_object_set_new(info, "scopes", json_integer((json_int_t)c->names.n));
+    json_object_set_new(info, "acquires", json_integer((json_int_t)c->nacqs));
+    json_object_set_new(info, "holder_reads",
+                        json_integer((json_int_t)c->nreads));
+    json_object_set_new(info, "clock_faults", json_boolean(c->clock_faults));
+    c->out->ops = c->r.nops;
+    report_finish(c->out);
+}
+
+static void lease_check_close(struct lease_check *c)
+{
+    free(c->acqs);
+    free(c->rels);
+    free(c->reads);
+    free(c->atts);
+    free(c->order);
+    names_free(&c->names);
+    requests_free(&c->r);
+}
+
+int checker_lease(const struct history *h, struct report *out)
+{
+    struct lease_check c = {.h = h, .out = out};
+    int rv;
+
+    names_init(&c.names);
+    rv = report_init(out, "lease");
+    if (rv != 0) {
+        return rv;
+    }
+    declare_classes(&c);
+    rv = requests_build(h, &c.r, c.err, sizeof c.err);
+    if (rv == 0) {
+        c.clock_faults = requests_clock_faults(h);
+        rv = read_scopes(&c);
+    }
+    if (rv == 0) {
+        rv = collect(&c);
+    }
+    if (rv == 0) {
+        judge_tenures(&c);
+        rv = judge_real_time_order(&c);
+    }
+    if (rv == 0) {
+        judge_real_time_overlap(&c);
+        judge_stale_reads(&c);
+        judge_read_holders(&c);
+        report_counts(&c);
+    } else {
+        report_fail(out, rv, c.err);
+    }
+    lease_check_close(&c);
     return rv;
 }

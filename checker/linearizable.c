@@ -529,339 +529,465 @@ static int look_up(struct search *s, uint64_t steps, size_t *model_bytes)
     return OUT_PENDING;
 }
 
-/* Search the @n ops at @ops (positions into @all; reordered in place, ops
- * with a return first, and s->culprit indexes the new order). Returns an
- * outcome, or -ENOMEM. */
-static int search_key(struct search *s, const struct op *all, size_t *ops,
-                      size_t n)
-{
-    struct shared *sh = s->sh;
-    const struct model *m = sh->m;
-    const size_t ss = m->state_size;
-    const int32_t head = (int32_t)(2 * n), tail = (int32_t)(2 * n + 1);
-    size_t nreq = 0, rwords, owords, nq = 0, q0 = 0;
-    struct entry *entries = malloc(2 * n * sizeof *entries);
-    int32_t *next = malloc((2 * n + 2) * sizeof *next);
-    int32_t *prev = malloc((2 * n + 2) * sizeof *prev);
-    int32_t *pos = malloc((2 * n + 2) * sizeof *pos);
-    uint64_t *zob = malloc(n * sizeof *zob);
-    size_t *scratch = malloc(n * sizeof *scratch);
-    uint32_t *cq = malloc(n * sizeof *cq);             /* open op: its class */
-    size_t *cstart = malloc((n + 1) * sizeof *cstart); /* class: first op */
-    size_t *uq = calloc(n + 1, sizeof *uq); /* class: how many used */
-    bool *qrst = malloc(n + 1);             /* class: resets */
-    bool *qover = malloc(n + 1);            /* class: overwrites */
-    uint64_t *bits = NULL;
-    uint32_t *stack = malloc(n * sizeof *stack);
-    int32_t *fstack = malloc(n * sizeof *fstack); /* open lift: at which
-                                                   * return */
-    int64_t *hstack = malloc(n * sizeof *hstack); /* the last hi */
-    int64_t hi = -1; /* the last op with a return linearized, in order */
-    bool *rst = m->reachable != NULL ? malloc(n + 1) : NULL;
-    unsigned char *saved = malloc(n * ss + 1);
+/* One search of one key, phase to phase: order its ops, build the list of
+ * their calls and returns and the classes of open ops, then walk: pick
+ * the next op to try, step into it (and prune), or back up. */
+struct key_search {
+    struct search *s;
+    const struct model *m;
+    const struct op *all;
+    size_t *ops;
+    size_t n, nreq, ss;
+    size_t rwords, owords, nq;
+    int32_t head, tail;
+    struct entry *entries;
+    int32_t *next, *prev, *pos;
+    uint64_t *zob;
+    size_t *scratch;
+    uint32_t *cq;   /* open op: its class */
+    size_t *cstart; /* class: first op */
+    size_t *uq;     /* class: how many used */
+    bool *qrst;     /* class: resets */
+    bool *qover;    /* class: overwrites */
+    bool *rst;      /* op: resets (NULL without m->reachable) */
+    uint64_t *bits;
+    uint32_t *stack;
+    int32_t *fstack; /* open lift: at which return */
+    int64_t *hstack; /* the last hi */
+    unsigned char *saved;
     unsigned char buf_a[MODEL_STATE_MAX], buf_b[MODEL_STATE_MAX];
-    unsigned char *cur = buf_a, *nxt = buf_b;
+    unsigned char *cur, *nxt;
     struct cache cache;
-    size_t remaining, depth = 0;
-    bool have_culprit = false;
-    uint64_t hreq = 0;
-    uint64_t steps = 0;
-    size_t model_bytes = 0; /* what the model's tables hold, as counted */
-    int32_t e;
-    int rv;
 
-    cache_init(&cache, m, 0, 0, NULL, 0);
-    if (!entries || !next || !prev || !pos || !zob || !scratch || !cq ||
-        !cstart || !uq || !qrst || !qover || !stack || !fstack || !hstack ||
-        !saved || (m->reachable != NULL && rst == NULL)) {
-        rv = -ENOMEM;
-        goto out;
+    /* The walk. */
+    int32_t e; /* the entry at hand */
+    size_t q0; /* at a return: the next class to offer */
+    size_t remaining, depth;
+    int64_t hi;    /* the last op with a return linearized, in order */
+    uint64_t hreq; /* the hash of the ops with a return linearized */
+    uint64_t steps;
+    bool have_culprit;
+    size_t model_bytes; /* what the model's tables hold, as counted */
+    int rv;             /* the outcome, once the walk stops */
+};
+
+/* What a try of one op did. */
+enum step { STEP_IN, STEP_OVER, STEP_STOP };
+
+static int ks_alloc(struct key_search *k)
+{
+    size_t n = k->n;
+
+    k->entries = malloc(2 * n * sizeof *k->entries);
+    k->next = malloc((2 * n + 2) * sizeof *k->next);
+    k->prev = malloc((2 * n + 2) * sizeof *k->prev);
+    k->pos = malloc((2 * n + 2) * sizeof *k->pos);
+    k->zob = malloc(n * sizeof *k->zob);
+    k->scratch = malloc(n * sizeof *k->scratch);
+    k->cq = malloc(n * sizeof *k->cq);
+    k->cstart = malloc((n + 1) * sizeof *k->cstart);
+    k->uq = calloc(n + 1, sizeof *k->uq);
+    k->qrst = malloc(n + 1);
+    k->qover = malloc(n + 1);
+    k->stack = malloc(n * sizeof *k->stack);
+    k->fstack = malloc(n * sizeof *k->fstack);
+    k->hstack = malloc(n * sizeof *k->hstack);
+    k->rst = k->m->reachable != NULL ? malloc(n + 1) : NULL;
+    k->saved = malloc(n * k->ss + 1);
+    if (!k->entries || !k->next || !k->prev || !k->pos || !k->zob ||
+        !k->scratch || !k->cq || !k->cstart || !k->uq || !k->qrst ||
+        !k->qover || !k->stack || !k->fstack || !k->hstack || !k->saved ||
+        (k->m->reachable != NULL && k->rst == NULL)) {
+        return -ENOMEM;
     }
-    /* Ops with a return first, then the open ones by effect. */
-    for (size_t j = 0, k = 0; j < n; j++) {
-        if (!all[ops[j]].mop.open) {
+    return 0;
+}
+
+/* Ops with a return first, by call, then the open ones by effect; the
+ * cache and the bits sized for them. */
+static int ks_order(struct key_search *k)
+{
+    size_t *ops = k->ops, n = k->n, nreq = 0;
+    struct shared *sh = k->s->sh;
+
+    for (size_t j = 0, o = 0; j < n; j++) {
+        if (!k->all[ops[j]].mop.open) {
             ops[nreq++] = ops[j];
         } else {
-            scratch[k++] = ops[j];
+            k->scratch[o++] = ops[j];
         }
     }
-    memcpy(ops + nreq, scratch, (n - nreq) * sizeof *ops);
-    qsort_r(ops, nreq, sizeof *ops, by_call, (void *)all);
-    qsort_r(ops + nreq, n - nreq, sizeof *ops, by_effect, (void *)all);
-    remaining = nreq;
-    s->nreq = nreq;
-    rwords = (nreq + 63) / 64;
-    owords = (n - nreq + 63) / 64;
-    cache_init(&cache, m, rwords, owords, &sh->used, sh->memory_limit);
-    bits = calloc(rwords + owords + 1, sizeof *bits);
-    if (bits == NULL) {
-        rv = -ENOMEM;
-        goto out;
-    }
-    for (size_t j = 0; j < n; j++) {
-        const struct op *o = &all[ops[j]];
-        entries[2 * j] = (struct entry){o->call, 0, (int32_t)(2 * j)};
-        entries[2 * j + 1] =
+    memcpy(ops + nreq, k->scratch, (n - nreq) * sizeof *ops);
+    qsort_r(ops, nreq, sizeof *ops, by_call, (void *)k->all);
+    qsort_r(ops + nreq, n - nreq, sizeof *ops, by_effect, (void *)k->all);
+    k->nreq = k->remaining = k->s->nreq = nreq;
+    k->rwords = (nreq + 63) / 64;
+    k->owords = (n - nreq + 63) / 64;
+    cache_init(&k->cache, k->m, k->rwords, k->owords, &sh->used,
+               sh->memory_limit);
+    k->bits = calloc(k->rwords + k->owords + 1, sizeof *k->bits);
+    return k->bits != NULL ? 0 : -ENOMEM;
+}
+
+/* Each op's entries, hash and resets; the classes of open ops. */
+static void ks_classes(struct key_search *k)
+{
+    const struct model *m = k->m;
+    size_t nreq = k->nreq;
+
+    for (size_t j = 0; j < k->n; j++) {
+        const struct op *o = &k->all[k->ops[j]];
+        k->entries[2 * j] = (struct entry){o->call, 0, (int32_t)(2 * j)};
+        k->entries[2 * j + 1] =
             (struct entry){o->ret, o->mop.open ? 2 : 1, (int32_t)(2 * j + 1)};
-        if (rst != NULL) {
-            rst[j] = m->resets(&o->mop);
+        if (k->rst != NULL) {
+            k->rst[j] = m->resets(&o->mop);
         }
         /* Open ops stay out of the hash (see the cache). */
-        zob[j] = j < nreq ? mix64(0x9e3779b97f4a7c15ULL * (j + 1)) : 0;
+        k->zob[j] = j < nreq ? mix64(0x9e3779b97f4a7c15ULL * (j + 1)) : 0;
         /* Open ops with equal effects form a class (they are sorted so,
          * by call time within it). Which ones of a class are linearized
          * does not matter, only how many: the search always takes the
          * earliest called one left, and bit (class start + k) means "k + 1
          * of them are linearized". */
         if (j >= nreq) {
-            if (j == nreq || effect_cmp(&all[ops[j - 1]].mop, &o->mop) != 0) {
-                cstart[nq] = j;
-                qrst[nq] = rst != NULL && rst[j];
-                qover[nq] = m->overwrites != NULL && m->overwrites(&o->mop);
-                nq++;
+            if (j == nreq ||
+                effect_cmp(&k->all[k->ops[j - 1]].mop, &o->mop) != 0) {
+                k->cstart[k->nq] = j;
+                k->qrst[k->nq] = k->rst != NULL && k->rst[j];
+                k->qover[k->nq] =
+                    m->overwrites != NULL && m->overwrites(&o->mop);
+                k->nq++;
             }
-            cq[j - nreq] = (uint32_t)(nq - 1);
+            k->cq[j - nreq] = (uint32_t)(k->nq - 1);
         }
     }
-    cstart[nq] = n;
-    /* The list links the call and return entries of the ops with a return,
-     * in time order; open ops stay out of it (a long history collects
-     * thousands, and walking past them at every step is what made such
-     * histories slow): at a return, each class offers its earliest op
-     * left if it was called before that return (pos: the time order). */
-    qsort(entries, 2 * n, sizeof *entries, entry_cmp);
-    {
-        int32_t last = head;
-        for (size_t i = 0; i < 2 * n; i++) {
-            int32_t id = entries[i].id;
-            pos[id] = (int32_t)i;
-            if ((size_t)(id >> 1) >= nreq) {
-                continue;
-            }
-            next[last] = id;
-            prev[id] = last;
-            last = id;
-        }
-        next[last] = tail;
-        prev[tail] = last;
-        next[tail] = tail; /* never followed */
-        prev[head] = head;
-        pos[tail] = INT32_MAX;
-    }
-    m->init(cur);
+    k->cstart[k->nq] = k->n;
+}
 
-    e = next[head];
-    while (remaining > 0) {
+/* The list links the call and return entries of the ops with a return,
+ * in time order; open ops stay out of it (a long history collects
+ * thousands, and walking past them at every step is what made such
+ * histories slow): at a return, each class offers its earliest op
+ * left if it was called before that return (pos: the time order). */
+static void ks_link(struct key_search *k)
+{
+    int32_t last = k->head;
+
+    qsort(k->entries, 2 * k->n, sizeof *k->entries, entry_cmp);
+    for (size_t i = 0; i < 2 * k->n; i++) {
+        int32_t id = k->entries[i].id;
+        k->pos[id] = (int32_t)i;
+        if ((size_t)(id >> 1) >= k->nreq) {
+            continue;
+        }
+        k->next[last] = id;
+        k->prev[id] = last;
+        last = id;
+    }
+    k->next[last] = k->tail;
+    k->prev[k->tail] = last;
+    k->next[k->tail] = k->tail; /* never followed */
+    k->prev[k->head] = k->head;
+    k->pos[k->tail] = INT32_MAX;
+}
+
+/* The op to try at entry k->e: *@j, and for an open one its class *@q
+ * and the return *@front it is tried at. False when nothing is left to
+ * try here: back up. */
+static bool ks_pick(struct key_search *k, size_t *j, size_t *q, int32_t *front)
+{
+    int32_t e = k->e;
+    size_t depth = k->depth;
+    bool after_open;
+
+    if ((e & 1) == 0) {
+        *j = (size_t)e >> 1; /* the call of an op with a return */
+        return true;
+    }
+    /* The first return left (the tail is odd too, but comes after every
+     * return): every op with a return that could go next was tried; now
+     * the open ones called before it. */
+    after_open = depth > 0 && k->stack[depth - 1] >= k->nreq &&
+                 k->fstack[depth - 1] == e;
+    for (; k->q0 < k->nq; k->q0++) {
+        size_t q0 = k->q0, first = k->cstart[q0] + k->uq[q0];
+        if (first < k->cstart[q0 + 1] && k->pos[2 * first] < k->pos[e] &&
+            !(after_open && k->qover[q0])) {
+            *j = first;
+            *q = q0;
+            *front = e;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Up to the first call of an op that resets the state (or an open one's),
+ * only ops that don't: if the model says one of the returns there can't
+ * apply any more, this branch is dead. Back up now, from that return (it
+ * is the op that can't be placed). */
+static void ks_prune(struct key_search *k)
+{
+    int32_t oreset = INT32_MAX;
+
+    for (size_t c = 0; c < k->nq; c++) {
+        size_t first = k->cstart[c] + k->uq[c];
+        if (k->qrst[c] && first < k->cstart[c + 1] &&
+            k->pos[2 * first] < oreset) {
+            oreset = k->pos[2 * first];
+        }
+    }
+    for (int32_t x = k->e; x != k->tail && k->pos[x] < oreset; x = k->next[x]) {
+        if ((x & 1) == 0) {
+            if (k->rst[x >> 1]) {
+                break;
+            }
+        } else if (!k->m->reachable(k->cur, &k->all[k->ops[x >> 1]].mop)) {
+            k->e = x;
+            k->q0 = k->nq; /* straight to backtracking */
+            break;
+        }
+    }
+}
+
+/* Linearize op @j (now in k->nxt): push, and lift it out of the list. */
+static void ks_descend(struct key_search *k, size_t j, size_t q, int32_t front,
+                       int64_t nhi, uint64_t hr)
+{
+    unsigned char *t;
+
+    k->stack[k->depth] = (uint32_t)j;
+    k->fstack[k->depth] = front;
+    k->hstack[k->depth] = k->hi;
+    k->hi = nhi;
+    memcpy(k->saved + k->depth * k->ss, k->cur, k->ss);
+    k->depth++;
+    t = k->cur, k->cur = k->nxt, k->nxt = t;
+    k->hreq = hr;
+    if (j < k->nreq) {
+        /* lift: the call, then its return */
+        int32_t e = k->e, r = e + 1;
+        k->next[k->prev[e]] = k->next[e];
+        k->prev[k->next[e]] = k->prev[e];
+        k->next[k->prev[r]] = k->next[r];
+        k->prev[k->next[r]] = k->prev[r];
+        k->remaining--;
+    } else {
+        k->uq[q]++;
+    }
+    k->e = k->next[k->head];
+    k->q0 = 0;
+    if (k->rst != NULL && k->remaining > 0) {
+        /* Every op left with a return must still apply, and the ops that
+         * can come before it are those called before its return. */
+        ks_prune(k);
+    }
+}
+
+/* Try op @j: step the model, and step in when the configuration is new. */
+static enum step ks_try(struct key_search *k, size_t j, size_t q, int32_t front)
+{
+    const struct model *m = k->m;
+    const struct op *o = &k->all[k->ops[j]];
+    size_t b;
+    uint64_t hr, hash;
+    int32_t f;
+    int64_t nhi = k->hi;
+    int rv;
+
+    /* An open op that changes nothing is no better than skipping it,
+     * which the search does anyway. */
+    if (!m->step(k->cur, &o->mop, k->nxt) ||
+        (o->mop.open && m->equal(k->cur, k->nxt))) {
+        return STEP_OVER;
+    }
+    b = j < k->nreq ? j : 64 * k->rwords + (k->cstart[q] - k->nreq) + k->uq[q];
+    hr = k->hreq ^ k->zob[j];
+    hash = mix64(hr ^ (m->hash(k->nxt) * 0x9e3779b97f4a7c15ULL));
+    /* lo: the first op with a return left (the list's first entry is its
+     * call), j aside. */
+    f = k->next[k->head];
+    while (f != k->tail && (size_t)(f >> 1) == j) {
+        f = k->next[f];
+    }
+    if (j < k->nreq && (int64_t)j > nhi) {
+        nhi = (int64_t)j;
+    }
+    k->bits[b >> 6] |= 1ULL << (b & 63);
+    rv = cache_insert(&k->cache, hash, k->bits,
+                      f == k->tail ? (uint32_t)k->nreq : (uint32_t)(f >> 1),
+                      nhi, k->nxt);
+    if (rv == 1) {
+        ks_descend(k, j, q, front, nhi, hr);
+        return STEP_IN;
+    }
+    k->bits[b >> 6] &= ~(1ULL << (b & 63));
+    if (rv < 0) {
+        k->rv = rv == -ENOSPC ? OUT_MEMORY : rv;
+        return STEP_STOP;
+    }
+    return STEP_OVER;
+}
+
+/* Nothing left to try at k->e: note the deepest dead end, and undo the
+ * last step. False when there is none (k->rv says why). */
+static bool ks_backtrack(struct key_search *k)
+{
+    struct search *s = k->s;
+    size_t j, b, q, done = k->nreq - k->remaining;
+
+    if (k->e != k->tail && (!k->have_culprit || done > s->best_depth)) {
+        k->have_culprit = true;
+        s->best_depth = done;
+        s->culprit = (size_t)k->e >> 1;
+        memcpy(s->fail_state, k->cur, k->ss);
+    }
+    if (k->depth == 0) {
+        /* A model that could not grow its tables refused a step: that is
+         * no proof. */
+        k->rv = k->m->search_bytes != NULL && k->m->search_bytes() == SIZE_MAX
+                    ? -ENOMEM
+                    : OUT_INVALID;
+        return false;
+    }
+    k->depth--;
+    j = k->stack[k->depth];
+    k->hi = k->hstack[k->depth];
+    memcpy(k->cur, k->saved + k->depth * k->ss, k->ss);
+    k->hreq ^= k->zob[j];
+    if (j < k->nreq) {
+        /* unlift: the return, then the call */
+        int32_t c = (int32_t)(2 * j), r = c + 1;
+        k->bits[j >> 6] &= ~(1ULL << (j & 63));
+        k->next[k->prev[r]] = r;
+        k->prev[k->next[r]] = r;
+        k->next[k->prev[c]] = c;
+        k->prev[k->next[c]] = c;
+        k->remaining++;
+        k->e = k->next[c];
+        k->q0 = 0;
+        return true;
+    }
+    /* The list is as it was when this open op was tried at the return
+     * fstack[depth]: go on with the next class there. */
+    q = k->cq[j - k->nreq];
+    k->uq[q]--;
+    b = 64 * k->rwords + (k->cstart[q] - k->nreq) + k->uq[q];
+    k->bits[b >> 6] &= ~(1ULL << (b & 63));
+    k->e = k->fstack[k->depth];
+    k->q0 = q + 1;
+    return true;
+}
+
+/* Depth first over the orders the ops may take effect in. */
+static int ks_walk(struct key_search *k)
+{
+    k->m->init(k->cur);
+    k->e = k->next[k->head];
+    while (k->remaining > 0) {
         size_t j, q = 0;
         int32_t front = -1;
 
-        if ((++steps % CHECK_EVERY) == 0) {
-            rv = look_up(s, steps, &model_bytes);
+        if ((++k->steps % CHECK_EVERY) == 0) {
+            int rv = look_up(k->s, k->steps, &k->model_bytes);
             if (rv != OUT_PENDING) {
-                goto out;
+                return rv;
             }
         }
-        if ((e & 1) == 0) {
-            j = (size_t)e >> 1; /* the call of an op with a return */
+        if (!ks_pick(k, &j, &q, &front)) {
+            if (!ks_backtrack(k)) {
+                return k->rv;
+            }
+            continue;
+        }
+        switch (ks_try(k, j, q, front)) {
+        case STEP_IN:
+            continue;
+        case STEP_STOP:
+            return k->rv;
+        case STEP_OVER:
+            break;
+        }
+        if (j < k->nreq) {
+            k->e = k->next[k->e];
         } else {
-            /* The first return left (the tail is odd too, but comes
-             * after every return): every op with a return that could go
-             * next was tried; now the open ones called before it. */
-            bool after_open =
-                depth > 0 && stack[depth - 1] >= nreq && fstack[depth - 1] == e;
-            j = SIZE_MAX;
-            for (; q0 < nq; q0++) {
-                size_t k = cstart[q0] + uq[q0];
-                if (k < cstart[q0 + 1] && pos[2 * k] < pos[e] &&
-                    !(after_open && qover[q0])) {
-                    j = k;
-                    q = q0;
-                    break;
-                }
-            }
-            if (j == SIZE_MAX) {
-                goto backtrack;
-            }
-            front = e;
-        }
-        const struct op *o = &all[ops[j]];
-        /* An open op that changes nothing is no better than skipping it,
-         * which the search does anyway. */
-        if (m->step(cur, &o->mop, nxt) &&
-            !(o->mop.open && m->equal(cur, nxt))) {
-            size_t b = j < nreq ? j : 64 * rwords + (cstart[q] - nreq) + uq[q];
-            uint64_t hr = hreq ^ zob[j];
-            uint64_t hash = mix64(hr ^ (m->hash(nxt) * 0x9e3779b97f4a7c15ULL));
-            /* lo: the first op with a return left (the list's first entry
-             * is its call), j aside. */
-            int32_t f = next[head];
-            int64_t nhi = hi;
-            while (f != tail && (size_t)(f >> 1) == j) {
-                f = next[f];
-            }
-            if (j < nreq && (int64_t)j > nhi) {
-                nhi = (int64_t)j;
-            }
-            bits[b >> 6] |= 1ULL << (b & 63);
-            rv = cache_insert(&cache, hash, bits,
-                              f == tail ? (uint32_t)nreq : (uint32_t)(f >> 1),
-                              nhi, nxt);
-            if (rv == 1) {
-                unsigned char *t;
-                stack[depth] = (uint32_t)j;
-                fstack[depth] = front;
-                hstack[depth] = hi;
-                hi = nhi;
-                memcpy(saved + depth * ss, cur, ss);
-                depth++;
-                t = cur, cur = nxt, nxt = t;
-                hreq = hr;
-                if (j < nreq) {
-                    /* lift: the call, then its return */
-                    int32_t r = e + 1;
-                    next[prev[e]] = next[e];
-                    prev[next[e]] = prev[e];
-                    next[prev[r]] = next[r];
-                    prev[next[r]] = prev[r];
-                    remaining--;
-                } else {
-                    uq[q]++;
-                }
-                e = next[head];
-                q0 = 0;
-                if (rst != NULL && remaining > 0) {
-                    /* Every op left with a return must still apply, and
-                     * the ops that can come before it are those called
-                     * before its return. Up to the first call of an op
-                     * that resets the state (or an open one's), only ops
-                     * that don't: if the model says one of the returns
-                     * there can't apply any more, this branch is dead.
-                     * Back up now, from that return (it is the op that
-                     * can't be placed). */
-                    int32_t oreset = INT32_MAX;
-                    for (size_t k = 0; k < nq; k++) {
-                        size_t first = cstart[k] + uq[k];
-                        if (qrst[k] && first < cstart[k + 1] &&
-                            pos[2 * first] < oreset) {
-                            oreset = pos[2 * first];
-                        }
-                    }
-                    for (int32_t x = e; x != tail && pos[x] < oreset;
-                         x = next[x]) {
-                        if ((x & 1) == 0) {
-                            if (rst[x >> 1]) {
-                                break;
-                            }
-                        } else if (!m->reachable(cur, &all[ops[x >> 1]].mop)) {
-                            e = x;
-                            q0 = nq; /* straight to backtracking */
-                            break;
-                        }
-                    }
-                }
-                continue;
-            }
-            bits[b >> 6] &= ~(1ULL << (b & 63));
-            if (rv == -ENOSPC) {
-                rv = OUT_MEMORY;
-                goto out;
-            }
-            if (rv < 0) {
-                goto out;
-            }
-        }
-        if (j < nreq) {
-            e = next[e];
-        } else {
-            q0++;
-        }
-        continue;
-
-    backtrack:
-        if (e != tail && (!have_culprit || nreq - remaining > s->best_depth)) {
-            have_culprit = true;
-            s->best_depth = nreq - remaining;
-            s->culprit = (size_t)e >> 1;
-            memcpy(s->fail_state, cur, ss);
-        }
-        if (depth == 0) {
-            /* A model that could not grow its tables refused a step: that
-             * is no proof. */
-            rv = m->search_bytes != NULL && m->search_bytes() == SIZE_MAX
-                     ? -ENOMEM
-                     : OUT_INVALID;
-            goto out;
-        }
-        depth--;
-        j = stack[depth];
-        hi = hstack[depth];
-        memcpy(cur, saved + depth * ss, ss);
-        hreq ^= zob[j];
-        if (j < nreq) {
-            /* unlift: the return, then the call */
-            int32_t c = (int32_t)(2 * j), r = c + 1;
-            bits[j >> 6] &= ~(1ULL << (j & 63));
-            next[prev[r]] = r;
-            prev[next[r]] = r;
-            next[prev[c]] = c;
-            prev[next[c]] = c;
-            remaining++;
-            e = next[c];
-            q0 = 0;
-        } else {
-            /* The list is as it was when this open op was tried at the
-             * return fstack[depth]: go on with the next class there. */
-            size_t b;
-            q = cq[j - nreq];
-            uq[q]--;
-            b = 64 * rwords + (cstart[q] - nreq) + uq[q];
-            bits[b >> 6] &= ~(1ULL << (b & 63));
-            e = fstack[depth];
-            q0 = q + 1;
+            k->q0++;
         }
     }
-    rv = OUT_VALID;
+    return OUT_VALID;
+}
 
-out:
-    atomic_fetch_add(&sh->steps, steps);
-    atomic_fetch_add(&sh->states, cache.live);
-    atomic_fetch_sub(&sh->used, model_bytes);
-    cache_close(&cache);
-    free(entries);
-    free(next);
-    free(prev);
-    free(pos);
-    free(zob);
-    free(scratch);
-    free(cq);
-    free(cstart);
-    free(uq);
-    free(qrst);
-    free(qover);
-    free(bits);
-    free(stack);
-    free(fstack);
-    free(hstack);
-    free(saved);
-    free(rst);
+static void ks_close(struct key_search *k)
+{
+    struct shared *sh = k->s->sh;
+
+    atomic_fetch_add(&sh->steps, k->steps);
+    atomic_fetch_add(&sh->states, k->cache.live);
+    atomic_fetch_sub(&sh->used, k->model_bytes);
+    cache_close(&k->cache);
+    free(k->entries);
+    free(k->next);
+    free(k->prev);
+    free(k->pos);
+    free(k->zob);
+    free(k->scratch);
+    free(k->cq);
+    free(k->cstart);
+    free(k->uq);
+    free(k->qrst);
+    free(k->qover);
+    free(k->bits);
+    free(k->stack);
+    free(k->fstack);
+    free(k->hstack);
+    free(k->saved);
+    free(k->rst);
+}
+
+/* Search the @n ops at @ops (positions into @all; reordered in place, ops
+ * with a return first, and s->culprit indexes the new order). Returns an
+ * outcome, or -ENOMEM. */
+static int search_key(struct search *s, const struct op *all, size_t *ops,
+                      size_t n)
+{
+    struct key_search *k = calloc(1, sizeof *k);
+    int rv;
+
+    if (k == NULL) {
+        return -ENOMEM;
+    }
+    *k = (struct key_search){
+        .s = s,
+        .m = s->sh->m,
+        .all = all,
+        .ops = ops,
+        .n = n,
+        .ss = s->sh->m->state_size,
+        .head = (int32_t)(2 * n),
+        .tail = (int32_t)(2 * n + 1),
+        .hi = -1,
+    };
+    k->cur = k->buf_a;
+    k->nxt = k->buf_b;
+    cache_init(&k->cache, k->m, 0, 0, NULL, 0);
+    rv = ks_alloc(k);
+    if (rv == 0) {
+        rv = ks_order(k);
+    }
+    if (rv == 0) {
+        ks_classes(k);
+        ks_link(k);
+        rv = ks_walk(k);
+    }
+    ks_close(k);
+    free(k);
     return rv;
 }
 
 /* ------------------------------------------------------------------ */
 /* From events to ops                                                 */
 /* ------------------------------------------------------------------ */
-
-/* Where an event is, for messages: its line, or its index when built in
- * memory. */
-static const char *where(const struct history_event *e, char *buf, size_t size)
-{
-    if (e->line > 0) {
-        snprintf(buf, size, "line %d", e->line);
-    } else {
-        snprintf(buf, size, "index %" PRId64, e->index);
-    }
-    return buf;
-}
 
 static int fail_history(struct verdict *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -942,11 +1068,11 @@ static int translate(const struct history *h, const struct model *m,
             if (done != NULL) {
                 char w3[40];
                 snprintf(w2, sizeof w2, " (ok at %s)",
-                         where(done, w3, sizeof w3));
+                         pairing_where(done, w3, sizeof w3));
             }
             return fail_history(out, "%s: process %d %s%s: %s",
-                                where(inv, w1, sizeof w1), inv->process, inv->f,
-                                w2, msg);
+                                pairing_where(inv, w1, sizeof w1), inv->process,
+                                inv->f, w2, msg);
         }
         o->mop.open = done == NULL;
         o->keep = rv == MODEL_KEEP;
@@ -1328,71 +1454,89 @@ static unsigned default_threads(void)
     return n > CHECKER_THREADS_MAX ? CHECKER_THREADS_MAX : (unsigned)n;
 }
 
-int checker_linearizable(const struct history *h, const struct model *m,
-                         const struct checker_limits *lim, struct verdict *out)
-{
-    double start = now_s();
+/* One check, phase to phase: its limits, its ops (paired, translated),
+ * its parts (one per key), the unwritten results, the search rounds, the
+ * verdict. */
+struct lin_check {
     struct pool pl;
-    struct op *ops = NULL;
-    size_t nops = 0, *order = NULL;
-    unsigned threads =
-        lim != NULL && lim->threads > 0 ? lim->threads : default_threads();
-    int rv;
+    const struct history *h;
+    const struct model *m;
+    const struct checker_limits *lim;
+    struct verdict *out;
+    struct op *ops;
+    size_t nops;
+    size_t *order; /* ops by key */
+    unsigned threads;
+};
 
-    verdict_init(out);
-    out->model = m->name;
-    out->partial = h->partial;
-    memset(&pl, 0, sizeof pl);
-    if (m->state_size > MODEL_STATE_MAX) {
-        return fail_history(out, "model %s: state of %zu bytes (at most %d)",
-                            m->name, m->state_size, MODEL_STATE_MAX);
-    }
-    pl.sh.m = m;
-    atomic_init(&pl.sh.min_invalid, SIZE_MAX);
+static void lin_limits(struct lin_check *c, double start)
+{
+    const struct checker_limits *lim = c->lim;
+    struct verdict *out = c->out;
+
+    c->threads =
+        lim != NULL && lim->threads > 0 ? lim->threads : default_threads();
+    c->pl.sh.m = c->m;
+    atomic_init(&c->pl.sh.min_invalid, SIZE_MAX);
     if (lim != NULL && lim->time_s > 0) {
-        pl.sh.deadline = start + lim->time_s;
+        c->pl.sh.deadline = start + lim->time_s;
     }
     if (lim != NULL) {
-        pl.sh.memory_limit = lim->memory_bytes;
+        c->pl.sh.memory_limit = lim->memory_bytes;
     }
-    if (threads > CHECKER_THREADS_MAX) {
-        threads = CHECKER_THREADS_MAX;
+    if (c->threads > CHECKER_THREADS_MAX) {
+        c->threads = CHECKER_THREADS_MAX;
     }
-    if (m->reset != NULL) {
-        threads = 1; /* its tables are static */
+    if (c->m->reset != NULL) {
+        c->threads = 1; /* its tables are static */
     }
-
     /* Asked not to split, a model that is a product of keys is still
      * searched key by key: a history is linearizable iff each key's
      * sub-history is (locality; P-compositionality, Horn & Kroening), so
      * the verdict is the one a whole search would give, found sooner. */
     out->whole = lim != NULL && lim->whole;
-    out->per_key = out->whole && m->per_key && !lim->no_compose;
+    out->per_key = out->whole && c->m->per_key && !lim->no_compose;
     whole_history = out->whole && !out->per_key;
+}
+
+/* The model's context, and the history's ops as the model's. */
+static int lin_read(struct lin_check *c)
+{
+    const struct model *m = c->m;
+    int rv;
+
     if (m->reset != NULL) {
         m->reset();
     }
     if (m->check_begin != NULL) {
-        pl.mctx = m->check_begin();
-        if (pl.mctx == NULL) {
-            rv = -ENOMEM;
-            goto err;
+        c->pl.mctx = m->check_begin();
+        if (c->pl.mctx == NULL) {
+            return -ENOMEM;
         }
     }
-    rv = pair_events(h, &ops, &nops, out);
+    rv = pair_events(c->h, &c->ops, &c->nops, c->out);
     if (rv == 0) {
-        rv = translate(h, m, ops, nops, out);
+        rv = translate(c->h, m, c->ops, c->nops, c->out);
     }
-    if (rv != 0) {
-        goto err;
+    if (rv == 0) {
+        c->out->ops = c->nops;
     }
-    out->ops = nops;
+    return rv;
+}
 
-    order = malloc((nops + 1) * sizeof *order);
-    pl.ids = malloc((nops + 1) * sizeof *pl.ids);
-    if (order == NULL || pl.ids == NULL) {
-        rv = -ENOMEM;
-        goto err;
+/* One part per key with kept ops, in key order; its kept ops go to ids,
+ * side by side. */
+static int lin_split(struct lin_check *c)
+{
+    const struct history *h = c->h;
+    const struct op *ops = c->ops;
+    struct pool *pl = &c->pl;
+    size_t nops = c->nops, *order;
+
+    c->order = order = malloc((nops + 1) * sizeof *order);
+    pl->ids = malloc((nops + 1) * sizeof *pl->ids);
+    if (order == NULL || pl->ids == NULL) {
+        return -ENOMEM;
     }
     for (size_t i = 0; i < nops; i++) {
         order[i] = i;
@@ -1400,16 +1544,12 @@ int checker_linearizable(const struct history *h, const struct model *m,
     struct sort_ctx ctx = {h, ops};
     qsort_r(order, nops, sizeof *order, by_key, &ctx);
     for (size_t i = 0; i < nops; i++) {
-        out->keys += i == 0 || key_cmp(op_key(h, &ops[order[i]]),
-                                       op_key(h, &ops[order[i - 1]])) != 0;
+        c->out->keys += i == 0 || key_cmp(op_key(h, &ops[order[i]]),
+                                          op_key(h, &ops[order[i - 1]])) != 0;
     }
-
-    /* One part per key with kept ops, in key order; its kept ops go to
-     * ids, side by side. */
-    pl.parts = malloc((out->keys + 1) * sizeof *pl.parts);
-    if (pl.parts == NULL) {
-        rv = -ENOMEM;
-        goto err;
+    pl->parts = malloc((c->out->keys + 1) * sizeof *pl->parts);
+    if (pl->parts == NULL) {
+        return -ENOMEM;
     }
     for (size_t lo = 0, nids = 0; lo < nops;) {
         const char *key = op_key(h, &ops[order[lo]]);
@@ -1417,122 +1557,167 @@ int checker_linearizable(const struct history *h, const struct model *m,
         for (; hi < nops && key_cmp(op_key(h, &ops[order[hi]]), key) == 0;
              hi++) {
             if (ops[order[hi]].keep) {
-                pl.ids[nids++] = order[hi];
+                pl->ids[nids++] = order[hi];
             }
         }
         if (nids - first >= (size_t)INT32_MAX / 2) {
-            rv = fail_history(out, "too many operations on one key (%zu)",
-                              nids - first);
-            goto err;
+            return fail_history(c->out, "too many operations on one key (%zu)",
+                                nids - first);
         }
         if (nids > first) {
-            pl.parts[pl.nparts++] = (struct part){.lo = lo,
-                                                  .idlo = first,
-                                                  .n = nids - first,
-                                                  .outcome = OUT_PENDING};
+            pl->parts[pl->nparts++] = (struct part){.lo = lo,
+                                                    .idlo = first,
+                                                    .n = nids - first,
+                                                    .outcome = OUT_PENDING};
         }
         lo = hi;
     }
-    pl.ops = ops;
+    pl->ops = ops;
+    return 0;
+}
 
-    /* Unwritten results first: a part found so needs no search. */
-    if (m->writes != NULL && m->needs != NULL) {
-        for (size_t i = 0; i < pl.nparts; i++) {
-            rv = unwritten_part(&pl, h, ops, &pl.parts[i]);
-            if (rv != 0) {
-                goto err;
-            }
-            if (pl.parts[i].outcome == OUT_INVALID) {
-                atomic_store(&pl.sh.min_invalid, i);
-                break;
-            }
+/* Unwritten results first: a part found so needs no search. */
+static int lin_unwritten(struct lin_check *c)
+{
+    struct pool *pl = &c->pl;
+
+    if (c->m->writes == NULL || c->m->needs == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < pl->nparts; i++) {
+        int rv = unwritten_part(pl, c->h, c->ops, &pl->parts[i]);
+        if (rv != 0) {
+            return rv;
+        }
+        if (pl->parts[i].outcome == OUT_INVALID) {
+            atomic_store(&pl->sh.min_invalid, i);
+            break;
         }
     }
+    return 0;
+}
 
-    /* Parts are searched in rounds with a step budget that grows eightfold
-     * each round, so that one hard part (valid or not) does not hide an
-     * easy invalid one after it: as if the parts were searched side by
-     * side, at most about 1/7 of the work is repeated. Several threads
-     * take the parts of a round in key order. The round that finds a part
-     * invalid is the last: the verdict names the first part in key order
-     * found invalid in it. Budgets count steps, not time, so which parts
-     * a round proves invalid does not depend on the thread count or on
-     * which finished first: the verdict is the same for any --threads
-     * (unless a time limit cuts in). A part found invalid cancels the
-     * searches of later parts in its round; earlier ones run to their
-     * budget, as they would on one thread. */
+/* Parts are searched in rounds with a step budget that grows eightfold
+ * each round, so that one hard part (valid or not) does not hide an
+ * easy invalid one after it: as if the parts were searched side by
+ * side, at most about 1/7 of the work is repeated. Several threads
+ * take the parts of a round in key order. The round that finds a part
+ * invalid is the last: the verdict names the first part in key order
+ * found invalid in it. Budgets count steps, not time, so which parts
+ * a round proves invalid does not depend on the thread count or on
+ * which finished first: the verdict is the same for any --threads
+ * (unless a time limit cuts in). A part found invalid cancels the
+ * searches of later parts in its round; earlier ones run to their
+ * budget, as they would on one thread. */
+static int lin_rounds(struct lin_check *c)
+{
+    struct pool *pl = &c->pl;
+
     for (uint64_t budget = 1 << 15;;
          budget = budget < (UINT64_MAX >> 4) ? budget * 8 : 0) {
         size_t pending = 0;
-        for (size_t i = 0; i < pl.nparts; i++) {
-            pending += pl.parts[i].outcome == OUT_PENDING;
+        int rv;
+        for (size_t i = 0; i < pl->nparts; i++) {
+            pending += pl->parts[i].outcome == OUT_PENDING;
         }
-        if (pending == 0 || atomic_load(&pl.sh.stop) ||
-            atomic_load(&pl.sh.min_invalid) != SIZE_MAX) {
-            break;
+        if (pending == 0 || atomic_load(&pl->sh.stop) ||
+            atomic_load(&pl->sh.min_invalid) != SIZE_MAX) {
+            return 0;
         }
-        pl.budget = pending > 1 ? budget : 0;
-        run_round(&pl, pending < threads ? (unsigned)pending : threads);
-        rv = atomic_load(&pl.error);
+        pl->budget = pending > 1 ? budget : 0;
+        run_round(pl, pending < c->threads ? (unsigned)pending : c->threads);
+        rv = atomic_load(&pl->error);
         if (rv != 0) {
-            goto err;
+            return rv;
         }
     }
+}
 
-    /* The verdict, in key order: the first invalid part, else the first
-     * that hit a limit. */
-    for (size_t i = 0; i < pl.nparts; i++) {
-        struct part *p = &pl.parts[i];
+/* The verdict, in key order: the first invalid part, else the first
+ * that hit a limit. */
+static int lin_verdict(struct lin_check *c)
+{
+    struct verdict *out = c->out;
+    const struct history *h = c->h;
+
+    for (size_t i = 0; i < c->pl.nparts; i++) {
+        struct part *p = &c->pl.parts[i];
         if (p->outcome == OUT_INVALID) {
             out->result = VERDICT_INVALID;
-            if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
-                rv = -ENOMEM;
-                goto err;
+            if (set_key(out, op_key(h, &c->ops[c->order[p->lo]])) != 0) {
+                return -ENOMEM;
             }
-            describe_op(h, m, &ops[p->culprit], &out->op);
+            describe_op(h, c->m, &c->ops[p->culprit], &out->op);
             out->prefix = p->best_depth;
             out->key_ops = p->nreq;
             snprintf(out->state, sizeof out->state, "%s", p->state);
             snprintf(out->why, sizeof out->why, "%s", p->why);
-            break;
+            return 0;
         }
     }
-    for (size_t i = 0; out->result != VERDICT_INVALID && i < pl.nparts; i++) {
-        struct part *p = &pl.parts[i];
+    for (size_t i = 0; i < c->pl.nparts; i++) {
+        struct part *p = &c->pl.parts[i];
         if (p->outcome != OUT_TIME && p->outcome != OUT_MEMORY) {
             continue;
         }
         out->result = VERDICT_UNKNOWN;
-        if (set_key(out, op_key(h, &ops[order[p->lo]])) != 0) {
-            rv = -ENOMEM;
-            goto err;
+        if (set_key(out, op_key(h, &c->ops[c->order[p->lo]])) != 0) {
+            return -ENOMEM;
         }
         out->key_ops = p->n;
         if (p->outcome == OUT_TIME) {
             snprintf(out->reason, sizeof out->reason,
-                     "time limit of %g s reached", lim->time_s);
+                     "time limit of %g s reached", c->lim->time_s);
         } else {
             snprintf(out->reason, sizeof out->reason,
-                     "memory limit of %zu bytes reached", lim->memory_bytes);
+                     "memory limit of %zu bytes reached", c->lim->memory_bytes);
         }
-        break;
+        return 0;
     }
-    rv = 0;
+    return 0;
+}
 
-err: /* and the way out on success: rv == 0 */
+int checker_linearizable(const struct history *h, const struct model *m,
+                         const struct checker_limits *lim, struct verdict *out)
+{
+    double start = now_s();
+    struct lin_check c = {.h = h, .m = m, .lim = lim, .out = out};
+    int rv;
+
+    verdict_init(out);
+    out->model = m->name;
+    out->partial = h->partial;
+    if (m->state_size > MODEL_STATE_MAX) {
+        return fail_history(out, "model %s: state of %zu bytes (at most %d)",
+                            m->name, m->state_size, MODEL_STATE_MAX);
+    }
+    lin_limits(&c, start);
+    rv = lin_read(&c);
+    if (rv == 0) {
+        rv = lin_split(&c);
+    }
+    if (rv == 0) {
+        rv = lin_unwritten(&c);
+    }
+    if (rv == 0) {
+        rv = lin_rounds(&c);
+    }
+    if (rv == 0) {
+        rv = lin_verdict(&c);
+    }
     if (rv == -ENOMEM) {
         out->result = VERDICT_UNKNOWN;
         snprintf(out->reason, sizeof out->reason, "out of memory");
     }
-    out->steps = atomic_load(&pl.sh.steps);
-    out->states = atomic_load(&pl.sh.states);
+    out->steps = atomic_load(&c.pl.sh.steps);
+    out->states = atomic_load(&c.pl.sh.states);
     out->seconds = now_s() - start;
-    free(ops);
-    free(order);
-    free(pl.ids);
-    free(pl.parts);
+    free(c.ops);
+    free(c.order);
+    free(c.pl.ids);
+    free(c.pl.parts);
     if (m->check_end != NULL) {
-        m->check_end(pl.mctx);
+        m->check_end(c.pl.mctx);
     }
     if (m->reset != NULL) {
         m->reset();

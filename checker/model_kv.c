@@ -18,6 +18,7 @@
  * its appends and puts make, numbered after the check's), so searches run
  * on several threads at once. (Remembering the result of each append was
  * tried: it missed more than it hit, and cost more than it saved.) */
+#include "checker/intern.h"
 #include "checker/model.h"
 
 #include <errno.h>
@@ -31,21 +32,10 @@ enum { KV_GET, KV_PUT, KV_APPEND };
 /* The intern tables                                                   */
 /* ------------------------------------------------------------------ */
 
-struct blob {
-    size_t off; /* into bytes */
-    uint32_t len;
-    uint32_t hash; /* fnv folded */
-    uint64_t fnv;  /* FNV-1a state after the tag and the bytes: the hash of
-                    * a concatenation goes on from it */
-};
-
+/* One table: the shared intern table (checker/intern.h), numbered from
+ * @first on. */
 struct table {
-    unsigned char *bytes;
-    size_t nbytes, cap_bytes;
-    struct blob *blobs;
-    uint32_t n, cap;
-    uint32_t *slots; /* blob number + 1; 0 empty */
-    uint32_t mask;
+    struct intern t;
     uint32_t first; /* the id of this table's blob 0 */
     bool failed;    /* a step found no memory: its "no" proves nothing */
 };
@@ -67,167 +57,32 @@ static _Thread_local struct table *over_now; /* NULL outside a search */
 
 static void table_close(struct table *t)
 {
-    free(t->bytes);
-    free(t->blobs);
-    free(t->slots);
+    intern_free(&t->t);
     memset(t, 0, sizeof *t);
-}
-
-static size_t table_bytes(const struct table *t)
-{
-    return t->cap_bytes + (size_t)t->cap * sizeof *t->blobs +
-           (t->slots ? ((size_t)t->mask + 1) * sizeof *t->slots : 0);
-}
-
-static int grow_slots(struct table *t)
-{
-    uint32_t cap = t->slots ? (t->mask + 1) * 2 : 256;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    if (slots == NULL) {
-        return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < t->n; i++) {
-        uint32_t j = t->blobs[i].hash & (cap - 1);
-        while (slots[j] != 0) {
-            j = (j + 1) & (cap - 1);
-        }
-        slots[j] = i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->mask = cap - 1;
-    return 0;
-}
-
-static uint64_t fnv_more(uint64_t h, const void *p, size_t len)
-{
-    for (size_t k = 0; k < len; k++) {
-        h = (h ^ ((const unsigned char *)p)[k]) * 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static uint32_t fold(uint64_t h)
-{
-    return (uint32_t)(h ^ (h >> 32));
-}
-
-/* The number in @t of the blob @tag + @a + @b, or UINT32_MAX if absent;
- * *@slot is where it would go. */
-static uint32_t table_find(const struct table *t, uint32_t hash,
-                           unsigned char tag, const void *a, size_t alen,
-                           const void *b, size_t blen, uint32_t *slot)
-{
-    size_t len = 1 + alen + blen;
-    uint32_t i;
-    if (t->slots == NULL) {
-        *slot = 0;
-        return UINT32_MAX;
-    }
-    for (i = hash & t->mask; t->slots[i] != 0; i = (i + 1) & t->mask) {
-        const struct blob *bl = &t->blobs[t->slots[i] - 1];
-        const unsigned char *p = t->bytes + bl->off;
-        if (bl->hash == hash && bl->len == len && p[0] == tag &&
-            (alen == 0 || memcmp(p + 1, a, alen) == 0) &&
-            (blen == 0 || memcmp(p + 1 + alen, b, blen) == 0)) {
-            *slot = i;
-            return t->slots[i] - 1;
-        }
-    }
-    *slot = i;
-    return UINT32_MAX;
-}
-
-/* Where @p is in @t's bytes, or SIZE_MAX when elsewhere. */
-static size_t offset_in(const struct table *t, const void *p)
-{
-    uintptr_t x = (uintptr_t)p, lo = (uintptr_t)t->bytes;
-    return t->bytes != NULL && x >= lo && x < lo + t->nbytes ? x - lo
-                                                             : SIZE_MAX;
-}
-
-/* Add the blob to @t (absent from it; @a and @b may point into @t's own
- * bytes): its number in @t, or UINT32_MAX when out of memory. */
-static uint32_t table_add(struct table *t, uint64_t fnv, unsigned char tag,
-                          const void *a, size_t alen, const void *b,
-                          size_t blen)
-{
-    size_t len = 1 + alen + blen;
-    size_t aoff = offset_in(t, a), boff = offset_in(t, b);
-    uint32_t slot, hash = fold(fnv);
-
-    if (len > UINT32_MAX || t->n >= UINT32_MAX / 4) {
-        return UINT32_MAX;
-    }
-    if (t->slots == NULL || (t->n + 1) * 2 > t->mask + 1) {
-        if (grow_slots(t) != 0) {
-            return UINT32_MAX;
-        }
-    }
-    for (slot = hash & t->mask; t->slots[slot] != 0;
-         slot = (slot + 1) & t->mask) {
-    }
-    if (t->n == t->cap) {
-        uint32_t cap = t->cap ? t->cap * 2 : 256;
-        struct blob *nb = realloc(t->blobs, cap * sizeof *nb);
-        if (nb == NULL) {
-            return UINT32_MAX;
-        }
-        t->blobs = nb;
-        t->cap = cap;
-    }
-    if (t->nbytes + len > t->cap_bytes) {
-        size_t cap = t->cap_bytes ? t->cap_bytes : 4096;
-        while (cap < t->nbytes + len) {
-            cap *= 2;
-        }
-        unsigned char *nb = realloc(t->bytes, cap);
-        if (nb == NULL) {
-            return UINT32_MAX;
-        }
-        t->bytes = nb;
-        t->cap_bytes = cap;
-        if (aoff != SIZE_MAX) {
-            a = nb + aoff;
-        }
-        if (boff != SIZE_MAX) {
-            b = nb + boff;
-        }
-    }
-    t->bytes[t->nbytes] = tag;
-    if (alen > 0) {
-        memcpy(t->bytes + t->nbytes + 1, a, alen);
-    }
-    if (blen > 0) {
-        memcpy(t->bytes + t->nbytes + 1 + alen, b, blen);
-    }
-    t->blobs[t->n] = (struct blob){t->nbytes, (uint32_t)len, hash, fnv};
-    t->nbytes += len;
-    t->slots[slot] = t->n + 1;
-    return t->n++;
 }
 
 /* The id of the blob @tag + @a + @b (two parts, so a concatenation needs
  * no scratch copy), whose FNV state is @fnv, adding it to the search's
  * table (or, outside a search, the check's) if new; UINT32_MAX when out
  * of memory. */
-static uint32_t intern_fnv(unsigned char t, uint64_t fnv, const void *a,
-                           size_t alen, const void *b, size_t blen)
+static uint32_t intern_tagged(unsigned char tag, uint64_t fnv, const void *a,
+                              size_t alen, const void *b, size_t blen)
 {
-    uint32_t hash = fold(fnv), slot, id;
-    struct table *base = &ctx_now->base;
+    const struct intern_part parts[3] = {{&tag, 1}, {a, alen}, {b, blen}};
+    struct intern *base = &ctx_now->base.t;
+    uint32_t id;
 
-    id = table_find(base, hash, t, a, alen, b, blen, &slot);
-    if (id != UINT32_MAX) {
+    id = intern_find(base, fnv, parts, 3);
+    if (id != INTERN_NONE) {
         return id;
     }
     if (over_now == NULL) {
-        return table_add(base, fnv, t, a, alen, b, blen);
+        return intern_add(base, fnv, parts, 3);
     }
-    id = table_find(over_now, hash, t, a, alen, b, blen, &slot);
-    if (id == UINT32_MAX) {
-        id = table_add(over_now, fnv, t, a, alen, b, blen);
-        if (id == UINT32_MAX) {
+    id = intern_find(&over_now->t, fnv, parts, 3);
+    if (id == INTERN_NONE) {
+        id = intern_add(&over_now->t, fnv, parts, 3);
+        if (id == INTERN_NONE) {
             return UINT32_MAX;
         }
     }
@@ -238,28 +93,35 @@ static uint32_t intern2(int tag, const void *a, size_t alen, const void *b,
                         size_t blen)
 {
     unsigned char t = (unsigned char)tag;
-    uint64_t fnv = (0xcbf29ce484222325ULL ^ t) * 0x100000001b3ULL;
-    fnv = fnv_more(fnv_more(fnv, a, alen), b, blen);
-    return intern_fnv(t, fnv, a, alen, b, blen);
+    uint64_t fnv = intern_fnv(INTERN_FNV_INIT, &t, 1);
+    fnv = intern_fnv(intern_fnv(fnv, a, alen), b, blen);
+    return intern_tagged(t, fnv, a, alen, b, blen);
 }
 
-static const struct blob *blob_of(uint32_t id, const unsigned char **bytes)
+/* The table holding @id, and its number there. */
+static const struct intern *table_of(uint32_t *id)
 {
     const struct table *t = &ctx_now->base;
-    if (id >= t->n) {
+    if (*id >= t->t.n) {
         t = over_now;
-        id -= t->first;
+        *id -= t->first;
     }
-    *bytes = t->bytes;
-    return &t->blobs[id];
+    return &t->t;
 }
 
 static const unsigned char *blob_data(uint32_t id, size_t *len)
 {
-    const unsigned char *bytes;
-    const struct blob *bl = blob_of(id, &bytes);
-    *len = bl->len - 1;
-    return bytes + bl->off + 1;
+    const struct intern *t = table_of(&id);
+    const unsigned char *p = intern_get(t, id, len);
+    *len -= 1;
+    return p + 1;
+}
+
+/* The FNV state after @id's tag and bytes. */
+static uint64_t blob_fnv(uint32_t id)
+{
+    const struct intern *t = table_of(&id);
+    return intern_hash(t, id);
 }
 
 static void *kv_check_begin(void)
@@ -302,7 +164,7 @@ static int kv_search_begin(void *ctx)
     if (t == NULL) {
         return -ENOMEM;
     }
-    t->first = c->base.n;
+    t->first = c->base.t.n;
     ctx_now = c;
     over_now = t;
     return 0;
@@ -323,7 +185,7 @@ static size_t kv_search_bytes(void)
     if (over_now == NULL) {
         return 0;
     }
-    return over_now->failed ? SIZE_MAX : table_bytes(over_now);
+    return over_now->failed ? SIZE_MAX : intern_bytes(&over_now->t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -427,11 +289,10 @@ static uint64_t map_set(uint64_t map, uint32_t key, uint32_t value)
  * copied unless the string is new. */
 static uint32_t concat(uint32_t a, uint32_t b)
 {
-    const unsigned char *ba, *bb;
-    const struct blob *xa = blob_of(a, &ba), *xb = blob_of(b, &bb);
-    const unsigned char *pa = ba + xa->off + 1, *pb = bb + xb->off + 1;
-    size_t la = xa->len - 1, lb = xb->len - 1;
-    return intern_fnv(TAG_STRING, fnv_more(xa->fnv, pb, lb), pa, la, pb, lb);
+    size_t la, lb;
+    const unsigned char *pa = blob_data(a, &la), *pb = blob_data(b, &lb);
+    return intern_tagged(TAG_STRING, intern_fnv(blob_fnv(a), pb, lb), pa, la,
+                         pb, lb);
 }
 
 static int string_id(json_t *v, bool null_ok, int64_t *out)

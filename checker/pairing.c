@@ -11,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pairing_where(const struct history_event *e, char *buf, size_t size)
+const char *pairing_where(const struct history_event *e, char *buf, size_t size)
 {
     if (e->line > 0) {
         snprintf(buf, size, "line %d", e->line);
     } else {
         snprintf(buf, size, "index %" PRId64, e->index);
     }
+    return buf;
 }
 
 static int int_cmp(const void *a, const void *b)
@@ -159,8 +160,8 @@ out:
     return rv;
 }
 
-int pairing_request_ops(const struct history *h, struct requests *r,
-                        char *err, size_t errlen)
+int pairing_request_ops(const struct history *h, struct requests *r, char *err,
+                        size_t errlen)
 {
     struct pairing_op *ops;
     size_t n;
@@ -183,7 +184,7 @@ int pairing_request_ops(const struct history *h, struct requests *r,
             .type = done != NULL ? done->type : HISTORY_INFO,
             .call = inv->time,
             .ret = done != NULL && done->type == HISTORY_OK ? done->time
-                                                             : REQUESTS_OPEN,
+                                                            : REQUESTS_OPEN,
         };
     }
     r->nops = n;

@@ -28,10 +28,11 @@ int pairing_build(const struct history *h, struct pairing_op **ops, size_t *n,
 
 /* requests_build()'s first step: r->ops and r->nops from pairing_build()
  * (req unset). Same errors; on failure r->ops is NULL. */
-int pairing_request_ops(const struct history *h, struct requests *r,
-                        char *err, size_t errlen);
+int pairing_request_ops(const struct history *h, struct requests *r, char *err,
+                        size_t errlen);
 
-/* "line 17", or "index 17" for an event built in memory. */
-void pairing_where(const struct history_event *e, char *buf, size_t size);
+/* "line 17", or "index 17" for an event built in memory: @buf. */
+const char *pairing_where(const struct history_event *e, char *buf,
+                          size_t size);
 
 #endif /* FAULTLINE_PAIRING_H */

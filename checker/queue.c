@@ -40,12 +40,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct claim {
@@ -71,34 +71,6 @@ struct task {
     int64_t done; /* return of its first ok ack, or REQUESTS_OPEN */
     size_t claims;
 };
-
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *task, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *task, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "task", task, "description", text);
-}
-
-static bool get_int(json_t *o, const char *name, int64_t *v)
-{
-    json_t *x = json_object_get(o, name);
-    if (!json_is_integer(x)) {
-        return false;
-    }
-    *v = json_integer_value(x);
-    return true;
-}
 
 static int by_task_now(const void *a, const void *b)
 {
@@ -157,97 +129,87 @@ static int by_ret(const void *a, const void *b, void *arg)
     return (c[x].ret > c[y].ret) - (c[x].ret < c[y].ret);
 }
 
-int checker_queue(const struct history *h, struct report *out)
-{
+/* One check, phase to phase: read the task names, find the drain,
+ * collect the enqueues, claims and settles, judge the clock, the claims
+ * and each task, report. */
+struct queue_check {
+    struct report *out;
     struct requests r;
     struct names names;
-    struct task *tasks = NULL;
-    struct claim *claims = NULL;
-    struct settle *settles = NULL;
-    size_t nclaims = 0, nsettles = 0;
-    int64_t last_enqueue = INT64_MIN, unknown_claim_end = INT64_MIN;
-    int64_t drain = REQUESTS_OPEN; /* call of the drain's empty claim */
-    bool clock_faults = false;
-    char err[256], w[32];
-    int rv;
+    struct task *tasks;
+    struct claim *claims;
+    struct settle *settles;
+    size_t nclaims, nsettles;
+    int64_t drain; /* call of the drain's empty claim, or REQUESTS_OPEN */
+    bool clock_faults;
+    int c_ok, c_lost, c_double, c_dup, c_phantom, c_failed, c_back;
+    int c_unacked, c_unchecked;
+    char err[256];
+};
 
-    names_init(&names);
-    memset(&r, 0, sizeof r);
-    rv = report_init(out, "queue");
-    if (rv != 0) {
-        return rv;
-    }
-    int c_ok = report_class(out, "ok", false);
-    int c_lost = report_class(out, "lost", true);
-    int c_double = report_class(out, "double_claim", true);
-    int c_dup = report_class(out, "duplicated", true);
-    int c_phantom = report_class(out, "phantom", true);
-    int c_failed = report_class(out, "claimed_but_failed", true);
-    int c_back = report_class(out, "clock_went_back", true);
-    int c_unacked = report_class(out, "unacked", false);
-    int c_unchecked = report_class(out, "unchecked", false);
+static void declare_classes(struct queue_check *c)
+{
+    c->c_ok = report_class(c->out, "ok", false);
+    c->c_lost = report_class(c->out, "lost", true);
+    c->c_double = report_class(c->out, "double_claim", true);
+    c->c_dup = report_class(c->out, "duplicated", true);
+    c->c_phantom = report_class(c->out, "phantom", true);
+    c->c_failed = report_class(c->out, "claimed_but_failed", true);
+    c->c_back = report_class(c->out, "clock_went_back", true);
+    c->c_unacked = report_class(c->out, "unacked", false);
+    c->c_unchecked = report_class(c->out, "unchecked", false);
+}
 
-    err[0] = '\0';
-    rv = requests_build(h, &r, err, sizeof err);
-    if (rv != 0) {
-        goto fail;
-    }
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->events[i].process == HISTORY_NEMESIS &&
-            strncmp(h->events[i].f, "clock", 5) == 0) {
-            clock_faults = true;
-        }
-    }
+/* Task names, from enqueues, acks, nacks and ok claims. */
+static int read_tasks(struct queue_check *c)
+{
+    char w[32];
+    int rv = 0;
 
-    /* Task names, from enqueues, acks, nacks and ok claims. */
-    for (size_t i = 0; i < r.nops && rv == 0; i++) {
-        const struct request_op *o = &r.ops[i];
-        requests_where(o->invoke, w, sizeof w);
-        if (is(o, "enqueue") || is(o, "ack") || is(o, "nack")) {
+    for (size_t i = 0; i < c->r.nops && rv == 0; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        pairing_where(o->invoke, w, sizeof w);
+        if (requests_is(o, "enqueue") || requests_is(o, "ack") ||
+            requests_is(o, "nack")) {
             if (o->invoke->key == NULL) {
-                snprintf(err, sizeof err, "%s: %s without a key (task id)", w,
-                         o->invoke->f);
-                rv = -EINVAL;
-                goto fail;
+                snprintf(c->err, sizeof c->err,
+                         "%s: %s without a key (task id)", w, o->invoke->f);
+                return -EINVAL;
             }
-            rv = names_add(&names, o->invoke->key);
-        } else if (is(o, "claim") && o->type == HISTORY_OK) {
+            rv = names_add(&c->names, o->invoke->key);
+        } else if (requests_is(o, "claim") && o->type == HISTORY_OK) {
             json_t *t = json_object_get(o->done->value, "task");
             if (!json_is_string(t)) {
-                requests_where(o->done, w, sizeof w);
-                snprintf(err, sizeof err,
+                pairing_where(o->done, w, sizeof w);
+                snprintf(c->err, sizeof c->err,
                          "%s: ok claim value: expected {\"task\": string, "
                          "\"worker\", \"now_ms\", \"expires_ms\"}",
                          w);
-                rv = -EINVAL;
-                goto fail;
+                return -EINVAL;
             }
-            rv = names_add(&names, json_string_value(t));
+            rv = names_add(&c->names, json_string_value(t));
         }
     }
-    if (rv != 0) {
-        goto fail;
+    if (rv == 0) {
+        names_seal(&c->names);
     }
-    names_seal(&names);
-    tasks = calloc(names.n + 1, sizeof *tasks);
-    claims = calloc(r.nreqs + 1, sizeof *claims);
-    settles = calloc(r.nreqs + 1, sizeof *settles);
-    if (tasks == NULL || claims == NULL || settles == NULL) {
-        rv = -ENOMEM;
-        goto fail;
-    }
-    for (size_t t = 0; t < names.n; t++) {
-        tasks[t].acked = tasks[t].done = REQUESTS_OPEN;
-    }
+    return rv;
+}
 
-    for (size_t i = 0; i < r.nops; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (is(o, "enqueue")) {
+/* The drain: a claim answered empty that began after every enqueue
+ * completed and every claim of unknown outcome could have expired. */
+static void find_drain(struct queue_check *c)
+{
+    int64_t last_enqueue = INT64_MIN, unknown_claim_end = INT64_MIN;
+
+    for (size_t i = 0; i < c->r.nops; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (requests_is(o, "enqueue")) {
             int64_t done = o->done ? o->done->time : o->call;
             last_enqueue = done > last_enqueue ? done : last_enqueue;
-        } else if (is(o, "claim") && o->type == HISTORY_INFO) {
+        } else if (requests_is(o, "claim") && o->type == HISTORY_INFO) {
             int64_t lease = 0;
-            get_int(o->invoke->value, "lease_ms", &lease);
+            requests_value_int(o->invoke->value, "lease_ms", &lease);
             if (o->call + lease * 1000000 > unknown_claim_end) {
                 unknown_claim_end = o->call + lease * 1000000;
             }
@@ -257,222 +219,316 @@ int checker_queue(const struct history *h, struct report *out)
      * time runs (a leader whose clock is behind the state machine's), so a
      * lease may outlast lease_ms of real time by any amount: with claims
      * of unknown outcome, no drain is certain. */
-    if (clock_faults && unknown_claim_end != INT64_MIN) {
+    if (c->clock_faults && unknown_claim_end != INT64_MIN) {
         unknown_claim_end = INT64_MAX;
     }
-    for (size_t i = 0; i < r.nops; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (is(o, "claim") && o->type == HISTORY_FAIL && o->done->error &&
-            strcmp(o->done->error, "empty") == 0 && o->call > last_enqueue &&
-            o->call > unknown_claim_end && drain == REQUESTS_OPEN) {
-            drain = o->call;
+    c->drain = REQUESTS_OPEN;
+    for (size_t i = 0; i < c->r.nops; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (requests_is(o, "claim") && o->type == HISTORY_FAIL &&
+            o->done->error && strcmp(o->done->error, "empty") == 0 &&
+            o->call > last_enqueue && o->call > unknown_claim_end &&
+            c->drain == REQUESTS_OPEN) {
+            c->drain = o->call;
         }
     }
+}
 
-    for (size_t q = 0; q < r.nreqs; q++) {
-        const struct request *rq = &r.reqs[q];
-        const struct request_op *o = &r.ops[rq->first];
-        if (is(o, "enqueue")) {
-            struct task *t = &tasks[names_find(&names, o->invoke->key)];
-            t->attempted = true;
-            if (rq->outcome != REQUEST_FAILED) {
-                t->any_not_failed = true;
-            } else {
-                size_t f = rq->refused != SIZE_MAX ? rq->refused : rq->first;
-                t->failed_index = r.ops[f].done ? r.ops[f].done->index
-                                                : r.ops[f].invoke->index;
+static void collect_enqueue(struct queue_check *c, const struct request *rq)
+{
+    const struct requests *r = &c->r;
+    const struct request_op *o = &r->ops[rq->first];
+    struct task *t = &c->tasks[names_find(&c->names, o->invoke->key)];
+
+    t->attempted = true;
+    if (rq->outcome != REQUEST_FAILED) {
+        t->any_not_failed = true;
+    } else {
+        size_t f = rq->refused != SIZE_MAX ? rq->refused : rq->first;
+        t->failed_index =
+            r->ops[f].done ? r->ops[f].done->index : r->ops[f].invoke->index;
+    }
+    if (rq->outcome == REQUEST_OK && rq->ret < t->acked) {
+        t->acked = rq->ret;
+        t->acked_index = r->ops[rq->ok].done->index;
+    }
+}
+
+static int collect_claim(struct queue_check *c, const struct request *rq)
+{
+    const struct request_op *o = &c->r.ops[rq->first];
+    const struct history_event *done = c->r.ops[rq->ok].done;
+    struct claim *cl = &c->claims[c->nclaims];
+    const char *worker =
+        json_string_value(json_object_get(done->value, "worker"));
+    char w[32];
+
+    if (worker == NULL) {
+        worker = json_string_value(json_object_get(o->invoke->value, "worker"));
+    }
+    if (worker == NULL ||
+        !requests_value_int(done->value, "now_ms", &cl->now_ms) ||
+        !requests_value_int(done->value, "expires_ms", &cl->expires_ms)) {
+        pairing_where(done, w, sizeof w);
+        snprintf(c->err, sizeof c->err,
+                 "%s: ok claim value: expected \"worker\" (string), "
+                 "\"now_ms\" and \"expires_ms\" (integers)",
+                 w);
+        return -EINVAL;
+    }
+    cl->task = (size_t)names_find(
+        &c->names, json_string_value(json_object_get(done->value, "task")));
+    cl->worker = worker;
+    cl->lease_ms = cl->expires_ms - cl->now_ms;
+    requests_value_int(o->invoke->value, "lease_ms", &cl->lease_ms);
+    cl->call = rq->call;
+    cl->ret = rq->ret;
+    cl->index = done->index;
+    c->tasks[cl->task].claims++;
+    c->nclaims++;
+    return 0;
+}
+
+static void collect_settle(struct queue_check *c, const struct request *rq)
+{
+    const struct request_op *o = &c->r.ops[rq->first];
+    struct settle *s = &c->settles[c->nsettles++];
+
+    s->task = (size_t)names_find(&c->names, o->invoke->key);
+    s->worker = json_string_value(json_object_get(o->invoke->value, "worker"));
+    s->ack = requests_is(o, "ack");
+    s->call = rq->call;
+    s->ret = rq->ret;
+    if (s->worker == NULL) {
+        s->worker = "";
+    }
+}
+
+static int collect(struct queue_check *c)
+{
+    c->tasks = calloc(c->names.n + 1, sizeof *c->tasks);
+    c->claims = calloc(c->r.nreqs + 1, sizeof *c->claims);
+    c->settles = calloc(c->r.nreqs + 1, sizeof *c->settles);
+    if (c->tasks == NULL || c->claims == NULL || c->settles == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t t = 0; t < c->names.n; t++) {
+        c->tasks[t].acked = c->tasks[t].done = REQUESTS_OPEN;
+    }
+    find_drain(c);
+    for (size_t q = 0; q < c->r.nreqs; q++) {
+        const struct request *rq = &c->r.reqs[q];
+        const struct request_op *o = &c->r.ops[rq->first];
+        if (requests_is(o, "enqueue")) {
+            collect_enqueue(c, rq);
+        } else if (requests_is(o, "claim") && rq->outcome == REQUEST_OK) {
+            int rv = collect_claim(c, rq);
+            if (rv != 0) {
+                return rv;
             }
-            if (rq->outcome == REQUEST_OK && rq->ret < t->acked) {
-                t->acked = rq->ret;
-                t->acked_index = r.ops[rq->ok].done->index;
-            }
-        } else if (is(o, "claim") && rq->outcome == REQUEST_OK) {
-            const struct history_event *done = r.ops[rq->ok].done;
-            struct claim *c = &claims[nclaims];
-            const char *worker =
-                json_string_value(json_object_get(done->value, "worker"));
-            if (worker == NULL) {
-                worker = json_string_value(
-                    json_object_get(o->invoke->value, "worker"));
-            }
-            if (worker == NULL || !get_int(done->value, "now_ms", &c->now_ms) ||
-                !get_int(done->value, "expires_ms", &c->expires_ms)) {
-                requests_where(done, w, sizeof w);
-                snprintf(err, sizeof err,
-                         "%s: ok claim value: expected \"worker\" (string), "
-                         "\"now_ms\" and \"expires_ms\" (integers)",
-                         w);
-                rv = -EINVAL;
-                goto fail;
-            }
-            c->task = (size_t)names_find(
-                &names,
-                json_string_value(json_object_get(done->value, "task")));
-            c->worker = worker;
-            c->lease_ms = c->expires_ms - c->now_ms;
-            get_int(o->invoke->value, "lease_ms", &c->lease_ms);
-            c->call = rq->call;
-            c->ret = rq->ret;
-            c->index = done->index;
-            tasks[c->task].claims++;
-            nclaims++;
-        } else if ((is(o, "ack") || is(o, "nack")) &&
+        } else if ((requests_is(o, "ack") || requests_is(o, "nack")) &&
                    rq->outcome == REQUEST_OK) {
-            struct settle *s = &settles[nsettles++];
-            s->task = (size_t)names_find(&names, o->invoke->key);
-            s->worker =
-                json_string_value(json_object_get(o->invoke->value, "worker"));
-            s->ack = is(o, "ack");
-            s->call = rq->call;
-            s->ret = rq->ret;
-            if (s->worker == NULL) {
-                s->worker = "";
-            }
+            collect_settle(c, rq);
         }
     }
+    return 0;
+}
 
-    /* The system's clock never goes back across claims ordered in real
-     * time: sweep the claims by invoke, keeping the largest now_ms among
-     * those that returned before. */
+/* The system's clock never goes back across claims ordered in real
+ * time: sweep the claims by invoke, keeping the largest now_ms among
+ * those that returned before. */
+static int judge_clock(struct queue_check *c)
+{
+    struct claim *claims = c->claims;
+    size_t nclaims = c->nclaims, k = 0, best = SIZE_MAX;
+    size_t *order;
+
     qsort(claims, nclaims, sizeof *claims, by_call);
-    {
-        size_t *order = malloc((nclaims + 1) * sizeof *order), k = 0;
-        size_t best = SIZE_MAX;
-        if (order == NULL) {
-            rv = -ENOMEM;
-            goto fail;
-        }
-        for (size_t i = 0; i < nclaims; i++) {
-            order[i] = i;
-        }
-        qsort_r(order, nclaims, sizeof *order, by_ret, claims);
-        for (size_t i = 0; i < nclaims; i++) {
-            const struct claim *c = &claims[i];
-            for (; k < nclaims && claims[order[k]].ret < c->call; k++) {
-                if (best == SIZE_MAX ||
-                    claims[order[k]].now_ms > claims[best].now_ms) {
-                    best = order[k];
-                }
-            }
-            if (best != SIZE_MAX && claims[best].now_ms > c->now_ms) {
-                json_t *ex = example(names.v[c->task],
-                                     "claim at index %" PRId64
-                                     " judged at now_ms %" PRId64
-                                     ", after the claim at index %" PRId64
-                                     " returned now_ms %" PRId64,
-                                     c->index, c->now_ms, claims[best].index,
-                                     claims[best].now_ms);
-                report_add(out, c_back, ex);
-            }
-        }
-        free(order);
+    order = malloc((nclaims + 1) * sizeof *order);
+    if (order == NULL) {
+        return -ENOMEM;
     }
-
-    /* The first ack of each task that returned. */
-    for (size_t k = 0; k < nsettles; k++) {
-        struct task *t = &tasks[settles[k].task];
-        if (settles[k].ack && settles[k].ret < t->done) {
-            t->done = settles[k].ret;
-        }
-    }
-    qsort(settles, nsettles, sizeof *settles, by_task_call);
-
-    /* Overlapping claims and claims after done, per task. */
-    qsort(claims, nclaims, sizeof *claims, by_task_now);
     for (size_t i = 0; i < nclaims; i++) {
-        const struct claim *c = &claims[i];
-        const char *id = names.v[c->task];
-        if (tasks[c->task].done < c->call) {
-            json_t *ex = example(id,
-                                 "%s claimed (index %" PRId64
-                                 ") after an ack of it returned",
-                                 id, c->index);
-            json_object_set_new(ex, "claim", json_integer(c->index));
-            report_add(out, c_dup, ex);
+        order[i] = i;
+    }
+    qsort_r(order, nclaims, sizeof *order, by_ret, claims);
+    for (size_t i = 0; i < nclaims; i++) {
+        const struct claim *cl = &claims[i];
+        for (; k < nclaims && claims[order[k]].ret < cl->call; k++) {
+            if (best == SIZE_MAX ||
+                claims[order[k]].now_ms > claims[best].now_ms) {
+                best = order[k];
+            }
         }
-        if (i == 0 || claims[i - 1].task != c->task) {
-            continue;
-        }
-        const struct claim *p = &claims[i - 1];
-        if (settled_between(settles, nsettles, p, c->ret)) {
-            continue;
-        }
-        if (c->now_ms < p->expires_ms) {
-            json_t *ex = example(
-                id,
-                "%s claimed by %s at now_ms %" PRId64 " (index %" PRId64
-                ") while %s held it until %" PRId64 " (index %" PRId64 ")",
-                id, c->worker, c->now_ms, c->index, p->worker, p->expires_ms,
-                p->index);
-            json_object_set_new(
-                ex, "claims",
-                json_pack("[I,I]", (json_int_t)p->index, (json_int_t)c->index));
-            report_add(out, c_double, ex);
-        } else if (!clock_faults && c->ret < p->call + p->lease_ms * 1000000) {
-            json_t *ex = example(
-                id,
-                "%s claimed by %s (index %" PRId64 ") %.3f s after %s claimed "
-                "it (index %" PRId64 ") for %" PRId64 " ms, in real time",
-                id, c->worker, c->index, (double)(c->ret - p->call) / 1e9,
-                p->worker, p->index, p->lease_ms);
-            json_object_set_new(
-                ex, "claims",
-                json_pack("[I,I]", (json_int_t)p->index, (json_int_t)c->index));
-            report_add(out, c_double, ex);
+        if (best != SIZE_MAX && claims[best].now_ms > cl->now_ms) {
+            json_t *ex = report_example(
+                "task", c->names.v[cl->task],
+                "claim at index %" PRId64 " judged at now_ms %" PRId64
+                ", after the claim at index %" PRId64
+                " returned now_ms %" PRId64,
+                cl->index, cl->now_ms, claims[best].index, claims[best].now_ms);
+            report_add(c->out, c->c_back, ex);
         }
     }
+    free(order);
+    return 0;
+}
 
-    for (size_t t = 0; t < names.n; t++) {
-        const struct task *tk = &tasks[t];
-        const char *id = names.v[t];
-        json_t *ex;
-        if (tk->claims > 0 && !tk->attempted) {
-            report_add(out, c_phantom,
-                       example(id, "%s claimed but never enqueued", id));
-        } else if (tk->claims > 0 && !tk->any_not_failed) {
-            ex = example(
-                id, "%s claimed though its enqueue failed (index %" PRId64 ")",
-                id, tk->failed_index);
-            json_object_set_new(ex, "enqueue", json_integer(tk->failed_index));
-            report_add(out, c_failed, ex);
-        } else if (tk->claims > 0) {
-            report_add(out, c_ok, NULL);
-        } else if (tk->acked == REQUESTS_OPEN) {
-            report_add(out, c_unacked, NULL);
-        } else if (drain != REQUESTS_OPEN) {
-            ex = example(id,
-                         "%s acked (index %" PRId64 ") but never claimed, "
-                         "though the queue was drained",
-                         id, tk->acked_index);
-            json_object_set_new(ex, "enqueue", json_integer(tk->acked_index));
-            report_add(out, c_lost, ex);
-        } else {
-            report_add(out, c_unchecked, NULL);
+/* Claim @cl against @p, the claim of its task before it in now_ms
+ * order: two leases that overlap, in the system's clock or in real
+ * time. */
+static void judge_overlap(struct queue_check *c, const struct claim *p,
+                          const struct claim *cl)
+{
+    const char *id = c->names.v[cl->task];
+    json_t *ex;
+
+    if (settled_between(c->settles, c->nsettles, p, cl->ret)) {
+        return;
+    }
+    if (cl->now_ms < p->expires_ms) {
+        ex = report_example(
+            "task", id,
+            "%s claimed by %s at now_ms %" PRId64 " (index %" PRId64
+            ") while %s held it until %" PRId64 " (index %" PRId64 ")",
+            id, cl->worker, cl->now_ms, cl->index, p->worker, p->expires_ms,
+            p->index);
+    } else if (!c->clock_faults && cl->ret < p->call + p->lease_ms * 1000000) {
+        ex = report_example(
+            "task", id,
+            "%s claimed by %s (index %" PRId64 ") %.3f s after %s claimed "
+            "it (index %" PRId64 ") for %" PRId64 " ms, in real time",
+            id, cl->worker, cl->index, (double)(cl->ret - p->call) / 1e9,
+            p->worker, p->index, p->lease_ms);
+    } else {
+        return;
+    }
+    json_object_set_new(
+        ex, "claims",
+        json_pack("[I,I]", (json_int_t)p->index, (json_int_t)cl->index));
+    report_add(c->out, c->c_double, ex);
+}
+
+/* Overlapping claims and claims after done, per task. */
+static void judge_claims(struct queue_check *c)
+{
+    /* The first ack of each task that returned. */
+    for (size_t k = 0; k < c->nsettles; k++) {
+        struct task *t = &c->tasks[c->settles[k].task];
+        if (c->settles[k].ack && c->settles[k].ret < t->done) {
+            t->done = c->settles[k].ret;
         }
     }
-    if (drain == REQUESTS_OPEN) {
-        report_unknown(out, "no drain: no claim answered empty after every "
-                            "enqueue completed and every lease of a claim "
-                            "with an unknown outcome ran out, so lost tasks "
-                            "can't be told");
+    qsort(c->settles, c->nsettles, sizeof *c->settles, by_task_call);
+    qsort(c->claims, c->nclaims, sizeof *c->claims, by_task_now);
+    for (size_t i = 0; i < c->nclaims; i++) {
+        const struct claim *cl = &c->claims[i];
+        const char *id = c->names.v[cl->task];
+        if (c->tasks[cl->task].done < cl->call) {
+            json_t *ex = report_example("task", id,
+                                        "%s claimed (index %" PRId64
+                                        ") after an ack of it returned",
+                                        id, cl->index);
+            json_object_set_new(ex, "claim", json_integer(cl->index));
+            report_add(c->out, c->c_dup, ex);
+        }
+        if (i > 0 && c->claims[i - 1].task == cl->task) {
+            judge_overlap(c, &c->claims[i - 1], cl);
+        }
     }
-    json_object_set_new(out->info, "tasks", json_integer((json_int_t)names.n));
-    json_object_set_new(out->info, "claims", json_integer((json_int_t)nclaims));
-    json_object_set_new(out->info, "clock_faults", json_boolean(clock_faults));
-    out->ops = r.nops;
-    report_finish(out);
-    rv = 0;
-    goto out;
+}
 
-fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
-out:
-    free(tasks);
-    free(claims);
-    free(settles);
-    names_free(&names);
-    requests_free(&r);
+/* Each task falls in one class. */
+static void judge_task(struct queue_check *c, size_t t)
+{
+    const struct task *tk = &c->tasks[t];
+    const char *id = c->names.v[t];
+    json_t *ex;
+
+    if (tk->claims > 0 && !tk->attempted) {
+        report_add(
+            c->out, c->c_phantom,
+            report_example("task", id, "%s claimed but never enqueued", id));
+    } else if (tk->claims > 0 && !tk->any_not_failed) {
+        ex = report_example(
+            "task", id,
+            "%s claimed though its enqueue failed (index %" PRId64 ")", id,
+            tk->failed_index);
+        json_object_set_new(ex, "enqueue", json_integer(tk->failed_index));
+        report_add(c->out, c->c_failed, ex);
+    } else if (tk->claims > 0) {
+        report_add(c->out, c->c_ok, NULL);
+    } else if (tk->acked == REQUESTS_OPEN) {
+        report_add(c->out, c->c_unacked, NULL);
+    } else if (c->drain != REQUESTS_OPEN) {
+        ex = report_example("task", id,
+                            "%s acked (index %" PRId64 ") but never claimed, "
+                            "though the queue was drained",
+                            id, tk->acked_index);
+        json_object_set_new(ex, "enqueue", json_integer(tk->acked_index));
+        report_add(c->out, c->c_lost, ex);
+    } else {
+        report_add(c->out, c->c_unchecked, NULL);
+    }
+}
+
+static void report_counts(struct queue_check *c)
+{
+    json_t *info = c->out->info;
+
+    for (size_t t = 0; t < c->names.n; t++) {
+        judge_task(c, t);
+    }
+    if (c->drain == REQUESTS_OPEN) {
+        report_unknown(c->out, "no drain: no claim answered empty after every "
+                               "enqueue completed and every lease of a claim "
+                               "with an unknown outcome ran out, so lost tasks "
+                               "can't be told");
+    }
+    json_object_set_new(info, "tasks", json_integer((json_int_t)c->names.n));
+    json_object_set_new(info, "claims", json_integer((json_int_t)c->nclaims));
+    json_object_set_new(info, "clock_faults", json_boolean(c->clock_faults));
+    c->out->ops = c->r.nops;
+    report_finish(c->out);
+}
+
+static void queue_check_close(struct queue_check *c)
+{
+    free(c->tasks);
+    free(c->claims);
+    free(c->settles);
+    names_free(&c->names);
+    requests_free(&c->r);
+}
+
+int checker_queue(const struct history *h, struct report *out)
+{
+    struct queue_check c = {.out = out};
+    int rv;
+
+    names_init(&c.names);
+    rv = report_init(out, "queue");
+    if (rv != 0) {
+        return rv;
+    }
+    declare_classes(&c);
+    rv = requests_build(h, &c.r, c.err, sizeof c.err);
+    if (rv == 0) {
+        c.clock_faults = requests_clock_faults(h);
+        rv = read_tasks(&c);
+    }
+    if (rv == 0) {
+        rv = collect(&c);
+    }
+    if (rv == 0) {
+        rv = judge_clock(&c);
+    }
+    if (rv == 0) {
+        judge_claims(&c);
+        report_counts(&c);
+    } else {
+        report_fail(out, rv, c.err);
+    }
+    queue_check_close(&c);
     return rv;
 }

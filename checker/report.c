@@ -2,6 +2,7 @@
 #include "checker/report.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,24 @@ void report_add(struct report *r, int cls, json_t *example)
         json_array_append(c->examples, example);
     }
     json_decref(example);
+}
+
+json_t *report_example(const char *field, const char *value, const char *fmt,
+                       ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return json_pack("{s:s,s:s}", field, value, "description", text);
+}
+
+void report_fail(struct report *r, int rv, const char *err)
+{
+    r->result = VERDICT_UNKNOWN;
+    snprintf(r->reason, sizeof r->reason, "%s",
+             rv == -ENOMEM ? "out of memory" : err);
 }
 
 void report_unknown(struct report *r, const char *reason)

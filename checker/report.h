@@ -28,9 +28,9 @@ struct report {
     char reason[256]; /* why it is unknown (or what stops it being valid) */
     struct report_class classes[REPORT_CLASSES];
     size_t nclasses;
-    json_t *info; /* owned object: other numbers the checker reports */
+    json_t *info;   /* owned object: other numbers the checker reports */
     char note[512]; /* said after the counts in the summary, or "" */
-    size_t ops;   /* client operations read */
+    size_t ops;     /* client operations read */
 };
 
 /* Make @r an empty valid report of @checker (static string). Returns 0 or
@@ -45,6 +45,16 @@ int report_class(struct report *r, const char *name, bool anomaly);
  * may be NULL) is kept when fewer than REPORT_EXAMPLES are. Give it a
  * "description" string: the summary quotes the first one. */
 void report_add(struct report *r, int cls, json_t *example);
+
+/* An example for report_add(): {@field: @value, "description": the text
+ * of @fmt} (strings copied; the text cut at 255 bytes); NULL when out of
+ * memory. The set and queue checkers name a "task", lease a "scope". */
+json_t *report_example(const char *field, const char *value, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
+
+/* The checker could not judge the history (@rv: -ENOMEM, or -EINVAL with
+ * @err saying why, copied): make @r unknown with that reason. */
+void report_fail(struct report *r, int rv, const char *err);
 
 /* Say why the verdict can't be valid without an anomaly (copied). */
 void report_unknown(struct report *r, const char *reason);

@@ -16,13 +16,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-void requests_where(const struct history_event *e, char *buf, size_t size)
+bool requests_is(const struct request_op *o, const char *f)
 {
-    if (e->line > 0) {
-        snprintf(buf, size, "line %d", e->line);
-    } else {
-        snprintf(buf, size, "index %" PRId64, e->index);
+    return strcmp(o->invoke->f, f) == 0;
+}
+
+bool requests_value_int(json_t *obj, const char *name, int64_t *v)
+{
+    json_t *x = json_object_get(obj, name);
+    if (!json_is_integer(x)) {
+        return false;
     }
+    *v = json_integer_value(x);
+    return true;
+}
+
+bool requests_clock_faults(const struct history *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->events[i].process == HISTORY_NEMESIS &&
+            strncmp(h->events[i].f, "clock", 5) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 const char *requests_rid(const struct history_event *invoke)

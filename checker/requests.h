@@ -97,7 +97,15 @@ bool requests_model_by_request(const struct model *m);
 int requests_check(const struct history *h, const struct model *m,
                    const struct checker_limits *lim, struct verdict *out);
 
-/* "index 17" or "line 17" for people, from an event. */
-void requests_where(const struct history_event *e, char *buf, size_t size);
+/* True when @o is an op of @f ("create", "claim", ...). */
+bool requests_is(const struct request_op *o, const char *f);
+
+/* The integer member @name of @obj (borrowed; any JSON) into *@v; false,
+ * *@v unchanged, when there is none. */
+bool requests_value_int(json_t *obj, const char *name, int64_t *v);
+
+/* True when the nemesis moved a clock in @h (its "clock..." faults): the
+ * system's clock may then stand still while real time runs. */
+bool requests_clock_faults(const struct history *h);
 
 #endif /* FAULTLINE_REQUESTS_H */

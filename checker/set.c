@@ -30,12 +30,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checker/names.h"
+#include "checker/pairing.h"
 #include "checker/requests.h"
 
 struct task {
@@ -70,7 +70,7 @@ static int read_ids(const struct request_op *o, struct names *names, bool add,
     size_t i;
     char w[32];
 
-    requests_where(o->done, w, sizeof w);
+    pairing_where(o->done, w, sizeof w);
     if (!json_is_array(v)) {
         snprintf(err, errlen,
                  "%s: ok list value: expected an array of {\"id\": ...}", w);
@@ -123,24 +123,6 @@ static int by_call(const void *a, const void *b)
     return (x->op > y->op) - (x->op < y->op);
 }
 
-static bool is(const struct request_op *o, const char *f)
-{
-    return strcmp(o->invoke->f, f) == 0;
-}
-
-static json_t *example(const char *task, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static json_t *example(const char *task, const char *fmt, ...)
-{
-    char text[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s,s:s}", "task", task, "description", text);
-}
-
 /* Add "name": index to @ex (an example object), if @ex exists. */
 static void with_index(json_t *ex, const char *name, int64_t index)
 {
@@ -149,135 +131,151 @@ static void with_index(json_t *ex, const char *name, int64_t index)
     }
 }
 
-int checker_set(const struct history *h, struct report *out)
-{
+/* One check, phase to phase: read the task names, collect the creates,
+ * deletes and reads, find the final read and each task's absences, judge
+ * each task, report. */
+struct set_check {
+    struct report *out;
     struct requests r;
     struct names names;
-    struct task *tasks = NULL;
-    struct read *reads = NULL;
-    size_t nreads = 0, final = SIZE_MAX;
-    int64_t last_create = INT64_MIN;
+    struct task *tasks;
+    struct read *reads; /* by invoke once collected */
+    size_t nreads;
+    size_t final; /* the final read, or SIZE_MAX */
+    int64_t last_create;
+    int c_ok, c_lost, c_flap, c_dup, c_phantom, c_failed, c_deleted;
+    int c_unacked, c_unchecked;
     char err[256];
-    int rv;
+};
 
-    names_init(&names);
-    rv = report_init(out, "set");
-    if (rv != 0) {
-        return rv;
-    }
-    int c_ok = report_class(out, "ok", false);
-    int c_lost = report_class(out, "lost", true);
-    int c_flap = report_class(out, "flapping", true);
-    int c_dup = report_class(out, "duplicated", true);
-    int c_phantom = report_class(out, "phantom", true);
-    int c_failed = report_class(out, "present_but_failed", true);
-    int c_deleted = report_class(out, "deleted", false);
-    int c_unacked = report_class(out, "unacked", false);
-    int c_unchecked = report_class(out, "unchecked", false);
+static void declare_classes(struct set_check *c)
+{
+    c->c_ok = report_class(c->out, "ok", false);
+    c->c_lost = report_class(c->out, "lost", true);
+    c->c_flap = report_class(c->out, "flapping", true);
+    c->c_dup = report_class(c->out, "duplicated", true);
+    c->c_phantom = report_class(c->out, "phantom", true);
+    c->c_failed = report_class(c->out, "present_but_failed", true);
+    c->c_deleted = report_class(c->out, "deleted", false);
+    c->c_unacked = report_class(c->out, "unacked", false);
+    c->c_unchecked = report_class(c->out, "unchecked", false);
+}
 
-    err[0] = '\0';
-    rv = requests_build(h, &r, err, sizeof err);
-    if (rv != 0) {
-        goto fail;
-    }
+/* Every task name: created, deleted, or read. */
+static int read_names(struct set_check *c)
+{
+    int rv = 0;
 
-    /* Every task name: created, deleted, or read. */
-    for (size_t i = 0; i < r.nops && rv == 0; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (is(o, "create") || is(o, "delete")) {
+    for (size_t i = 0; i < c->r.nops && rv == 0; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (requests_is(o, "create") || requests_is(o, "delete")) {
             if (o->invoke->key == NULL) {
                 char w[32];
-                requests_where(o->invoke, w, sizeof w);
-                snprintf(err, sizeof err, "%s: %s without a key (task id)", w,
-                         o->invoke->f);
-                rv = -EINVAL;
-                goto fail;
+                pairing_where(o->invoke, w, sizeof w);
+                snprintf(c->err, sizeof c->err,
+                         "%s: %s without a key (task id)", w, o->invoke->f);
+                return -EINVAL;
             }
-            rv = names_add(&names, o->invoke->key);
-        } else if (is(o, "list") && o->type == HISTORY_OK) {
-            rv = read_ids(o, &names, true, NULL, err, sizeof err);
-            nreads++;
+            rv = names_add(&c->names, o->invoke->key);
+        } else if (requests_is(o, "list") && o->type == HISTORY_OK) {
+            rv = read_ids(o, &c->names, true, NULL, c->err, sizeof c->err);
+            c->nreads++;
         }
     }
-    if (rv != 0) {
-        goto fail;
+    if (rv == 0) {
+        names_seal(&c->names);
     }
-    names_seal(&names);
-    tasks = calloc(names.n + 1, sizeof *tasks);
-    reads = calloc(nreads + 1, sizeof *reads);
-    if (tasks == NULL || reads == NULL) {
-        rv = -ENOMEM;
-        goto fail;
-    }
-    for (size_t t = 0; t < names.n; t++) {
-        tasks[t].acked = tasks[t].seen = tasks[t].delete_call = REQUESTS_OPEN;
-    }
+    return rv;
+}
 
-    /* Creates and deletes, by logical request. */
-    for (size_t q = 0; q < r.nreqs; q++) {
-        const struct request *rq = &r.reqs[q];
-        const struct request_op *o = &r.ops[rq->first];
-        struct task *t;
-        if (!is(o, "create") && !is(o, "delete")) {
-            continue;
-        }
-        t = &tasks[names_find(&names, o->invoke->key)];
-        if (is(o, "delete")) {
-            if (rq->outcome != REQUEST_FAILED && rq->call < t->delete_call) {
-                t->delete_call = rq->call;
-            }
-            continue;
-        }
-        if (!t->attempted) {
-            t->create_ev = (size_t)o->invoke->index;
-        }
-        t->attempted = true;
-        if (rq->outcome != REQUEST_FAILED) {
-            t->any_not_failed = true;
-        } else {
-            size_t f = rq->refused != SIZE_MAX ? rq->refused : rq->first;
-            t->failed_ev = (size_t)(r.ops[f].done ? r.ops[f].done->index
-                                                  : r.ops[f].invoke->index);
-        }
-        if (rq->outcome == REQUEST_OK && rq->ret < t->acked) {
-            t->acked = rq->ret;
-            t->acked_ev = (size_t)r.ops[rq->ok].done->index;
-        }
-        if (rq->fresh_oks > 1 && !t->dup_rid) {
-            t->dup_rid = true;
-            t->dup_rid_ev = (size_t)o->invoke->index;
-        }
+/* A create or delete, by logical request. */
+static void collect_request(struct set_check *c, const struct request *rq)
+{
+    const struct requests *r = &c->r;
+    const struct request_op *o = &r->ops[rq->first];
+    struct task *t;
+
+    if (!requests_is(o, "create") && !requests_is(o, "delete")) {
+        return;
     }
-    for (size_t i = 0; i < r.nops; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (is(o, "create")) {
+    t = &c->tasks[names_find(&c->names, o->invoke->key)];
+    if (requests_is(o, "delete")) {
+        if (rq->outcome != REQUEST_FAILED && rq->call < t->delete_call) {
+            t->delete_call = rq->call;
+        }
+        return;
+    }
+    if (!t->attempted) {
+        t->create_ev = (size_t)o->invoke->index;
+    }
+    t->attempted = true;
+    if (rq->outcome != REQUEST_FAILED) {
+        t->any_not_failed = true;
+    } else {
+        size_t f = rq->refused != SIZE_MAX ? rq->refused : rq->first;
+        t->failed_ev = (size_t)(r->ops[f].done ? r->ops[f].done->index
+                                               : r->ops[f].invoke->index);
+    }
+    if (rq->outcome == REQUEST_OK && rq->ret < t->acked) {
+        t->acked = rq->ret;
+        t->acked_ev = (size_t)r->ops[rq->ok].done->index;
+    }
+    if (rq->fresh_oks > 1 && !t->dup_rid) {
+        t->dup_rid = true;
+        t->dup_rid_ev = (size_t)o->invoke->index;
+    }
+}
+
+static int collect_writes(struct set_check *c)
+{
+    c->tasks = calloc(c->names.n + 1, sizeof *c->tasks);
+    c->reads = calloc(c->nreads + 1, sizeof *c->reads);
+    if (c->tasks == NULL || c->reads == NULL) {
+        return -ENOMEM;
+    }
+    for (size_t t = 0; t < c->names.n; t++) {
+        struct task *tk = &c->tasks[t];
+        tk->acked = tk->seen = tk->delete_call = REQUESTS_OPEN;
+    }
+    for (size_t q = 0; q < c->r.nreqs; q++) {
+        collect_request(c, &c->r.reqs[q]);
+    }
+    c->last_create = INT64_MIN;
+    for (size_t i = 0; i < c->r.nops; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (requests_is(o, "create")) {
             int64_t done = o->done ? o->done->time : o->call;
-            if (done > last_create) {
-                last_create = done;
+            if (done > c->last_create) {
+                c->last_create = done;
             }
         }
     }
+    return 0;
+}
 
-    /* Reads, sorted by invoke, and the final one. */
-    nreads = 0;
-    for (size_t i = 0; i < r.nops; i++) {
-        const struct request_op *o = &r.ops[i];
-        if (!is(o, "list") || o->type != HISTORY_OK) {
+/* Reads, sorted by invoke, what each shows, and the final one. */
+static int collect_reads(struct set_check *c)
+{
+    c->nreads = 0;
+    for (size_t i = 0; i < c->r.nops; i++) {
+        const struct request_op *o = &c->r.ops[i];
+        if (!requests_is(o, "list") || o->type != HISTORY_OK) {
             continue;
         }
-        struct read *rd = &reads[nreads++];
+        struct read *rd = &c->reads[c->nreads++];
         rd->op = o;
-        rv = read_ids(o, &names, false, rd, err, sizeof err);
+        int rv = read_ids(o, &c->names, false, rd, c->err, sizeof c->err);
         if (rv != 0) {
-            goto fail;
+            return rv;
         }
         qsort(rd->ids, rd->n, sizeof *rd->ids, size_cmp);
     }
-    qsort(reads, nreads, sizeof *reads, by_call);
-    for (size_t k = 0; k < nreads; k++) {
-        const struct read *rd = &reads[k];
+    qsort(c->reads, c->nreads, sizeof *c->reads, by_call);
+    c->final = SIZE_MAX;
+    for (size_t k = 0; k < c->nreads; k++) {
+        const struct read *rd = &c->reads[k];
         for (size_t j = 0; j < rd->n; j++) {
-            struct task *t = &tasks[rd->ids[j]];
+            struct task *t = &c->tasks[rd->ids[j]];
             if (j > 0 && rd->ids[j] == rd->ids[j - 1] && !t->dup_read) {
                 t->dup_read = true;
                 t->dup_read_at = k;
@@ -287,169 +285,258 @@ int checker_set(const struct history *h, struct report *out)
                 t->seen_read = k;
             }
         }
-        if (rd->op->call > last_create) {
-            final = k;
+        if (rd->op->call > c->last_create) {
+            c->final = k;
         }
     }
-    /* Absent after known: the first read that began after the task was
-     * known to exist and lacks it, with no delete that may explain it.
-     * Reads that show it are skipped, so the work is about the size of
-     * the reads. */
-    for (size_t t = 0; t < names.n; t++) {
-        struct task *tk = &tasks[t];
-        int64_t known = tk->acked < tk->seen ? tk->acked : tk->seen;
-        size_t lo = 0, hi = nreads;
-        if (known == REQUESTS_OPEN) {
-            continue;
-        }
-        while (lo < hi) { /* the first read that began after known */
-            size_t mid = lo + (hi - lo) / 2;
-            if (reads[mid].op->call <= known) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        for (size_t k = lo; k < nreads; k++) {
-            const struct read *rd = &reads[k];
-            if (read_has(rd, t)) {
-                continue;
-            }
-            if (tk->delete_call < rd->op->ret) {
-                if (rd->op->call > tk->delete_call) {
-                    break; /* every later read may follow the delete */
-                }
-                continue;
-            }
-            tk->absent_after_known = true;
-            tk->absent_read = k;
-            break;
-        }
-    }
-    if (final != SIZE_MAX) {
-        for (size_t t = 0; t < names.n; t++) {
-            tasks[t].in_final = read_has(&reads[final], t);
-        }
-    }
+    return 0;
+}
 
-    for (size_t t = 0; t < names.n; t++) {
-        const struct task *tk = &tasks[t];
-        const char *id = names.v[t];
-        bool anomaly = false;
-        json_t *ex;
-        if (tk->seen != REQUESTS_OPEN && !tk->attempted) {
-            ex = example(
-                id, "%s in the list at index %" PRId64 " but never created", id,
-                reads[tk->seen_read].op->invoke->index);
-            with_index(ex, "read", reads[tk->seen_read].op->invoke->index);
-            report_add(out, c_phantom, ex);
-            anomaly = true;
-        }
-        if (tk->seen != REQUESTS_OPEN && tk->attempted && !tk->any_not_failed) {
-            ex = example(id,
-                         "%s in the list at index %" PRId64
-                         " though its create failed (index %zu)",
-                         id, reads[tk->seen_read].op->invoke->index,
-                         tk->failed_ev);
-            with_index(ex, "read", reads[tk->seen_read].op->invoke->index);
-            with_index(ex, "create", (int64_t)tk->failed_ev);
-            report_add(out, c_failed, ex);
-            anomaly = true;
-        }
-        if (tk->dup_read || tk->dup_rid) {
-            if (tk->dup_read) {
-                int64_t at = reads[tk->dup_read_at].op->invoke->index;
-                ex = example(id, "%s twice in the list at index %" PRId64, id,
-                             at);
-                with_index(ex, "read", at);
-            } else {
-                ex = example(id,
-                             "%s: the create invoked at index %zu was "
-                             "applied twice (two ok replies without "
-                             "\"duplicate\")",
-                             id, tk->dup_rid_ev);
-                with_index(ex, "create", (int64_t)tk->dup_rid_ev);
-            }
-            report_add(out, c_dup, ex);
-            anomaly = true;
-        }
-        if (final != SIZE_MAX && !tk->in_final && tk->absent_after_known) {
-            int64_t at = reads[final].op->invoke->index;
-            if (tk->acked != REQUESTS_OPEN) {
-                ex = example(id,
-                             "%s acked (index %zu) but absent from the "
-                             "final list (index %" PRId64 ")",
-                             id, tk->acked_ev, at);
-                with_index(ex, "create", (int64_t)tk->acked_ev);
-            } else {
-                ex = example(id,
-                             "%s seen (list at index %" PRId64
-                             ") but absent from the final list (index %" PRId64
-                             ")",
-                             id, reads[tk->seen_read].op->invoke->index, at);
-            }
-            with_index(ex, "read", at);
-            report_add(out, c_lost, ex);
-            anomaly = true;
-        } else if (tk->absent_after_known) {
-            int64_t at = reads[tk->absent_read].op->invoke->index;
-            ex = example(id,
-                         "%s absent from the list at index %" PRId64
-                         ", which began after it was %s",
-                         id, at,
-                         tk->acked != REQUESTS_OPEN && tk->acked <= tk->seen
-                             ? "acked"
-                             : "seen");
-            with_index(ex, "read", at);
-            report_add(out, c_flap, ex);
-            anomaly = true;
-        }
-        if (anomaly) {
-            continue;
-        }
-        if (tk->in_final) {
-            report_add(out, c_ok, NULL);
-        } else if (final != SIZE_MAX && tk->delete_call != REQUESTS_OPEN) {
-            report_add(out, c_deleted, NULL);
-        } else if (tk->acked == REQUESTS_OPEN && tk->seen == REQUESTS_OPEN) {
-            report_add(out, c_unacked, NULL);
-        } else if (final != SIZE_MAX && tk->seen != REQUESTS_OPEN &&
-                   reads[tk->seen_read].op->ret >= reads[final].op->call) {
-            /* Seen only by a read concurrent with the final one. */
-            report_add(out, c_unacked, NULL);
+/* Absent after known: the first read that began after the task was
+ * known to exist and lacks it, with no delete that may explain it.
+ * Reads that show it are skipped, so the work is about the size of
+ * the reads. */
+static void find_absence(struct set_check *c, size_t t)
+{
+    struct task *tk = &c->tasks[t];
+    const struct read *reads = c->reads;
+    int64_t known = tk->acked < tk->seen ? tk->acked : tk->seen;
+    size_t lo = 0, hi = c->nreads;
+
+    if (known == REQUESTS_OPEN) {
+        return;
+    }
+    while (lo < hi) { /* the first read that began after known */
+        size_t mid = lo + (hi - lo) / 2;
+        if (reads[mid].op->call <= known) {
+            lo = mid + 1;
         } else {
-            report_add(out, c_unchecked, NULL); /* no final read */
+            hi = mid;
         }
     }
-    if (final == SIZE_MAX) {
+    for (size_t k = lo; k < c->nreads; k++) {
+        const struct read *rd = &reads[k];
+        if (read_has(rd, t)) {
+            continue;
+        }
+        if (tk->delete_call < rd->op->ret) {
+            if (rd->op->call > tk->delete_call) {
+                break; /* every later read may follow the delete */
+            }
+            continue;
+        }
+        tk->absent_after_known = true;
+        tk->absent_read = k;
+        break;
+    }
+}
+
+static void find_absences(struct set_check *c)
+{
+    for (size_t t = 0; t < c->names.n; t++) {
+        find_absence(c, t);
+    }
+    if (c->final != SIZE_MAX) {
+        for (size_t t = 0; t < c->names.n; t++) {
+            c->tasks[t].in_final = read_has(&c->reads[c->final], t);
+        }
+    }
+}
+
+/* The invoke index of read @k. */
+static int64_t read_at(const struct set_check *c, size_t k)
+{
+    return c->reads[k].op->invoke->index;
+}
+
+/* Phantom and present_but_failed: shown, but not (successfully) created. */
+static bool judge_presence(struct set_check *c, size_t t)
+{
+    const struct task *tk = &c->tasks[t];
+    const char *id = c->names.v[t];
+    bool anomaly = false;
+    json_t *ex;
+
+    if (tk->seen != REQUESTS_OPEN && !tk->attempted) {
+        ex = report_example(
+            "task", id, "%s in the list at index %" PRId64 " but never created",
+            id, read_at(c, tk->seen_read));
+        with_index(ex, "read", read_at(c, tk->seen_read));
+        report_add(c->out, c->c_phantom, ex);
+        anomaly = true;
+    }
+    if (tk->seen != REQUESTS_OPEN && tk->attempted && !tk->any_not_failed) {
+        ex = report_example("task", id,
+                            "%s in the list at index %" PRId64
+                            " though its create failed (index %zu)",
+                            id, read_at(c, tk->seen_read), tk->failed_ev);
+        with_index(ex, "read", read_at(c, tk->seen_read));
+        with_index(ex, "create", (int64_t)tk->failed_ev);
+        report_add(c->out, c->c_failed, ex);
+        anomaly = true;
+    }
+    return anomaly;
+}
+
+static bool judge_duplicate(struct set_check *c, size_t t)
+{
+    const struct task *tk = &c->tasks[t];
+    const char *id = c->names.v[t];
+    json_t *ex;
+
+    if (!tk->dup_read && !tk->dup_rid) {
+        return false;
+    }
+    if (tk->dup_read) {
+        int64_t at = read_at(c, tk->dup_read_at);
+        ex = report_example("task", id,
+                            "%s twice in the list at index %" PRId64, id, at);
+        with_index(ex, "read", at);
+    } else {
+        ex = report_example("task", id,
+                            "%s: the create invoked at index %zu was "
+                            "applied twice (two ok replies without "
+                            "\"duplicate\")",
+                            id, tk->dup_rid_ev);
+        with_index(ex, "create", (int64_t)tk->dup_rid_ev);
+    }
+    report_add(c->out, c->c_dup, ex);
+    return true;
+}
+
+/* Lost (absent from the final read) or flapping (absent from a read
+ * after it was known, present in the final one). */
+static bool judge_absence(struct set_check *c, size_t t)
+{
+    const struct task *tk = &c->tasks[t];
+    const char *id = c->names.v[t];
+    json_t *ex;
+    int64_t at;
+
+    if (!tk->absent_after_known) {
+        return false;
+    }
+    if (c->final != SIZE_MAX && !tk->in_final) {
+        at = read_at(c, c->final);
+        if (tk->acked != REQUESTS_OPEN) {
+            ex = report_example("task", id,
+                                "%s acked (index %zu) but absent from the "
+                                "final list (index %" PRId64 ")",
+                                id, tk->acked_ev, at);
+            with_index(ex, "create", (int64_t)tk->acked_ev);
+        } else {
+            ex = report_example(
+                "task", id,
+                "%s seen (list at index %" PRId64
+                ") but absent from the final list (index %" PRId64 ")",
+                id, read_at(c, tk->seen_read), at);
+        }
+        with_index(ex, "read", at);
+        report_add(c->out, c->c_lost, ex);
+        return true;
+    }
+    at = read_at(c, tk->absent_read);
+    ex = report_example(
+        "task", id,
+        "%s absent from the list at index %" PRId64
+        ", which began after it was %s",
+        id, at,
+        tk->acked != REQUESTS_OPEN && tk->acked <= tk->seen ? "acked" : "seen");
+    with_index(ex, "read", at);
+    report_add(c->out, c->c_flap, ex);
+    return true;
+}
+
+/* Each task: its anomalies, or else the one class it falls in. */
+static void judge_task(struct set_check *c, size_t t)
+{
+    const struct task *tk = &c->tasks[t];
+    const struct read *final =
+        c->final != SIZE_MAX ? &c->reads[c->final] : NULL;
+    bool anomaly = judge_presence(c, t);
+
+    anomaly |= judge_duplicate(c, t);
+    anomaly |= judge_absence(c, t);
+    if (anomaly) {
+        return;
+    }
+    if (tk->in_final) {
+        report_add(c->out, c->c_ok, NULL);
+    } else if (final != NULL && tk->delete_call != REQUESTS_OPEN) {
+        report_add(c->out, c->c_deleted, NULL);
+    } else if (tk->acked == REQUESTS_OPEN && tk->seen == REQUESTS_OPEN) {
+        report_add(c->out, c->c_unacked, NULL);
+    } else if (final != NULL && tk->seen != REQUESTS_OPEN &&
+               c->reads[tk->seen_read].op->ret >= final->op->call) {
+        /* Seen only by a read concurrent with the final one. */
+        report_add(c->out, c->c_unacked, NULL);
+    } else {
+        report_add(c->out, c->c_unchecked, NULL); /* no final read */
+    }
+}
+
+static void report_counts(struct set_check *c)
+{
+    json_t *info = c->out->info;
+
+    for (size_t t = 0; t < c->names.n; t++) {
+        judge_task(c, t);
+    }
+    if (c->final == SIZE_MAX) {
         char reason[200];
         snprintf(reason, sizeof reason,
                  "no final read: no ok list began after the last create "
                  "completed (%d ok lists in all), so lost tasks can't be told",
-                 (int)nreads);
-        report_unknown(out, reason);
+                 (int)c->nreads);
+        report_unknown(c->out, reason);
     } else {
-        json_object_set_new(out->info, "final_read",
-                            json_integer(reads[final].op->invoke->index));
+        json_object_set_new(info, "final_read",
+                            json_integer(read_at(c, c->final)));
     }
-    json_object_set_new(out->info, "tasks", json_integer((json_int_t)names.n));
-    json_object_set_new(out->info, "reads", json_integer((json_int_t)nreads));
-    out->ops = r.nops;
-    report_finish(out);
-    rv = 0;
-    goto out;
+    json_object_set_new(info, "tasks", json_integer((json_int_t)c->names.n));
+    json_object_set_new(info, "reads", json_integer((json_int_t)c->nreads));
+    c->out->ops = c->r.nops;
+    report_finish(c->out);
+}
 
-fail:
-    out->result = VERDICT_UNKNOWN;
-    snprintf(out->reason, sizeof out->reason, "%s",
-             rv == -ENOMEM ? "out of memory" : err);
-out:
-    for (size_t k = 0; reads != NULL && k < nreads; k++) {
-        free(reads[k].ids);
+static void set_check_close(struct set_check *c)
+{
+    for (size_t k = 0; c->reads != NULL && k < c->nreads; k++) {
+        free(c->reads[k].ids);
     }
-    free(reads);
-    free(tasks);
-    names_free(&names);
-    requests_free(&r);
+    free(c->reads);
+    free(c->tasks);
+    names_free(&c->names);
+    requests_free(&c->r);
+}
+
+int checker_set(const struct history *h, struct report *out)
+{
+    struct set_check c = {.out = out};
+    int rv;
+
+    names_init(&c.names);
+    rv = report_init(out, "set");
+    if (rv != 0) {
+        return rv;
+    }
+    declare_classes(&c);
+    rv = requests_build(h, &c.r, c.err, sizeof c.err);
+    if (rv == 0) {
+        rv = read_names(&c);
+    }
+    if (rv == 0) {
+        rv = collect_writes(&c);
+    }
+    if (rv == 0) {
+        rv = collect_reads(&c);
+    }
+    if (rv == 0) {
+        find_absences(&c);
+        report_counts(&c);
+    } else {
+        report_fail(out, rv, c.err);
+    }
+    set_check_close(&c);
     return rv;
 }

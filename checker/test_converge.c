@@ -7,67 +7,25 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int check_converge(const struct history *h, enum verdict_result *result,
-                          char *summary, size_t size)
-{
-    struct report r;
-    int rv = checker_converge(h, &r);
-    json_t *js;
-
-    *result = r.result;
-    if (rv != 0) {
-        snprintf(summary, size, "%s", r.reason);
-        report_close(&r);
-        return rv;
-    }
-    report_summary(&r, summary, size);
-    js = report_to_json(&r);
-    if (js == NULL ||
-        (r.result == VERDICT_INVALID) !=
-            json_is_false(json_object_get(js, "valid")) ||
-        (r.result == VERDICT_INVALID &&
-         json_object_size(json_object_get(js, "anomalies")) == 0)) {
-        snprintf(summary, size, "JSON disagrees with the verdict");
-        rv = -EINVAL;
-    }
-    json_decref(js);
-    report_close(&r);
-    return rv;
-}
-
 static void test_converge_cases(void)
 {
     int count;
-    failures += cases_run("checker/cases_converge", check_converge, &count);
+    failures +=
+        cases_run_report("checker/cases_converge", checker_converge, &count);
     CHECK(count >= 8);
-}
-
-static int load_text(const char *text, struct history *h)
-{
-    char path[] = "/tmp/faultline-test-converge-XXXXXX";
-    struct history_error err;
-    int fd = mkstemp(path), rv;
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL) {
-        return -errno;
-    }
-    fputs(text, f);
-    fclose(f);
-    rv = history_load(path, h, &err);
-    unlink(path);
-    return rv;
 }
 
 static void test_converge_rejects_digest_without_index(void)
 {
     struct history h;
     struct report r;
-    CHECK(load_text("{\"time\":0,\"process\":1000000,\"type\":\"invoke\",\"f\":"
-                    "\"digest\",\"key\":\"n1\"}\n"
-                    "{\"time\":1,\"process\":1000000,\"type\":\"ok\",\"f\":"
-                    "\"digest\",\"key\":\"n1\",\"value\":{\"digest\":\"ab\"}}"
-                    "\n",
-                    &h) == 0);
+    CHECK(cases_load_text(
+              "{\"time\":0,\"process\":1000000,\"type\":\"invoke\",\"f\":"
+              "\"digest\",\"key\":\"n1\"}\n"
+              "{\"time\":1,\"process\":1000000,\"type\":\"ok\",\"f\":"
+              "\"digest\",\"key\":\"n1\",\"value\":{\"digest\":\"ab\"}}"
+              "\n",
+              &h) == 0);
     CHECK(checker_converge(&h, &r) == -EINVAL);
     CHECK(r.result == VERDICT_UNKNOWN);
     CHECK(strstr(r.reason, "line 2: ok digest value") != NULL);

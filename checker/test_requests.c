@@ -1,27 +1,12 @@
 /* test_requests: pairing, grouping attempts by rid, and the merged history. */
 #include "checker/requests.h"
 #include "test/unit.h"
+#include "test/cases.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int load_text(const char *text, struct history *h)
-{
-    char path[] = "/tmp/faultline-test-requests-XXXXXX";
-    struct history_error err;
-    int fd = mkstemp(path), rv;
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL) {
-        return -errno;
-    }
-    fputs(text, f);
-    fclose(f);
-    rv = history_load(path, h, &err);
-    unlink(path);
-    return rv;
-}
 
 #define INV(t, p, f, k, rid)                                                   \
     "{\"time\":" #t ",\"process\":" #p ",\"type\":\"invoke\",\"f\":\"" f       \
@@ -37,13 +22,13 @@ static void test_requests_groups_retries_by_rid(void)
     struct history h, m;
     struct requests r;
     char err[256];
-    CHECK(load_text(INV(0, 0, "create", "t1", "a")
-                        DONE(5, 0, "info", "create", "t1", "")
-                            INV(10, 1, "create", "t1", "a")
-                                DONE(20, 1, "ok", "create", "t1", "")
-                                    INV(30, 1, "create", "t2", "b")
-                                        DONE(40, 1, "ok", "create", "t2", ""),
-                    &h) == 0);
+    CHECK(cases_load_text(INV(0, 0, "create", "t1",
+                              "a") DONE(5, 0, "info", "create", "t1", "")
+                              INV(10, 1, "create", "t1", "a")
+                                  DONE(20, 1, "ok", "create", "t1", "")
+                                      INV(30, 1, "create", "t2", "b")
+                                          DONE(40, 1, "ok", "create", "t2", ""),
+                          &h) == 0);
     CHECK(requests_build(&h, &r, err, sizeof err) == 0);
     CHECK(r.nops == 3);
     CHECK(r.nreqs == 2);
@@ -70,17 +55,17 @@ static void test_requests_refusal_is_the_outcome(void)
     struct history h;
     struct requests r;
     char err[256];
-    CHECK(load_text(INV(0, 0, "create", "t1", "a") DONE(5, 0, "info", "create",
-                                                        "t1", "")
-                        INV(10, 1, "create", "t1", "a")
-                            DONE(20, 1, "fail", "create", "t1",
-                                 ",\"error\":\"exists\"")
-                                INV(30, 1, "create", "t2", "b")
-                                    DONE(40, 1, "info", "create", "t2", "")
-                                        INV(50, 2, "create", "t2", "b")
-                                            DONE(60, 2, "fail", "create", "t2",
-                                                 ",\"error\":\"not_leader\""),
-                    &h) == 0);
+    CHECK(cases_load_text(
+              INV(0, 0, "create", "t1", "a") DONE(5, 0, "info", "create", "t1",
+                                                  "") INV(10, 1, "create", "t1",
+                                                          "a")
+                  DONE(20, 1, "fail", "create", "t1", ",\"error\":\"exists\"")
+                      INV(30, 1, "create", "t2", "b")
+                          DONE(40, 1, "info", "create", "t2", "")
+                              INV(50, 2, "create", "t2", "b")
+                                  DONE(60, 2, "fail", "create", "t2",
+                                       ",\"error\":\"not_leader\""),
+              &h) == 0);
     CHECK(requests_build(&h, &r, err, sizeof err) == 0);
     CHECK(r.nreqs == 2);
     CHECK(r.reqs[0].outcome == REQUEST_FAILED);
@@ -95,9 +80,9 @@ static void test_requests_rejects_unpaired(void)
     struct history h;
     struct requests r;
     char err[256] = "";
-    CHECK(load_text(INV(0, 0, "create", "t1", "a")
-                        INV(1, 0, "create", "t2", "b"),
-                    &h) == 0);
+    CHECK(cases_load_text(INV(0, 0, "create", "t1", "a")
+                              INV(1, 0, "create", "t2", "b"),
+                          &h) == 0);
     CHECK(requests_build(&h, &r, err, sizeof err) == -EINVAL);
     CHECK(strstr(err, "line 2: process 0 invokes create while its create") !=
           NULL);

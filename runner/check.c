@@ -323,258 +323,337 @@ static int run_raft_safety(const char *dir, json_t *checkers, struct part *part,
     return 0;
 }
 
-int check_path(const char *path, const struct check_options *o,
-               struct check_result *res)
-{
+/* One check, phase to phase: find the history (and the run's scenario),
+ * load it, plan the checkers and limits, run them, decide the verdict,
+ * report it. */
+struct check_ctx {
+    const char *path;
+    const struct check_options *o;
+    struct check_result *res;
     char history_path[PATH_MAX + 32];
     char dir[PATH_MAX];
     char text[768];
+    bool is_dir, has_scenario;
     struct scenario s;
     struct history h;
-    struct history_error herr;
+    enum history_format fmt;
+    struct registry_plan plan;
     struct checker_limits limits;
     struct part parts[REGISTRY_MAX_CHECKERS + 1];
-    size_t nparts = 0;
-    struct registry_choice choice;
-    struct registry_plan plan;
-    struct model_register_config regcfg;
-    bool in_header = false;
-    enum verdict_result all = VERDICT_VALID;
-    json_t *checkers = NULL;
+    size_t nparts;
+    enum verdict_result all;
+    json_t *checkers;
+};
+
+/* The history's path, and for a run directory its scenario. */
+static int locate(struct check_ctx *c)
+{
     struct stat st;
-    enum history_format fmt;
-    bool is_dir, has_scenario = false;
-    int rv;
 
-    memset(res, 0, sizeof *res);
-    if (stat(path, &st) != 0) {
-        return set_result(res, EXIT_BAD_INPUT, "%s: %s", path, strerror(errno));
+    if (stat(c->path, &st) != 0) {
+        return set_result(c->res, EXIT_BAD_INPUT, "%s: %s", c->path,
+                          strerror(errno));
     }
-    is_dir = S_ISDIR(st.st_mode);
-    scenario_defaults(&s);
-    if (is_dir) {
-        snprintf(dir, sizeof dir, "%s", path);
-        snprintf(history_path, sizeof history_path, "%s/history.jsonl", path);
-        if (stat(history_path, &st) != 0 && errno == ENOENT) {
-            /* The words report uses for the same mistake. */
-            return set_result(res, EXIT_BAD_INPUT,
-                              "%s: no such file: not a run directory%s",
-                              history_path, "");
-        }
-        if (load_run_scenario(dir, &s, &has_scenario) != 0) {
-            return set_result(res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
-                              path, "");
-        }
-    } else {
-        snprintf(history_path, sizeof history_path, "%s", path);
+    c->is_dir = S_ISDIR(st.st_mode);
+    scenario_defaults(&c->s);
+    if (!c->is_dir) {
+        snprintf(c->history_path, sizeof c->history_path, "%s", c->path);
+        return 0;
     }
+    snprintf(c->dir, sizeof c->dir, "%s", c->path);
+    snprintf(c->history_path, sizeof c->history_path, "%s/history.jsonl",
+             c->path);
+    if (stat(c->history_path, &st) != 0 && errno == ENOENT) {
+        /* The words report uses for the same mistake. */
+        return set_result(c->res, EXIT_BAD_INPUT,
+                          "%s: no such file: not a run directory%s",
+                          c->history_path, "");
+    }
+    if (load_run_scenario(c->dir, &c->s, &c->has_scenario) != 0) {
+        return set_result(c->res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
+                          c->path, "");
+    }
+    return 0;
+}
 
-    fmt = HISTORY_FORMAT_AUTO;
-    if (o->format != NULL) {
-        int f = history_format_parse(o->format);
+/* Read the history in its format (given, or detected). */
+static int load(struct check_ctx *c)
+{
+    struct history_error herr;
+
+    c->fmt = HISTORY_FORMAT_AUTO;
+    if (c->o->format != NULL) {
+        int f = history_format_parse(c->o->format);
         if (f < 0) {
-            return set_result(res, EXIT_BAD_INPUT,
+            return set_result(c->res, EXIT_BAD_INPUT,
                               "--format: unknown format \"%s\" (jsonl, edn, "
                               "etcd-log, kv-edn)%s",
-                              o->format, "");
+                              c->o->format, "");
         }
-        fmt = (enum history_format)f;
+        c->fmt = (enum history_format)f;
     }
-    rv = history_import(history_path, fmt, &h, &fmt, &herr);
-    if (rv != 0) {
-        history_error_format(&herr, text, sizeof text);
-        return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+    if (history_import(c->history_path, c->fmt, &c->h, &c->fmt, &herr) != 0) {
+        history_error_format(&herr, c->text, sizeof c->text);
+        return set_result(c->res, EXIT_BAD_INPUT, "%s%s", c->text, "");
     }
-    history_retimed_warning(&h, history_path, text, sizeof text);
-    if (text[0] != '\0') {
-        fprintf(stderr, "faultline check: %s\n", text); /* once */
+    history_retimed_warning(&c->h, c->history_path, c->text, sizeof c->text);
+    if (c->text[0] != '\0') {
+        fprintf(stderr, "faultline check: %s\n", c->text); /* once */
     }
-    if (o->export_edn != NULL) {
-        FILE *out = strcmp(o->export_edn, "-") == 0 ? stdout
-                                                    : fopen(o->export_edn, "w");
-        rv = out != NULL ? history_export_edn(&h, out) : -errno;
-        if (out != NULL && out != stdout && fclose(out) != 0 && rv == 0) {
-            rv = -EIO;
-        }
-        history_close(&h);
-        if (rv != 0) {
-            return set_result(res, EXIT_HARNESS, "%s: %s", o->export_edn,
-                              strerror(-rv));
-        }
-        return set_result(res, EXIT_VALID, "%s%s", "", "");
-    }
+    return 0;
+}
 
-    /* Which checkers, and which model: forced, else from the format, the
-     * history's header, the scenario's workload, or the op names. */
-    choice = (struct registry_choice){
-        .checkers = o->checkers,
-        .model = o->model != NULL ? o->model : history_format_model(fmt),
-        .workload = has_scenario ? s.workload.name : NULL,
-    };
-    rv = registry_plan(&h, &choice, &plan, &in_header, text, sizeof text);
+/* --export-edn: write the history as Jepsen EDN instead of checking it. */
+static int export_edn(struct check_ctx *c)
+{
+    const char *to = c->o->export_edn;
+    FILE *out = strcmp(to, "-") == 0 ? stdout : fopen(to, "w");
+    int rv = out != NULL ? history_export_edn(&c->h, out) : -errno;
+
+    if (out != NULL && out != stdout && fclose(out) != 0 && rv == 0) {
+        rv = -EIO;
+    }
+    history_close(&c->h);
     if (rv != 0) {
+        return set_result(c->res, EXIT_HARNESS, "%s: %s", to, strerror(-rv));
+    }
+    return set_result(c->res, EXIT_VALID, "%s%s", "", "");
+}
+
+/* Which checkers, and which model: forced, else from the format, the
+ * history's header, the scenario's workload, or the op names; the
+ * register's semantics; the limits. On failure the history is closed. */
+static int plan(struct check_ctx *c)
+{
+    const struct check_options *o = c->o;
+    const struct scenario *s = c->has_scenario ? &c->s : NULL;
+    struct registry_choice choice = {
+        .checkers = o->checkers,
+        .model = o->model != NULL ? o->model : history_format_model(c->fmt),
+        .workload = s != NULL ? s->workload.name : NULL,
+    };
+    struct model_register_config regcfg;
+    bool in_header = false;
+
+    if (registry_plan(&c->h, &choice, &c->plan, &in_header, c->text,
+                      sizeof c->text) != 0) {
         char where[PATH_MAX + 64] = "";
         if (in_header) {
-            snprintf(where, sizeof where, "%s:%d: ", history_path,
-                     h.header.line);
+            snprintf(where, sizeof where, "%s:%d: ", c->history_path,
+                     c->h.header.line);
         }
-        history_close(&h);
-        return set_result(res, EXIT_BAD_INPUT, "%s%s", where, text);
+        history_close(&c->h);
+        return set_result(c->res, EXIT_BAD_INPUT, "%s%s", where, c->text);
     }
     /* The register's semantics: ours for our JSONL; Knossos' for Jepsen
      * EDN (FORMAT.md, "Reading Jepsen's history.edn"). */
-    rv = register_config(o->initial, fmt, &regcfg, text, sizeof text);
-    if (rv != 0) {
-        history_close(&h);
-        return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
+    if (register_config(o->initial, c->fmt, &regcfg, c->text, sizeof c->text) !=
+        0) {
+        history_close(&c->h);
+        return set_result(c->res, EXIT_BAD_INPUT, "%s%s", c->text, "");
     }
     model_register_configure(&regcfg);
-    limits = (struct checker_limits){
+    c->limits = (struct checker_limits){
         .time_s = o->time_limit_s > 0 ? o->time_limit_s
-                  : has_scenario      ? s.checker.time_limit_s
+                  : s != NULL         ? s->checker.time_limit_s
                                       : DEFAULT_TIME_LIMIT_S,
         .memory_bytes = (size_t)(o->memory_mb > 0 ? o->memory_mb
-                                 : has_scenario   ? s.checker.memory_mb
+                                 : s != NULL      ? s->checker.memory_mb
                                                   : DEFAULT_MEMORY_MB) *
                         1024 * 1024,
         .whole = o->whole,
         .threads = (unsigned)(o->threads > 0 ? o->threads
-                              : has_scenario ? s.checker.threads
+                              : s != NULL    ? s->checker.threads
                                              : 0),
     };
+    return 0;
+}
+
+/* One checker of the plan that reports (set, queue, lease, ...). */
+static int run_report(struct check_ctx *c, const struct registry_checker *rc)
+{
+    struct check_result *res = c->res;
+    struct part *part = &c->parts[c->nparts];
+    struct report rep;
+    json_t *js;
+    int rv;
+
+    if (rc->probe && !has_op_of(&c->h, rc->fs)) {
+        return 0; /* no probes recorded: not part of this verdict */
+    }
+    rv = rc->report(&c->h, &rep);
+    if (rv != 0) {
+        set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT, "%s: %s",
+                   c->history_path, rep.reason);
+        report_close(&rep);
+        return rv;
+    }
+    js = report_to_json(&rep);
+    part->result = rep.result;
+    part->checker = rc->name;
+    report_summary(&rep, part->summary, sizeof part->summary);
+    c->all = combine(c->all, rep.result);
+    c->nparts++;
+    if ((int64_t)rep.ops > res->ops) {
+        res->ops = (int64_t)rep.ops;
+    }
+    report_close(&rep);
+    if (js == NULL || json_object_set_new(c->checkers, rc->name, js) != 0) {
+        return set_result(res, EXIT_HARNESS, "%s: %s", c->history_path,
+                          "out of memory");
+    }
+    return 0;
+}
+
+/* The checkers of the plan, in its order. */
+static int run_checkers(struct check_ctx *c)
+{
+    struct check_result *res = c->res;
+    int rv = 0;
 
     res->verdict = json_object();
-    checkers = json_object();
-    if (res->verdict == NULL || checkers == NULL) {
-        rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
-                        "out of memory");
-        goto out;
+    c->checkers = json_object();
+    if (res->verdict == NULL || c->checkers == NULL) {
+        return set_result(res, EXIT_HARNESS, "%s: %s", c->history_path,
+                          "out of memory");
     }
-    for (size_t i = 0; i < plan.n; i++) {
-        const struct registry_checker *c = plan.checkers[i];
-        struct report rep;
-        json_t *js;
-        if (c->report == NULL) {
-            /* linearizable, after the other checkers of the workload's ops
-             * (plan order): its fields go on top when it ran alone. */
-            int64_t ops = res->ops;
-            res->ops = 0;
-            rv = run_linearizable(&h, plan.model, &limits, res->verdict,
-                                  checkers, &parts[nparts], res, history_path);
-            if (rv != 0) {
-                goto out;
-            }
+    for (size_t i = 0; i < c->plan.n && rv == 0; i++) {
+        const struct registry_checker *rc = c->plan.checkers[i];
+        if (rc->report != NULL) {
+            rv = run_report(c, rc);
+            continue;
+        }
+        /* linearizable, after the other checkers of the workload's ops
+         * (plan order): its fields go on top when it ran alone. */
+        int64_t ops = res->ops;
+        res->ops = 0;
+        rv = run_linearizable(&c->h, c->plan.model, &c->limits, res->verdict,
+                              c->checkers, &c->parts[c->nparts], res,
+                              c->history_path);
+        if (rv == 0) {
             if (ops > res->ops) {
                 res->ops = ops;
             }
-            all = combine(all, parts[nparts].result);
-            nparts++;
-            continue;
-        }
-        if (c->probe && !has_op_of(&h, c->fs)) {
-            continue; /* no probes recorded: not part of this verdict */
-        }
-        rv = c->report(&h, &rep);
-        if (rv != 0) {
-            set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
-                       "%s: %s", history_path, rep.reason);
-            report_close(&rep);
-            goto out;
-        }
-        js = report_to_json(&rep);
-        parts[nparts].result = rep.result;
-        parts[nparts].checker = c->name;
-        report_summary(&rep, parts[nparts].summary,
-                       sizeof parts[nparts].summary);
-        all = combine(all, rep.result);
-        nparts++;
-        if ((int64_t)rep.ops > res->ops) {
-            res->ops = (int64_t)rep.ops;
-        }
-        report_close(&rep);
-        if (js == NULL || json_object_set_new(checkers, c->name, js) != 0) {
-            rv = set_result(res, EXIT_HARNESS, "%s: %s", history_path,
-                            "out of memory");
-            goto out;
+            c->all = combine(c->all, c->parts[c->nparts].result);
+            c->nparts++;
         }
     }
-    if (is_dir && o->checkers == NULL) {
+    if (rv == 0 && c->is_dir && c->o->checkers == NULL) {
         /* Raft's own properties, from the nodes' events. */
         bool ran;
-        rv = run_raft_safety(dir, checkers, &parts[nparts], &ran, res);
-        if (rv != 0) {
-            goto out;
-        }
-        if (ran) {
-            all = combine(all, parts[nparts].result);
-            nparts++;
+        rv = run_raft_safety(c->dir, c->checkers, &c->parts[c->nparts], &ran,
+                             res);
+        if (rv == 0 && ran) {
+            c->all = combine(c->all, c->parts[c->nparts].result);
+            c->nparts++;
         }
     }
-    if (client_ops(&h) == 0) {
-        /* Nothing to check is not valid: a history with no operation says
-         * nothing about the system (a run that never started its clients,
-         * a header-only file). */
-        snprintf(text, sizeof text, "nothing to check: %s",
-                 is_dir && never_led(dir)
-                     ? "the run never found a leader (runner.log), and its "
-                       "history has no client operations"
-                     : "the history has no client operations");
-        all = VERDICT_UNKNOWN;
-        json_object_set_new(res->verdict, "reason", json_string(text));
-        snprintf(parts[0].summary, sizeof parts[0].summary, "unknown: %s",
-                 text);
-        parts[0].result = VERDICT_UNKNOWN;
-        parts[0].checker = "";
-        nparts = 1;
+    return rv;
+}
+
+/* Nothing to check is not valid: a history with no operation says
+ * nothing about the system (a run that never started its clients, a
+ * header-only file). */
+static void decide_empty(struct check_ctx *c)
+{
+    if (client_ops(&c->h) != 0) {
+        return;
     }
-    json_object_set_new(res->verdict, "valid",
-                        all == VERDICT_VALID     ? json_true()
-                        : all == VERDICT_INVALID ? json_false()
-                                                 : json_string("unknown"));
-    json_object_set(res->verdict, "checkers", checkers);
-    json_object_set_new(res->verdict, "partial", json_boolean(h.partial));
-    json_object_set_new(res->verdict, "history", json_string(history_path));
-    json_object_set_new(res->verdict, "format",
-                        json_string(history_format_name(fmt)));
-    if (h.time_back > 0 || h.untimed > 0) {
-        json_object_set_new(res->verdict, "retimed",
-                            json_pack("{s:I, s:I}", "time_back",
-                                      (json_int_t)h.time_back, "untimed",
-                                      (json_int_t)h.untimed));
-    }
-    overall_summary(all, parts, nparts, res->summary, sizeof res->summary);
-    if (is_dir && read_interrupted(dir, text, sizeof text)) {
+    snprintf(c->text, sizeof c->text, "nothing to check: %s",
+             c->is_dir && never_led(c->dir)
+                 ? "the run never found a leader (runner.log), and its "
+                   "history has no client operations"
+                 : "the history has no client operations");
+    c->all = VERDICT_UNKNOWN;
+    json_object_set_new(c->res->verdict, "reason", json_string(c->text));
+    snprintf(c->parts[0].summary, sizeof c->parts[0].summary, "unknown: %s",
+             c->text);
+    c->parts[0].result = VERDICT_UNKNOWN;
+    c->parts[0].checker = "";
+    c->nparts = 1;
+}
+
+/* The summary's prefix for a partial history: an interrupted run's, or a
+ * cut last line's. */
+static void report_partial(struct check_ctx *c)
+{
+    struct check_result *res = c->res;
+    char summary[sizeof res->summary];
+
+    if (c->is_dir && read_interrupted(c->dir, c->text, sizeof c->text)) {
         /* The run stopped half-way: the verdict is about what happened
          * until then. Say so first. */
-        char summary[sizeof res->summary];
         json_object_set_new(res->verdict, "partial", json_true());
-        json_object_set_new(res->verdict, "interrupted", json_string(text));
-        snprintf(summary, sizeof summary, "partial history (run %s): %s", text,
-                 res->summary);
+        json_object_set_new(res->verdict, "interrupted", json_string(c->text));
+        snprintf(summary, sizeof summary, "partial history (run %s): %s",
+                 c->text, res->summary);
         memcpy(res->summary, summary, sizeof summary);
-    } else if (h.partial) {
-        char summary[sizeof res->summary];
+    } else if (c->h.partial) {
         snprintf(summary, sizeof summary,
                  "partial history (the last line was cut off): %s",
                  res->summary);
         memcpy(res->summary, summary, sizeof summary);
     }
-    res->code = result_code(all);
-    rv = 0;
+}
 
-out:
+static void report_verdict(struct check_ctx *c)
+{
+    json_t *v = c->res->verdict;
+    enum verdict_result all = c->all;
+
+    json_object_set_new(v, "valid",
+                        all == VERDICT_VALID     ? json_true()
+                        : all == VERDICT_INVALID ? json_false()
+                                                 : json_string("unknown"));
+    json_object_set(v, "checkers", c->checkers);
+    json_object_set_new(v, "partial", json_boolean(c->h.partial));
+    json_object_set_new(v, "history", json_string(c->history_path));
+    json_object_set_new(v, "format", json_string(history_format_name(c->fmt)));
+    if (c->h.time_back > 0 || c->h.untimed > 0) {
+        json_object_set_new(v, "retimed",
+                            json_pack("{s:I, s:I}", "time_back",
+                                      (json_int_t)c->h.time_back, "untimed",
+                                      (json_int_t)c->h.untimed));
+    }
+    overall_summary(all, c->parts, c->nparts, c->res->summary,
+                    sizeof c->res->summary);
+    report_partial(c);
+    c->res->code = result_code(all);
+}
+
+int check_path(const char *path, const struct check_options *o,
+               struct check_result *res)
+{
+    struct check_ctx ctx = {.path = path, .o = o, .res = res};
+    struct check_ctx *c = &ctx;
+    int rv;
+
+    memset(res, 0, sizeof *res);
+    c->all = VERDICT_VALID;
+    if (locate(c) != 0 || load(c) != 0) {
+        return res->code;
+    }
+    if (o->export_edn != NULL) {
+        return export_edn(c);
+    }
+    if (plan(c) != 0) {
+        return res->code;
+    }
+    rv = run_checkers(c);
+    if (rv == 0) {
+        decide_empty(c);
+        report_verdict(c);
+    }
     model_register_configure(NULL);
-    json_decref(checkers);
-    history_close(&h);
+    json_decref(c->checkers);
+    history_close(&c->h);
     if (rv != 0) {
         json_decref(res->verdict);
         res->verdict = NULL;
-        return res->code;
-    }
-    if (is_dir) {
-        rv = write_verdict(dir, res->verdict);
+    } else if (c->is_dir) {
+        rv = write_verdict(c->dir, res->verdict);
         if (rv != 0) {
-            fprintf(stderr, "faultline: writing %s/verdict.json: %s\n", dir,
+            fprintf(stderr, "faultline: writing %s/verdict.json: %s\n", c->dir,
                     strerror(-rv));
             res->code = EXIT_HARNESS;
         }

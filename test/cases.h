@@ -8,10 +8,13 @@
 #define FAULTLINE_TEST_CASES_H
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "checker/report.h"
 #include "checker/verdict.h"
 #include "histories/history.h"
 
@@ -104,6 +107,70 @@ static int cases_run(const char *dir, cases_check_fn check, int *count)
     closedir(d);
     printf("     %s: %d cases, %d wrong\n", dir, *count, bad);
     return bad;
+}
+
+/* A history built in memory from JSON lines @text (through a temporary
+ * file, so it is read as a stored one is). Returns history_load's code. */
+static inline int cases_load_text(const char *text, struct history *h)
+{
+    char path[] = "/tmp/faultline-test-history-XXXXXX";
+    struct history_error err;
+    int fd = mkstemp(path), rv;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        return -errno;
+    }
+    fputs(text, f);
+    fclose(f);
+    rv = history_load(path, h, &err);
+    unlink(path);
+    return rv;
+}
+
+/* A checker that reports anomaly classes (set, queue, lease, converge). */
+typedef int (*cases_report_fn)(const struct history *h, struct report *out);
+
+/* The one cases_run_report() runs now. */
+static cases_report_fn cases_report_checker;
+
+/* cases_check_fn over cases_report_checker: its summary, and a check that
+ * its JSON says the same verdict. */
+static inline int cases_check_report(const struct history *h,
+                                     enum verdict_result *result, char *summary,
+                                     size_t size)
+{
+    struct report r;
+    int rv = cases_report_checker(h, &r);
+    json_t *js;
+
+    *result = r.result;
+    if (rv != 0) {
+        snprintf(summary, size, "%s", r.reason);
+        report_close(&r);
+        return rv;
+    }
+    report_summary(&r, summary, size);
+    /* The JSON says the same. */
+    js = report_to_json(&r);
+    if (js == NULL ||
+        (r.result == VERDICT_INVALID) !=
+            json_is_false(json_object_get(js, "valid")) ||
+        (r.result == VERDICT_INVALID &&
+         json_object_size(json_object_get(js, "anomalies")) == 0)) {
+        snprintf(summary, size, "JSON disagrees with the verdict");
+        rv = -EINVAL;
+    }
+    json_decref(js);
+    report_close(&r);
+    return rv;
+}
+
+/* cases_run() with the report checker @check. */
+static inline int cases_run_report(const char *dir, cases_report_fn check,
+                                   int *count)
+{
+    cases_report_checker = check;
+    return cases_run(dir, cases_check_report, count);
 }
 
 #endif /* FAULTLINE_TEST_CASES_H */
