@@ -47,7 +47,7 @@ run() {
   fi
 }
 
-run 0 '^faultline: valid: .*raft \([1-9][0-9]* restarts_compared'
+run 0 '^faultline: valid: .*raft \([^;]*[1-9][0-9]* restarts_compared'
 run 1 '^faultline: invalid: .*raft: .*[0-9]+ vote_lost' --bug vote-not-persisted
 run 1 '^faultline: invalid: .*raft: .*[0-9]+ log_lost' --bug append-early-ack
 
