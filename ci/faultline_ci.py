@@ -34,8 +34,9 @@ GATE_SKIP = {"default", "smoke"}
 # crash-restarts on vote_persisted, term_persisted and append_persisted
 # let the raft checker see a lost vote, term or log entry in one run.
 GATE_FIRST = ["tasks", "elections", "raft-durability", "retry-window",
-              "queue", "lease", "power-loss", "rack-cut", "truncation",
-              "snapshot-install"]
+              "isolate-leader", "truncation", "snapshot-install",
+              "membership-window", "queue", "lease", "power-loss",
+              "rack-cut"]
 
 # Seconds a run takes beyond its fault phase besides recovery_s: starting
 # the nodes, electing a leader, draining, stopping, checking.
