@@ -26,6 +26,8 @@
 #include "checker/verdict.h"
 #include "histories/history.h"
 #include "histories/import.h"
+#include "runner/fs.h"
+#include "runner/msg.h"
 #include "runner/run.h"
 #include "runner/scenario.h"
 
@@ -56,7 +58,7 @@ static int load_run_scenario(const char *dir, struct scenario *s, bool *found)
         return 0;
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline check: %s\n", err);
+        msg_error("%s", err);
     }
     return rv;
 }
@@ -288,11 +290,9 @@ int check_path(const char *path, const struct check_options *o,
     if (is_dir) {
         snprintf(dir, sizeof dir, "%s", path);
         snprintf(history_path, sizeof history_path, "%s/history.jsonl", path);
-        if (stat(history_path, &st) != 0 && errno == ENOENT) {
-            /* The words report uses for the same mistake. */
-            return set_result(res, EXIT_BAD_INPUT,
-                              "%s: no such file: not a run directory%s",
-                              history_path, "");
+        if (fs_run_dir(path, "history.jsonl", text, sizeof text) != 0) {
+            /* The words report, shrink and repro use. */
+            return set_result(res, EXIT_BAD_INPUT, "%s%s", text, "");
         }
         if (load_run_scenario(dir, &s, &has_scenario) != 0) {
             return set_result(res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
@@ -320,7 +320,7 @@ int check_path(const char *path, const struct check_options *o,
     }
     history_retimed_warning(&h, history_path, text, sizeof text);
     if (text[0] != '\0') {
-        fprintf(stderr, "faultline check: %s\n", text); /* once */
+        msg_error("%s", text); /* once */
     }
     if (o->export_edn != NULL) {
         FILE *out = strcmp(o->export_edn, "-") == 0 ? stdout
@@ -495,8 +495,7 @@ out:
     if (is_dir) {
         rv = write_verdict(dir, res->verdict);
         if (rv != 0) {
-            fprintf(stderr, "faultline: writing %s/verdict.json: %s\n", dir,
-                    strerror(-rv));
+            msg_error("writing %s/verdict.json: %s", dir, strerror(-rv));
             res->code = EXIT_HARNESS;
         }
     }

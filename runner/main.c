@@ -16,6 +16,7 @@
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
 #include "runner/check_many.h"
+#include "runner/fs.h"
 #include "runner/msg.h"
 #include "runner/report.h"
 #include "runner/repro.h"
@@ -525,6 +526,10 @@ static int cmd_report(int argc, char **argv)
             return 0;
         }
         msg_error("expected one RUN_DIR");
+        return EXIT_BAD_INPUT;
+    }
+    if (fs_run_dir(argv[1], "history.jsonl", err, sizeof err) != 0) {
+        msg_error("%s", err); /* in check's words */
         return EXIT_BAD_INPUT;
     }
     own_dir(bin_dir, sizeof bin_dir);

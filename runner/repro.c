@@ -15,6 +15,7 @@
 #include "histories/history.h"
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
+#include "runner/fs.h"
 #include "runner/msg.h"
 #include "runner/run.h"
 #include "runner/scenario.h"
@@ -380,17 +381,13 @@ static int load_original(const char *dir, struct original *orig)
 {
     char path[PATH_MAX + 32], err[512], text[768];
     struct history_error herr;
-    struct stat st;
 
-    if (stat(dir, &st) != 0) {
-        msg_error("%s: %s", dir, strerror(errno));
+    if (fs_run_dir(dir, "scenario.json", err, sizeof err) != 0) {
+        msg_error("%s", err);
         return EXIT_BAD_INPUT;
     }
-    if (!S_ISDIR(st.st_mode) || access(dir, R_OK | X_OK) != 0) {
-        msg_error(
-            "%s: %s (expected a run directory with scenario.json and "
-            "history.jsonl)",
-            dir, S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+    if (access(dir, R_OK | X_OK) != 0) {
+        msg_error("%s: %s", dir, strerror(errno));
         return EXIT_BAD_INPUT;
     }
     snprintf(path, sizeof path, "%s/scenario.json", dir);

@@ -91,12 +91,12 @@ expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
 mkdir -p "$tmp/empty-run" "$tmp/locked-run"
 expect 3 "nothing-here: No such file" -- "$BIN/faultline" check "$tmp/nothing-here"
 expect 3 "nothing-here: No such file" -- "$BIN/faultline" repro "$tmp/nothing-here"
-expect 3 "empty-run/scenario.json: No such file" -- "$BIN/faultline" repro "$tmp/empty-run"
+expect 3 "^faultline repro: .*empty-run/scenario.json: no such file: not a run directory" -- "$BIN/faultline" repro "$tmp/empty-run"
 # One wording for a directory that is not a run's, as report says it, and
 # one prefix per command (issue 16, item 8).
 expect 3 "^faultline check: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" check "$tmp/empty-run"
 expect 3 "^faultline shrink: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" shrink "$tmp/empty-run"
-expect 3 "empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" report "$tmp/empty-run"
+expect 3 "^faultline report: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" report "$tmp/empty-run"
 expect 3 "^faultline check: .*nothing-here: No such file" -- "$BIN/faultline" check "$tmp/nothing-here"
 expect 3 "not a directory" -- "$BIN/faultline" repro "$tmp/valid.jsonl"
 expect 3 "expected one RUN_DIR" -- "$BIN/faultline" repro
