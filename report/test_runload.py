@@ -83,11 +83,11 @@ class NamedOps(unittest.TestCase):
         v = {"valid": False, "checker": "linearizable",
              "anomaly": {"key": "k0", "op": {"index": 46, "process": 0,
                                              "f": "read",
-                                             "description": "read -> nil"}},
+                                             "description": "read -> null"}},
              "stats": {"steps": 12}}
         n = runload.named_ops(v)
         self.assertEqual([(x["index"], x["checker"], x["text"]) for x in n],
-                         [(46, "linearizable", "read -> nil")])
+                         [(46, "linearizable", "read -> null")])
 
     def test_checkers_with_examples_and_index_lists(self):
         v = {"valid": False, "checkers": {

@@ -76,7 +76,8 @@ static const char help_check[] =
     "                   is the same for any N\n"
     "        --initial VALUE  the register's first value (cas-register;\n"
     "                   default: unset). Jepsen EDN is read as Knossos\n"
-    "                   does: an ok read of nil is a value not known\n"
+    "                   does: an ok read of EDN's nil (null) is a value\n"
+    "                   not known\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n";
 

@@ -477,6 +477,10 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         return EXIT_BAD_INPUT;
     }
     p.header = &h.header;
+    if (h.partial) { /* check's words for it */
+        msg_warning("%s: partial history (the last line was cut off)",
+                    p.hist_path);
+    }
     history_retimed_warning(&h, p.hist_path, text, sizeof text);
     if (text[0] != '\0') {
         msg_error("%s", text);
