@@ -236,8 +236,9 @@ static int run_linearizable(const struct history *h, const struct model *model,
         /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
          * completion without an invoke): bad input. -ENOMEM: ours. */
         int code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
-        set_result(res, code, "%s: %s", history_path,
-                   rv == -ENOMEM ? "out of memory" : v.reason);
+        history_locate(history_path, rv == -ENOMEM ? "out of memory" : v.reason,
+                       res->summary, sizeof res->summary);
+        res->code = code;
         verdict_close(&v);
         return code;
     }
@@ -409,8 +410,9 @@ int check_path(const char *path, const struct check_options *o,
         }
         rv = c->report(&h, &rep);
         if (rv != 0) {
-            set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
-                       "%s: %s", history_path, rep.reason);
+            res->code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+            history_locate(history_path, rep.reason, res->summary,
+                           sizeof res->summary);
             report_close(&rep);
             goto out;
         }

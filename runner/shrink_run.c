@@ -568,11 +568,16 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         if (want_lin) {
             verdict_summary(&v, text, sizeof text);
         }
-        msg_error("%s: nothing to shrink: the history is not invalid (%s)",
-                  p.hist_path,
-                  !want_lin ? (reports_unknown ? "unknown" : "valid")
-                  : rv != 0 ? v.reason
-                            : text);
+        if (want_lin && rv != 0) { /* not a history check can read */
+            history_locate(p.hist_path, v.reason, text, sizeof text);
+            msg_error("%s", text);
+        } else {
+            msg_error("%s: nothing to shrink: the history is not invalid "
+                      "(%s)",
+                      p.hist_path,
+                      !want_lin ? (reports_unknown ? "unknown" : "valid")
+                                : text);
+        }
         if (want_lin) {
             verdict_close(&v);
         }
