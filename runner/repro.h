@@ -85,8 +85,8 @@ struct repro_options {
  * For an invalid original, returns EXIT_VALID (0) when the same anomaly
  * came back at least once, REPRO_EXIT_SAME_CLASS (6) when only its class
  * did, EXIT_INVALID (1) when neither (valid, unknown, another anomaly);
- * for a valid or unknown original, 0 when no new run was invalid, 1 when
- * one was. EXIT_BAD_INPUT for a missing or unreadable run
+ * for a valid or unknown original, 0 when every new run was valid, 1 when
+ * one was not. EXIT_BAD_INPUT for a missing or unreadable run
  * directory, scenario or history; EXIT_HARNESS or EXIT_INTERRUPTED when a
  * new run could not finish (the attempts stop there). */
 int repro_run(const struct repro_options *o);

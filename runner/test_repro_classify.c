@@ -169,6 +169,9 @@ static void test_repro_rate_and_exit_code(void)
     CHECK(repro_exit_code(false, counts) == 0);
     repro_rate(false, counts, buf, sizeof buf);
     CHECK(strcmp(buf, "valid 3 of 3") == 0);
+    counts[REPRO_UNKNOWN] = 1; /* not valid again */
+    CHECK(repro_exit_code(false, counts) == 1);
+    counts[REPRO_UNKNOWN] = 0;
     counts[REPRO_OTHER_ANOMALY] = 1;
     CHECK(repro_exit_code(false, counts) == 1);
     repro_rate(false, counts, buf, sizeof buf);
