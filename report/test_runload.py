@@ -196,5 +196,28 @@ class RunMeta(unittest.TestCase):
         self.assertEqual((m["workload"], m["checkers"]), ("queue", None))
 
 
+class ReproNotes(unittest.TestCase):
+    def test_the_outcome_and_why_when_repro_json_names_them(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "repro.json"), "w") as f:
+                json.dump({"original": "runs/x", "faults_replayed": 3,
+                           "original_anomalies": ["linearizable invalid"],
+                           "anomalies": ["linearizable invalid"],
+                           "reproduced": False, "outcome": "same class",
+                           "why": "linearizable invalid, but key \"k3\" "
+                                  "(was \"k0\"), read -> null (was read)"},
+                          f)
+            notes = runload._repro_notes(d, [])
+        self.assertEqual(len(notes), 1)
+        self.assertTrue(notes[0].endswith(
+            ": same class (linearizable invalid, but key \"k3\" (was "
+            "\"k0\"), read -> null (was read))"), notes[0])
+
+    def test_an_older_repro_json_says_reproduced_or_not(self):
+        self.assertEqual(runload._repro_outcome({"reproduced": True}),
+                         "reproduced")
+        self.assertEqual(runload._repro_outcome({}), "not reproduced")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
