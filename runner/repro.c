@@ -211,7 +211,11 @@ static enum repro_outcome compare(const struct repro_anomaly *a,
         return REPRO_OTHER_ANOMALY;
     }
     if (keys && strcmp(a->key, b->key) == 0) {
-        snprintf(why, size, "%s %s, key \"%s\"", b->checker, b->kind, b->key);
+        bool other_op = ops && strcmp(a->op, b->op) != 0;
+        snprintf(why, size, "%s %s, key \"%s\"%s%s%s%s%s", b->checker, b->kind,
+                 b->key, other_op ? " (a " : "", other_op ? b->op : "",
+                 other_op ? ", was a " : "", other_op ? a->op : "",
+                 other_op ? ")" : "");
         return REPRO_SAME_ANOMALY;
     }
     if (ops && strcmp(a->op, b->op) == 0) {
