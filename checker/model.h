@@ -54,7 +54,7 @@ struct model {
     bool (*equal)(const void *a, const void *b);
     uint64_t (*hash)(const void *state);
 
-    /* Short text for people: "read -> 3", "cas 1 -> 2"; "3", "nil". */
+    /* Short text for people: "read -> 3", "cas 1 -> 2"; "3", "null". */
     void (*describe_op)(const struct model_op *op, char *buf, size_t size);
     void (*describe_state)(const void *state, char *buf, size_t size);
 

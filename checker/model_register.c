@@ -1,7 +1,7 @@
 /* model_register: a compare-and-set register that starts unset.
  *
  * These are the semantics of the Porcupine/Knossos etcd register: a read
- * returns the value or nil (never written); write N sets it; cas [A, B]
+ * returns the value or null (never written); write N sets it; cas [A, B]
  * sets B if the value is A, and fails (changing nothing) otherwise, which
  * the history records as `fail`, so a cas that reaches the search matched.
  * An unset register matches no cas. */
@@ -170,7 +170,7 @@ static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
 }
 
 /* A read of N, and a cas from N, need N set by a write or a cas; the
- * register starts unset, so a read of nil needs nothing. */
+ * register starts unset, so a read of null needs nothing. */
 static const char *needs(const struct model_op *op,
                          void (*add)(void *, uint64_t), void *arg)
 {
@@ -196,7 +196,7 @@ static void describe_op(const struct model_op *op, char *buf, size_t size)
         if (op->open) {
             snprintf(buf, size, "read -> ?");
         } else if (op->out_nil) {
-            snprintf(buf, size, "read -> nil");
+            snprintf(buf, size, "read -> null");
         } else {
             snprintf(buf, size, "read -> %" PRId64, op->out);
         }
@@ -220,7 +220,7 @@ static void describe_state(const void *state, char *buf, size_t size)
     if (s->set) {
         snprintf(buf, size, "%" PRId64, s->v);
     } else {
-        snprintf(buf, size, "nil");
+        snprintf(buf, size, "null");
     }
 }
 

@@ -1,7 +1,7 @@
 /* model_task: task records (FORMAT.md, "Task operations"), per task id.
  *
  * A task is absent or a record {status, version}: create makes it
- * {pending, 1} (only when absent); get returns the record or nil; update
+ * {pending, 1} (only when absent); get returns the record or null; update
  * sets status S when the expectation holds (expect_status equals the
  * status, expect_version the version, both when both are given) and adds
  * one to the version; delete removes a present task. An update or delete
@@ -334,7 +334,7 @@ static void writes(const struct model_op *op, void (*add)(void *, uint64_t),
 }
 
 /* A get of {S, V} needs a create or an update that left it (tasks start
- * absent, so a get of nil needs nothing). */
+ * absent, so a get of null needs nothing). */
 static const char *needs(const struct model_op *op,
                          void (*add)(void *, uint64_t), void *arg)
 {
@@ -370,7 +370,7 @@ static void describe_op(const struct model_op *op, char *buf, size_t size)
         break;
     case TASK_GET:
         if (op->out_nil) {
-            snprintf(buf, size, "get %s -> nil", k);
+            snprintf(buf, size, "get %s -> null", k);
         } else {
             snprintf(buf, size, "get %s -> %s v%" PRIu32, k,
                      text(lo32(op->out), a, sizeof a), hi32(op->out));

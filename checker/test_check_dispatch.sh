@@ -65,11 +65,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf '%s\n' '{"time":0,"process":0,"type":"invoke","f":"list"}' \
   '{"time":1,"process":0,"type":"ok","f":"list","value":{"t1":1}}' >"$tmp/l.jsonl"
-expect 3 'l.jsonl: line 2: ok list value: expected an array' -- \
+expect 3 'l.jsonl:2: ok list value: expected an array' -- \
   "$BIN/faultline" check "$tmp/l.jsonl"
 printf '%s\n' '{"time":0,"process":0,"type":"invoke","f":"create","key":"t1","value":{"rid":"a"}}' \
   '{"time":1,"process":0,"type":"ok","f":"create","key":"t1","value":7}' >"$tmp/c.jsonl"
-expect 3 'c.jsonl: line 1: process 0 create \(ok at line 2\): ok create value' -- \
+expect 3 'c.jsonl:1: process 0 create \(ok at line 2\): ok create value' -- \
   "$BIN/faultline" check --checker linearizable "$tmp/c.jsonl"
 expect 3 'unknown checker "bogus"' -- \
   "$BIN/faultline" check --checker set,bogus $C/cases_set/lost/history.jsonl

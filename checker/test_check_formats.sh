@@ -87,7 +87,7 @@ printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"write","value":1}' \
   '{"time":2,"process":0,"type":"ok","f":"write","value":1}' \
   '{"time":3,"process":1,"type":"invoke","f":"read"}' \
   '{"time":4,"process":1,"type":"ok","f":"read","value":null}' >"$tmp/nil.jsonl"
-expect 1 'invalid.*read -> nil' -- "$BIN/faultline" check "$tmp/nil.jsonl"
+expect 1 'invalid.*read -> null' -- "$BIN/faultline" check "$tmp/nil.jsonl"
 # --initial VALUE: the register's first value, for EDN and JSONL alike.
 printf '%s\n' '{:type :invoke, :f :read, :value nil, :process 0, :time 1}' \
   '{:type :ok, :f :read, :value 0, :process 0, :time 2}' \

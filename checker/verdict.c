@@ -159,7 +159,6 @@ static void key_text(const struct verdict *v, char *buf, size_t size)
 void verdict_summary(const struct verdict *v, char *buf, size_t size)
 {
     char key[192];
-    const char *partial = v->partial ? ", history truncated" : "";
 
     if (size == 0) {
         return;
@@ -173,8 +172,8 @@ void verdict_summary(const struct verdict *v, char *buf, size_t size)
     }
     switch (v->result) {
     case VERDICT_VALID:
-        snprintf(buf, size, "valid: %s (%s, %zu ops, %zu keys%s%s%s%s)",
-                 v->checker, v->model, v->ops, v->keys, partial,
+        snprintf(buf, size, "valid: %s (%s, %zu ops, %zu keys%s%s%s)",
+                 v->checker, v->model, v->ops, v->keys,
                  v->per_key ? "; decided per key: the " : "",
                  v->per_key ? v->model : "",
                  v->per_key ? " model is P-compositional" : "");
@@ -183,25 +182,24 @@ void verdict_summary(const struct verdict *v, char *buf, size_t size)
         if (v->why[0] != '\0') {
             snprintf(buf, size,
                      "invalid: %s: %s (process %d, index %" PRId64
-                     ") cannot be linearized: %s%s",
-                     key, v->op.desc, v->op.process, v->op.index, v->why,
-                     partial);
+                     ") cannot be linearized: %s",
+                     key, v->op.desc, v->op.process, v->op.index, v->why);
             break;
         }
         snprintf(buf, size,
                  "invalid: %s: %s (process %d, index %" PRId64
                  ") cannot be linearized; longest linearizable prefix %zu "
-                 "of %zu ops, state %s%s",
+                 "of %zu ops, state %s",
                  key, v->op.desc, v->op.process, v->op.index, v->prefix,
-                 v->key_ops, v->state, partial);
+                 v->key_ops, v->state);
         break;
     default:
         if (v->has_key || v->whole) {
-            snprintf(buf, size, "unknown: %s: %s (%zu ops, %zu keys%s)", key,
-                     v->reason, v->ops, v->keys, partial);
+            snprintf(buf, size, "unknown: %s: %s (%zu ops, %zu keys)", key,
+                     v->reason, v->ops, v->keys);
         } else {
-            snprintf(buf, size, "unknown: %s (%zu ops, %zu keys%s)", v->reason,
-                     v->ops, v->keys, partial);
+            snprintf(buf, size, "unknown: %s (%zu ops, %zu keys)", v->reason,
+                     v->ops, v->keys);
         }
     }
 }

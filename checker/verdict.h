@@ -89,7 +89,9 @@ json_t *verdict_to_json(const struct verdict *v);
 /* One line for people, without newline, e.g.
  *   "invalid: key \"k1\": read -> 3 (process 4, index 57) cannot be
  *    linearized; longest linearizable prefix 12 of 40 ops; state 2"
- * Truncated to fit @size. */
+ * Truncated to fit @size. A partial history is not said here: whoever
+ * read it says so once, before the line ("partial history (the last line
+ * was cut off): ", runner/check.c). */
 void verdict_summary(const struct verdict *v, char *buf, size_t size);
 
 #endif /* FAULTLINE_VERDICT_H */

@@ -165,9 +165,11 @@ def run_one(faultline, path, seed, time_limit=None, bug=None, runs_dir=None,
             r.summary = m.group(1)
     if not r.summary:
         # What went wrong: the last line that is not a path.
+        # Warnings say "faultline run: warning: ..." (one prefix per
+        # command, runner/msg.c).
         lines = [l for l in r.output.splitlines() if l.strip() and not
-                 re.match(r"faultline: (run directory|report|warning|run \w+; "
-                          r"history kept)", l)]
+                 re.match(r"faultline( run)?: (run directory|report|warning|"
+                          r"run \w+; history kept)", l)]
         r.summary = "%s (exit %d)%s" % (r.outcome, r.code,
                                         ": " + lines[-1] if lines else "")
     return r

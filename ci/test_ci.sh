@@ -113,8 +113,9 @@ grep -qE "^bad +3 +1 +3 +0 +$tmp/nruns/bad/T-3" "$tmp/n.out" || fail "nightly: b
 junit "$tmp/n.xml" 8 1 0 || fail "nightly: JUnit XML"
 
 # 4. The repro rate: a stand-in `faultline repro` that brings the anomaly
-# back every other time, and never for a run directory named "never".
-mkdir -p "$tmp/rstub" "$tmp/r/once" "$tmp/r/never" "$tmp/r/empty"
+# back every other time (and its class only the other times in a run
+# directory named "class"), and never for a run directory named "never".
+mkdir -p "$tmp/rstub" "$tmp/r/once" "$tmp/r/never" "$tmp/r/class" "$tmp/r/empty"
 cat >"$tmp/rstub/faultline" <<SH
 #!/usr/bin/env bash
 [ "\$1" = repro ] || exit 3
@@ -122,16 +123,21 @@ dir=\${@: -1}
 n=\$(( \$(cat "$tmp/rcount" 2>/dev/null || echo 0) + 1 )); echo \$n >"$tmp/rcount"
 case \$dir in *never) echo "faultline: valid: set (1 ok)"; exit 1 ;; esac
 if [ \$((n % 2)) -eq 1 ]; then echo "faultline: invalid: set: lost"; exit 0; fi
+case \$dir in *class) echo "faultline: invalid: set: lost"; exit 6 ;; esac
 echo "faultline: valid: set (1 ok)"; exit 1
 SH
 chmod +x "$tmp/rstub/faultline"
-for d in once never; do
+for d in once never class; do
   echo '{"name":"tasks","db":{"bug":"no-dedup"}}' >"$tmp/r/$d/scenario.json"
   : >"$tmp/r/$d/history.jsonl"
 done
 ci/repro-rate --bin "$tmp/rstub" -n 4 "$tmp/r/once" >"$tmp/rr.out" 2>&1; code=$?
 [ "$code" -eq 0 ] || fail "repro-rate: exited $code, want 0"
-grep -qE "^$tmp/r/once +tasks +no-dedup +2 of 4 +0 " "$tmp/rr.out" || fail "repro-rate: want 2 of 4: $(tail -1 "$tmp/rr.out")"
+grep -qE "^$tmp/r/once +tasks +no-dedup +2 of 4 +0 of 4 +0 " "$tmp/rr.out" || fail "repro-rate: want 2 of 4: $(tail -1 "$tmp/rr.out")"
+rm -f "$tmp/rcount"
+ci/repro-rate --bin "$tmp/rstub" -n 4 "$tmp/r/class" >"$tmp/rrc.out" 2>&1; code=$?
+[ "$code" -eq 0 ] || fail "repro-rate: class: exited $code, want 0"
+grep -qE "^$tmp/r/class +tasks +no-dedup +2 of 4 +2 of 4 +0 " "$tmp/rrc.out" || fail "repro-rate: want 2 of 4 and 2 of 4 the class only: $(tail -1 "$tmp/rrc.out")"
 ci/repro-rate --bin "$tmp/rstub" -n 2 "$tmp/r/once" "$tmp/r/never" >"$tmp/rr2.out" 2>&1; code=$?
 [ "$code" -eq 1 ] || fail "repro-rate: a run never reproduced: exited $code, want 1"
 grep -qE "^$tmp/r/never +tasks +no-dedup +0 of 2 " "$tmp/rr2.out" || fail "repro-rate: want 0 of 2: $(tail -1 "$tmp/rr2.out")"

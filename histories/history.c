@@ -55,6 +55,18 @@ void history_error_format(const struct history_error *err, char *buf,
     }
 }
 
+void history_locate(const char *path, const char *reason, char *buf,
+                    size_t size)
+{
+    int line = 0, at = 0;
+
+    if (sscanf(reason, "line %d: %n", &line, &at) == 1 && at > 0 && line > 0) {
+        snprintf(buf, size, "%s:%d: %s", path, line, reason + at);
+    } else {
+        snprintf(buf, size, "%s: %s", path, reason);
+    }
+}
+
 void history_event_clear(struct history_event *e)
 {
     free(e->key);

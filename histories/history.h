@@ -96,6 +96,12 @@ struct history_error {
 void history_error_format(const struct history_error *err, char *buf,
                           size_t size);
 
+/* A checker's reason for refusing a history at @path, as a history error
+ * is said: "line 12: text" (the checkers' words, checker/pairing.h)
+ * becomes "path:12: text", anything else "path: text". Into @buf. */
+void history_locate(const char *path, const char *reason, char *buf,
+                    size_t size);
+
 /* Read the history file at @path into @h (which the caller allocates; it is
  * initialized by this call). A last line without a newline that does not
  * parse is a truncated write: it is dropped and @h->partial is set. Returns 0,

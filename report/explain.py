@@ -218,9 +218,11 @@ def explain_linearizable(v, ops, timelines):
     who = node or "the cluster"
     key = key if key is not None else inv.get("key")
     if inv["f"] in READS:
+        value = done.get("value") if done else None
         text = "%s answered a %s of %s with %s at %s" % (
-            who, inv["f"], key, runload._short(done.get("value")
-                                               if done else None), _s(t_ret))
+            who, inv["f"], key,
+            runload._short(value) if value is not None else "null",
+            _s(t_ret))
     else:
         text = "%s acknowledged %s at %s" % (
             who, (op.get("description") or inv["f"]) +

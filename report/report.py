@@ -20,6 +20,9 @@ import runload  # noqa: E402
 
 EXIT_BAD_INPUT = 3
 EXIT_HARNESS = 4
+# What its messages on stderr begin with: "faultline report" when run by
+# faultline (runner/report.c sets it), else the script's own name.
+PROG = os.environ.get("FAULTLINE_PREFIX") or "report"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 PAGE = """<!doctype html>
@@ -147,7 +150,7 @@ def write_explanation(run_dir, sentences):
             f.write("\n")
         os.replace(tmp, path)
     except OSError as e:
-        print(f"report: {path}: {e.strerror}", file=sys.stderr)
+        print(f"{PROG}: {path}: {e.strerror}", file=sys.stderr)
 
 
 def main(argv):
@@ -162,19 +165,20 @@ def main(argv):
         return 0 if e.code == 0 else EXIT_BAD_INPUT
     run_dir = args.run_dir
     if not os.path.isdir(run_dir):
-        print(f"report: {run_dir}: not a run directory (no such "
-              "directory)", file=sys.stderr)
+        print(f"{PROG}: {run_dir}: " + ("not a directory (expected a run "
+              "directory)" if os.path.exists(run_dir) else
+              "No such file or directory"), file=sys.stderr)
         return EXIT_BAD_INPUT
     history = os.path.join(run_dir, "history.jsonl")
     if not os.path.isfile(history):
-        print(f"report: {history}: no such file: not a run directory",
+        print(f"{PROG}: {history}: no such file: not a run directory",
               file=sys.stderr)
         return EXIT_BAD_INPUT
     started = time.monotonic()
     try:
         data = runload.load_run(run_dir)
     except runload.LoadError as e:
-        print(f"report: {e}", file=sys.stderr)
+        print(f"{PROG}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     write_explanation(run_dir, data["explanation"])
     page = render(data)
@@ -185,7 +189,7 @@ def main(argv):
             f.write(page)
         os.replace(tmp, out)
     except OSError as e:
-        print(f"report: {e.filename or out}: {e.strerror}", file=sys.stderr)
+        print(f"{PROG}: {e.filename or out}: {e.strerror}", file=sys.stderr)
         try:
             os.unlink(tmp)
         except OSError:

@@ -852,6 +852,16 @@ def pack_ops(ops):
     return packed
 
 
+def _repro_outcome(repro):
+    """What came back: the outcome repro.json names ("same class: ..."),
+    or, from an older faultline, reproduced or not."""
+    outcome = repro.get("outcome")
+    if isinstance(outcome, str):
+        why = repro.get("why")
+        return outcome + (" (%s)" % why if why else "")
+    return "reproduced" if repro.get("reproduced") else "not reproduced"
+
+
 def _repro_notes(run_dir, notes):
     """A run made by `faultline repro`: what it replays (runner.log) and,
     once repro.json exists, whether the original's anomaly came back."""
@@ -865,8 +875,7 @@ def _repro_notes(run_dir, notes):
                                      or [])) or "none",
                        ", ".join(map(str, repro.get("anomalies") or []))
                        or "none",
-                       "reproduced" if repro.get("reproduced")
-                       else "not reproduced"))
+                       _repro_outcome(repro)))
         return out
     try:
         with open(os.path.join(run_dir, "runner.log"), encoding="utf-8",

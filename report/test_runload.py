@@ -83,11 +83,11 @@ class NamedOps(unittest.TestCase):
         v = {"valid": False, "checker": "linearizable",
              "anomaly": {"key": "k0", "op": {"index": 46, "process": 0,
                                              "f": "read",
-                                             "description": "read -> nil"}},
+                                             "description": "read -> null"}},
              "stats": {"steps": 12}}
         n = runload.named_ops(v)
         self.assertEqual([(x["index"], x["checker"], x["text"]) for x in n],
-                         [(46, "linearizable", "read -> nil")])
+                         [(46, "linearizable", "read -> null")])
 
     def test_checkers_with_examples_and_index_lists(self):
         v = {"valid": False, "checkers": {
@@ -194,6 +194,29 @@ class RunMeta(unittest.TestCase):
                          {"workload": {"name": "queue"}})
         m = runload.load_run(d)["meta"]
         self.assertEqual((m["workload"], m["checkers"]), ("queue", None))
+
+
+class ReproNotes(unittest.TestCase):
+    def test_the_outcome_and_why_when_repro_json_names_them(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "repro.json"), "w") as f:
+                json.dump({"original": "runs/x", "faults_replayed": 3,
+                           "original_anomalies": ["linearizable invalid"],
+                           "anomalies": ["linearizable invalid"],
+                           "reproduced": False, "outcome": "same class",
+                           "why": "linearizable invalid, but key \"k3\" "
+                                  "(was \"k0\"), read -> null (was read)"},
+                          f)
+            notes = runload._repro_notes(d, [])
+        self.assertEqual(len(notes), 1)
+        self.assertTrue(notes[0].endswith(
+            ": same class (linearizable invalid, but key \"k3\" (was "
+            "\"k0\"), read -> null (was read))"), notes[0])
+
+    def test_an_older_repro_json_says_reproduced_or_not(self):
+        self.assertEqual(runload._repro_outcome({"reproduced": True}),
+                         "reproduced")
+        self.assertEqual(runload._repro_outcome({}), "not reproduced")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@
 #include "checker/verdict.h"
 #include "histories/history.h"
 #include "histories/import.h"
+#include "runner/fs.h"
+#include "runner/msg.h"
 #include "runner/run.h"
 #include "runner/scenario.h"
 
@@ -58,7 +60,7 @@ static int load_run_scenario(const char *dir, struct scenario *s, bool *found)
         return 0;
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline check: %s\n", err);
+        msg_error("%s", err);
     }
     return rv;
 }
@@ -236,8 +238,9 @@ static int run_linearizable(const struct history *h, const struct model *model,
         /* -EINVAL: well-formed JSON but not a consistent history (e.g. a
          * completion without an invoke): bad input. -ENOMEM: ours. */
         int code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
-        set_result(res, code, "%s: %s", history_path,
-                   rv == -ENOMEM ? "out of memory" : v.reason);
+        history_locate(history_path, rv == -ENOMEM ? "out of memory" : v.reason,
+                       res->summary, sizeof res->summary);
+        res->code = code;
         verdict_close(&v);
         return code;
     }
@@ -363,11 +366,9 @@ static int locate(struct check_ctx *c)
     snprintf(c->dir, sizeof c->dir, "%s", c->path);
     snprintf(c->history_path, sizeof c->history_path, "%s/history.jsonl",
              c->path);
-    if (stat(c->history_path, &st) != 0 && errno == ENOENT) {
-        /* The words report uses for the same mistake. */
-        return set_result(c->res, EXIT_BAD_INPUT,
-                          "%s: no such file: not a run directory%s",
-                          c->history_path, "");
+    if (fs_run_dir(c->path, "history.jsonl", c->text, sizeof c->text) != 0) {
+        /* The words report, shrink and repro use. */
+        return set_result(c->res, EXIT_BAD_INPUT, "%s%s", c->text, "");
     }
     if (load_run_scenario(c->dir, &c->s, &c->has_scenario) != 0) {
         return set_result(c->res, EXIT_BAD_INPUT, "%s: bad scenario.json%s",
@@ -398,7 +399,7 @@ static int load(struct check_ctx *c)
     }
     history_retimed_warning(&c->h, c->history_path, c->text, sizeof c->text);
     if (c->text[0] != '\0') {
-        fprintf(stderr, "faultline check: %s\n", c->text); /* once */
+        msg_error("%s", c->text); /* once */
     }
     return 0;
 }
@@ -483,8 +484,9 @@ static int run_report(struct check_ctx *c, const struct registry_checker *rc)
     }
     rv = rc->report(&c->h, &rep);
     if (rv != 0) {
-        set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT, "%s: %s",
-                   c->history_path, rep.reason);
+        res->code = rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
+        history_locate(c->history_path, rep.reason, res->summary,
+                       sizeof res->summary);
         report_close(&rep);
         return rv;
     }
@@ -653,8 +655,7 @@ int check_path(const char *path, const struct check_options *o,
     } else if (c->is_dir) {
         rv = write_verdict(c->dir, res->verdict);
         if (rv != 0) {
-            fprintf(stderr, "faultline: writing %s/verdict.json: %s\n", c->dir,
-                    strerror(-rv));
+            msg_error("writing %s/verdict.json: %s", c->dir, strerror(-rv));
             res->code = EXIT_HARNESS;
         }
     }

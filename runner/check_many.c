@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runner/msg.h"
 #include "runner/run.h"
 
 static double now_s(void)
@@ -238,7 +239,7 @@ int check_many(char *const *paths, int n, const struct check_options *o,
         }
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline check: %s\n", strerror(-rv));
+        msg_error("%s", strerror(-rv));
         code = EXIT_HARNESS;
         goto out;
     }

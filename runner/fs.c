@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 int fs_mkdirs(const char *path, bool fresh)
@@ -23,6 +24,28 @@ int fs_mkdirs(const char *path, bool fresh)
     }
     if (mkdir(tmp, 0755) != 0 && (fresh || errno != EEXIST)) {
         return -errno;
+    }
+    return 0;
+}
+
+int fs_run_dir(const char *dir, const char *file, char *err, size_t size)
+{
+    char path[PATH_MAX + 64];
+    struct stat st;
+
+    if (stat(dir, &st) != 0) {
+        snprintf(err, size, "%s: %s", dir, strerror(errno));
+        return -ENOENT;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, size, "%s: not a directory (expected a run directory)",
+                 dir);
+        return -ENOTDIR;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        snprintf(err, size, "%s: no such file: not a run directory", path);
+        return -ENOENT;
     }
     return 0;
 }

@@ -16,6 +16,8 @@
 #include "nemesis/nemesis.h"
 #include "runner/check.h"
 #include "runner/check_many.h"
+#include "runner/fs.h"
+#include "runner/msg.h"
 #include "runner/report.h"
 #include "runner/repro.h"
 #include "runner/shrink_run.h"
@@ -74,19 +76,30 @@ static const char help_check[] =
     "                   is the same for any N\n"
     "        --initial VALUE  the register's first value (cas-register;\n"
     "                   default: unset). Jepsen EDN is read as Knossos\n"
-    "                   does: an ok read of nil is a value not known\n"
+    "                   does: an ok read of EDN's nil (null) is a value\n"
+    "                   not known\n"
     "        --export-edn OUT  write the history as Jepsen EDN to OUT\n"
     "                   (- for stdout) for Knossos or Elle; no check\n";
 
 static const char help_repro[] =
-    "  repro [--runs-dir DIR] RUN_DIR\n"
+    "  repro [--attempts N] [--runs-dir DIR] RUN_DIR\n"
     "        Run RUN_DIR's scenario again (its seed and bug) against a\n"
     "        fresh cluster, replaying the faults its history records (same\n"
-    "        times, same nodes), into a new run directory. Exit 0 when the\n"
-    "        same anomaly class appears again (checker and kind), 1 when\n"
-    "        not.\n"
-    "        --runs-dir DIR  where the new run directory goes\n"
-    "                        (histories/runs)\n";
+    "        times, same nodes), into a new run directory, and say what\n"
+    "        came back: the same anomaly (the same checker and kind, and\n"
+    "        the same key or the same operation type, a read of null apart\n"
+    "        from a read of a value), the same class only (the same\n"
+    "        checker and kind, another key and operation), another\n"
+    "        anomaly, or none (valid).\n"
+    "        --attempts N    make N new runs and give the rate (\"same\n"
+    "                        anomaly 2 of 5, same class 1 of 5, valid 2 of\n"
+    "                        5\"); 1 by default\n"
+    "        --runs-dir DIR  where the new run directories go\n"
+    "                        (histories/runs)\n"
+    "        Exit 0 when the same anomaly came back (at least once), 6 when\n"
+    "        only its class did, 1 when neither (valid, unknown, another\n"
+    "        anomaly); of a valid original: 0 when each new run was valid\n"
+    "        too, 1 when one was not.\n";
 
 static const char help_shrink[] =
     "  shrink [--checker linearizable|set|queue|lease] [--model NAME]\n"
@@ -117,7 +130,8 @@ static const char help_tail[] =
     "\n"
     "Exit codes: 0 valid, 1 invalid, 2 unknown (a checker limit was\n"
     "reached: see check --help), 3 bad input or usage, 4 harness failure,\n"
-    "5 interrupted.\n";
+    "5 interrupted; repro: 0 the same anomaly, 6 the same class only, 1\n"
+    "neither (see repro --help).\n";
 
 static const char *const helps[] = {help_run,    help_check,    help_repro,
                                     help_shrink, help_schedule, help_report};
@@ -218,10 +232,9 @@ static int parse_double(const char *flag, const char *s, double *out)
     errno = 0;
     *out = strtod(s, &end);
     if (errno != 0 || end == s || *end != '\0' || *out <= 0) {
-        fprintf(stderr,
-                "faultline: %s: expected a positive number, got "
-                "\"%s\"\n",
-                flag, s);
+        msg_error("%s: expected a positive number, got "
+                  "\"%s\"",
+                  flag, s);
         return -1;
     }
     return 0;
@@ -233,10 +246,9 @@ static int parse_u64(const char *flag, const char *s, uint64_t *out)
     errno = 0;
     *out = strtoull(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
-        fprintf(stderr,
-                "faultline: %s: expected a non-negative integer, got "
-                "\"%s\"\n",
-                flag, s);
+        msg_error("%s: expected a non-negative integer, got "
+                  "\"%s\"",
+                  flag, s);
         return -1;
     }
     return 0;
@@ -288,7 +300,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "faultline run: expected one SCENARIO file\n");
+        msg_error("expected one SCENARIO file");
         return EXIT_BAD_INPUT;
     }
     o.scenario_path = argv[optind];
@@ -317,7 +329,7 @@ static void refresh_report(const char *run_dir, FILE *out)
         close(quiet);
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline: warning: %s\n", err);
+        msg_warning("%s", err);
         return;
     }
     fprintf(out, "faultline: report %s/report.html\n", run_dir);
@@ -376,10 +388,9 @@ static int cmd_check(int argc, char **argv)
                 return EXIT_BAD_INPUT;
             }
             if (mb == 0 || mb > (1u << 20)) {
-                fprintf(stderr,
-                        "faultline: --memory-limit: expected 1 to "
-                        "%u MB, got %llu\n",
-                        1u << 20, (unsigned long long)mb);
+                msg_error("--memory-limit: expected 1 to "
+                          "%u MB, got %llu",
+                          1u << 20, (unsigned long long)mb);
                 return EXIT_BAD_INPUT;
             }
             o.memory_mb = (int)mb;
@@ -389,9 +400,8 @@ static int cmd_check(int argc, char **argv)
                 return EXIT_BAD_INPUT;
             }
             if (mb == 0 || mb > CHECKER_THREADS_MAX) {
-                fprintf(stderr,
-                        "faultline: --threads: expected 1 to %d, got %llu\n",
-                        CHECKER_THREADS_MAX, (unsigned long long)mb);
+                msg_error("--threads: expected 1 to %d, got %llu",
+                          CHECKER_THREADS_MAX, (unsigned long long)mb);
                 return EXIT_BAD_INPUT;
             }
             o.threads = (int)mb;
@@ -408,13 +418,13 @@ static int cmd_check(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "faultline check: expected FILE or RUN_DIR\n");
+        msg_error("expected FILE or RUN_DIR");
         return EXIT_BAD_INPUT;
     }
     if (check_many_wanted(argv + optind, argc - optind)) {
         if (o.export_edn != NULL) {
-            fprintf(stderr, "faultline check: --export-edn takes one "
-                            "history\n");
+            msg_error("--export-edn takes one "
+                      "history");
             return EXIT_BAD_INPUT;
         }
         return check_many(argv + optind, argc - optind, &o, json, o.threads);
@@ -424,15 +434,17 @@ static int cmd_check(int argc, char **argv)
         json_dumpf(res.verdict, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
     } else if (res.summary[0] != '\0') {
-        fprintf(code >= EXIT_BAD_INPUT ? stderr : stdout, "%s%s\n",
-                code >= EXIT_BAD_INPUT ? "faultline check: " : "",
-                res.summary);
+        if (code >= EXIT_BAD_INPUT) {
+            msg_error("%s", res.summary);
+        } else {
+            printf("%s\n", res.summary);
+        }
     }
     json_decref(res.verdict);
     /* The run's report shows the verdict just rewritten. */
     if (code < EXIT_BAD_INPUT && is_dir(argv[optind])) {
-        bool piped = json || (o.export_edn != NULL &&
-                              strcmp(o.export_edn, "-") == 0);
+        bool piped =
+            json || (o.export_edn != NULL && strcmp(o.export_edn, "-") == 0);
         refresh_report(argv[optind], piped ? stderr : stdout);
         if (!piped) {
             summary_print_explanation(stdout, argv[optind]);
@@ -471,18 +483,18 @@ static int cmd_schedule(int argc, char **argv)
         has_seed = true;
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "faultline schedule: expected one SCENARIO file\n");
+        msg_error("expected one SCENARIO file");
         return EXIT_BAD_INPUT;
     }
     scenario_defaults(&s);
     if (scenario_load(argv[optind], &s, err, sizeof err) != 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        msg_error("%s", err);
         return EXIT_BAD_INPUT;
     }
     if (!has_seed) {
         if (!s.has_seed) {
-            fprintf(stderr, "faultline schedule: give --seed (the scenario "
-                            "has none)\n");
+            msg_error("give --seed (the scenario "
+                      "has none)");
             return EXIT_BAD_INPUT;
         }
         seed = s.seed;
@@ -514,7 +526,11 @@ static int cmd_report(int argc, char **argv)
             command_usage(stdout, help_report);
             return 0;
         }
-        fprintf(stderr, "faultline report: expected one RUN_DIR\n");
+        msg_error("expected one RUN_DIR");
+        return EXIT_BAD_INPUT;
+    }
+    if (fs_run_dir(argv[1], "history.jsonl", err, sizeof err) != 0) {
+        msg_error("%s", err); /* in check's words */
         return EXIT_BAD_INPUT;
     }
     own_dir(bin_dir, sizeof bin_dir);
@@ -523,7 +539,7 @@ static int cmd_report(int argc, char **argv)
         return 0;
     }
     if (rv < 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        msg_error("%s", err);
     }
     /* report.py exits 3 on bad input (no such run directory) and 4 when
      * it could not write the report. */
@@ -533,12 +549,14 @@ static int cmd_report(int argc, char **argv)
 static int cmd_repro(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"attempts", required_argument, NULL, 'a'},
         {"runs-dir", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     char bin_dir[PATH_MAX];
-    struct repro_options o = {.runs_dir = "histories/runs"};
+    struct repro_options o = {.runs_dir = "histories/runs", .attempts = 1};
+    uint64_t n;
     int c;
 
     own_dir(bin_dir, sizeof bin_dir);
@@ -546,6 +564,17 @@ static int cmd_repro(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'a':
+            if (parse_u64("--attempts", optarg, &n) != 0) {
+                return EXIT_BAD_INPUT;
+            }
+            if (n == 0 || n > 1000) {
+                msg_error("--attempts: expected 1 to 1000, got %llu",
+                          (unsigned long long)n);
+                return EXIT_BAD_INPUT;
+            }
+            o.attempts = (int)n;
+            break;
         case 'r':
             o.runs_dir = optarg;
             break;
@@ -558,7 +587,7 @@ static int cmd_repro(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "faultline repro: expected one RUN_DIR\n");
+        msg_error("expected one RUN_DIR");
         return EXIT_BAD_INPUT;
     }
     o.run_dir = argv[optind];
@@ -600,7 +629,7 @@ static int cmd_shrink(int argc, char **argv)
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "faultline shrink: expected one RUN_DIR or HISTORY\n");
+        msg_error("expected one RUN_DIR or HISTORY");
         return EXIT_BAD_INPUT;
     }
     code = shrink_run(argv[optind], &o);
@@ -612,8 +641,15 @@ static int cmd_shrink(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    static const char *const commands[] = {"run",    "check",    "repro",
+                                           "shrink", "schedule", "report"};
     const char *cmd = argc > 1 ? argv[1] : "help";
 
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i]) == 0) {
+            msg_command(commands[i]); /* every message: "faultline CMD: " */
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (strcmp(cmd, "run") == 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runner/msg.h"
 #include "runner/sandbox.h"
 #include "runner/version.h"
 
@@ -50,8 +51,10 @@ int report_write(const char *bin_dir, const char *run_dir, int log_fd,
         snprintf(err, errlen, "no report: %s: %s", python, strerror(-rv));
         return rv;
     }
-    /* The page says which faultline wrote it. */
+    /* The page says which faultline wrote it; the script's messages
+     * carry the command's prefix ("faultline report: "). */
     setenv("FAULTLINE_VERSION", faultline_version(), 1);
+    setenv("FAULTLINE_PREFIX", msg_prefix(), 1);
     argv[0] = (char *)python;
     argv[1] = script;
     argv[2] = (char *)run_dir;

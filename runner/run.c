@@ -37,6 +37,7 @@
 #include "runner/cluster.h"
 #include "runner/configuration.h"
 #include "runner/fs.h"
+#include "runner/msg.h"
 #include "runner/netns.h"
 #include "runner/report.h"
 #include "runner/rng.h"
@@ -192,8 +193,7 @@ static void record_event(void *arg, struct history_event *e)
         /* The history is the run's product: without it the verdict would
          * be about a different history. Stop the run. */
         run_log(r, "history write failed: %s", strerror(-rv));
-        fprintf(stderr, "faultline: writing %s/history.jsonl: %s\n", r->dir,
-                strerror(-rv));
+        msg_error("writing %s/history.jsonl: %s", r->dir, strerror(-rv));
         r->exit_code = EXIT_HARNESS;
     }
 }
@@ -779,11 +779,10 @@ static void usage_error_cb(void *arg, struct cluster *c, int i,
         return; /* said once */
     }
     r->exit_code = EXIT_BAD_INPUT;
-    fprintf(stderr,
-            "faultline: run: %s exited with status %d (a usage error): %s\n"
-            "faultline: run: see %s/stderr.log\n",
-            c->nodes[i].spec.name, c->db->usage_status,
-            line[0] ? line : "(no message)", c->nodes[i].spec.dir);
+    msg_error("%s exited with status %d (a usage error): %s",
+              c->nodes[i].spec.name, c->db->usage_status,
+              line[0] ? line : "(no message)");
+    msg_error("see %s/stderr.log", c->nodes[i].spec.dir);
     run_log(r, "%s: usage error, stopping the run", c->nodes[i].spec.name);
     if (r->phase < P_STOP) {
         enter(r, P_STOP);
@@ -845,7 +844,7 @@ static int setup(struct run *r, const struct run_options *o)
     scenario_defaults(&r->s);
     rv = scenario_load(o->scenario_path, &r->s, err, sizeof err);
     if (rv != 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        msg_error("%s", err);
         return EXIT_BAD_INPUT;
     }
     if (o->bug != NULL) {
@@ -853,7 +852,7 @@ static int setup(struct run *r, const struct run_options *o)
         rv = scenario_set(&r->s, "db.bug", v, "--bug", err, sizeof err);
         json_decref(v);
         if (rv != 0) {
-            fprintf(stderr, "faultline: %s\n", err);
+            msg_error("%s", err);
             return EXIT_BAD_INPUT;
         }
     }
@@ -872,8 +871,8 @@ static int setup(struct run *r, const struct run_options *o)
     db = db_find(r->s.db.name);
     r->client_ops = db != NULL ? client_find(db->client) : NULL;
     if (db == NULL || r->client_ops == NULL) {
-        fprintf(stderr, "faultline: %s: no db/client for \"%s\"\n",
-                o->scenario_path, r->s.db.name);
+        msg_error("%s: no db/client for \"%s\"", o->scenario_path,
+                  r->s.db.name);
         return EXIT_BAD_INPUT;
     }
     /* Ask the system itself whether its settings make sense (a seeded
@@ -883,7 +882,7 @@ static int setup(struct run *r, const struct run_options *o)
         rv =
             db->check(scenario_db_settings(&r->s), o->bin_dir, err, sizeof err);
         if (rv != 0) {
-            fprintf(stderr, "faultline: %s: %s\n", o->scenario_path, err);
+            msg_error("%s: %s", o->scenario_path, err);
             return EXIT_BAD_INPUT;
         }
     }
@@ -891,26 +890,26 @@ static int setup(struct run *r, const struct run_options *o)
     /* From here on, everything happens in namespaces that die with us. */
     rv = sandbox_enter(err, sizeof err);
     if (rv != 0) {
-        fprintf(stderr, "faultline: %s\n", err);
+        msg_error("%s", err);
         return EXIT_HARNESS;
     }
 
     rv = make_run_dir(r, o->runs_dir, wall, sizeof wall);
     if (rv != 0) {
-        fprintf(stderr, "faultline: mkdir %s: %s\n", r->dir, strerror(-rv));
+        msg_error("mkdir %s: %s", r->dir, strerror(-rv));
         return EXIT_HARNESS;
     }
     resolved = scenario_to_json(&r->s);
     rv = write_json(r->dir, "scenario.json", resolved);
     json_decref(resolved);
     if (rv != 0) {
-        fprintf(stderr, "faultline: writing %s/scenario.json failed\n", r->dir);
+        msg_error("writing %s/scenario.json failed", r->dir);
         return EXIT_HARNESS;
     }
     snprintf(path, sizeof path, "%s/runner.log", r->dir);
     r->log = fopen(path, "a");
     if (r->log == NULL) {
-        fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
+        msg_error("%s: %s", path, strerror(errno));
         return EXIT_HARNESS;
     }
     /* What judges this history: the checker registry's entry for the
@@ -945,19 +944,19 @@ static int setup(struct run *r, const struct run_options *o)
     r->t0 = uv_hrtime();
     r->history = history_writer_new(path, &header);
     if (r->history == NULL) {
-        fprintf(stderr, "faultline: %s: %s\n", path, strerror(errno));
+        msg_error("%s: %s", path, strerror(errno));
         return EXIT_HARNESS;
     }
 
     rv = netns_setup(r->s.nodes, fileno(r->log), err, sizeof err);
     if (rv != 0) {
-        fprintf(stderr, "faultline: %s (see %s/runner.log)\n", err, r->dir);
+        msg_error("%s (see %s/runner.log)", err, r->dir);
         return EXIT_HARNESS;
     }
 
     rv = uv_loop_init(&r->loop);
     if (rv != 0) {
-        fprintf(stderr, "faultline: uv_loop_init: %s\n", uv_strerror(rv));
+        msg_error("uv_loop_init: %s", uv_strerror(rv));
         return EXIT_HARNESS;
     }
     rv = cluster_init(&r->cluster, &r->loop, db, scenario_db_settings(&r->s),
@@ -973,8 +972,7 @@ static int setup(struct run *r, const struct run_options *o)
         rv = cluster_prepare(&r->cluster);
     }
     if (rv != 0) {
-        fprintf(stderr, "faultline: preparing the cluster: %s (see %s)\n",
-                strerror(-rv), r->dir);
+        msg_error("preparing the cluster: %s (see %s)", strerror(-rv), r->dir);
         cluster_close(&r->cluster);
         uv_run(&r->loop, UV_RUN_DEFAULT); /* the close callbacks */
         uv_loop_close(&r->loop);
@@ -1007,7 +1005,7 @@ static void write_report(struct run *r, const char *bin_dir)
     fflush(r->log);
     if (report_write(bin_dir, r->dir, fileno(r->log), err, sizeof err) != 0) {
         run_log(r, "warning: %s", err);
-        fprintf(stderr, "faultline: warning: %s\n", err);
+        msg_warning("%s", err);
         return;
     }
     run_log(r, "report written: %s/report.html", r->dir);
@@ -1123,8 +1121,7 @@ int run_scenario(const struct run_options *o)
     r->phase = P_START;
     r->phase_start = uv_hrtime();
     if (r->exit_code == EXIT_HARNESS) {
-        fprintf(stderr, "faultline: could not start the nodes (see %s)\n",
-                r->dir);
+        msg_error("could not start the nodes (see %s)", r->dir);
         enter(r, P_STOP);
     } else {
         uv_timer_start(&r->tick, tick_cb, STATUS_POLL_MS, STATUS_POLL_MS);

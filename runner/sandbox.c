@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runner/msg.h"
+
 extern char **environ;
 
 static volatile pid_t inside_pid;
@@ -86,10 +88,8 @@ static void outside(pid_t pid, int go_fd, bool userns, uid_t uid, gid_t gid)
     sigaction(SIGHUP, &sa, NULL);
 
     if (userns && map_ids(pid, uid, gid) != 0) {
-        fprintf(stderr,
-                "faultline: cannot map user ids into the sandbox's "
-                "user namespace: %s\n",
-                strerror(errno));
+        msg_error("cannot map user ids into the sandbox's user namespace: %s",
+                  strerror(errno));
         kill(pid, SIGKILL);
     } else if (write(go_fd, "g", 1) != 1) {
         kill(pid, SIGKILL);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S struct scenario
@@ -584,11 +585,75 @@ int scenario_set(struct scenario *s, const char *path, json_t *v,
     return rv;
 }
 
+/* The line of @text where the key path @dotted ("nemesis.rules[2].fault")
+ * is written: each name found as a JSON key (quoted, then blanks and a
+ * colon) after the previous one, array indices skipped. 0 when not found
+ * (a key the defaults filled in). */
+static int key_line(const char *text, const char *dotted)
+{
+    const char *at = text, *p = dotted, *found = NULL;
+    char name[96];
+    int line = 1;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ".[");
+        snprintf(name, sizeof name, "\"%.*s\"", (int)n, p);
+        p += n;
+        while (*p == '[') {
+            p += strcspn(p, "]");
+            p += *p == ']';
+        }
+        p += *p == '.';
+        for (found = strstr(at, name); found != NULL;
+             found = strstr(found + 1, name)) {
+            const char *r = found + strlen(name);
+            r += strspn(r, " \t\r\n");
+            if (*r == ':') {
+                break;
+            }
+        }
+        if (found == NULL) {
+            return 0;
+        }
+        at = found + strlen(name);
+    }
+    for (const char *c = text; found != NULL && c < found; c++) {
+        line += *c == '\n';
+    }
+    return found != NULL ? line : 0;
+}
+
+/* "PATH: \"key\": text" into "PATH:LINE: \"key\": text", as a history's
+ * errors say where they are. */
+static void locate(const char *path, const char *text, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    char key[128], rest[1024];
+    const char *q;
+    int line;
+
+    if (strncmp(err, path, n) != 0 || strncmp(err + n, ": \"", 3) != 0) {
+        return;
+    }
+    q = strchr(err + n + 3, '"');
+    if (q == NULL || (size_t)(q - (err + n + 3)) >= sizeof key) {
+        return;
+    }
+    snprintf(key, sizeof key, "%.*s", (int)(q - (err + n + 3)), err + n + 3);
+    line = key_line(text, key);
+    if (line > 0) {
+        snprintf(rest, sizeof rest, "%s", err + n + 2);
+        snprintf(err, errlen, "%s:%d: %s", path, line, rest);
+    }
+}
+
 int scenario_load(const char *path, struct scenario *s, char *err,
                   size_t errlen)
 {
     json_error_t jerr;
     json_t *obj;
+    char *text = NULL;
+    size_t size = 0;
     int rv;
     FILE *f = fopen(path, "r");
 
@@ -597,14 +662,39 @@ int scenario_load(const char *path, struct scenario *s, char *err,
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return rv;
     }
-    obj = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+    {
+        FILE *mem = open_memstream(&text, &size);
+        char buf[4096];
+        size_t got;
+        while (mem != NULL && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+            fwrite(buf, 1, got, mem);
+        }
+        rv = ferror(f) ? -errno : 0;
+        if (mem == NULL || fclose(mem) != 0) {
+            rv = -ENOMEM;
+        }
+    }
     fclose(f);
+    if (rv != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(-rv));
+        free(text);
+        return rv;
+    }
+    obj = json_loadb(text, size, JSON_REJECT_DUPLICATES, &jerr);
     if (obj == NULL) {
-        return fail(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column,
-                    jerr.text);
+        free(text);
+        if (jerr.column > 0) {
+            return fail(err, errlen, "%s:%d:%d: %s", path, jerr.line,
+                        jerr.column, jerr.text);
+        }
+        return fail(err, errlen, "%s:%d: %s", path, jerr.line, jerr.text);
     }
     rv = scenario_from_json(obj, path, s, err, errlen);
+    if (rv != 0) {
+        locate(path, text, err, errlen);
+    }
     json_decref(obj);
+    free(text);
     return rv;
 }
 

@@ -20,6 +20,8 @@
 #include "checker/verdict.h"
 #include "histories/history.h"
 #include "histories/import.h"
+#include "runner/fs.h"
+#include "runner/msg.h"
 #include "runner/run.h"
 #include "runner/scenario.h"
 
@@ -106,11 +108,9 @@ static void say_node_verdict(const char *hist_path)
         json_object_foreach(anomalies, kind, a)
         {
             json_t *ex = json_array_get(json_object_get(a, "examples"), 0);
-            fprintf(stderr,
-                    "faultline shrink: the run is invalid by the raft "
-                    "checker, from the nodes' events, not its history: %s "
-                    "(%s): %s\n",
-                    kind, json_string_value(json_object_get(ex, "at")) ?: "?",
+            msg_error("the run is invalid by the raft checker, from the "
+                      "nodes' events, not its history: %s (%s): %s",
+                      kind, json_string_value(json_object_get(ex, "at")) ?: "?",
                     json_string_value(json_object_get(ex, "description"))
                         ?: "");
             break;
@@ -149,8 +149,7 @@ static int finish(const struct outputs *p, const struct history *out,
     if (write_history(p->out_path, out, p->header) != 0 ||
         json_dump_file(vj, p->verdict_path,
                        JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
-        fprintf(stderr, "faultline shrink: writing %s: %s\n", p->out_path,
-                strerror(errno));
+        msg_error("writing %s: %s", p->out_path, strerror(errno));
         code = EXIT_HARNESS;
     }
     printf("faultline: shrunk %zu ops to %zu (%s; %zu checks, %.1f s%s):\n",
@@ -345,10 +344,7 @@ static int shrink_report(const struct outputs *p, const struct history *h,
     }
     if (proj_orig == NULL || orig == NULL || t.kind[0] == '\0' ||
         (rc->project && task == NULL)) {
-        fprintf(stderr,
-                "faultline shrink: %s: the %s anomaly names no "
-                "task\n",
-                p->hist_path, rc->name);
+        msg_error("%s: the %s anomaly names no task", p->hist_path, rc->name);
         goto out_free;
     }
     if (rc->project) {
@@ -369,9 +365,9 @@ static int shrink_report(const struct outputs *p, const struct history *h,
     }
     rv = shrink_history(&proj, NULL, test_report, &t, time_s, &out, &idx, &st);
     if (rv != 0) {
-        fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
-                rv == -EINVAL ? "the anomaly does not show on the task alone"
-                              : strerror(-rv));
+        msg_error("%s: %s", p->hist_path,
+                  rv == -EINVAL ? "the anomaly does not show on the task alone"
+                                : strerror(-rv));
         if (rc->project) {
             history_close(&proj);
         }
@@ -427,8 +423,7 @@ static int shrink_lin(const struct outputs *p, const struct history *h,
     rv = shrink_history(h, shrink_keep_key, shrink_test_linearizable, lin,
                         lin->limits.time_s, &out, &idx, &st);
     if (rv != 0) {
-        fprintf(stderr, "faultline shrink: %s: %s\n", p->hist_path,
-                strerror(-rv));
+        msg_error("%s: %s", p->hist_path, strerror(-rv));
         return rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT;
     }
     orig = calloc(out.n + 1, sizeof *orig);
@@ -483,24 +478,19 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
 
     if (o->checker != NULL && registry_checker(o->checker) == NULL) {
         registry_known_checkers(text, sizeof text);
-        fprintf(stderr,
-                "faultline shrink: --checker: unknown checker "
-                "\"%s\" (known: %s)\n",
-                o->checker, text);
+        msg_error("--checker: unknown checker \"%s\" (known: %s)", o->checker,
+                  text);
         return EXIT_BAD_INPUT;
     }
     if (stat(path, &sb) != 0) {
-        fprintf(stderr, "faultline shrink: %s: %s\n", path, strerror(errno));
+        msg_error("%s: %s", path, strerror(errno));
         return EXIT_BAD_INPUT;
     }
     if (S_ISDIR(sb.st_mode)) {
         dir = path;
         snprintf(p.hist_path, sizeof p.hist_path, "%s/history.jsonl", path);
-        if (stat(p.hist_path, &sb) != 0 && errno == ENOENT) {
-            fprintf(stderr,
-                    "faultline shrink: %s: no such file: not a run "
-                    "directory\n",
-                    p.hist_path);
+        if (fs_run_dir(path, "history.jsonl", text, sizeof text) != 0) {
+            msg_error("%s", text);
             return EXIT_BAD_INPUT;
         }
         snprintf(p.out_path, sizeof p.out_path, "%s/shrunk.jsonl", path);
@@ -515,13 +505,17 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     rv = history_import(p.hist_path, HISTORY_FORMAT_AUTO, &h, &fmt, &herr);
     if (rv != 0) {
         history_error_format(&herr, text, sizeof text);
-        fprintf(stderr, "faultline shrink: %s\n", text);
+        msg_error("%s", text);
         return EXIT_BAD_INPUT;
     }
     p.header = &h.header;
+    if (h.partial) { /* check's words for it */
+        msg_warning("%s: partial history (the last line was cut off)",
+                    p.hist_path);
+    }
     history_retimed_warning(&h, p.hist_path, text, sizeof text);
     if (text[0] != '\0') {
-        fprintf(stderr, "faultline shrink: %s\n", text);
+        msg_error("%s", text);
     }
     {
         size_t ops = 0;
@@ -529,10 +523,9 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
             ops += h.events[i].process != HISTORY_NEMESIS;
         }
         if (ops == 0) { /* nothing to check is not valid (as check says) */
-            fprintf(stderr,
-                    "faultline shrink: %s: nothing to shrink: unknown: the "
-                    "history has no client operations\n",
-                    p.hist_path);
+            msg_error("%s: nothing to shrink: unknown: the history has no "
+                      "client operations",
+                      p.hist_path);
             history_close(&h);
             return EXIT_UNKNOWN;
         }
@@ -557,10 +550,9 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
     }
     if (rv != 0) {
         if (in_header) {
-            fprintf(stderr, "faultline shrink: %s:%d: %s\n", p.hist_path,
-                    h.header.line, text);
+            msg_error("%s:%d: %s", p.hist_path, h.header.line, text);
         } else {
-            fprintf(stderr, "faultline shrink: %s\n", text);
+            msg_error("%s", text);
         }
         history_close(&h);
         return EXIT_BAD_INPUT;
@@ -608,13 +600,16 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
         if (want_lin) {
             verdict_summary(&v, text, sizeof text);
         }
-        fprintf(stderr,
-                "faultline shrink: %s: nothing to shrink: the history is "
-                "not invalid (%s)\n",
-                p.hist_path,
-                !want_lin ? (reports_unknown ? "unknown" : "valid")
-                : rv != 0 ? v.reason
-                          : text);
+        if (want_lin && rv != 0) { /* not a history check can read */
+            history_locate(p.hist_path, v.reason, text, sizeof text);
+            msg_error("%s", text);
+        } else {
+            msg_error("%s: nothing to shrink: the history is not invalid "
+                      "(%s)",
+                      p.hist_path,
+                      !want_lin ? (reports_unknown ? "unknown" : "valid")
+                                : text);
+        }
         if (want_lin) {
             verdict_close(&v);
         }

@@ -91,12 +91,12 @@ expect 3 "bad-type.jsonl:2" -- "$BIN/faultline" shrink "$tmp/bad-type.jsonl"
 mkdir -p "$tmp/empty-run" "$tmp/locked-run"
 expect 3 "nothing-here: No such file" -- "$BIN/faultline" check "$tmp/nothing-here"
 expect 3 "nothing-here: No such file" -- "$BIN/faultline" repro "$tmp/nothing-here"
-expect 3 "empty-run/scenario.json: No such file" -- "$BIN/faultline" repro "$tmp/empty-run"
+expect 3 "^faultline repro: .*empty-run/scenario.json: no such file: not a run directory" -- "$BIN/faultline" repro "$tmp/empty-run"
 # One wording for a directory that is not a run's, as report says it, and
 # one prefix per command (issue 16, item 8).
 expect 3 "^faultline check: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" check "$tmp/empty-run"
 expect 3 "^faultline shrink: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" shrink "$tmp/empty-run"
-expect 3 "empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" report "$tmp/empty-run"
+expect 3 "^faultline report: .*empty-run/history.jsonl: no such file: not a run directory" -- "$BIN/faultline" report "$tmp/empty-run"
 expect 3 "^faultline check: .*nothing-here: No such file" -- "$BIN/faultline" check "$tmp/nothing-here"
 expect 3 "not a directory" -- "$BIN/faultline" repro "$tmp/valid.jsonl"
 expect 3 "expected one RUN_DIR" -- "$BIN/faultline" repro
@@ -160,6 +160,76 @@ expect 1 "partial history \(the last line was cut off\).*invalid" -- "$BIN/fault
   || { echo "FAIL: check did not rewrite the run's report.html"; failures=$((failures + 1)); }
 "$BIN/faultline" check --json "$tmp/cut-run" >"$tmp/cut.json" 2>/dev/null
 /usr/bin/python3 -m json.tool "$tmp/cut.json" >/dev/null || { echo "FAIL: check --json RUN_DIR: stdout is not one JSON object"; failures=$((failures + 1)); }
+
+# One voice (issue 16, item 8). Bad input to each command: every line on
+# stderr begins "faultline COMMAND: ", and where a history's or a
+# scenario's line is at fault, the message says FILE:LINE: as a JSON
+# syntax error does.
+# stderr_says CODE COMMAND PATTERN -- ARGS...: exit CODE, every stderr line
+# (usage text aside) starts with "faultline COMMAND: ", one matches PATTERN.
+stderr_says() {
+  local want=$1 cmd=$2 pattern=$3; shift 4
+  local err code
+  err=$("$BIN/faultline" "$cmd" "$@" 2>&1 >/dev/null); code=$?
+  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$err" ||
+    grep -vE "^(faultline $cmd: |usage: |  |$)" <<<"$err" | grep -q .; then
+    echo "FAIL: faultline $cmd $* -> exit $code (want $want), stderr:"; echo "$err" | head -5
+    failures=$((failures + 1))
+  else
+    echo "ok: faultline $cmd $* -> $code: $(head -1 <<<"$err")"
+  fi
+}
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"read"}' \
+  '{"time":2,"process":0,"type":"ok","f":"read","value":1}' \
+  '{"time":3,"process":0,"type":"ok","f":"read","value":1}' >"$tmp/orphan.jsonl"
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"write","value":"x"}' \
+  '{"time":2,"process":0,"type":"ok","f":"write","value":"x"}' >"$tmp/strval.jsonl"
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"read"}' \
+  '{"time":2,"process":0,"type":"ok","f":"read"' \
+  '{"time":3,"process":0,"type":"invoke","f":"read"}' >"$tmp/badline.jsonl"
+printf '%s\n' '{:type :invoke, :f :read, :process 0}' \
+  '{:type :ok, :f :read, :process 0, :value "a"}' >"$tmp/strval.edn"
+printf '{\n  "name": "x",\n  "nemesis": {\n    "faults": ["kill"],\n    "fautls": 1\n  }\n}\n' >"$tmp/key-on-5.json"
+printf '{\n  "name": "x",\n  "workload": {\n    "rate": "fast"\n  }\n}\n' >"$tmp/type-on-4.json"
+printf '{\n  "name": "x",\n' >"$tmp/cut-scenario.json"
+mkdir -p "$tmp/key-on-5-run" && cp "$tmp/key-on-5.json" "$tmp/key-on-5-run/scenario.json" &&
+  cp "$tmp/valid.jsonl" "$tmp/key-on-5-run/history.jsonl"
+stderr_says 3 check "orphan.jsonl:3: process 0: ok read without an invoke" -- "$tmp/orphan.jsonl"
+stderr_says 3 check "strval.jsonl:1: process 0 write \(ok at line 2\)" -- "$tmp/strval.jsonl"
+stderr_says 3 check "strval.jsonl:1: process 0 write \(ok at line 2\): write without a key" -- --model task-record "$tmp/strval.jsonl"
+stderr_says 3 check "badline.jsonl:2:[0-9]+: invalid JSON" -- "$tmp/badline.jsonl"
+stderr_says 3 check "strval.edn:1: process 0 read \(ok at line 2\): ok read value: expected an integer or null" -- "$tmp/strval.edn"
+stderr_says 3 check "key-on-5-run/scenario.json:5: \"nemesis.fautls\": unknown key" -- "$tmp/key-on-5-run"
+stderr_says 3 check "^faultline check: --threads: expected 1 to" -- --threads 0 "$tmp/valid.jsonl"
+stderr_says 3 shrink "orphan.jsonl:3: process 0: ok read without an invoke" -- "$tmp/orphan.jsonl"
+stderr_says 3 shrink "strval.jsonl:1: process 0 write" -- "$tmp/strval.jsonl"
+stderr_says 3 run "key-on-5.json:5: \"nemesis.fautls\": unknown key" -- "$tmp/key-on-5.json"
+stderr_says 3 run "type-on-4.json:4: \"workload.rate\": expected a number" -- "$tmp/type-on-4.json"
+stderr_says 3 run "cut-scenario.json:3: " -- "$tmp/cut-scenario.json"
+stderr_says 3 run "^faultline run: --seed: expected a non-negative integer" -- --seed x "$tmp/key-on-5.json"
+stderr_says 3 schedule "key-on-5.json:5: \"nemesis.fautls\": unknown key" -- "$tmp/key-on-5.json" --seed 1
+stderr_says 3 repro "key-on-5-run/scenario.json:5: \"nemesis.fautls\": unknown key" -- "$tmp/key-on-5-run"
+stderr_says 3 repro "^faultline repro: --attempts: expected 1 to 1000, got 0" -- --attempts 0 "$tmp/key-on-5-run"
+stderr_says 3 report "nothing-here: No such file or directory" -- "$tmp/nothing-here"
+stderr_says 3 report "empty-run/history.jsonl: no such file: not a run directory" -- "$tmp/empty-run"
+# null, not nil, in what people read (Jepsen EDN's nil is still read), and
+# a truncated history said once.
+out=$("$BIN/faultline" check "$tmp/cut-run" 2>&1)
+[ "$(grep -oE "cut off|truncated" <<<"$out" | wc -l)" -eq 1 ] ||
+  { echo "FAIL: a truncated history said other than once: $out"; failures=$((failures + 1)); }
+printf '%s\n' '{"time":1,"process":0,"type":"invoke","f":"write","value":1}' \
+  '{"time":2,"process":0,"type":"ok","f":"write","value":1}' \
+  '{"time":3,"process":1,"type":"invoke","f":"read"}' \
+  '{"time":4,"process":1,"type":"ok","f":"read","value":null}' >"$tmp/read-null.jsonl"
+expect 1 'read -> null \(process 1, index 2\).*state 1$' -- "$BIN/faultline" check "$tmp/read-null.jsonl"
+printf '%s\n' '{:type :invoke, :f :write, :value 1, :process 0, :time 1}' \
+  '{:type :ok, :f :write, :value 1, :process 0, :time 2}' \
+  '{:type :invoke, :f :read, :value nil, :process 1, :time 3}' \
+  '{:type :ok, :f :read, :value 2, :process 1, :time 4}' >"$tmp/read-2.edn"
+out=$("$BIN/faultline" check "$tmp/read-null.jsonl" 2>&1
+  "$BIN/faultline" check "$tmp/read-2.edn" 2>&1
+  "$BIN/faultline" shrink "$tmp/read-null.jsonl" 2>&1)
+! grep -q nil <<<"$out" || { echo "FAIL: nil in check's words: $out"; failures=$((failures + 1)); }
 
 [ "$failures" -eq 0 ] || { echo "test_cli: $failures failed"; exit 1; }
 echo "test_cli: all passed"

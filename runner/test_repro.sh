@@ -5,7 +5,10 @@
 # it, and check the new run made the same faults (kill n3, the same
 # partition cuts) at the recorded times (within 0.5 s), that it is linked
 # to the original (runner.log, repro.json), and that repro's exit code says
-# whether the anomaly class came back (a valid run repro'd valid: 0).
+# whether the original's verdict came back (a valid run repro'd valid: 0),
+# twice (--attempts 2: each attempt replays the same faults, and the rate
+# comes last). What it says of an invalid original (the same anomaly, the
+# same class only) is tested without a cluster: test_repro_classify.c.
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
@@ -40,15 +43,26 @@ open(path, "w").write("\n".join(out) + "\n")
 assert n >= 1, "want a kill in 10 s"
 PY
 
-"$BIN/faultline" repro --runs-dir "$tmp/repro" "$orig" >"$tmp/repro.out" 2>&1; code=$?
-[ "$code" -eq 0 ] || { fail "repro exited $code, want 0 (valid both times)"; cat "$tmp/repro.out"; }
-grep -q "repro: reproduced" "$tmp/repro.out" || fail "repro does not say reproduced"
-new=$(dirname "$(ls "$tmp"/repro/*/*/history.jsonl 2>/dev/null)" 2>/dev/null)
-if [ -z "$new" ]; then
-  fail "no new run directory"
-else
+"$BIN/faultline" repro --attempts 2 --runs-dir "$tmp/repro" "$orig" >"$tmp/repro.out" 2>&1; code=$?
+[ "$code" -eq 0 ] || { fail "repro exited $code, want 0 (valid each time)"; cat "$tmp/repro.out"; }
+grep -q "^faultline: repro: original: no anomaly (valid)" "$tmp/repro.out" || fail "repro does not say what the original was"
+for k in 1 2; do
+  grep -q "^faultline: repro: attempt $k of 2: valid; run directory " "$tmp/repro.out" ||
+    fail "repro does not say attempt $k was valid"
+done
+grep -qx "faultline: repro: valid 2 of 2" "$tmp/repro.out" || fail "repro gives no rate: $(tail -1 "$tmp/repro.out")"
+news=$(ls "$tmp"/repro/*/*/history.jsonl 2>/dev/null | wc -l)
+[ "$news" -eq 2 ] || fail "want 2 new run directories, got $news"
+for h in $(ls "$tmp"/repro/*/*/history.jsonl 2>/dev/null); do
+  new=$(dirname "$h")
   grep -q "repro of $orig" "$new/runner.log" || fail "runner.log does not name the original"
-  grep -q '"reproduced": true' "$new/repro.json" || fail "repro.json: $(cat "$new/repro.json")"
+  python3 - "$new/repro.json" <<'PY' || fail "repro.json: $(cat "$new/repro.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["reproduced"] is True and r["outcome"] == "valid", r
+assert r["attempts"] == 2 and r["attempt"] in (1, 2), r
+assert r["original_anomalies"] == [] and r["anomaly_details"] == [], r
+PY
   python3 - "$orig" "$new" <<'PY' || fail "the replayed faults differ from the recorded ones"
 import json, sys
 def faults(d):
@@ -71,7 +85,7 @@ assert starts(b, "partition"), "want a partition in 10 s"
 print("replayed %d kills of n3 and %d partitions (same cuts) at the "
       "recorded times" % (len(starts(b, "kill")), len(starts(b, "partition"))))
 PY
-fi
+done
 
 [ "$failures" -eq 0 ] || { echo "test_repro: $failures failed"; exit 1; }
 echo "test_repro: all passed"
