@@ -5,7 +5,9 @@
  * index are collected from every node and compared at the end, sorted. */
 #include "checker/raft_safety.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +15,8 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include "checker/intern.h"
 
 /* What a node has said is durable since it last started. */
 struct durable {
@@ -145,12 +149,7 @@ static void judge_recovered(struct ctx *c, size_t i, const json_t *e,
 
 static uint64_t fnv(const char *p)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (; p != NULL && *p != '\0'; p++) {
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
-    }
-    return h;
+    return intern_fnv(INTERN_FNV_INIT, p, p != NULL ? strlen(p) : 0);
 }
 
 static uint64_t parse_hash(const json_t *v)
@@ -313,6 +312,25 @@ static int by_key(const void *a, const void *b)
     return x->node < y->node ? -1 : x->node > y->node;
 }
 
+/* Sort @f's facts so that those of one key are next to each other. */
+static void facts_sort(struct facts *f, int (*cmp)(const void *, const void *))
+{
+    if (f->n > 1) {
+        qsort(f->v, f->n, sizeof *f->v, cmp);
+    }
+}
+
+/* The end of the group of sorted facts that have @lo's key. */
+static size_t group_end(const struct facts *f, size_t lo)
+{
+    size_t hi = lo + 1;
+
+    while (hi < f->n && f->v[hi].key == f->v[lo].key) {
+        hi++;
+    }
+    return hi;
+}
+
 /* Two nodes leader in one term; one example per term. Returns the number
  * of terms with a leader. */
 static size_t judge_leaders(struct ctx *c)
@@ -321,12 +339,9 @@ static size_t judge_leaders(struct ctx *c)
     size_t terms = 0;
     char text[512];
 
-    if (f->n > 1) {
-        qsort(f->v, f->n, sizeof *f->v, by_key);
-    }
+    facts_sort(f, by_key);
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
-        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
-        }
+        hi = group_end(f, lo);
         terms++;
         report_add(c->out, c->terms_led, NULL);
         for (size_t k = lo + 1; k < hi; k++) {
@@ -362,13 +377,12 @@ static size_t judge_applied(struct ctx *c)
     size_t compared = 0;
     char text[512];
 
-    if (f->n > 1) {
-        qsort(f->v, f->n, sizeof *f->v, by_key);
-    }
+    facts_sort(f, by_key);
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
         bool other_node = false;
-        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
-            other_node |= f->v[hi].node != f->v[lo].node;
+        hi = group_end(f, lo);
+        for (size_t k = lo + 1; k < hi; k++) {
+            other_node |= f->v[k].node != f->v[lo].node;
         }
         compared += other_node;
         for (size_t k = lo + 1; k < hi; k++) {
@@ -422,12 +436,9 @@ static void judge_requests(struct ctx *c)
     struct facts *f = &c->requests;
     char text[512];
 
-    if (f->n > 1) {
-        qsort(f->v, f->n, sizeof *f->v, by_key_then_value);
-    }
+    facts_sort(f, by_key_then_value);
     for (size_t lo = 0, hi; lo < f->n; lo = hi) {
-        for (hi = lo + 1; hi < f->n && f->v[hi].key == f->v[lo].key; hi++) {
-        }
+        hi = group_end(f, lo);
         if (f->v[hi - 1].value != f->v[lo].value) {
             const struct fact *a = &f->v[lo], *b = &f->v[hi - 1];
             snprintf(text, sizeof text,
@@ -492,5 +503,49 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     free(c.leaders.v);
     free(c.applied.v);
     free(c.requests.v);
+    return rv;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    const struct raft_safety_node *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+int checker_raft_safety_run(const char *run_dir, struct report *out)
+{
+    enum { MAX_NODES = 64 };
+    struct raft_safety_node nodes[MAX_NODES];
+    char names[MAX_NODES][64], paths[MAX_NODES][PATH_MAX + 96];
+    char where[PATH_MAX + 32];
+    struct dirent *d;
+    json_t *events;
+    size_t n = 0;
+    DIR *nd;
+    int rv;
+
+    snprintf(where, sizeof where, "%s/nodes", run_dir);
+    nd = opendir(where);
+    if (nd == NULL) {
+        return -ENOENT;
+    }
+    while ((d = readdir(nd)) != NULL && n < MAX_NODES) {
+        if (d->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(names[n], sizeof names[n], "%s", d->d_name);
+        snprintf(paths[n], sizeof paths[n], "%s/%s/events.jsonl", where,
+                 d->d_name);
+        nodes[n] = (struct raft_safety_node){names[n], paths[n]};
+        n++;
+    }
+    closedir(nd);
+    qsort(nodes, n, sizeof *nodes, by_name);
+    rv = checker_raft_safety(nodes, n, out);
+    events = rv == 0 ? json_object_get(out->info, "protocol_events") : NULL;
+    if (rv == 0 && json_integer_value(events) == 0) {
+        report_close(out);
+        return -ENOENT;
+    }
     return rv;
 }

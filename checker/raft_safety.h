@@ -59,4 +59,10 @@ struct raft_safety_node {
 int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
                         struct report *out);
 
+/* The same over a run directory's nodes (@run_dir/nodes/NAME/events.jsonl,
+ * in name order): the registry's "raft" checker. Returns what
+ * checker_raft_safety() returns, or -ENOENT (@out released) when there is
+ * nothing to judge: no nodes directory, or no protocol events in it. */
+int checker_raft_safety_run(const char *run_dir, struct report *out);
+
 #endif /* FAULTLINE_RAFT_SAFETY_H */

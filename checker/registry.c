@@ -17,6 +17,7 @@
 #include "checker/lease.h"
 #include "checker/membership.h"
 #include "checker/queue.h"
+#include "checker/raft_safety.h"
 #include "checker/set.h"
 
 static const char *const set_fs[] = {"create", "update", "delete", "list",
@@ -28,12 +29,13 @@ static const char *const converge_fs[] = {"digest", NULL};
 static const char *const membership_fs[] = {"configuration", NULL};
 
 static const struct registry_checker checkers[] = {
-    {"linearizable", NULL, NULL, false, false},
-    {"set", checker_set, set_fs, true, false},
-    {"queue", checker_queue, queue_fs, false, false},
-    {"lease", checker_lease, lease_fs, false, false},
-    {"converge", checker_converge, converge_fs, false, true},
-    {"membership", checker_membership, membership_fs, false, true},
+    {"linearizable", NULL, NULL, false, false, NULL},
+    {"set", checker_set, set_fs, true, false, NULL},
+    {"queue", checker_queue, queue_fs, false, false, NULL},
+    {"lease", checker_lease, lease_fs, false, false, NULL},
+    {"converge", checker_converge, converge_fs, false, true, NULL},
+    {"membership", checker_membership, membership_fs, false, true, NULL},
+    {"raft", NULL, NULL, false, false, checker_raft_safety_run},
 };
 
 /* The guess takes the first workload of this table with an op in the
@@ -195,21 +197,59 @@ static int plan_add(struct registry_plan *p, const char *name, const char *what,
 
 /* The checkers run in the registry's order, whatever order they were
  * named in: the report checkers of the workload's ops first, linearizable
- * next, the probes' checkers last (so that linearizable, when it is the
- * only checker of the workload's ops, still comes first). */
+ * next, the probes' checkers, then the run-directory ones (so that
+ * linearizable, when it is the only checker of the workload's ops, still
+ * comes first). */
+static int pass_of(const struct registry_checker *c)
+{
+    return c->report_run != NULL ? 2 : c->probe ? 1 : 0;
+}
+
 static void plan_sort(struct registry_plan *p)
 {
     struct registry_plan sorted = *p;
     sorted.n = 0;
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < 3; pass++) {
         for (size_t i = 1; i <= NCHECKERS; i++) {
             const struct registry_checker *c = &checkers[i % NCHECKERS];
-            if (c->probe == (pass == 1) && registry_plan_has(p, c->name)) {
+            if (pass_of(c) == pass && registry_plan_has(p, c->name)) {
                 sorted.checkers[sorted.n++] = c;
             }
         }
     }
     *p = sorted;
+}
+
+/* The run-directory checkers: every one for a run directory unless
+ * --checker chose; none for a history file (an error when --checker named
+ * one). */
+static int plan_run_dir(struct registry_plan *p,
+                        const struct registry_choice *c, char *err,
+                        size_t errlen)
+{
+    size_t kept = 0;
+
+    if (c->run_dir) {
+        for (size_t i = 0; c->checkers == NULL && i < NCHECKERS; i++) {
+            if (checkers[i].report_run != NULL) {
+                plan_add(p, checkers[i].name, "run directory", err, errlen);
+            }
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->checkers[i]->report_run == NULL) {
+            p->checkers[kept++] = p->checkers[i];
+        } else if (c->checkers != NULL) {
+            snprintf(err, errlen,
+                     "--checker: %s judges a run directory (its nodes' "
+                     "events), not a history file: give the run directory",
+                     p->checkers[i]->name);
+            return -EINVAL;
+        }
+    }
+    p->n = kept;
+    return 0;
 }
 
 static int bad_model(const char *what, const char *name, char *err,
@@ -321,6 +361,10 @@ int registry_plan(const struct history *h, const struct registry_choice *c,
                 model = w->model != NULL ? w->model : "cas-register";
             }
         }
+    }
+    rv = plan_run_dir(p, c, err, errlen);
+    if (rv != 0) {
+        return rv;
     }
     plan_sort(p);
     if (registry_plan_has(p, "linearizable")) {

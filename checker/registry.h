@@ -10,7 +10,8 @@
 #include "checker/report.h"
 #include "histories/history.h"
 
-/* The most checkers a workload runs. */
+/* The most checkers a plan holds (a workload's and the run-directory
+ * ones). */
 #define REGISTRY_MAX_CHECKERS 6
 
 /* A checker: one function from a history to a verdict. The set, queue and
@@ -27,6 +28,13 @@ struct registry_checker {
      * workload's: it runs after the other checkers, and a history with none
      * of its ops (an older run, an import) leaves it out of the verdict. */
     bool probe;
+    /* A run-directory checker judges what a run directory holds besides
+     * its history (the nodes' events), not the history: @report is NULL
+     * and this is set. It returns 0 with its verdict in @out, -ENOENT when
+     * the run gives it nothing to judge (left out of the verdict), another
+     * -errno with out->reason. It joins the plan of every run directory
+     * (registry_choice.run_dir), or when --checker names it. */
+    int (*report_run)(const char *run_dir, struct report *out);
 };
 
 /* A workload: what its histories hold and how they are judged. */
@@ -65,6 +73,8 @@ struct registry_choice {
     const char *checkers; /* --checker LIST: names separated by commas */
     const char *model;    /* --model, or the model a format implies */
     const char *workload; /* the run's scenario.json workload.name */
+    bool run_dir;         /* the history is a run directory's: its
+                           * run-directory checkers join the plan */
 };
 
 /* Which checkers run on a history, and with which model. */

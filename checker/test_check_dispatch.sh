@@ -80,7 +80,7 @@ expect 0 '^[a-z]+: lease' -- \
   "$BIN/faultline" check $R/lease_header_register_ops.jsonl
 expect 3 'unknown_workload.jsonl:1: field "workload": unknown workload "bank" \(known: tasks, queue, lease, kv, register' -- \
   "$BIN/faultline" check $R/unknown_workload.jsonl
-expect 3 'unknown_checker.jsonl:1: field "checkers": unknown checker "elle" \(known: linearizable, set, queue, lease, converge, membership\)' -- \
+expect 3 'unknown_checker.jsonl:1: field "checkers": unknown checker "elle" \(known: linearizable, set, queue, lease, converge, membership, raft\)' -- \
   "$BIN/faultline" check $R/unknown_checker.jsonl
 expect 3 'unknown_checker.jsonl:1: field "checkers": unknown checker "elle"' -- \
   "$BIN/faultline" shrink $R/unknown_checker.jsonl

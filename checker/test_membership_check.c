@@ -8,39 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int check_membership(const struct history *h,
-                            enum verdict_result *result, char *summary,
-                            size_t size)
-{
-    struct report r;
-    int rv = checker_membership(h, &r);
-    json_t *js;
-
-    *result = r.result;
-    if (rv != 0) {
-        snprintf(summary, size, "%s", r.reason);
-        report_close(&r);
-        return rv;
-    }
-    report_summary(&r, summary, size);
-    js = report_to_json(&r);
-    if (js == NULL ||
-        (r.result == VERDICT_INVALID) !=
-            json_is_false(json_object_get(js, "valid")) ||
-        (r.result == VERDICT_INVALID &&
-         json_object_size(json_object_get(js, "anomalies")) == 0)) {
-        snprintf(summary, size, "JSON disagrees with the verdict");
-        rv = -EINVAL;
-    }
-    json_decref(js);
-    report_close(&r);
-    return rv;
-}
-
 static void test_membership_cases(void)
 {
     int count;
-    failures += cases_run("checker/cases_membership", check_membership, &count);
+    failures += cases_run_report("checker/cases_membership", checker_membership,
+                                 &count);
     CHECK(count >= 7);
 }
 

@@ -45,10 +45,34 @@ run() {
   else
     echo "ok: ${*:-default} -> $code: $(grep -m1 -oE 'raft[ :(][^;]*' <<<"$out" | cut -c1-200)"
   fi
+  last_dir=$(sed -n 's/^faultline: run directory //p' <<<"$out" | tail -1)
+}
+
+# check WANT_CODE PATTERN ARGS...: `faultline check` (the raft checker is
+# in the registry: --checker raft chooses it, on a run directory only).
+check() {
+  local want=$1 pattern=$2; shift 2
+  local out code
+  out=$("$BIN/faultline" check "$@" 2>&1); code=$?
+  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL: check $* -> exit $code (want $want, /$pattern/):"
+    cut -c1-400 <<<"$out" | head -3
+    failures=$((failures + 1))
+  else
+    echo "ok: check ${*##*/} -> $code"
+  fi
 }
 
 run 0 '^faultline: valid: .*raft \([^;]*[1-9][0-9]* restarts_compared'
 run 1 '^faultline: invalid: .*raft: .*[0-9]+ vote_lost' --bug vote-not-persisted
+if [ -n "$last_dir" ]; then
+  check 1 '^invalid: raft: .*[0-9]+ vote_lost' "$last_dir" --checker raft
+  check 3 'raft judges a run directory' "$last_dir/history.jsonl" --checker raft
+  # check rewrites the run's verdict.json: all of its checkers again.
+  check 1 'raft: .*vote_lost' "$last_dir"
+else
+  echo "FAIL: no run directory in the output"; failures=$((failures + 1))
+fi
 run 1 '^faultline: invalid: .*raft: .*[0-9]+ log_lost' --bug append-early-ack
 
 [ "$failures" -eq 0 ] || { echo "test_raft_live: $failures failed (seed $seed)"; exit 1; }

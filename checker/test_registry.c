@@ -59,8 +59,8 @@ static void test_registry_known_lists(void)
 {
     char buf[128];
     registry_known_checkers(buf, sizeof buf);
-    CHECK(strcmp(buf,
-                 "linearizable, set, queue, lease, converge, membership") == 0);
+    CHECK(strcmp(buf, "linearizable, set, queue, lease, converge, membership, "
+                      "raft") == 0);
     registry_known_workloads(buf, sizeof buf);
     CHECK(strcmp(buf, "tasks, queue, lease, kv, register") == 0);
     registry_known_models(buf, sizeof buf);
@@ -117,10 +117,9 @@ static void test_registry_rejects_unknown_names(void)
     CHECK(plan_of(DATA "unknown_checker.jsonl", &c, &p, &in_header, err,
                   sizeof err) == -EINVAL);
     CHECK(in_header);
-    CHECK(strstr(err,
-                 "field \"checkers\": unknown checker \"elle\" (known: "
-                 "linearizable, set, queue, lease, converge, membership)") !=
-          NULL);
+    CHECK(strstr(err, "field \"checkers\": unknown checker \"elle\" (known: "
+                      "linearizable, set, queue, lease, converge, membership, "
+                      "raft)") != NULL);
     c.checkers = "set,bogus";
     CHECK(plan_of(DATA "unknown_checker.jsonl", &c, &p, &in_header, err,
                   sizeof err) == -EINVAL);
@@ -133,11 +132,42 @@ static void test_registry_rejects_unknown_names(void)
                                     "(known: task-record") != NULL);
 }
 
+/* A run-directory checker (raft) joins every run directory's plan, last;
+ * --checker chooses it or leaves it out; a history file never has it. */
+static void test_registry_run_dir_checkers(void)
+{
+    struct registry_choice c = {.workload = "tasks"};
+    struct registry_plan p;
+    bool in_header;
+    char err[256];
+    CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
+                  sizeof err) == 0);
+    CHECK(!registry_plan_has(&p, "raft"));
+    c.run_dir = true;
+    CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
+                  sizeof err) == 0);
+    CHECK(p.n == 4 && strcmp(p.checkers[3]->name, "raft") == 0 &&
+          p.checkers[3]->report_run != NULL && p.checkers[3]->report == NULL);
+    c.checkers = "set";
+    CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
+                  sizeof err) == 0);
+    CHECK(p.n == 1 && !registry_plan_has(&p, "raft"));
+    c.checkers = "raft";
+    CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
+                  sizeof err) == 0);
+    CHECK(p.n == 1 && strcmp(p.checkers[0]->name, "raft") == 0);
+    c.run_dir = false;
+    CHECK(plan_of(DATA "workload_model.jsonl", &c, &p, &in_header, err,
+                  sizeof err) == -EINVAL);
+    CHECK(strstr(err, "--checker: raft judges a run directory") != NULL);
+}
+
 int main(void)
 {
     RUN(test_registry_guess_follows_op_names);
     RUN(test_registry_by_request_as_declared);
     RUN(test_registry_known_lists);
+    RUN(test_registry_run_dir_checkers);
     RUN(test_registry_header_checkers_win);
     RUN(test_registry_header_model_wins);
     RUN(test_registry_rejects_unknown_names);

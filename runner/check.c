@@ -16,13 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include "checker/linearizable.h"
 #include "checker/registry.h"
 #include "checker/model.h"
-#include "checker/raft_safety.h"
 #include "checker/report.h"
 #include "checker/requests.h"
 #include "checker/verdict.h"
@@ -261,71 +259,6 @@ static int run_linearizable(const struct history *h, const struct model *model,
     return 0;
 }
 
-static int by_name(const void *a, const void *b)
-{
-    const struct raft_safety_node *x = a, *y = b;
-    return strcmp(x->name, y->name);
-}
-
-/* The raft checker over @dir/nodes/NAME/events.jsonl, when the run has
- * node events with protocol events in them (a system that reports none, or
- * a history outside a run directory, leaves it out of the verdict): adds
- * its part and its verdict to @checkers. Returns 0, or an EXIT_ code with
- * @res set. */
-static int run_raft_safety(const char *dir, json_t *checkers, struct part *part,
-                           bool *ran, struct check_result *res)
-{
-    struct raft_safety_node nodes[64];
-    char names[64][64], paths[64][PATH_MAX + 96];
-    char where[PATH_MAX + 32];
-    struct report rep;
-    struct dirent *d;
-    size_t n = 0;
-    json_t *js;
-    DIR *nd;
-    int rv;
-
-    *ran = false;
-    snprintf(where, sizeof where, "%s/nodes", dir);
-    nd = opendir(where);
-    if (nd == NULL) {
-        return 0;
-    }
-    while ((d = readdir(nd)) != NULL && n < 64) {
-        if (d->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(names[n], sizeof names[n], "%s", d->d_name);
-        snprintf(paths[n], sizeof paths[n], "%s/%s/events.jsonl", where,
-                 d->d_name);
-        nodes[n] = (struct raft_safety_node){names[n], paths[n]};
-        n++;
-    }
-    closedir(nd);
-    qsort(nodes, n, sizeof *nodes, by_name);
-    rv = checker_raft_safety(nodes, n, &rep);
-    if (rv != 0) {
-        set_result(res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
-                   "%s: %s", where, rv == -ENOMEM ? "out of memory" : rep.reason);
-        report_close(&rep);
-        return res->code;
-    }
-    if (json_integer_value(json_object_get(rep.info, "protocol_events")) == 0) {
-        report_close(&rep);
-        return 0;
-    }
-    js = report_to_json(&rep);
-    part->result = rep.result;
-    part->checker = "raft";
-    report_summary(&rep, part->summary, sizeof part->summary);
-    report_close(&rep);
-    if (js == NULL || json_object_set_new(checkers, "raft", js) != 0) {
-        return set_result(res, EXIT_HARNESS, "%s: %s", where, "out of memory");
-    }
-    *ran = true;
-    return 0;
-}
-
 /* One check, phase to phase: find the history (and the run's scenario),
  * load it, plan the checkers and limits, run them, decide the verdict,
  * report it. */
@@ -432,6 +365,7 @@ static int plan(struct check_ctx *c)
         .checkers = o->checkers,
         .model = o->model != NULL ? o->model : history_format_model(c->fmt),
         .workload = s != NULL ? s->workload.name : NULL,
+        .run_dir = c->is_dir,
     };
     struct model_register_config regcfg;
     bool in_header = false;
@@ -470,13 +404,35 @@ static int plan(struct check_ctx *c)
     return 0;
 }
 
+/* Add @rep (closed here) to the verdict as @rc's part. */
+static int add_report(struct check_ctx *c, const struct registry_checker *rc,
+                      struct report *rep)
+{
+    struct check_result *res = c->res;
+    struct part *part = &c->parts[c->nparts];
+    json_t *js = report_to_json(rep);
+
+    part->result = rep->result;
+    part->checker = rc->name;
+    report_summary(rep, part->summary, sizeof part->summary);
+    c->all = combine(c->all, rep->result);
+    c->nparts++;
+    if ((int64_t)rep->ops > res->ops) {
+        res->ops = (int64_t)rep->ops;
+    }
+    report_close(rep);
+    if (js == NULL || json_object_set_new(c->checkers, rc->name, js) != 0) {
+        return set_result(res, EXIT_HARNESS, "%s: %s", c->history_path,
+                          "out of memory");
+    }
+    return 0;
+}
+
 /* One checker of the plan that reports (set, queue, lease, ...). */
 static int run_report(struct check_ctx *c, const struct registry_checker *rc)
 {
     struct check_result *res = c->res;
-    struct part *part = &c->parts[c->nparts];
     struct report rep;
-    json_t *js;
     int rv;
 
     if (rc->probe && !has_op_of(&c->h, rc->fs)) {
@@ -490,21 +446,27 @@ static int run_report(struct check_ctx *c, const struct registry_checker *rc)
         report_close(&rep);
         return rv;
     }
-    js = report_to_json(&rep);
-    part->result = rep.result;
-    part->checker = rc->name;
-    report_summary(&rep, part->summary, sizeof part->summary);
-    c->all = combine(c->all, rep.result);
-    c->nparts++;
-    if ((int64_t)rep.ops > res->ops) {
-        res->ops = (int64_t)rep.ops;
+    return add_report(c, rc, &rep);
+}
+
+/* A run-directory checker of the plan (raft, over the nodes' events). */
+static int run_report_dir(struct check_ctx *c,
+                          const struct registry_checker *rc)
+{
+    struct report rep;
+    int rv = rc->report_run(c->dir, &rep);
+
+    if (rv == -ENOENT) {
+        return 0; /* nothing for it in this run: not part of the verdict */
     }
-    report_close(&rep);
-    if (js == NULL || json_object_set_new(c->checkers, rc->name, js) != 0) {
-        return set_result(res, EXIT_HARNESS, "%s: %s", c->history_path,
-                          "out of memory");
+    if (rv != 0) {
+        set_result(c->res, rv == -ENOMEM ? EXIT_HARNESS : EXIT_BAD_INPUT,
+                   "%s: %s", c->dir,
+                   rv == -ENOMEM ? "out of memory" : rep.reason);
+        report_close(&rep);
+        return c->res->code;
     }
-    return 0;
+    return add_report(c, rc, &rep);
 }
 
 /* The checkers of the plan, in its order. */
@@ -521,6 +483,10 @@ static int run_checkers(struct check_ctx *c)
     }
     for (size_t i = 0; i < c->plan.n && rv == 0; i++) {
         const struct registry_checker *rc = c->plan.checkers[i];
+        if (rc->report_run != NULL) {
+            rv = run_report_dir(c, rc);
+            continue;
+        }
         if (rc->report != NULL) {
             rv = run_report(c, rc);
             continue;
@@ -536,16 +502,6 @@ static int run_checkers(struct check_ctx *c)
             if (ops > res->ops) {
                 res->ops = ops;
             }
-            c->all = combine(c->all, c->parts[c->nparts].result);
-            c->nparts++;
-        }
-    }
-    if (rv == 0 && c->is_dir && c->o->checkers == NULL) {
-        /* Raft's own properties, from the nodes' events. */
-        bool ran;
-        rv = run_raft_safety(c->dir, c->checkers, &c->parts[c->nparts], &ran,
-                             res);
-        if (rv == 0 && ran) {
             c->all = combine(c->all, c->parts[c->nparts].result);
             c->nparts++;
         }

@@ -482,6 +482,12 @@ int shrink_run(const char *path, const struct shrink_run_options *o)
                   text);
         return EXIT_BAD_INPUT;
     }
+    if (o->checker != NULL && registry_checker(o->checker)->report_run) {
+        msg_error("--checker: %s judges the nodes' events, which a shorter "
+                  "history does not change: nothing to shrink",
+                  o->checker);
+        return EXIT_BAD_INPUT;
+    }
     if (stat(path, &sb) != 0) {
         msg_error("%s: %s", path, strerror(errno));
         return EXIT_BAD_INPUT;

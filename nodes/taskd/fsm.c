@@ -706,8 +706,6 @@ int64_t fsm_clock_ms(const struct fsm *f)
  * memcmp, the same on every node). The clock is the "meta" table's only
  * replicated column: meta.applied_index is the index the digest is given
  * at, and may legitimately lag on disk under --bug unsynced-state. */
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME  0x100000001b3ull
 
 static const struct {
     const char *name;
@@ -723,13 +721,13 @@ static const struct {
                  "ORDER BY rid"},
 };
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
+uint64_t fsm_fnv(uint64_t h, const void *data, size_t len)
 {
     const unsigned char *p = data;
 
     for (size_t i = 0; i < len; i++) {
         h ^= p[i];
-        h *= FNV_PRIME;
+        h *= 0x100000001b3ull; /* the FNV prime, 64 bits */
     }
     return h;
 }
@@ -741,7 +739,7 @@ static uint64_t fnv_u64(uint64_t h, uint64_t v)
     for (int i = 0; i < 8; i++) {
         b[i] = (unsigned char)(v >> (56 - 8 * i));
     }
-    return fnv(h, b, sizeof b);
+    return fsm_fnv(h, b, sizeof b);
 }
 
 static uint64_t fnv_column(uint64_t h, sqlite3_stmt *stmt, int col)
@@ -753,13 +751,13 @@ static uint64_t fnv_column(uint64_t h, sqlite3_stmt *stmt, int col)
     switch (sqlite3_column_type(stmt, col)) {
     case SQLITE_INTEGER:
         tag = 'I';
-        h = fnv(h, &tag, 1);
+        h = fsm_fnv(h, &tag, 1);
         return fnv_u64(h, (uint64_t)sqlite3_column_int64(stmt, col));
     case SQLITE_FLOAT:
         tag = 'F';
         d = sqlite3_column_double(stmt, col);
         memcpy(&bits, &d, sizeof bits);
-        h = fnv(h, &tag, 1);
+        h = fsm_fnv(h, &tag, 1);
         return fnv_u64(h, bits);
     case SQLITE_TEXT:
     case SQLITE_BLOB: {
@@ -768,24 +766,24 @@ static uint64_t fnv_column(uint64_t h, sqlite3_stmt *stmt, int col)
                             : sqlite3_column_blob(stmt, col);
         int n = sqlite3_column_bytes(stmt, col);
         tag = sqlite3_column_type(stmt, col) == SQLITE_TEXT ? 'T' : 'B';
-        h = fnv(h, &tag, 1);
+        h = fsm_fnv(h, &tag, 1);
         h = fnv_u64(h, (uint64_t)n);
-        return p != NULL ? fnv(h, p, (size_t)n) : h;
+        return p != NULL ? fsm_fnv(h, p, (size_t)n) : h;
     }
     default:
         tag = 'N';
-        return fnv(h, &tag, 1);
+        return fsm_fnv(h, &tag, 1);
     }
 }
 
 int fsm_digest(struct fsm *f, struct fsm_digest *out)
 {
-    uint64_t all = FNV_OFFSET;
+    uint64_t all = FSM_FNV_INIT;
 
     memset(out, 0, sizeof *out);
     out->applied_index = f->applied;
     for (size_t t = 0; t < FSM_DIGEST_TABLES; t++) {
-        uint64_t h = FNV_OFFSET;
+        uint64_t h = FSM_FNV_INIT;
         sqlite3_stmt *stmt;
         int64_t rows = 0;
         int rc;
@@ -808,8 +806,8 @@ int fsm_digest(struct fsm *f, struct fsm_digest *out)
         out->tables[t].name = digest_tables[t].name;
         out->tables[t].digest = h;
         out->tables[t].rows = rows;
-        all =
-            fnv(all, digest_tables[t].name, strlen(digest_tables[t].name) + 1);
+        all = fsm_fnv(all, digest_tables[t].name,
+                      strlen(digest_tables[t].name) + 1);
         all = fnv_u64(all, h);
     }
     out->digest = all;

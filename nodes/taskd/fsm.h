@@ -93,6 +93,12 @@ uint64_t fsm_applied_index(const struct fsm *f);
 /* The state machine's clock: the highest ts_ms applied (0 at first). */
 int64_t fsm_clock_ms(const struct fsm *f);
 
+/* FNV-1a 64 from state @h over @data[0..len): a blob's hash is this from
+ * FSM_FNV_INIT, and goes on from any prefix's. The digest and the entry
+ * hashes of `command_applied` use it. */
+#define FSM_FNV_INIT 0xcbf29ce484222325ull
+uint64_t fsm_fnv(uint64_t h, const void *data, size_t len);
+
 /* The replicated state's fingerprint (README.md, "digest"): FNV-1a 64 of
  * every row of kv, tasks, leases and requests in primary-key order, every
  * column, and of the state machine's clock; per table too. Not in it: the

@@ -28,13 +28,8 @@ void fsm_raft_flush(struct fsm_raft *fr)
  * the events alone, whether two nodes applied the same entry at an index. */
 static void entry_hash(const struct raft_buffer *buf, char out[17])
 {
-    const unsigned char *p = buf->base;
-    uint64_t h = 0xcbf29ce484222325ULL;
-
-    for (size_t i = 0; i < buf->len; i++) {
-        h = (h ^ p[i]) * 0x100000001b3ULL;
-    }
-    snprintf(out, 17, "%016" PRIx64, h);
+    snprintf(out, 17, "%016" PRIx64,
+             fsm_fnv(FSM_FNV_INIT, buf->base, buf->len));
 }
 
 static void emit_applied(raft_index index, const struct raft_buffer *buf,
