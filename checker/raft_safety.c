@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "checker/intern.h"
+#include "histories/history.h"
 
 /* What a node has said is durable since it last started. */
 struct durable {
@@ -50,7 +51,7 @@ struct ctx {
     struct report *out;
     struct facts leaders, applied, requests;
     int two_leaders, term_lost, vote_lost, log_lost, applied_differently;
-    int answered_differently, applied_twice;
+    int answered_differently, applied_twice, change_overwritten;
     int restarts, terms_led, sole_voter_reused; /* fact classes */
     int64_t protocol_events, skipped_lines, wiped;
 };
@@ -454,8 +455,42 @@ static void judge_requests(struct ctx *c)
     }
 }
 
+/* Changes acknowledged at an index where a node applied a command. Needs
+ * c->applied sorted by index (judge_applied). */
+static void judge_changes(struct ctx *c, const struct raft_safety_change *ch,
+                          size_t n)
+{
+    const struct facts *f = &c->applied;
+    char text[512];
+
+    for (size_t i = 0; i < n; i++) {
+        size_t lo = 0, hi = f->n;
+        while (lo < hi) { /* the first fact at or after the index */
+            size_t mid = lo + (hi - lo) / 2;
+            if (f->v[mid].key < ch[i].index) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo == f->n || f->v[lo].key != ch[i].index) {
+            continue;
+        }
+        snprintf(text, sizeof text,
+                 "%s acknowledged as committed at index %lld "
+                 "(history.jsonl:%d), but %s applied a command at that "
+                 "index (events.jsonl:%zu): the configuration entry was "
+                 "never committed",
+                 ch[i].what, ch[i].index, ch[i].line,
+                 c->nodes[f->v[lo].node].name, f->v[lo].line);
+        add_example(c, c->change_overwritten, c->nodes[f->v[lo].node].name,
+                    f->v[lo].line, text);
+    }
+}
+
 int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
-                        struct report *out)
+                        const struct raft_safety_change *changes,
+                        size_t nchanges, struct report *out)
 {
     struct ctx c = {.nodes = nodes, .out = out};
     size_t compared;
@@ -473,6 +508,7 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
     c.applied_differently = report_class(out, "applied_differently", true);
     c.answered_differently = report_class(out, "answered_differently", true);
     c.applied_twice = report_class(out, "applied_twice", true);
+    c.change_overwritten = report_class(out, "change_overwritten", true);
     c.terms_led = report_class(out, "terms_led", false);
     c.restarts = report_class(out, "restarts_compared", false);
     c.sole_voter_reused = report_class(out, "sole_voter_term_reused", false);
@@ -483,6 +519,7 @@ int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
         json_object_set_new(out->info, "terms_led",
                             json_integer((json_int_t)judge_leaders(&c)));
         compared = judge_applied(&c);
+        judge_changes(&c, changes, nchanges);
         judge_requests(&c);
         snprintf(note, sizeof note,
                  "%zu indices applied on two or more nodes compared, %lld "
@@ -512,6 +549,49 @@ static int by_name(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+/* The membership changes @path's history acknowledged as committed, with
+ * their index (@h: the history, which the caller closes). None when the
+ * history cannot be read: its own checkers say why. */
+static void acked_changes(const char *path, struct history *h,
+                          struct raft_safety_change **out, size_t *n)
+{
+    struct history_error err;
+
+    *out = NULL;
+    *n = 0;
+    if (history_load(path, h, &err) != 0) {
+        memset(h, 0, sizeof *h);
+        return;
+    }
+    for (size_t i = 0; i < h->n; i++) {
+        const struct history_event *e = &h->events[i];
+        const json_t *index = json_object_get(e->value, "index");
+        const char *outcome =
+            json_string_value(json_object_get(e->value, "outcome"));
+        struct raft_safety_change *grown;
+
+        if (e->process != HISTORY_NEMESIS || e->type != HISTORY_INFO ||
+            (strcmp(e->f, "add") != 0 && strcmp(e->f, "assign") != 0 &&
+             strcmp(e->f, "remove") != 0) ||
+            outcome == NULL || strcmp(outcome, "committed") != 0 ||
+            !json_is_integer(index) || json_integer_value(index) <= 0) {
+            continue;
+        }
+        grown = realloc(*out, (*n + 1) * sizeof **out);
+        if (grown == NULL) {
+            return; /* judged with the changes so far */
+        }
+        *out = grown;
+        grown = &(*out)[(*n)++];
+        grown->index = (long long)json_integer_value(index);
+        grown->line = e->line;
+        snprintf(grown->what, sizeof grown->what, "%s %s%s%s", e->f,
+                 json_string_value(json_object_get(e->value, "node")) ?: "?",
+                 json_is_string(json_object_get(e->value, "role")) ? " " : "",
+                 json_string_value(json_object_get(e->value, "role")) ?: "");
+    }
+}
+
 int checker_raft_safety_run(const char *run_dir, struct report *out)
 {
     enum { MAX_NODES = 64 };
@@ -519,6 +599,9 @@ int checker_raft_safety_run(const char *run_dir, struct report *out)
     char names[MAX_NODES][64], paths[MAX_NODES][PATH_MAX + 96];
     char where[PATH_MAX + 32];
     struct dirent *d;
+    struct raft_safety_change *changes = NULL;
+    size_t nchanges = 0;
+    struct history h;
     json_t *events;
     size_t n = 0;
     DIR *nd;
@@ -541,7 +624,11 @@ int checker_raft_safety_run(const char *run_dir, struct report *out)
     }
     closedir(nd);
     qsort(nodes, n, sizeof *nodes, by_name);
-    rv = checker_raft_safety(nodes, n, out);
+    snprintf(where, sizeof where, "%s/history.jsonl", run_dir);
+    acked_changes(where, &h, &changes, &nchanges);
+    rv = checker_raft_safety(nodes, n, changes, nchanges, out);
+    free(changes);
+    history_close(&h);
     events = rv == 0 ? json_object_get(out->info, "protocol_events") : NULL;
     if (rv == 0 && json_integer_value(events) == 0) {
         report_close(out);

@@ -28,6 +28,11 @@
  *   answered_differently  two nodes applied the same entry at one index and
  *                  answered differently (its reply, or whether it was a
  *                  duplicate): their states had diverged before it
+ *   change_overwritten  a membership change acknowledged as committed at
+ *                  index I (the history), while a node applied a command
+ *                  at I (its events): the configuration entry was never
+ *                  committed, the acknowledgement was early (an operator
+ *                  acting on it, e.g. wiping a "removed" voter, loses data)
  *   applied_twice  one request id (`rid`) applied at two indices, not
  *                  answered as a duplicate the second time: a retry
  *                  executed again (exactly-once application, as the task
@@ -51,16 +56,27 @@ struct raft_safety_node {
     const char *path; /* .../nodes/n1/events.jsonl */
 };
 
+/* A membership change the history says was acknowledged as committed,
+ * with the log index of its configuration entry (nemesis add, assign,
+ * remove infos with outcome "committed" and "index"). */
+struct raft_safety_change {
+    long long index;
+    char what[64]; /* "remove n1", "assign n2 voter" */
+    int line;         /* in history.jsonl */
+};
+
 /* Check the events of @n nodes. @out is initialized here (checker "raft");
  * release it with report_close(). Returns 0 with the verdict in @out: valid
  * or invalid, and out->info "protocol_events" the number of protocol events
  * read (0: the system reports none, nothing was judged); -EIO when a file
  * cannot be read (out->reason names it); -ENOMEM. */
 int checker_raft_safety(const struct raft_safety_node *nodes, size_t n,
-                        struct report *out);
+                        const struct raft_safety_change *changes,
+                        size_t nchanges, struct report *out);
 
 /* The same over a run directory's nodes (@run_dir/nodes/NAME/events.jsonl,
- * in name order): the registry's "raft" checker. Returns what
+ * in name order) and the changes its history.jsonl acknowledged: the
+ * registry's "raft" checker. Returns what
  * checker_raft_safety() returns, or -ENOENT (@out released) when there is
  * nothing to judge: no nodes directory, or no protocol events in it. */
 int checker_raft_safety_run(const char *run_dir, struct report *out);

@@ -12,6 +12,10 @@
 
 static char paths[MAX_NODES][64];
 
+/* The acknowledged changes judge() passes (none unless a test sets them). */
+static const struct raft_safety_change *changes;
+static size_t nchanges;
+
 /* Write @texts[i] as node i+1's events file; NULL: no file. */
 static void write_nodes(const char *const texts[MAX_NODES],
                         struct raft_safety_node nodes[MAX_NODES])
@@ -43,7 +47,7 @@ static size_t judge(const char *const texts[MAX_NODES], const char *cls,
     size_t count = 0;
 
     write_nodes(texts, nodes);
-    if (checker_raft_safety(nodes, MAX_NODES, &r) != 0) {
+    if (checker_raft_safety(nodes, MAX_NODES, changes, nchanges, &r) != 0) {
         *result = VERDICT_UNKNOWN;
         report_close(&r);
         return 0;
@@ -216,6 +220,37 @@ static void test_applied_differently(void)
     CHECK(strstr(s, "2 indices applied on two or more nodes") != NULL);
 }
 
+/* A change acknowledged at an index where a command was applied: its
+ * entry was overwritten, never committed. At an index without a command
+ * (the configuration entry itself: taskd applies no command there), or
+ * with none applied anywhere, nothing is said. */
+static void test_change_overwritten(void)
+{
+    char s[1024];
+    enum verdict_result v;
+    const struct raft_safety_change acked[] = {
+        {7, "remove n1", 12}, {9, "add n4", 20}, {40, "assign n2 voter", 30}};
+    const char *nodes3[MAX_NODES] = {
+        APPLIED(6, "00000000000000aa") APPLIED(8, "00000000000000bb"),
+        APPLIED(6, "00000000000000aa") APPLIED(9, "00000000000000cc"),
+        NULL};
+    const char *good[MAX_NODES] = {
+        APPLIED(6, "00000000000000aa") APPLIED(8, "00000000000000bb"),
+        APPLIED(6, "00000000000000aa") APPLIED(10, "00000000000000cc"),
+        NULL};
+
+    changes = acked;
+    nchanges = 3;
+    CHECK(judge(nodes3, "change_overwritten", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_INVALID);
+    CHECK(strstr(s, "add n4 acknowledged as committed at index 9 "
+                    "(history.jsonl:20), but n2 applied a command") != NULL);
+    CHECK(judge(good, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
+    changes = NULL;
+    nchanges = 0;
+    CHECK(judge(nodes3, NULL, &v, s, sizeof s) == 0 && v == VERDICT_VALID);
+}
+
 #define APPLIED_R(I, H, R)                                                     \
     "{\"event\":\"command_applied\",\"index\":" #I ",\"entry\":\"" H           \
     "\",\"duplicate\":false,\"result\":" R "}\n"
@@ -286,6 +321,7 @@ int main(void)
     RUN(test_applied_differently);
     RUN(test_answered_differently);
     RUN(test_applied_twice);
+    RUN(test_change_overwritten);
     RUN(test_cut_lines_and_missing_files);
     return failures != 0;
 }

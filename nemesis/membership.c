@@ -441,6 +441,13 @@ static void admin_cb(void *arg, const struct client_result *res)
     }
     if (res->type == HISTORY_OK) {
         int i = f->cur.node;
+        json_t *index = json_object_get(res->value, "index");
+        if (f->cur.act != MEMBER_TRANSFER && f->cur.act != ACT_REFRESH &&
+            json_is_integer(index) && json_integer_value(index) > 0) {
+            /* Where the change's entry is in the log (the raft checker
+             * looks there). */
+            extra = json_pack("{s:O}", "index", index);
+        }
         switch (f->cur.act) {
         case MEMBER_ADD:
             c->nodes[i].member = true;

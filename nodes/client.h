@@ -35,6 +35,10 @@
  *   assign   {"id": N, "role": R}: give member N role R (to voter: after it
  *            caught up); ok once committed;
  *   remove   {"id": N}: ok once the configuration without N is committed;
+ *            add, assign and remove: ok value {"index": I}, the log index
+ *            of the committed configuration entry, when the system has one
+ *            (null otherwise): the raft checker looks for it in the nodes'
+ *            events;
  *   transfer {"id": N}: hand the leadership to voter N (0: any other
  *            voter); ok value {"leader": id} once it is known;
  *   members  null: the configuration as the node sees it (no round trip):

@@ -493,6 +493,10 @@ static json_t *admin_value(const char *f, json_t *reply)
                          field(reply, "index"), "committed",
                          field(reply, "committed"));
     }
+    if (json_is_integer(json_object_get(reply, "index"))) {
+        /* add, assign, remove: the configuration entry's index */
+        return json_pack("{s:O}", "index", field(reply, "index"));
+    }
     return json_null();
 }
 
