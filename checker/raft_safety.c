@@ -30,6 +30,11 @@ struct durable {
     size_t last_line;
     bool join;       /* the current process started as a joiner */
     bool sole_voter; /* its last configuration has it as the only voter */
+    bool candidate;  /* it was a candidate since it started or followed */
+    /* A became_leader without a candidacy seen (a restart's self-election:
+     * libraft says the configuration after the leadership), 1 + its fact's
+     * number in c->leaders until the next configuration event; 0: none. */
+    size_t pending_leader;
 };
 
 /* A fact from one node, compared across nodes at the end. */
@@ -214,6 +219,8 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
         if (*started) {
             judge_recovered(c, i, e, line, d);
         }
+        d->candidate = false;
+        d->pending_leader = 0;
         *started = true;
         c->protocol_events++;
     } else if (strcmp(ev, "term_persisted") == 0) {
@@ -247,7 +254,22 @@ static int one_event(struct ctx *c, size_t i, const json_t *e, size_t line,
         c->protocol_events++;
     } else if (strcmp(ev, "configuration") == 0) {
         d->sole_voter = sole_voter(e);
+        if (d->pending_leader > 0 && d->sole_voter) {
+            c->leaders.v[d->pending_leader - 1].result = 1;
+        }
+        d->pending_leader = 0;
+    } else if (strcmp(ev, "became_candidate") == 0) {
+        d->candidate = true;
+    } else if (strcmp(ev, "became_follower") == 0) {
+        d->candidate = false;
     } else if (strcmp(ev, "became_leader") == 0) {
+        /* Leader without a candidacy: libraft's sole-voter fast path, at
+         * once when it restarts as the only voter, before it reports the
+         * configuration it restored: the next configuration event says. */
+        d->pending_leader = !d->sole_voter && !d->candidate
+                                ? c->leaders.n + 1
+                                : 0;
+        d->candidate = false;
         return facts_add(&c->leaders, int_field(e, "term"), 0, d->sole_voter, i,
                          line);
     } else if (strcmp(ev, "command_applied") == 0) {

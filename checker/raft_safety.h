@@ -14,7 +14,10 @@
  *                  leader as the only voter of its configuration is
  *                  counted apart (sole_voter_term_reused, not an anomaly):
  *                  libraft 0.15 self-elects such a node without a new term
- *                  (docs/findings/libraft-sole-voter-term.md)
+ *                  (docs/findings/libraft-sole-voter-term.md); at a
+ *                  restart it does so before it reports the configuration
+ *                  it restored, so a leadership without a candidacy is
+ *                  judged by the configuration event right after it
  *   term_lost      a node came back with a lower term than it had
  *                  persisted before it stopped (persistent state: a node
  *                  that forgets its term can vote twice in one term)

@@ -201,6 +201,45 @@ static void test_sole_voter_self_election(void)
     CHECK(v == VERDICT_VALID);
 }
 
+#define CANDIDATE(T) "{\"event\":\"became_candidate\",\"term\":" #T "}\n"
+#define CONF_VOTERS(ME, VOTERS)                                                \
+    "{\"event\":\"configuration\",\"node\":" #ME ",\"servers\":[" VOTERS   \
+    "]}\n"
+#define VOTER(ID) "{\"id\":" #ID ",\"role\":\"voter\"}"
+
+/* At a restart as the only voter libraft makes the node leader before it
+ * reports the configuration it restored: the configuration event right
+ * after the leadership says whether it was that fast path. A leadership
+ * without candidacy whose configuration has other voters is no such
+ * thing: two leaders. */
+static void test_sole_voter_at_restart(void)
+{
+    char s[1024];
+    enum verdict_result v;
+    const char *self[MAX_NODES] = {
+        START("false") CANDIDATE(9) LEADER(10),
+        START("false") RECOVERED(10, 1, 5) LEADER(10) CONF_VOTERS(2, VOTER(2)),
+        NULL};
+    const char *not_alone[MAX_NODES] = {
+        START("false") CANDIDATE(9) LEADER(10),
+        START("false") RECOVERED(10, 1, 5) LEADER(10)
+            CONF_VOTERS(2, VOTER(1) "," VOTER(2) "," VOTER(3)),
+        NULL};
+    const char *elected[MAX_NODES] = {
+        START("false") CANDIDATE(9) LEADER(10),
+        START("false") CANDIDATE(9) LEADER(10) CONF_VOTERS(2, VOTER(2)),
+        NULL};
+
+    CHECK(judge(self, "sole_voter_term_reused", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_VALID);
+    CHECK(judge(not_alone, "two_leaders", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_INVALID);
+    /* Elected (a candidacy seen): the configuration after does not excuse
+     * it. */
+    CHECK(judge(elected, "two_leaders", &v, s, sizeof s) == 1);
+    CHECK(v == VERDICT_INVALID);
+}
+
 static void test_applied_differently(void)
 {
     char s[1024];
@@ -318,6 +357,7 @@ int main(void)
     RUN(test_wiped_member_starts_over);
     RUN(test_two_leaders);
     RUN(test_sole_voter_self_election);
+    RUN(test_sole_voter_at_restart);
     RUN(test_applied_differently);
     RUN(test_answered_differently);
     RUN(test_applied_twice);
