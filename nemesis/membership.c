@@ -632,6 +632,60 @@ static void exit_poll_cb(uv_timer_t *t)
     wipe_now(f);
 }
 
+static void crash_poll_cb(uv_timer_t *t)
+{
+    struct member_fault *f = t->data;
+    struct cluster *c = f->env.cluster;
+    for (int k = 0; k < f->n; k++) {
+        if (cluster_running(c, f->nodes[k])) {
+            cluster_signal(c, f->nodes[k], SIGKILL); /* restarted meanwhile */
+            uv_timer_start(&f->timer, crash_poll_cb, EXIT_POLL_MS, 0);
+            return;
+        }
+    }
+    record(f, HISTORY_INFO, "crash",
+           json_pack("{s:s, s:o}", "op", "crash", "nodes",
+                     nemesis_node_names(&f->env, f->nodes, f->n)));
+    f->busy = false;
+    next_step(f);
+}
+
+/* MEMBER_CUT_OFF: stop every running node of the fault but the leader. */
+static void cut_off(struct member_fault *f)
+{
+    struct cluster *c = f->env.cluster;
+    json_t *names = json_array();
+    for (int k = 0; k < f->n; k++) {
+        int i = f->nodes[k];
+        if (i != f->cur.node && cluster_running(c, i) &&
+            cluster_signal(c, i, SIGSTOP) == 0) {
+            json_array_append_new(names, json_string(name_of(f, i)));
+        }
+    }
+    record(f, HISTORY_INVOKE, "cut-off",
+           json_pack("{s:s, s:s}", "op", "cut-off", "leader",
+                     name_of(f, f->cur.node)));
+    record(f, HISTORY_INFO, "cut-off",
+           json_pack("{s:s, s:s, s:o}", "op", "cut-off", "leader",
+                     name_of(f, f->cur.node), "stopped", names));
+}
+
+/* MEMBER_CRASH: SIGKILL every node of the fault, then wait for them. */
+static void begin_crash(struct member_fault *f)
+{
+    struct cluster *c = f->env.cluster;
+    record(f, HISTORY_INVOKE, "crash",
+           json_pack("{s:s, s:o}", "op", "crash", "nodes",
+                     nemesis_node_names(&f->env, f->nodes, f->n)));
+    f->busy = true;
+    for (int k = 0; k < f->n; k++) {
+        if (cluster_running(c, f->nodes[k])) {
+            cluster_signal(c, f->nodes[k], SIGKILL);
+        }
+    }
+    uv_timer_start(&f->timer, crash_poll_cb, EXIT_POLL_MS, 0);
+}
+
 static void begin_wipe(struct member_fault *f)
 {
     struct cluster *c = f->env.cluster;
@@ -756,6 +810,12 @@ static void next_step(struct member_fault *f)
         case MEMBER_SHRINK:
             shrink_once(f, f->cur.count);
             continue;
+        case MEMBER_CUT_OFF:
+            cut_off(f);
+            continue;
+        case MEMBER_CRASH:
+            begin_crash(f);
+            return;
         case ACT_STARTED:
             record_segment(f, f->kind);
             continue;

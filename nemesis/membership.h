@@ -42,6 +42,11 @@ enum member_act {
     MEMBER_WIPE,     /* non-member: SIGKILL, wait, empty data, join later */
     MEMBER_JOIN,     /* start it (as a joiner once wiped) */
     MEMBER_SHRINK,   /* remove, stop and wipe voters down to @count */
+    MEMBER_CUT_OFF,  /* SIGSTOP the fault's other nodes: @node (the leader)
+                      * can append but not commit */
+    MEMBER_CRASH,    /* SIGKILL every node of the fault (stopped ones too:
+                      * what they had not read dies in their sockets),
+                      * then wait until all are reaped */
 };
 
 struct member_fault;

@@ -30,6 +30,7 @@
     X(nemesis_disk_full)                                                       \
     X(nemesis_crash_restart)                                                   \
     X(nemesis_member_remove)                                                   \
+    X(nemesis_member_cut_off)                                                  \
     X(nemesis_member_wipe)                                                     \
     X(nemesis_member_add)                                                      \
     X(nemesis_member_demote)                                                   \
