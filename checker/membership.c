@@ -102,8 +102,11 @@ static int collect(struct ctx *c)
             continue;
         }
         if (strcmp(e->f, "configuration") == 0) {
+            /* The configuration as read at the end: a change that ended
+             * after the read (a fault's undo still running) cannot be in
+             * it, and is not judged. */
             c->conf = e;
-            continue;
+            break;
         }
         name = json_string_value(json_object_get(e->value, "node"));
         outcome = json_string_value(json_object_get(e->value, "outcome"));
