@@ -16,33 +16,18 @@ static void test_membership_cases(void)
     CHECK(count >= 7);
 }
 
-static int load_text(const char *text, struct history *h)
-{
-    char path[] = "/tmp/faultline-test-membership-XXXXXX";
-    struct history_error err;
-    int fd = mkstemp(path), rv;
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (f == NULL) {
-        return -errno;
-    }
-    fputs(text, f);
-    fclose(f);
-    rv = history_load(path, h, &err);
-    unlink(path);
-    return rv;
-}
-
 static void test_membership_rejects_configuration_without_lists(void)
 {
     struct history h;
     struct report r;
-    CHECK(load_text("{\"time\":0,\"process\":\"nemesis\",\"type\":\"info\","
-                    "\"f\":\"remove\",\"value\":{\"node\":\"n2\","
-                    "\"outcome\":\"committed\"}}\n"
-                    "{\"time\":1,\"process\":\"nemesis\",\"type\":\"info\","
-                    "\"f\":\"configuration\",\"value\":{\"voters\":"
-                    "[\"n1\"]}}\n",
-                    &h) == 0);
+    CHECK(
+        cases_load_text("{\"time\":0,\"process\":\"nemesis\",\"type\":\"info\","
+                        "\"f\":\"remove\",\"value\":{\"node\":\"n2\","
+                        "\"outcome\":\"committed\"}}\n"
+                        "{\"time\":1,\"process\":\"nemesis\",\"type\":\"info\","
+                        "\"f\":\"configuration\",\"value\":{\"voters\":"
+                        "[\"n1\"]}}\n",
+                        &h) == 0);
     CHECK(checker_membership(&h, &r) == -EINVAL);
     CHECK(r.result == VERDICT_UNKNOWN);
     CHECK(strstr(r.reason, "line 2: configuration value") != NULL);
