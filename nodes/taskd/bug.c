@@ -46,6 +46,15 @@ static const struct {
      "a restart"},
     {BUG_SNAPSHOT_OFF_BY_ONE, "snapshot-off-by-one",
      "local snapshots stored labelled one index past their content"},
+    {BUG_VOTE_QUORUM_SHORT, "vote-quorum-short",
+     "elections won one vote short of a majority: a candidate counts the "
+     "vote of one peer as granted when it asks for it"},
+    {BUG_COMMIT_QUORUM_SHORT, "commit-quorum-short",
+     "entries committed one acknowledgment short of a majority: the leader "
+     "counts one follower's append as done when it sends it"},
+    {BUG_VOTE_IGNORES_LOG, "vote-ignores-log",
+     "votes granted without comparing logs: a candidate whose log lacks "
+     "committed entries can win"},
 };
 
 #define N_BUGS (sizeof bugs_table / sizeof bugs_table[0])

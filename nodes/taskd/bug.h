@@ -24,6 +24,10 @@ enum bug {
     BUG_APPEND_EARLY_ACK = 1u << 11,   /* appends acked before written */
     BUG_TRUNCATE_SKIPPED = 1u << 12,   /* conflicting entries kept on disk */
     BUG_SNAPSHOT_OFF_BY_ONE = 1u << 13, /* snapshot labelled index + 1 */
+    /* libraft's messages (rpc_bug.c): quorums, the election rule. */
+    BUG_VOTE_QUORUM_SHORT = 1u << 14,   /* a peer's vote counted unasked */
+    BUG_COMMIT_QUORUM_SHORT = 1u << 15, /* a peer's ack counted on send */
+    BUG_VOTE_IGNORES_LOG = 1u << 16,    /* votes granted to shorter logs */
 };
 
 /* The bug named @name, or -ENOENT when no bug has that name. */

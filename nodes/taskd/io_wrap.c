@@ -40,9 +40,7 @@
 
 #include "nodes/taskd/bug.h"
 #include "nodes/taskd/event.h"
-
-#define WRAP_OF(IO)                                                            \
-    ((struct io_wrap *)((char *)(IO)-offsetof(struct io_wrap, io)))
+#include "nodes/taskd/rpc_bug.h"
 
 #define INJECTED_MAX 128
 
@@ -274,7 +272,7 @@ static int wrap_append(struct raft_io *io, struct raft_io_append *req,
                        const struct raft_entry entries[], unsigned n,
                        raft_io_append_cb cb)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     struct append_shim *shim;
     int rv;
 
@@ -340,7 +338,7 @@ static int wrap_snapshot_put(struct raft_io *io, unsigned trailing,
                              const struct raft_snapshot *snapshot,
                              raft_io_snapshot_put_cb cb)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     struct snapshot_put_shim *shim;
     int rv;
 
@@ -378,7 +376,7 @@ static int wrap_snapshot_put(struct raft_io *io, unsigned trailing,
 
 static int wrap_truncate(struct raft_io *io, raft_index index)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     int rv;
 
     if (bug_set(w, BUG_TRUNCATE_SKIPPED)) {
@@ -399,7 +397,7 @@ static int wrap_truncate(struct raft_io *io, raft_index index)
 
 static int wrap_set_term(struct raft_io *io, raft_term term)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     char message[INJECTED_MAX];
     int rv = injected("taskd/raft/set_term", message);
 
@@ -421,7 +419,7 @@ static int wrap_set_term(struct raft_io *io, raft_term term)
 
 static int wrap_set_vote(struct raft_io *io, raft_id server_id)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     char message[INJECTED_MAX];
     int rv = injected("taskd/raft/set_vote", message);
 
@@ -445,7 +443,7 @@ static int wrap_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
                      struct raft_snapshot **snapshot, raft_index *start_index,
                      struct raft_entry *entries[], size_t *n_entries)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
     int rv;
 
     rv = w->load(io, term, voted_for, snapshot, start_index, entries,
@@ -466,9 +464,10 @@ static int wrap_load(struct raft_io *io, raft_term *term, raft_id *voted_for,
 
 static void wrap_close(struct raft_io *io, raft_io_close_cb cb)
 {
-    struct io_wrap *w = WRAP_OF(io);
+    struct io_wrap *w = io_wrap_of(io);
 
     w->closing = true;
+    rpc_bug_close(w);
     if (w->timers) {
         /* libraft is unavailable by now: it only releases entries. */
         write_pending(w);
@@ -493,6 +492,7 @@ void io_wrap_install(struct io_wrap *w, io_wrap_error_cb on_error, void *data)
     w->to_ack_tail = &w->to_ack;
     w->to_write = NULL;
     w->to_write_tail = &w->to_write;
+    w->rpc = NULL;
     w->load = w->io.load;
     w->close = w->io.close;
     w->append = w->io.append;
@@ -516,6 +516,10 @@ int io_wrap_set_bugs(struct io_wrap *w, uv_loop_t *loop, unsigned bugs)
     w->bugs = bugs & (BUG_VOTE_NOT_PERSISTED | BUG_TERM_NOT_PERSISTED |
                       BUG_APPEND_EARLY_ACK | BUG_TRUNCATE_SKIPPED |
                       BUG_SNAPSHOT_OFF_BY_ONE);
+    rv = rpc_bug_install(w, loop, bugs);
+    if (rv != 0) {
+        return rv;
+    }
     if (!bug_set(w, BUG_APPEND_EARLY_ACK) || w->timers) {
         return 0;
     }

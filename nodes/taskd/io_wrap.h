@@ -4,17 +4,20 @@
  * an operation fail as the disk would; the protocol events that mark when
  * Raft state became durable (term_persisted, vote_persisted,
  * append_persisted, truncated, snapshot_install_start/end); and the
- * Raft-layer seeded bugs of the storage path (see io_wrap.c, BUGS.md). */
+ * Raft-layer seeded bugs of the storage path (see io_wrap.c, BUGS.md) and,
+ * through rpc_bug.c, those of libraft's messages (quorums, elections). */
 #ifndef TASKD_IO_WRAP_H
 #define TASKD_IO_WRAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <raft.h>
 #include <uv.h>
 
 struct io_wrap;
 struct append_shim;
+struct rpc_bug;
 
 /* Called when a storage operation failed with an error that leaves the
  * node's durable state in doubt (see io_wrap_is_fatal). @op names the
@@ -43,6 +46,9 @@ struct io_wrap {
     struct append_shim **to_ack_tail;
     struct append_shim *to_write;
     struct append_shim **to_write_tail;
+    /* --bug vote-quorum-short, commit-quorum-short, vote-ignores-log
+     * (rpc_bug.c). */
+    struct rpc_bug *rpc;
     int (*load)(struct raft_io *io, raft_term *term, raft_id *voted_for,
                 struct raft_snapshot **snapshot, raft_index *start_index,
                 struct raft_entry *entries[], size_t *n_entries);
@@ -59,6 +65,12 @@ struct io_wrap {
                         raft_io_snapshot_put_cb cb);
 };
 
+/* The io_wrap whose io is @io. */
+static inline struct io_wrap *io_wrap_of(struct raft_io *io)
+{
+    return (struct io_wrap *)((char *)io - offsetof(struct io_wrap, io));
+}
+
 /* Route @w->io's load, append, truncate, set_term, set_vote and
  * snapshot_put through checks that call @on_error on a fatal status,
  * synchronous or in the completion callback, and emit an event each time
@@ -69,12 +81,15 @@ struct io_wrap {
  * RAFT_CANCELED are reported to libraft as completed. */
 void io_wrap_install(struct io_wrap *w, io_wrap_error_cb on_error, void *data);
 
-/* Switch on the seeded bugs of the storage path that are set in @bugs (a
- * mask of enum bug; the others are ignored): vote-not-persisted,
- * term-not-persisted, append-early-ack, truncate-skipped,
- * snapshot-off-by-one (BUGS.md). @loop (borrowed) runs the deferred writes
- * of append-early-ack. Call after io_wrap_install(), before raft_start().
- * Returns 0, or a libuv error when a timer could not be set up. */
+/* Switch on the seeded bugs around raft_io that are set in @bugs (a mask
+ * of enum bug; the others are ignored): of the storage path
+ * vote-not-persisted, term-not-persisted, append-early-ack,
+ * truncate-skipped, snapshot-off-by-one; of libraft's messages
+ * vote-quorum-short, commit-quorum-short, vote-ignores-log (rpc_bug.h).
+ * See BUGS.md. @loop (borrowed) runs the deferred writes of
+ * append-early-ack and the made-up replies of the quorum bugs. Call after io_wrap_install(), before
+ * raft_start(). Returns 0, or a libuv error when a timer could not be set
+ * up. */
 int io_wrap_set_bugs(struct io_wrap *w, uv_loop_t *loop, unsigned bugs);
 
 /* True for the statuses that mean storage failed: RAFT_IOERR, RAFT_NOSPACE

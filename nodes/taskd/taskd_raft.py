@@ -20,6 +20,15 @@ two must differ the way BUGS.md says:
    longer than the log it had).
 4. snapshot-off-by-one: a follower that installs the leader's snapshot
    misses one write (read locally with --bug stale-read, both runs).
+5. quorum: a leader whose two followers are dead is sent a write, then a
+   lone node is started with the other two dead. A correct leader does not
+   commit the write (it steps down) and a lone node is never elected.
+   --bug commit-quorum-short: the write is acknowledged; --bug
+   vote-quorum-short: the lone node becomes leader.
+6. vote-ignores-log: a node that missed a committed write asks the one
+   node that has it (which will not time out itself) for its vote. A
+   correct voter refuses; with the bug it grants, and the short log leads:
+   the committed write is gone from what it serves.
 """
 
 import os
@@ -284,6 +293,106 @@ def test_snapshot_off_by_one():
           f"snapshot-off-by-one: missing {missing}, install {end}, restored {restored}")
 
 
+def leader_within(node, seconds):
+    """Whether @node becomes leader within @seconds (a bounded wait: this
+    asks whether something happens at all)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if node.status()["state"] == "leader":
+                return True
+        except (OSError, ValueError, TestFailure):
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def alone(flags):
+    """Returns (whether a leader with both followers dead acknowledged a
+    write, whether a lone node was elected)."""
+    cl = Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
+                 prefix="taskd-raft-quorum-")
+    try:
+        cl.start_all()
+        for i in range(3):
+            cl.request({"op": "write", "key": "k", "value": i})
+        cl.wait_caught_up()
+        old = cl.leader()
+        others = cl.followers()
+        for f in others:
+            f.kill()
+        c = Conn(old.client_port, timeout=WAIT)
+        try:
+            acked = c.call({"id": "alone", "op": "write", "key": "k", "value": 100})["ok"]
+        except OSError:
+            acked = False
+        c.close()
+        old.kill()
+        lone = others[0]
+        mark = len(lone.events())
+        lone.start()
+        lone.wait_event("recovered", mark)
+        # Ten election timeouts: a correct node's pre-votes fail each time.
+        elected = leader_within(lone, 10 * cl.election_timeout / 1000)
+        for n in cl.nodes.values():
+            n.check_sanitizers()
+        cl.kill_all()
+    finally:
+        cl.kill_all()
+    shutil.rmtree(cl.dir)
+    return acked, elected
+
+
+def test_quorum():
+    got = alone([])
+    check(got == (False, False), f"correct nodes: (acked alone, elected alone) {got}")
+    got = alone(["--bug", "commit-quorum-short"])
+    check(got == (True, False), f"commit-quorum-short: (acked alone, elected alone) {got}")
+    got = alone(["--bug", "vote-quorum-short"])
+    check(got == (False, True), f"vote-quorum-short: (acked alone, elected alone) {got}")
+
+
+def short_log_asks(flags):
+    """Returns (whether the node that missed a committed write became
+    leader, the value it then serves for the key of that write)."""
+    cl = Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
+                 prefix="taskd-raft-vote-")
+    try:
+        cl.start_all()
+        cl.request({"op": "write", "key": "k", "value": 1})
+        cl.wait_caught_up()
+        leader = cl.leader()
+        short, full = cl.followers()
+        short.kill()
+        check(cl.request({"op": "write", "key": "k", "value": 2})["ok"], "write 2")
+        full.kill()
+        leader.kill()
+        # The full log waits far longer than the window below: only the
+        # short log runs elections, and the full log only answers them.
+        full.start(extra=("--election-timeout", "30000", "--heartbeat", "100"))
+        mark = len(short.events())
+        short.start()
+        short.wait_event("recovered", mark)
+        elected = leader_within(short, 10 * cl.election_timeout / 1000)
+        value = None
+        if elected:
+            value = call(short.client_port, {"id": "r", "op": "read", "key": "k"}).get("value")
+        for n in cl.nodes.values():
+            n.check_sanitizers()
+        cl.kill_all()
+    finally:
+        cl.kill_all()
+    shutil.rmtree(cl.dir)
+    return elected, value
+
+
+def test_vote_ignores_log():
+    got = short_log_asks([])
+    check(got == (False, None), f"correct nodes: (short log elected, its value) {got}")
+    got = short_log_asks(["--bug", "vote-ignores-log"])
+    check(got == (True, 1), f"vote-ignores-log: (short log elected, its value) {got}")
+
+
 def main():
     started = time.time()
     steps = []
@@ -291,7 +400,9 @@ def main():
         for name, fn in (("election", test_election),
                          ("append-early-ack", test_append_early_ack),
                          ("truncate-skipped", test_truncate_skipped),
-                         ("snapshot-off-by-one", test_snapshot_off_by_one)):
+                         ("snapshot-off-by-one", test_snapshot_off_by_one),
+                         ("quorum", test_quorum),
+                         ("vote-ignores-log", test_vote_ignores_log)):
             if len(sys.argv) > 1 and name not in sys.argv[1:]:
                 continue
             t = time.time()
