@@ -2,9 +2,11 @@
  * quorum one real answer short, and a RequestVote rewritten so that the
  * voter's log comparison always favours the candidate (rpc_bug.h).
  *
- * The peer whose replies are made up is the one with the lowest id this
- * node has sent a message to: one peer, as the off-by-one in a majority
- * test (votes >= n / 2 for votes > n / 2) lets a node do without one.
+ * The peer whose replies are made up is the first one this node sends a
+ * message to (libraft asks in configuration order): one peer, as the
+ * off-by-one in a majority test (votes >= n / 2 for votes > n / 2) lets a
+ * node do without one. If that peer leaves the configuration, libraft
+ * ignores its replies and the bug falls silent until a restart.
  * - vote-quorum-short: every RequestVote (pre-vote or vote) to that peer
  *   is answered "granted", in the candidate's own term. The peer's real
  *   answer, when one comes, lands in the same slot of libraft's tally.
@@ -43,7 +45,7 @@ struct phantom {
 struct rpc_bug {
     struct io_wrap *w;
     unsigned bugs;
-    raft_id peer; /* whose replies are made up; 0 before the first send */
+    raft_id peer; /* whose replies are made up: the first peer sent to */
     bool closing;
     uv_timer_t timer;
     struct phantom *queue;
@@ -117,7 +119,7 @@ static int wrap_send(struct raft_io *io, struct raft_io_send *req,
     if (rv != 0 || q->closing) {
         return rv;
     }
-    if (q->peer == 0 || message->server_id < q->peer) {
+    if (q->peer == 0) {
         q->peer = message->server_id;
     }
     if (message->server_id != q->peer) {
