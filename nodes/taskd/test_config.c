@@ -76,7 +76,7 @@ static void test_config_every_bug_has_a_name(void)
             n++;
         }
     }
-    CHECK(n == 14);
+    CHECK(n == 17);
     CHECK(bug_lookup("stale-read") == BUG_STALE_READ);
     CHECK(bug_lookup("vote-not-persisted") == BUG_VOTE_NOT_PERSISTED);
     CHECK(bug_lookup("nope") == -ENOENT);
@@ -113,7 +113,7 @@ static void test_config_list_bugs(void)
         n++;
     }
     fclose(out);
-    CHECK(n == 14);
+    CHECK(n == 17);
 }
 
 /* Each case: extra arguments after BASE and the flag the error must name. */
