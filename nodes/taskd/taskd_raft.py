@@ -307,6 +307,15 @@ def leader_within(node, seconds):
     return False
 
 
+def restart_and_watch(cl, node):
+    """Start @node and say whether it becomes leader within ten election
+    timeouts (where a correct node's pre-votes fail each time)."""
+    mark = len(node.events())
+    node.start()
+    node.wait_event("recovered", mark)
+    return leader_within(node, 10 * cl.election_timeout / 1000)
+
+
 def alone(flags):
     """Returns (whether a leader with both followers dead acknowledged a
     write, whether a lone node was elected)."""
@@ -328,12 +337,7 @@ def alone(flags):
             acked = False
         c.close()
         old.kill()
-        lone = others[0]
-        mark = len(lone.events())
-        lone.start()
-        lone.wait_event("recovered", mark)
-        # Ten election timeouts: a correct node's pre-votes fail each time.
-        elected = leader_within(lone, 10 * cl.election_timeout / 1000)
+        elected = restart_and_watch(cl, others[0])
         for n in cl.nodes.values():
             n.check_sanitizers()
         cl.kill_all()
@@ -370,10 +374,7 @@ def short_log_asks(flags):
         # The full log waits far longer than the window below: only the
         # short log runs elections, and the full log only answers them.
         full.start(extra=("--election-timeout", "30000", "--heartbeat", "100"))
-        mark = len(short.events())
-        short.start()
-        short.wait_event("recovered", mark)
-        elected = leader_within(short, 10 * cl.election_timeout / 1000)
+        elected = restart_and_watch(cl, short)
         value = None
         if elected:
             value = call(short.client_port, {"id": "r", "op": "read", "key": "k"}).get("value")
