@@ -5,20 +5,7 @@
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 C=checker
-failures=0
-
-# expect CODE PATTERN -- COMMAND...: exit code CODE and PATTERN in the output.
-expect() {
-  local want=$1 pattern=$2; shift 3
-  local out code
-  out=$("$@" 2>&1); code=$?
-  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> $code"
-  fi
-}
+. "$(dirname "$0")/../test/lib.sh"
 
 # Task ops: the set checker and the task-record model both run.
 expect 0 '^valid: set \(3 ok\); linearizable \(task-record' -- \

@@ -7,19 +7,7 @@ BIN=${FAULTLINE_BIN:-bin}
 CONF=${FAULTLINE_CONFORMANCE:-/work/shared/conformance/porcupine}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-expect() {
-  local want=$1 pattern=$2; shift 3
-  local out code
-  out=$("$@" 2>&1); code=$?
-  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> $code"
-  fi
-}
+. "$(dirname "$0")/../test/lib.sh"
 
 if [ -f "$CONF/expected.tsv" ]; then
   expect 0 'valid.*kv' -- "$BIN/faultline" check "$CONF/kv/c10-ok.txt"

@@ -14,10 +14,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-run_dir_of() { sed -n 's/^faultline: run directory //p' "$1" | tail -1; }
+. "$(dirname "$0")/../test/lib.sh"
 
 # 1. The healthy node: valid, and everything a run promises is on disk.
 "$BIN/faultline" run scenarios/smoke.json --seed "$seed" --runs-dir "$tmp/runs" \

@@ -6,20 +6,7 @@ set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-# expect CODE PATTERN -- COMMAND...: exit code CODE and PATTERN in the output.
-expect() {
-  local want=$1 pattern=$2; shift 3
-  local out code
-  out=$("$@" 2>&1); code=$?
-  if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
-    failures=$((failures + 1))
-  else
-    echo "ok: $* -> $code"
-  fi
-}
+. "$(dirname "$0")/../test/lib.sh"
 
 expect 0 "usage: faultline" -- "$BIN/faultline" --help
 expect 3 "unknown command" -- "$BIN/faultline" frobnicate

@@ -20,9 +20,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-run_dir_of() { sed -n 's/^faultline: run directory //p' "$1" | tail -1; }
+. "$(dirname "$0")/../test/lib.sh"
 
 for w in tasks queue lease; do
   "$BIN/faultline" run "scenarios/$w.json" --seed "$seed" --time-limit 8 \
