@@ -55,5 +55,21 @@ cat "$tmp/out2"
 grep -q "^ci/soak: left behind: process $leak_pid bash -c sleep 60; : $tmp/runs2/n1/taskd" "$tmp/out2" ||
   fail "the process left behind is not named"
 
+# By default: taskd's scenarios, every one, and no other system's.
+/usr/bin/python3 - <<'PY' || fail "the default scenarios are not taskd's own"
+import glob, json, os, sys
+sys.path.insert(0, "ci")
+import faultline_ci as ci
+got = [os.path.basename(p) for p in ci.taskd_scenarios(".")]
+want = []
+for p in sorted(glob.glob("scenarios/*.json")):
+    db = json.load(open(p)).get("db") or {}
+    if db.get("name", "taskd") == "taskd":
+        want.append(os.path.basename(p))
+assert got == want, (got, want)
+assert not any("etcd" in p or "redis" in p for p in got), got
+assert "snapshot-install.json" in got and "default.json" in got, got
+PY
+
 [ "$failures" -eq 0 ] || { echo "test_soak: $failures failed"; exit 1; }
 echo "test_soak: all passed"
