@@ -5,8 +5,7 @@
 set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 CONF=${FAULTLINE_CONFORMANCE:-/work/shared/conformance/porcupine}
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "test_check_many: seed none (fixed inputs)"

@@ -13,8 +13,7 @@ BIN=${FAULTLINE_BIN:-bin}
 BIN=$(cd "$BIN" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 # junit FILE TESTS FAILURES ERRORS: a sanity check of the XML's shape.
 junit() {

@@ -11,8 +11,7 @@
 set -uo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 # 1. The module, on events files written here.
 /usr/bin/python3 - "$tmp/unit" <<'PY' || fail "unit tests of ci/coverage.py"

@@ -9,8 +9,7 @@ set -uo pipefail
 tmp=$(mktemp -d)
 leak_pid=
 trap '[ -n "$leak_pid" ] && kill "$leak_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 mkdir -p "$tmp/stub"
 cat >"$tmp/stub/faultline" <<'SH'

@@ -25,8 +25,7 @@ seed=${FAULTLINE_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "test_faults: seed $seed (FAULTLINE_SEED=$seed to repeat)"
 tmp=$(mktemp -d /tmp/test_faults.XXXXXX)
 jobs_pids=()
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 cleanup() {
   for p in "${jobs_pids[@]}"; do
     kill -TERM "$p" 2>/dev/null

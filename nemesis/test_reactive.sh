@@ -24,8 +24,7 @@ PY=/usr/bin/python3
 seed=${FAULTLINE_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "test_reactive: seed $seed (FAULTLINE_SEED=$seed to repeat)"
 tmp=$(mktemp -d /tmp/test_reactive.XXXXXX)
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 cleanup() {
   if [ "$failures" -eq 0 ]; then rm -rf "$tmp"; else echo "test_reactive: kept $tmp"; fi
 }

@@ -16,8 +16,7 @@ seed=${FAULTLINE_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "test_etcd: seed $seed (FAULTLINE_SEED=$seed to repeat)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT # the members die with the runner (its sandbox)
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 # 1. Refused: each fault kind etcd lacks a capability for, exit 3, and
 # nothing started (no run directory).

@@ -33,8 +33,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 # A port P with P and P+1 free on 127.0.0.1 (redis, then its Sentinel).
 free_pair() {

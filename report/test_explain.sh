@@ -13,8 +13,7 @@ set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 run="$tmp/run"
 cp -r report/testdata/explain-stale-read "$run"

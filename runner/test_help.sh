@@ -7,8 +7,7 @@ set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 for cmd in run check repro shrink schedule report; do
   out=$("$BIN/faultline" "$cmd" --help 2>"$tmp/err"); code=$?

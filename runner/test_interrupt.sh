@@ -8,8 +8,7 @@ set -uo pipefail
 BIN=${FAULTLINE_BIN:-bin}
 tmp=$(mktemp -d)
 trap 'pkill -KILL -f "$tmp/" 2>/dev/null; rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 wait_for_ops() { # wait until the run's history has some ops
   for _ in $(seq 1 100); do

@@ -19,8 +19,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 seed=${FAULTLINE_SEED:-$((RANDOM * 32768 + RANDOM))}
 tmp=$(mktemp -d /tmp/test_membership.XXXXXX)
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 trap '[ "$failures" -eq 0 ] && rm -rf "$tmp" || echo "test_membership: kept $tmp"' EXIT
 t_start=$SECONDS
 

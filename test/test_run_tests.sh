@@ -7,8 +7,7 @@
 set -uo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+. "$(dirname "$0")/../test/lib.sh"
 
 mkdir -p "$tmp/t"
 printf '#!/usr/bin/env bash\n# test-quick\necho quiet-pass-output\n' >"$tmp/t/test_pass.sh"
