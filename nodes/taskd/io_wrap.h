@@ -87,9 +87,9 @@ void io_wrap_install(struct io_wrap *w, io_wrap_error_cb on_error, void *data);
  * truncate-skipped, snapshot-off-by-one; of libraft's messages
  * vote-quorum-short, commit-quorum-short, vote-ignores-log (rpc_bug.h).
  * See BUGS.md. @loop (borrowed) runs the deferred writes of
- * append-early-ack and the made-up replies of the quorum bugs. Call after io_wrap_install(), before
- * raft_start(). Returns 0, or a libuv error when a timer could not be set
- * up. */
+ * append-early-ack and the made-up replies of the quorum bugs. Call after
+ * io_wrap_install(), before raft_start(). Returns 0, or a libuv error when
+ * a timer could not be set up. */
 int io_wrap_set_bugs(struct io_wrap *w, uv_loop_t *loop, unsigned bugs);
 
 /* True for the statuses that mean storage failed: RAFT_IOERR, RAFT_NOSPACE

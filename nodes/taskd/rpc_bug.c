@@ -46,7 +46,6 @@ struct rpc_bug {
     struct io_wrap *w;
     unsigned bugs;
     raft_id peer; /* whose replies are made up: the first peer sent to */
-    bool closing;
     uv_timer_t timer;
     struct phantom *queue;
     struct phantom **tail;
@@ -67,7 +66,8 @@ static void deliver_cb(uv_timer_t *t)
     struct rpc_bug *q = t->data;
     struct phantom *p;
 
-    while ((p = q->queue) != NULL && !q->closing) {
+    /* A close from inside recv empties the queue, which ends the loop. */
+    while ((p = q->queue) != NULL) {
         q->queue = p->next;
         if (q->queue == NULL) {
             q->tail = &q->queue;
@@ -112,27 +112,25 @@ static int wrap_send(struct raft_io *io, struct raft_io_send *req,
                      const struct raft_message *message, raft_io_send_cb cb)
 {
     struct rpc_bug *q = rpc_of(io);
+    struct raft_message reply = {0};
     struct phantom *p;
     int rv;
 
     rv = q->send(io, req, message, cb);
-    if (rv != 0 || q->closing) {
+    if (rv != 0) {
         return rv;
     }
     if (q->peer == 0) {
         q->peer = message->server_id;
     }
-    if (message->server_id != q->peer) {
+    if (message->server_id != q->peer || !make_reply(q, message, &reply)) {
         return 0;
     }
     p = calloc(1, sizeof *p);
     if (p == NULL) {
         return 0; /* a seeded bug may skip a beat */
     }
-    if (!make_reply(q, message, &p->msg)) {
-        free(p);
-        return 0;
-    }
+    p->msg = reply;
     p->msg.server_id = message->server_id;
     snprintf(p->address, sizeof p->address, "%s",
              message->server_address != NULL ? message->server_address : "");
@@ -211,7 +209,6 @@ void rpc_bug_close(struct io_wrap *w)
     if (q == NULL) {
         return;
     }
-    q->closing = true;
     while ((p = q->queue) != NULL) {
         q->queue = p->next;
         free(p);
