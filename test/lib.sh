@@ -17,8 +17,7 @@ expect() {
   local out code
   out=$("$@" 2>&1); code=$?
   if [ "$code" -ne "$want" ] || ! grep -qE -- "$pattern" <<<"$out"; then
-    echo "FAIL: $* -> exit $code (want $want), output:"; echo "$out" | head -5
-    failures=$((failures + 1))
+    fail "$* -> exit $code (want $want), output:"; echo "$out" | head -5
   else
     echo "ok: $* -> $code"
   fi

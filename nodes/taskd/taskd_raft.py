@@ -31,6 +31,7 @@ two must differ the way BUGS.md says:
    the committed write is gone from what it serves.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -55,6 +56,20 @@ def wait_status(node, pred, what):
             pass
         time.sleep(0.02)
     raise TestFailure(f"node {node.id}: never {what}")
+
+
+@contextlib.contextmanager
+def running(cl):
+    """Yield @cl; after the body, check every node's log for sanitizer
+    reports. The nodes are killed either way; the cluster's directory is
+    removed only when the body passed (a failure leaves it to look at)."""
+    try:
+        yield cl
+        for n in cl.nodes.values():
+            n.check_sanitizers()
+    finally:
+        cl.kill_all()
+    shutil.rmtree(cl.dir)
 
 
 def durable_term_vote(events):
@@ -204,9 +219,8 @@ def deposed_leader_restart(flags):
     """A leader alone appends 5 entries it cannot commit; the others elect
     a new leader and commit; the old one rejoins (truncating the 5), is
     SIGKILLed and restarted. Its log index before the kill and after."""
-    cl = Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
-                 prefix="taskd-raft-trunc-")
-    try:
+    with running(Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
+                         prefix="taskd-raft-trunc-")) as cl:
         cl.start_all()
         for i in range(3):
             cl.request({"op": "write", "key": "k", "value": i})
@@ -236,12 +250,6 @@ def deposed_leader_restart(flags):
         mark = len(old.events())
         old.start()
         rec = old.wait_event("recovered", mark)
-        for n in cl.nodes.values():
-            n.check_sanitizers()
-        cl.kill_all()
-    finally:
-        cl.kill_all()
-    shutil.rmtree(cl.dir)
     return before, rec["last_index"]
 
 
@@ -258,9 +266,8 @@ def install_then_read(flags):
     it installed the leader's snapshot (stale-read: from its own state).
     Returns the keys it lacks, and its install and restore events."""
     flags = ["--bug", "stale-read"] + flags
-    cl = Cluster(n=3, election_timeout=300, heartbeat=30, threshold=16, flags=flags,
-                 prefix="taskd-raft-snap-")
-    try:
+    with running(Cluster(n=3, election_timeout=300, heartbeat=30, threshold=16, flags=flags,
+                         prefix="taskd-raft-snap-")) as cl:
         cl.start_all()
         cl.request({"op": "write", "key": "w", "value": 0})
         cl.wait_caught_up()
@@ -275,12 +282,6 @@ def install_then_read(flags):
         cl.wait_caught_up()
         missing = [i for i in range(40)
                    if call(f.client_port, {"id": i, "op": "read", "key": f"w{i}"})["value"] != i]
-        for n in cl.nodes.values():
-            n.check_sanitizers()
-        cl.kill_all()
-    finally:
-        cl.kill_all()
-    shutil.rmtree(cl.dir)
     return missing, end, restored
 
 
@@ -319,9 +320,8 @@ def restart_and_watch(cl, node):
 def alone(flags):
     """Returns (whether a leader with both followers dead acknowledged a
     write, whether a lone node was elected)."""
-    cl = Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
-                 prefix="taskd-raft-quorum-")
-    try:
+    with running(Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
+                         prefix="taskd-raft-quorum-")) as cl:
         cl.start_all()
         for i in range(3):
             cl.request({"op": "write", "key": "k", "value": i})
@@ -338,12 +338,6 @@ def alone(flags):
         c.close()
         old.kill()
         elected = restart_and_watch(cl, others[0])
-        for n in cl.nodes.values():
-            n.check_sanitizers()
-        cl.kill_all()
-    finally:
-        cl.kill_all()
-    shutil.rmtree(cl.dir)
     return acked, elected
 
 
@@ -359,9 +353,8 @@ def test_quorum():
 def short_log_asks(flags):
     """Returns (whether the node that missed a committed write became
     leader, the value it then serves for the key of that write)."""
-    cl = Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
-                 prefix="taskd-raft-vote-")
-    try:
+    with running(Cluster(n=3, election_timeout=300, heartbeat=30, flags=flags,
+                         prefix="taskd-raft-vote-")) as cl:
         cl.start_all()
         cl.request({"op": "write", "key": "k", "value": 1})
         cl.wait_caught_up()
@@ -378,12 +371,6 @@ def short_log_asks(flags):
         value = None
         if elected:
             value = call(short.client_port, {"id": "r", "op": "read", "key": "k"}).get("value")
-        for n in cl.nodes.values():
-            n.check_sanitizers()
-        cl.kill_all()
-    finally:
-        cl.kill_all()
-    shutil.rmtree(cl.dir)
     return elected, value
 
 
